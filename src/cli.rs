@@ -1,0 +1,260 @@
+//! The command line: flags, subcommands, aliases and the positional forms
+//! the tutorials teach. Parsing only; `commands` does the work.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::model::SubnetKind;
+
+const ABOUT: &str = "Build AWS-style VPCs on one Linux host from namespaces, bridges, veth pairs and iptables";
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16
+  sudo vpcctl add-subnet --vpc vpc1 --name public --cidr 10.10.1.0/24 --public
+  sudo vpcctl add-subnet vpc1 private 10.10.2.0/24
+  sudo vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2
+  sudo vpcctl list
+  sudo vpcctl delete vpc1
+  vpcctl --dry-run create-vpc vpc2 10.20.0.0/16   # print the commands, change nothing";
+
+#[derive(Debug, Parser)]
+#[command(name = "vpcctl", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Where vpcctl records what it created
+    #[arg(long, global = true, env = "VPCCTL_STATE_DIR", default_value = "/var/lib/vpcctl", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Print the exact ip/iptables commands as a shell script; change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Echo every command as it runs (-vv: debug logs)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Machine-readable output
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a VPC: one bridge, its address space reserved on the host
+    #[command(visible_alias = "create", after_help = "\
+Examples:
+  vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16
+  vpcctl create-vpc vpc1 10.10.0.0/16
+  vpcctl create vpc1 --cidr 10.10.0.0/16")]
+    CreateVpc(CreateVpc),
+
+    /// Add a subnet: a namespace wired to the VPC bridge (private unless told)
+    #[command(after_help = "\
+Examples:
+  vpcctl add-subnet --vpc vpc1 --name public --cidr 10.10.1.0/24 --public
+  vpcctl add-subnet vpc1 private 10.10.2.0/24 --type private
+  vpcctl add-subnet vpc1 web --cidr 10.10.3.0/24")]
+    AddSubnet(AddSubnet),
+
+    /// Remove one subnet and everything it owns
+    #[command(after_help = "Example:\n  vpcctl delete-subnet --vpc vpc1 --name private")]
+    DeleteSubnet(SubnetRef),
+
+    /// Table of every VPC
+    #[command(visible_alias = "ls", after_help = "Examples:\n  vpcctl list\n  vpcctl list --json")]
+    List,
+
+    /// Show one VPC as a tree: bridge, subnets, addresses
+    #[command(visible_alias = "inspect-vpc", after_help = "Examples:\n  vpcctl inspect vpc1\n  vpcctl inspect --name vpc1 --json")]
+    Inspect(VpcRef),
+
+    /// Delete a VPC and everything it owns
+    #[command(visible_alias = "delete-vpc", after_help = "Examples:\n  vpcctl delete vpc1\n  vpcctl delete-vpc --name vpc1")]
+    Delete(VpcRef),
+
+    /// Delete every VPC vpcctl created, and vpcctl's own iptables chains
+    #[command(visible_aliases = ["cleanup-all", "cleanup"], after_help = "Example:\n  vpcctl teardown-all")]
+    TeardownAll,
+
+    /// Run a command inside a subnet's namespace; its exit code is passed through
+    #[command(after_help = "Examples:\n  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2\n  vpcctl exec vpc1 public -- ip addr")]
+    Exec(Exec),
+
+    /// Check the host and compare recorded state with the kernel
+    #[command(visible_alias = "verify", after_help = "Example:\n  vpcctl doctor")]
+    Doctor,
+
+    /// Serve HTTP: the default app of deploy-app (internal)
+    #[command(hide = true)]
+    Serve(Serve),
+}
+
+#[derive(Debug, Args)]
+pub struct Serve {
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: std::net::IpAddr,
+    #[arg(long)]
+    pub port: u16,
+    /// First words of every response body
+    #[arg(long, default_value = "hello from vpcctl")]
+    pub banner: String,
+}
+
+/// Fields given either as flags or, in order, as positional arguments.
+/// `create vpc1 --cidr C`, `create vpc1 C` and `create --name vpc1 --cidr C`
+/// all resolve the same way.
+pub fn fill(fields: &mut [(&'static str, &mut Option<String>)], positional: Vec<String>) -> Result<(), String> {
+    let mut rest = positional.into_iter();
+    for (_, slot) in fields.iter_mut() {
+        if slot.is_none() {
+            **slot = rest.next();
+        }
+    }
+    if let Some(extra) = rest.next() {
+        return Err(format!("unexpected argument {extra:?}"));
+    }
+    for (flag, slot) in fields.iter() {
+        if slot.is_none() {
+            return Err(format!("missing {flag}"));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct CreateVpc {
+    /// VPC name (lowercase letters, digits, '-')
+    #[arg(long)]
+    pub name: Option<String>,
+    /// VPC address range, e.g. 10.10.0.0/16
+    #[arg(long)]
+    pub cidr: Option<String>,
+    /// NAME and CIDR, positionally
+    #[arg(value_name = "NAME CIDR", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddSubnet {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Subnet name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Subnet range inside the VPC, e.g. 10.10.1.0/24
+    #[arg(long)]
+    pub cidr: Option<String>,
+    /// Same as --type public
+    #[arg(long, conflicts_with = "kind")]
+    pub public: bool,
+    /// public or private (default: private)
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub kind: Option<SubnetKind>,
+    /// VPC, NAME and CIDR, positionally
+    #[arg(value_name = "VPC NAME CIDR", num_args = 0..=3)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubnetRef {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Subnet name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// VPC and NAME, positionally
+    #[arg(value_name = "VPC NAME", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VpcRef {
+    /// VPC name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// NAME, positionally
+    #[arg(value_name = "NAME", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Exec {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// VPC and SUBNET, positionally
+    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// The command to run, after --
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("vpcctl").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn create_forms_all_parse() {
+        for args in [
+            &["create-vpc", "--name", "v", "--cidr", "10.0.0.0/16"][..],
+            &["create", "v", "10.0.0.0/16"],
+            &["create", "v", "--cidr", "10.0.0.0/16"],
+            &["create-vpc", "v", "10.0.0.0/16", "--dry-run"],
+        ] {
+            let Command::CreateVpc(mut c) = parse(args).command else { panic!() };
+            let (mut n, mut cidr) = (c.name.take(), c.cidr.take());
+            fill(&mut [("--name", &mut n), ("--cidr", &mut cidr)], c.args).unwrap();
+            assert_eq!((n.unwrap(), cidr.unwrap()), ("v".to_string(), "10.0.0.0/16".to_string()), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn global_flags_before_or_after() {
+        let a = parse(&["--state-dir", "/tmp/x", "-v", "list"]);
+        let b = parse(&["list", "--state-dir", "/tmp/x", "-v"]);
+        assert_eq!(a.state_dir, b.state_dir);
+        assert_eq!((a.verbose, b.verbose), (1, 1));
+    }
+
+    #[test]
+    fn subnet_forms_and_type() {
+        let Command::AddSubnet(s) = parse(&["add-subnet", "v", "web", "10.0.1.0/24", "--type", "public"]).command else {
+            panic!()
+        };
+        assert_eq!(s.kind, Some(SubnetKind::Public));
+        assert_eq!(s.args.len(), 3);
+        assert!(Cli::try_parse_from(["vpcctl", "add-subnet", "v", "w", "--public", "--type", "private"]).is_err());
+    }
+
+    #[test]
+    fn fill_reports_missing_and_extra() {
+        let (mut a, mut b) = (None, None);
+        assert_eq!(fill(&mut [("--name", &mut a), ("--cidr", &mut b)], vec!["x".into()]), Err("missing --cidr".into()));
+        let (mut a, mut b) = (Some("x".to_string()), Some("y".to_string()));
+        assert!(fill(&mut [("--name", &mut a), ("--cidr", &mut b)], vec!["z".into()]).is_err());
+    }
+
+    #[test]
+    fn aliases_and_exec() {
+        for cmd in ["ls", "list"] {
+            assert!(matches!(parse(&[cmd]).command, Command::List));
+        }
+        for cmd in ["cleanup", "cleanup-all", "teardown-all"] {
+            assert!(matches!(parse(&[cmd]).command, Command::TeardownAll));
+        }
+        assert!(matches!(parse(&["verify"]).command, Command::Doctor));
+        let Command::Exec(e) = parse(&["exec", "--vpc", "v", "--subnet", "s", "--", "ping", "-c1", "x"]).command else {
+            panic!()
+        };
+        assert_eq!(e.command, ["ping", "-c1", "x"]);
+    }
+}

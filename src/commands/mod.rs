@@ -1,0 +1,148 @@
+//! Command orchestration: lock state, validate, plan, record, apply, save.
+//! Everything that decides *what* to do lives in `model` and `plan`.
+
+pub mod doctor;
+pub mod show;
+pub mod subnet;
+pub mod vpc;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::host;
+use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, NAT_JUMP};
+use crate::plan::Plan;
+use crate::runner::{RunError, Runner};
+use crate::state::{State, Store};
+
+pub struct Ctx {
+    pub state_dir: PathBuf,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub runner: Runner,
+    /// Dry runs print one script; this tells whether its header is out.
+    printed_header: std::cell::Cell<bool>,
+}
+
+impl Ctx {
+    pub fn new(state_dir: PathBuf, dry_run: bool, json: bool, quiet: bool, echo: bool) -> Self {
+        Ctx { state_dir, dry_run, json, quiet, runner: Runner { echo }, printed_header: Default::default() }
+    }
+
+    /// A store for a command that changes things. Dry runs take no lock
+    /// and create nothing.
+    pub fn open(&self) -> Result<Store> {
+        if self.dry_run {
+            return Ok(Store::open_readonly(&self.state_dir));
+        }
+        require_root()?;
+        Ok(Store::open_locked(&self.state_dir)?)
+    }
+
+    pub fn save(&self, store: &Store, state: &State) -> Result<()> {
+        if !self.dry_run {
+            store.save(state)?;
+        }
+        Ok(())
+    }
+
+    /// A human message on stdout (stderr during a dry run, whose stdout is
+    /// the script).
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if self.quiet || self.json {
+            return;
+        }
+        if self.dry_run {
+            eprintln!("{}", msg.as_ref());
+        } else {
+            println!("{}", msg.as_ref());
+        }
+    }
+
+    /// Outcome of a changing command: a sentence, or with --json an object.
+    pub fn report(&self, msg: impl AsRef<str>, json: serde_json::Value) {
+        if self.json && !self.dry_run {
+            println!("{json}");
+        } else {
+            self.say(msg);
+        }
+    }
+
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("warning: {}", msg.as_ref());
+    }
+
+    /// Run a plan, or print it for a dry run.
+    pub fn apply(&self, plan: &Plan) -> Result<(), RunError> {
+        if self.dry_run {
+            self.print_script(plan);
+            return Ok(());
+        }
+        self.runner.apply(plan)
+    }
+
+    /// Run a teardown plan to the end, collecting every error.
+    pub fn apply_all(&self, plan: &Plan) -> Vec<RunError> {
+        if self.dry_run {
+            self.print_script(plan);
+            return vec![];
+        }
+        self.runner.apply_all(plan)
+    }
+
+    fn print_script(&self, plan: &Plan) {
+        if !self.printed_header.replace(true) {
+            println!("#!/bin/sh\n# vpcctl --dry-run: the commands vpcctl would run\nset -e");
+        }
+        print!("{}", plan.to_script());
+    }
+
+    /// Where our base jumps are. State implies it; a change that may add or
+    /// remove one checks the kernel (dry runs assume state is right).
+    pub fn base_presence(&self, before: &State, after: &State) -> Result<BasePresence> {
+        let mut base = BasePresence::implied_by(before);
+        if self.dry_run {
+            return Ok(base);
+        }
+        let (filter, nat) = firewall::probes_needed(before, after);
+        if filter {
+            base.filter = host::jump_present(&FILTER_JUMP)?;
+        }
+        if nat {
+            base.nat = host::jump_present(&NAT_JUMP)?;
+        }
+        Ok(base)
+    }
+}
+
+pub fn require_root() -> Result<()> {
+    if !host::is_root() {
+        anyhow::bail!("vpcctl changes network namespaces, links and iptables, so it must run as root (try: sudo vpcctl ...); use --dry-run to see what it would do");
+    }
+    Ok(())
+}
+
+/// A non-empty list of errors from teardown, as one error.
+pub fn collect_errors(what: &str, errors: Vec<RunError>) -> Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+    Err(anyhow::anyhow!(
+        "{what} did not finish; {} error(s):\n{}\nState still records what may remain: fix the cause and run the same command again, or see 'vpcctl doctor'",
+        errors.len(),
+        list.join("\n")
+    ))
+}
+
+pub fn run_exec(ctx: &Ctx, vpc: &str, subnet: &str, command: &[String]) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let v = crate::model::validate::find_vpc(&state, vpc)?;
+    let s = crate::model::validate::find_subnet(v, subnet)?;
+    let ip = crate::runner::resolve("ip")?;
+    let err = std::process::Command::new(ip).args(["netns", "exec", &s.namespace]).args(command).exec();
+    Err(err).with_context(|| format!("could not run {:?} in namespace {}", command.join(" "), s.namespace))
+}

@@ -1,0 +1,137 @@
+//! list and inspect: read state only, spawn nothing.
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::model::validate;
+use crate::model::Vpc;
+use crate::state::{State, Store};
+
+fn load(ctx: &Ctx) -> Result<State> {
+    Ok(Store::open_readonly(&ctx.state_dir).load()?)
+}
+
+pub fn vpc_json(state: &State, v: &Vpc) -> Value {
+    let subnets: Vec<Value> = v
+        .subnets
+        .iter()
+        .map(|s| {
+            json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
+                   "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status})
+        })
+        .collect();
+    let peers: Vec<Value> = state
+        .peerings_of(v.name.as_str())
+        .map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs}))
+        .collect();
+    json!({
+        "name": v.name, "cidr": v.cidr, "bridge": v.bridge, "chain": v.chain, "status": v.status,
+        "subnets": subnets,
+        "nat": v.nat.as_ref().map(|n| json!({"interface": n.interface,
+            "subnets": v.translated_subnets().iter().map(|s| s.name.to_string()).collect::<Vec<_>>()})),
+        "peers": peers,
+    })
+}
+
+pub fn list(ctx: &Ctx) -> Result<()> {
+    let state = load(ctx)?;
+    if ctx.json {
+        let all: Vec<Value> = state.vpcs.iter().map(|v| vpc_json(&state, v)).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    if state.vpcs.is_empty() {
+        ctx.say("no VPCs (create one: vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16)");
+        return Ok(());
+    }
+    let mut rows = vec![vec!["VPC", "CIDR", "BRIDGE", "SUBNETS", "NAT", "PEERS"].into_iter().map(String::from).collect()];
+    for v in &state.vpcs {
+        let subnets: Vec<String> = v.subnets.iter().map(|s| format!("{}({})", s.name, s.kind)).collect();
+        let peers: Vec<String> = state.peerings_of(v.name.as_str()).map(|p| p.other(v.name.as_str()).to_string()).collect();
+        let nat = v.nat.as_ref().map(|n| format!("via {}", n.interface)).unwrap_or_else(|| "-".into());
+        let mut name = v.name.to_string();
+        if v.status == crate::model::Status::Pending {
+            name.push_str(" (incomplete)");
+        }
+        rows.push(vec![
+            name,
+            v.cidr.to_string(),
+            v.bridge.clone(),
+            or_dash(subnets.join(", ")),
+            nat,
+            or_dash(peers.join(", ")),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(())
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() { "-".into() } else { s }
+}
+
+/// Left-aligned columns, two spaces apart.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r.iter().enumerate().map(|(i, s)| format!("{s:<w$}", w = widths[i])).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn inspect(ctx: &Ctx, name: &str) -> Result<()> {
+    let state = load(ctx)?;
+    let v = validate::find_vpc(&state, name)?;
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&vpc_json(&state, v))?);
+        return Ok(());
+    }
+    print!("{}", tree(&state, v));
+    Ok(())
+}
+
+pub fn tree(state: &State, v: &Vpc) -> String {
+    let mut out = format!("VPC {} ({})", v.name, v.cidr);
+    if v.status == crate::model::Status::Pending {
+        out.push_str("  [incomplete: run 'vpcctl delete' or create it again]");
+    }
+    out.push('\n');
+    out.push_str(&format!("├─ bridge   {} (gateways of every subnet live here)\n", v.bridge));
+    out.push_str(&format!("├─ chain    {} (filter table)\n", v.chain));
+    match &v.nat {
+        Some(n) => {
+            let names: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
+            out.push_str(&format!("├─ nat      via {} for {}\n", n.interface, or_dash(names.join(", "))));
+        }
+        None => out.push_str("├─ nat      off (nothing leaves the host)\n"),
+    }
+    let peers: Vec<String> = state
+        .peerings_of(v.name.as_str())
+        .map(|p| {
+            let other = p.other(v.name.as_str());
+            if p.allow_cidrs.is_empty() {
+                other.to_string()
+            } else {
+                let cidrs: Vec<String> = p.allow_cidrs.iter().map(|c| c.to_string()).collect();
+                format!("{other} (only {})", cidrs.join(", "))
+            }
+        })
+        .collect();
+    out.push_str(&format!("├─ peers    {}\n", or_dash(peers.join(", "))));
+    out.push_str(&format!("└─ subnets  {}\n", if v.subnets.is_empty() { "none" } else { "" }).trim_end().to_string());
+    out.push('\n');
+    for (i, s) in v.subnets.iter().enumerate() {
+        let last = i + 1 == v.subnets.len();
+        let (branch, stem) = if last { ("└─", "   ") } else { ("├─", "│  ") };
+        let pending = if s.status == crate::model::Status::Pending { "  [incomplete]" } else { "" };
+        out.push_str(&format!("   {branch} {} {} {}{pending}\n", s.name, s.cidr, s.kind));
+        out.push_str(&format!("   {stem}   namespace {}  ip {}  gateway {}  veth {}\n", s.namespace, s.ip, s.gateway, s.veth));
+    }
+    out
+}

@@ -1,0 +1,151 @@
+//! Facts about the host, read cheaply (files under /proc and /sys, or one
+//! short process) and only when a command needs them.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+
+use ipnet::Ipv4Net;
+
+use crate::plan::firewall::BaseJump;
+use crate::runner::{resolve, RunError};
+
+pub fn read_sysctl(key: &str) -> std::io::Result<String> {
+    Ok(std::fs::read_to_string(sysctl_path(key))?.trim().to_string())
+}
+
+pub fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
+    std::fs::write(sysctl_path(key), format!("{value}\n"))
+}
+
+fn sysctl_path(key: &str) -> String {
+    format!("/proc/sys/{}", key.replace('.', "/"))
+}
+
+/// Interfaces of *our* network namespace. /proc/self/net follows the
+/// process's namespace, unlike /sys/class/net, which shows the namespace
+/// that mounted sysfs.
+pub fn link_list() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    parse_proc_net_dev(&text)
+}
+
+pub fn parse_proc_net_dev(text: &str) -> Vec<String> {
+    let mut v: Vec<String> =
+        text.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect();
+    v.sort();
+    v
+}
+
+pub fn link_exists(name: &str) -> bool {
+    link_list().iter().any(|l| l == name)
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+pub fn netns_list() -> Vec<String> {
+    list_dir("/run/netns")
+}
+
+fn list_dir(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// IPv4 routes of the main table, as (interface, network), from
+/// /proc/net/route. Routes without a device (unreachable) are skipped.
+pub fn routes() -> Vec<(String, Ipv4Net)> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    parse_proc_routes(&text)
+}
+
+pub fn parse_proc_routes(text: &str) -> Vec<(String, Ipv4Net)> {
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok().map(|v| Ipv4Addr::from(u32::from_be(v)));
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 || f[0] == "*" {
+                return None;
+            }
+            let (dest, mask) = (hex(f[1])?, hex(f[7])?);
+            let prefix = u32::from(mask).count_ones() as u8;
+            Some((f[0].to_string(), Ipv4Net::new(dest, prefix).ok()?))
+        })
+        .collect()
+}
+
+/// The interface of the host's default route, if it has one.
+pub fn default_route_interface() -> Option<String> {
+    routes().into_iter().find(|(_, n)| n.prefix_len() == 0).map(|(d, _)| d)
+}
+
+/// Whether our jump from a built-in chain exists (`iptables -C`).
+pub fn jump_present(j: &BaseJump) -> Result<bool, RunError> {
+    let prog = resolve("iptables")?;
+    let out = Command::new(prog)
+        .args(["-w", "-t", j.table, "-C", j.builtin])
+        .args(j.rule_args())
+        .output()
+        .map_err(|source| RunError::Spawn { prog: "iptables".into(), source })?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        // 1: no such rule; 2: our chain does not exist either.
+        Some(1) | Some(2) => Ok(false),
+        _ => Err(RunError::Failed {
+            command: format!("iptables -t {} -C {} ...", j.table, j.builtin),
+            status: out.status.to_string(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_net_dev() {
+        let text = "Inter-|   Receive\n face |bytes\n    lo: 0 0\nbr-vpc1: 1 2\n v-vpc1-web: 3 4\n";
+        assert_eq!(parse_proc_net_dev(text), ["br-vpc1", "lo", "v-vpc1-web"]);
+    }
+
+    #[test]
+    fn parses_proc_net_route() {
+        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            uplink0\t00000000\t017100CB\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+            uplink0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+            *\t00000A0A\t00000000\t0201\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
+        let r = parse_proc_routes(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0], ("uplink0".to_string(), "0.0.0.0/0".parse().unwrap()));
+        assert_eq!(r[1], ("uplink0".to_string(), "203.0.113.0/24".parse().unwrap()));
+    }
+}
+
+/// The whole ruleset, as `iptables-save` prints it. Only for rare commands
+/// (doctor, teardown-all): its cost grows with the host's ruleset.
+pub fn iptables_save() -> Result<String, RunError> {
+    let prog = resolve("iptables-save")?;
+    let out = Command::new(prog)
+        .output()
+        .map_err(|source| RunError::Spawn { prog: "iptables-save".into(), source })?;
+    if !out.status.success() {
+        return Err(RunError::Failed {
+            command: "iptables-save".into(),
+            status: out.status.to_string(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

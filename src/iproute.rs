@@ -1,0 +1,71 @@
+//! Lines for `ip -batch`. Each function returns one batch line; callers
+//! group them into as few `ip` processes as possible.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+pub fn netns_add(ns: &str) -> String {
+    format!("netns add {ns}")
+}
+
+pub fn netns_del(ns: &str) -> String {
+    format!("netns del {ns}")
+}
+
+pub fn bridge_add(bridge: &str) -> String {
+    format!("link add {bridge} type bridge")
+}
+
+pub fn link_up(dev: &str) -> String {
+    format!("link set {dev} up")
+}
+
+pub fn link_del(dev: &str) -> String {
+    format!("link del {dev}")
+}
+
+/// Creating the peer directly inside the namespace costs ~1 ms; moving it
+/// there afterwards costs ~18 ms.
+pub fn veth_into_netns(host_end: &str, netns: &str, inner: &str) -> String {
+    format!("link add {host_end} type veth peer name {inner} netns {netns}")
+}
+
+pub fn attach_up(dev: &str, bridge: &str) -> String {
+    format!("link set {dev} master {bridge} up")
+}
+
+pub fn addr_add(addr: Ipv4Addr, net: &Ipv4Net, dev: &str) -> String {
+    format!("addr add {addr}/{} dev {dev}", net.prefix_len())
+}
+
+pub fn addr_del(addr: Ipv4Addr, net: &Ipv4Net, dev: &str) -> String {
+    format!("addr del {addr}/{} dev {dev}", net.prefix_len())
+}
+
+/// Reserve a whole VPC range so unallocated addresses fail fast instead of
+/// following the host's default route out.
+pub fn route_unreachable_add(net: &Ipv4Net) -> String {
+    format!("route add unreachable {net}")
+}
+
+pub fn route_unreachable_del(net: &Ipv4Net) -> String {
+    format!("route del unreachable {net}")
+}
+
+pub fn default_route(gateway: Ipv4Addr) -> String {
+    format!("route add default via {gateway}")
+}
+
+/// Messages `ip -force -batch` prints for objects that are already gone.
+/// Teardown treats these as success.
+pub fn is_already_gone(msg: &str) -> bool {
+    const GONE: [&str; 5] = [
+        "Cannot find device",
+        "No such file or directory",
+        "No such process",
+        "Cannot assign requested address",
+        "does not exist",
+    ];
+    GONE.iter().any(|g| msg.contains(g))
+}

@@ -1,0 +1,102 @@
+//! vpcctl: AWS-style VPCs on one Linux host.
+
+mod cli;
+mod commands;
+mod error;
+mod host;
+mod httpd;
+mod iproute;
+mod iptables;
+mod model;
+mod plan;
+mod runner;
+mod state;
+
+use clap::Parser;
+
+use cli::{fill, Cli, Command};
+use commands::Ctx;
+use model::SubnetKind;
+
+fn main() {
+    // Behave like other Unix tools when stdout is closed early (`| head`).
+    // SAFETY: setting a signal disposition before any threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VPCCTL_LOG").unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+fn usage(e: String) -> anyhow::Error {
+    anyhow::anyhow!("{e} (see 'vpcctl <command> --help' for the forms it accepts)")
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = Ctx::new(cli.state_dir, cli.dry_run, cli.json, cli.quiet, cli.verbose > 0);
+    match cli.command {
+        Command::CreateVpc(mut a) => {
+            let (mut name, mut cidr) = (a.name.take(), a.cidr.take());
+            fill(&mut [("VPC name (--name)", &mut name), ("VPC CIDR (--cidr)", &mut cidr)], a.args).map_err(usage)?;
+            commands::vpc::create(&ctx, &name.unwrap(), &cidr.unwrap())?;
+        }
+        Command::AddSubnet(mut a) => {
+            let (mut vpc, mut name, mut cidr) = (a.vpc.take(), a.name.take(), a.cidr.take());
+            fill(
+                &mut [("VPC (--vpc)", &mut vpc), ("subnet name (--name)", &mut name), ("subnet CIDR (--cidr)", &mut cidr)],
+                a.args,
+            )
+            .map_err(usage)?;
+            let kind = if a.public { SubnetKind::Public } else { a.kind.unwrap_or(SubnetKind::Private) };
+            commands::subnet::add(&ctx, &vpc.unwrap(), &name.unwrap(), &cidr.unwrap(), kind)?;
+        }
+        Command::DeleteSubnet(mut a) => {
+            let (mut vpc, mut name) = (a.vpc.take(), a.name.take());
+            fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet name (--name)", &mut name)], a.args).map_err(usage)?;
+            commands::subnet::delete(&ctx, &vpc.unwrap(), &name.unwrap())?;
+        }
+        Command::List => commands::show::list(&ctx)?,
+        Command::Inspect(mut a) => {
+            let mut name = a.name.take();
+            fill(&mut [("VPC name (--name)", &mut name)], a.args).map_err(usage)?;
+            commands::show::inspect(&ctx, &name.unwrap())?;
+        }
+        Command::Delete(mut a) => {
+            let mut name = a.name.take();
+            fill(&mut [("VPC name (--name)", &mut name)], a.args).map_err(usage)?;
+            commands::vpc::delete(&ctx, &name.unwrap())?;
+        }
+        Command::TeardownAll => commands::vpc::teardown_all(&ctx)?,
+        Command::Exec(mut a) => {
+            let (mut vpc, mut subnet) = (a.vpc.take(), a.subnet.take());
+            fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet (--subnet)", &mut subnet)], a.args).map_err(usage)?;
+            return commands::run_exec(&ctx, &vpc.unwrap(), &subnet.unwrap(), &a.command);
+        }
+        Command::Doctor => return commands::doctor::run(&ctx),
+        Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
+    }
+    Ok(0)
+}

@@ -1,0 +1,123 @@
+//! The domain model: what a VPC, a subnet, a NAT gateway and a peering are.
+//! These types are also the on-disk state (see `state`).
+
+pub mod cidr;
+pub mod name;
+pub mod naming;
+pub mod validate;
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+pub use name::Name;
+
+/// Whether the kernel objects of a resource are known to exist.
+/// A resource is recorded as `Pending` before anything is created, so a run
+/// killed half-way leaves state from which `delete` can finish the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SubnetKind {
+    Public,
+    Private,
+}
+
+impl std::fmt::Display for SubnetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SubnetKind::Public => "public",
+            SubnetKind::Private => "private",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub name: Name,
+    pub cidr: Ipv4Net,
+    #[serde(rename = "type")]
+    pub kind: SubnetKind,
+    pub namespace: String,
+    /// Host-side veth end, attached to the VPC bridge.
+    pub veth: String,
+    /// First usable address; lives on the VPC bridge.
+    pub gateway: Ipv4Addr,
+    /// Second usable address; `eth0` inside the namespace.
+    pub ip: Ipv4Addr,
+    pub status: Status,
+}
+
+/// A NAT gateway: masquerade out of `interface`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nat {
+    pub interface: String,
+    /// Translate exactly these subnets; `None` means "the public ones",
+    /// including public subnets added later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<Vec<Name>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub name: Name,
+    pub cidr: Ipv4Net,
+    pub bridge: String,
+    /// Our filter chain for traffic entering or leaving this VPC's bridge.
+    pub chain: String,
+    pub status: Status,
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<Nat>,
+}
+
+impl Vpc {
+    pub fn subnet(&self, name: &str) -> Option<&Subnet> {
+        self.subnets.iter().find(|s| s.name.as_str() == name)
+    }
+
+    /// Subnets whose traffic leaves through the NAT gateway, translated.
+    pub fn translated_subnets(&self) -> Vec<&Subnet> {
+        match &self.nat {
+            None => vec![],
+            Some(Nat { subnets: None, .. }) => {
+                self.subnets.iter().filter(|s| s.kind == SubnetKind::Public).collect()
+            }
+            Some(Nat { subnets: Some(names), .. }) => {
+                self.subnets.iter().filter(|s| names.contains(&s.name)).collect()
+            }
+        }
+    }
+}
+
+/// Two VPCs allowed to reach each other, optionally only between some CIDRs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peering {
+    pub a: Name,
+    pub b: Name,
+    /// Empty: the whole of both VPCs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_cidrs: Vec<Ipv4Net>,
+}
+
+impl Peering {
+    pub fn involves(&self, vpc: &str) -> bool {
+        self.a.as_str() == vpc || self.b.as_str() == vpc
+    }
+
+    pub fn other(&self, vpc: &str) -> &Name {
+        if self.a.as_str() == vpc { &self.b } else { &self.a }
+    }
+
+    pub fn joins(&self, x: &str, y: &str) -> bool {
+        (self.a.as_str() == x && self.b.as_str() == y) || (self.a.as_str() == y && self.b.as_str() == x)
+    }
+}

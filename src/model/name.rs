@@ -1,0 +1,81 @@
+//! Validated resource names (VPCs, subnets).
+//!
+//! Names end up in interface names, namespace names, file paths and iptables
+//! comments, so they are restricted to a shell- and path-safe alphabet.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::InputError;
+
+/// Longest VPC or subnet name accepted. Long names still get short interface
+/// names (see `naming`); this bound only keeps tables and comments readable.
+pub const MAX_NAME_LEN: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(what: &'static str, raw: &str) -> Result<Self, InputError> {
+        let bad = |why: String| InputError::BadName { what, value: raw.to_string(), why };
+        if raw.is_empty() {
+            return Err(bad("it is empty".into()));
+        }
+        if raw.len() > MAX_NAME_LEN {
+            return Err(bad(format!("it is {} characters long (at most {MAX_NAME_LEN})", raw.len())));
+        }
+        if let Some(c) = raw.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+            return Err(bad(format!("character {c:?} is not allowed")));
+        }
+        if raw.starts_with('-') {
+            return Err(bad("it must start with a letter or digit".into()));
+        }
+        Ok(Name(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = InputError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Name::parse("name", &s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> String {
+        n.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_names() {
+        for ok in ["vpc1", "a", "0prod", "shared-services", &"x".repeat(MAX_NAME_LEN)] {
+            assert!(Name::parse("VPC name", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_unsafe_names() {
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        for bad in ["", "-x", "Vpc", "a b", "a/b", "..", "a;rm", "a$b", "ä", "a_b", "a.b", &long] {
+            let err = Name::parse("VPC name", bad).unwrap_err().to_string();
+            assert!(err.contains("VPC name"), "{bad}: {err}");
+        }
+    }
+}

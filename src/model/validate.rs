@@ -1,0 +1,204 @@
+//! Checks that run before anything changes. Each returns either what to do
+//! or an error that names the bad value and the way out.
+
+use ipnet::Ipv4Net;
+
+use super::cidr::{overlaps, MAX_SUBNET_PREFIX};
+use super::{Name, SubnetKind, Vpc};
+use crate::error::InputError;
+use crate::state::State;
+
+/// Widest VPC accepted: a /8 already shadows a lot of the host's routing.
+pub const MIN_VPC_PREFIX: u8 = 8;
+
+/// The result of checking a create request against state.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Create {
+    /// Nothing recorded under this name: create it.
+    New,
+    /// Recorded with the same spec and fully created: nothing to do.
+    Exists,
+    /// Recorded with the same spec but a previous run was interrupted:
+    /// clean up what it left and create again.
+    Resume,
+}
+
+pub fn vpc_cidr(cidr: &Ipv4Net) -> Result<(), InputError> {
+    if cidr.prefix_len() < MIN_VPC_PREFIX || cidr.prefix_len() > MAX_SUBNET_PREFIX {
+        return Err(InputError::Invalid(format!(
+            "VPC CIDR {cidr} is /{}; use a prefix between /{MIN_VPC_PREFIX} and /{MAX_SUBNET_PREFIX} (e.g. 10.10.0.0/16)",
+            cidr.prefix_len()
+        )));
+    }
+    Ok(())
+}
+
+/// `host_routes`: (interface, network) of routes the host already has that
+/// vpcctl did not make. A VPC over one of them would cut the host off.
+pub fn create_vpc(
+    state: &State,
+    name: &Name,
+    cidr: &Ipv4Net,
+    host_routes: &[(String, Ipv4Net)],
+) -> Result<Create, InputError> {
+    if let Some(v) = state.vpc(name.as_str()) {
+        if v.cidr != *cidr {
+            return Err(InputError::Conflict(format!(
+                "VPC '{name}' already exists with CIDR {}, not {cidr}; delete it first ('vpcctl delete {name}') or pick another name",
+                v.cidr
+            )));
+        }
+        return Ok(if v.status == super::Status::Ready { Create::Exists } else { Create::Resume });
+    }
+    vpc_cidr(cidr)?;
+    if let Some(other) = state.vpcs.iter().find(|v| overlaps(&v.cidr, cidr)) {
+        return Err(InputError::Conflict(format!(
+            "VPC CIDR {cidr} overlaps VPC '{}' ({}); VPC address spaces must not overlap",
+            other.name, other.cidr
+        )));
+    }
+    if let Some((dev, net)) = host_routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, cidr)) {
+        return Err(InputError::Conflict(format!(
+            "VPC CIDR {cidr} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use"
+        )));
+    }
+    Ok(Create::New)
+}
+
+pub fn find_vpc<'a>(state: &'a State, name: &str) -> Result<&'a Vpc, InputError> {
+    state.vpc(name).ok_or_else(|| {
+        let known: Vec<&str> = state.vpcs.iter().map(|v| v.name.as_str()).collect();
+        let hint = if known.is_empty() {
+            "no VPCs exist yet; create one with 'vpcctl create-vpc --name NAME --cidr CIDR'".to_string()
+        } else {
+            format!("existing VPCs: {}", known.join(", "))
+        };
+        InputError::NotFound(format!("no VPC named '{name}' ({hint})"))
+    })
+}
+
+pub fn find_subnet<'a>(vpc: &'a Vpc, name: &str) -> Result<&'a super::Subnet, InputError> {
+    vpc.subnet(name).ok_or_else(|| {
+        let known: Vec<&str> = vpc.subnets.iter().map(|s| s.name.as_str()).collect();
+        let hint = if known.is_empty() { "it has no subnets".to_string() } else { format!("its subnets: {}", known.join(", ")) };
+        InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
+    })
+}
+
+pub fn add_subnet(
+    state: &State,
+    vpc_name: &str,
+    name: &Name,
+    cidr: &Ipv4Net,
+    kind: SubnetKind,
+) -> Result<Create, InputError> {
+    let vpc = find_vpc(state, vpc_name)?;
+    if let Some(s) = vpc.subnet(name.as_str()) {
+        if s.cidr != *cidr || s.kind != kind {
+            return Err(InputError::Conflict(format!(
+                "subnet '{name}' already exists in VPC '{vpc_name}' as {} {}, not {kind} {cidr}; delete it first ('vpcctl delete-subnet --vpc {vpc_name} --name {name}')",
+                s.kind, s.cidr
+            )));
+        }
+        return Ok(if s.status == super::Status::Ready { Create::Exists } else { Create::Resume });
+    }
+    if !vpc.cidr.contains(cidr) {
+        return Err(InputError::Invalid(format!(
+            "subnet CIDR {cidr} is not inside VPC '{vpc_name}' ({}); pick a range within it, e.g. {}",
+            vpc.cidr,
+            example_subnet(vpc)
+        )));
+    }
+    if cidr.prefix_len() > MAX_SUBNET_PREFIX {
+        return Err(InputError::Invalid(format!(
+            "subnet CIDR {cidr} is too small; a subnet needs at least a /{MAX_SUBNET_PREFIX} (gateway .1 and one host .2)"
+        )));
+    }
+    if let Some(other) = vpc.subnets.iter().find(|s| overlaps(&s.cidr, cidr)) {
+        return Err(InputError::Conflict(format!(
+            "subnet CIDR {cidr} overlaps subnet '{}' ({}) of VPC '{vpc_name}'",
+            other.name, other.cidr
+        )));
+    }
+    Ok(Create::New)
+}
+
+fn example_subnet(vpc: &Vpc) -> String {
+    let len = (vpc.cidr.prefix_len() + 8).min(MAX_SUBNET_PREFIX);
+    vpc.cidr
+        .subnets(len)
+        .ok()
+        .and_then(|mut it| it.find(|n| !vpc.subnets.iter().any(|s| overlaps(&s.cidr, n))))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| vpc.cidr.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Status, Subnet};
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+    fn name(s: &str) -> Name {
+        Name::parse("name", s).unwrap()
+    }
+
+    fn state_with_vpc() -> State {
+        let mut st = State::default();
+        st.vpcs.push(Vpc {
+            name: name("vpc1"),
+            cidr: net("10.10.0.0/16"),
+            bridge: "br-vpc1".into(),
+            chain: "VPCCTL-FWD-vpc1".into(),
+            status: Status::Ready,
+            subnets: vec![Subnet {
+                name: name("web"),
+                cidr: net("10.10.1.0/24"),
+                kind: SubnetKind::Public,
+                namespace: "ns-vpc1-web".into(),
+                veth: "v-vpc1-web".into(),
+                gateway: "10.10.1.1".parse().unwrap(),
+                ip: "10.10.1.2".parse().unwrap(),
+                status: Status::Ready,
+            }],
+            nat: None,
+        });
+        st
+    }
+
+    #[test]
+    fn vpc_create_rules() {
+        let st = state_with_vpc();
+        assert_eq!(create_vpc(&st, &name("vpc1"), &net("10.10.0.0/16"), &[]).unwrap(), Create::Exists);
+        let e = create_vpc(&st, &name("vpc1"), &net("10.20.0.0/16"), &[]).unwrap_err().to_string();
+        assert!(e.contains("already exists with CIDR 10.10.0.0/16"), "{e}");
+        let e = create_vpc(&st, &name("vpc2"), &net("10.0.0.0/8"), &[]).unwrap_err().to_string();
+        assert!(e.contains("overlaps VPC 'vpc1'"), "{e}");
+        assert_eq!(create_vpc(&st, &name("vpc2"), &net("10.20.0.0/16"), &[]).unwrap(), Create::New);
+        assert!(create_vpc(&st, &name("big"), &net("0.0.0.0/0"), &[]).is_err());
+        let routes = vec![("uplink0".to_string(), net("203.0.113.0/24")), ("uplink0".to_string(), net("0.0.0.0/0"))];
+        let e = create_vpc(&st, &name("vpc3"), &net("203.0.113.0/25"), &routes).unwrap_err().to_string();
+        assert!(e.contains("uplink0"), "{e}");
+        assert_eq!(create_vpc(&st, &name("vpc3"), &net("10.30.0.0/16"), &routes).unwrap(), Create::New);
+    }
+
+    #[test]
+    fn subnet_create_rules() {
+        let st = state_with_vpc();
+        let pubk = SubnetKind::Public;
+        assert_eq!(add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), pubk).unwrap(), Create::Exists);
+        let e = add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), SubnetKind::Private).unwrap_err();
+        assert!(e.to_string().contains("already exists"));
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.20.1.0/24"), pubk).unwrap_err().to_string();
+        assert!(e.contains("not inside VPC 'vpc1'") && e.contains("10.10.0.0/24"), "{e}");
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.1.128/25"), pubk).unwrap_err().to_string();
+        assert!(e.contains("overlaps subnet 'web'"), "{e}");
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/31"), pubk).unwrap_err().to_string();
+        assert!(e.contains("too small"), "{e}");
+        let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk).unwrap_err().to_string();
+        assert!(e.contains("no VPC named 'nope'") && e.contains("vpc1"), "{e}");
+        assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk).unwrap(), Create::New);
+    }
+}

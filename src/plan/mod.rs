@@ -1,0 +1,168 @@
+//! Plans: what a command will do to the kernel, as plain data.
+//!
+//! Planners (one module per feature) are pure functions of the recorded
+//! state and the request; the runner is the only code that executes steps.
+//! A plan renders to a shell script that does exactly what the runner does,
+//! which is what `--dry-run` prints and `-v` echoes.
+
+pub mod firewall;
+pub mod subnet;
+pub mod vpc;
+
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// One `ip -batch` process, in the root namespace or inside `netns`.
+    Ip(IpBatch),
+    /// One `iptables-restore --noflush` process covering several tables.
+    Iptables(Restore),
+    /// A write under /proc/sys (no process needed).
+    Sysctl { key: String, value: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpBatch {
+    pub netns: Option<String>,
+    pub lines: Vec<String>,
+    /// Teardown: keep going past errors, and treat "already gone" as done.
+    pub tolerant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restore {
+    pub netns: Option<String>,
+    pub tables: Vec<TableEdit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEdit {
+    pub table: &'static str,
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn push(&mut self, step: Step) {
+        let empty = match &step {
+            Step::Ip(b) => b.lines.is_empty(),
+            Step::Iptables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
+            Step::Sysctl { .. } => false,
+        };
+        if !empty {
+            self.steps.push(step);
+        }
+    }
+
+    pub fn extend(&mut self, other: Plan) {
+        self.steps.extend(other.steps);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// A runnable POSIX shell script.
+    pub fn to_script(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            out.push_str(&step.to_script());
+        }
+        out
+    }
+}
+
+impl Step {
+    pub fn ip(netns: Option<&str>, lines: Vec<String>) -> Step {
+        Step::Ip(IpBatch { netns: netns.map(str::to_string), lines, tolerant: false })
+    }
+
+    pub fn ip_tolerant(netns: Option<&str>, lines: Vec<String>) -> Step {
+        Step::Ip(IpBatch { netns: netns.map(str::to_string), lines, tolerant: true })
+    }
+
+    /// The process to run: program and arguments (stdin is `stdin_text`).
+    pub fn command(&self) -> Option<(&'static str, Vec<String>)> {
+        match self {
+            Step::Ip(b) => {
+                let mut args = vec![];
+                if let Some(ns) = &b.netns {
+                    args.extend(["-n".to_string(), ns.clone()]);
+                }
+                if b.tolerant {
+                    args.push("-force".into());
+                }
+                args.extend(["-batch".to_string(), "-".to_string()]);
+                Some(("ip", args))
+            }
+            Step::Iptables(r) => {
+                let mut args = vec![];
+                if let Some(ns) = &r.netns {
+                    args.extend(["netns".into(), "exec".into(), ns.clone()]);
+                    args.extend(["iptables-restore".into(), "--noflush".into(), "-w".into()]);
+                    return Some(("ip", args));
+                }
+                args.extend(["--noflush".to_string(), "-w".to_string()]);
+                Some(("iptables-restore", args))
+            }
+            Step::Sysctl { .. } => None,
+        }
+    }
+
+    pub fn stdin_text(&self) -> String {
+        match self {
+            Step::Ip(b) => b.lines.iter().map(|l| format!("{l}\n")).collect(),
+            Step::Iptables(r) => {
+                let mut s = String::new();
+                for t in r.tables.iter().filter(|t| !t.lines.is_empty()) {
+                    let _ = writeln!(s, "*{}", t.table);
+                    for l in &t.lines {
+                        let _ = writeln!(s, "{l}");
+                    }
+                    s.push_str("COMMIT\n");
+                }
+                s
+            }
+            Step::Sysctl { .. } => String::new(),
+        }
+    }
+
+    pub fn to_script(&self) -> String {
+        match self {
+            Step::Sysctl { key, value } => {
+                format!("echo {value} > /proc/sys/{}\n", key.replace('.', "/"))
+            }
+            _ => {
+                let (prog, args) = self.command().expect("process step");
+                format!("{prog} {} <<'EOF'\n{}EOF\n", args.join(" "), self.stdin_text())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_runnable_heredocs() {
+        let mut p = Plan::default();
+        p.push(Step::ip(None, vec!["link add br-a type bridge".into()]));
+        p.push(Step::ip(Some("ns-a-b"), vec![]));
+        p.push(Step::Iptables(Restore {
+            netns: None,
+            tables: vec![TableEdit { table: "filter", lines: vec![":X - [0:0]".into()] }],
+        }));
+        p.push(Step::Sysctl { key: "net.ipv4.ip_forward".into(), value: "1".into() });
+        assert_eq!(
+            p.to_script(),
+            "ip -batch - <<'EOF'\nlink add br-a type bridge\nEOF\n\
+             iptables-restore --noflush -w <<'EOF'\n*filter\n:X - [0:0]\nCOMMIT\nEOF\n\
+             echo 1 > /proc/sys/net/ipv4/ip_forward\n"
+        );
+    }
+}

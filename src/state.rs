@@ -1,0 +1,186 @@
+//! The state store: one JSON document under the state directory.
+//!
+//! Writers hold an exclusive lock on `state.lock` for the whole command
+//! (read, plan, apply, write), so concurrent runs serialise instead of losing
+//! updates. Writes go to a temp file that is fsynced and renamed over
+//! `state.json`, so readers never see a torn file and need no lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::StateError;
+use crate::model::{Peering, Vpc};
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const STATE_FILE: &str = "state.json";
+const LOCK_FILE: &str = "state.lock";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub host: HostRecord,
+    #[serde(default)]
+    pub vpcs: Vec<Vpc>,
+    #[serde(default)]
+    pub peerings: Vec<Peering>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { schema_version: SCHEMA_VERSION, host: HostRecord::default(), vpcs: vec![], peerings: vec![] }
+    }
+}
+
+/// What we changed on the host outside our own objects, to put back later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// `net.ipv4.ip_forward` before the first VPC, restored after the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_forward_before: Option<String>,
+}
+
+impl State {
+    pub fn vpc(&self, name: &str) -> Option<&Vpc> {
+        self.vpcs.iter().find(|v| v.name.as_str() == name)
+    }
+
+    pub fn vpc_mut(&mut self, name: &str) -> Option<&mut Vpc> {
+        self.vpcs.iter_mut().find(|v| v.name.as_str() == name)
+    }
+
+    pub fn peerings_of<'a>(&'a self, vpc: &'a str) -> impl Iterator<Item = &'a Peering> + 'a {
+        self.peerings.iter().filter(move |p| p.involves(vpc))
+    }
+
+    /// Every interface and namespace name we have recorded, so new names
+    /// can be chosen not to collide with them.
+    pub fn taken_names(&self) -> std::collections::HashSet<String> {
+        let mut names = std::collections::HashSet::new();
+        for v in &self.vpcs {
+            names.insert(v.bridge.clone());
+            for s in &v.subnets {
+                names.insert(s.veth.clone());
+                names.insert(s.namespace.clone());
+            }
+        }
+        names
+    }
+}
+
+pub struct Store {
+    dir: PathBuf,
+    /// Held for the life of the store; the lock is released on drop or exit,
+    /// including when the process is killed.
+    _lock: Option<File>,
+}
+
+impl Store {
+    /// Open for a command that changes state: creates the directory and
+    /// takes the exclusive lock (waiting for other runs to finish).
+    pub fn open_locked(dir: &Path) -> Result<Store, StateError> {
+        let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(LOCK_FILE))
+            .map_err(dir_err)?;
+        lock.lock().map_err(dir_err)?;
+        Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock) })
+    }
+
+    /// Open for reading only (list, inspect, dry runs): no lock, no directory
+    /// created. Safe because writers replace the file atomically.
+    pub fn open_readonly(dir: &Path) -> Store {
+        Store { dir: dir.to_path_buf(), _lock: None }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    pub fn load(&self) -> Result<State, StateError> {
+        let path = self.path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                return Err(StateError::Corrupt { path, reason: "it is not UTF-8 text".into() });
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        let found = value.get("schema_version").and_then(|v| v.as_u64());
+        match found {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(StateError::Version { path, found: v as u32, supported: SCHEMA_VERSION });
+            }
+            None => return Err(StateError::Corrupt { path, reason: "no schema_version".into() }),
+        }
+        serde_json::from_value(value).map_err(|e| StateError::Corrupt { path, reason: e.to_string() })
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        assert!(self._lock.is_some(), "save() needs a store opened with open_locked()");
+        let path = self.path();
+        let werr = |source| StateError::Write { path: path.clone(), source };
+        let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
+        let mut body = serde_json::to_vec_pretty(state).expect("state serialises");
+        body.push(b'\n');
+        let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp).map_err(werr)?;
+        f.write_all(&body).map_err(werr)?;
+        f.sync_all().map_err(werr)?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(werr)?;
+        // Make the rename itself durable.
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(werr)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("vpcctl-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn missing_file_is_empty_state_and_roundtrips() {
+        let dir = tempdir("rt");
+        let store = Store::open_locked(&dir).unwrap();
+        let mut st = store.load().unwrap();
+        assert!(st.vpcs.is_empty());
+        st.host.ip_forward_before = Some("0".into());
+        store.save(&st).unwrap();
+        assert_eq!(store.load().unwrap(), st);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_and_left_alone() {
+        let dir = tempdir("corrupt");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(STATE_FILE), "{ not json").unwrap();
+        let store = Store::open_locked(&dir).unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("state.json") && err.contains("left untouched"), "{err}");
+        assert_eq!(fs::read_to_string(dir.join(STATE_FILE)).unwrap(), "{ not json");
+        fs::write(dir.join(STATE_FILE), r#"{"schema_version": 99}"#).unwrap();
+        assert!(store.load().unwrap_err().to_string().contains("schema version 99"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
