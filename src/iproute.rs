@@ -13,8 +13,17 @@ pub fn netns_del(ns: &str) -> String {
     format!("netns del {ns}")
 }
 
+/// A bridge with a fixed MAC. Left to itself, a bridge takes the lowest MAC
+/// of its ports, so deleting one subnet would change the gateway's MAC
+/// under every other subnet's ARP cache.
 pub fn bridge_add(bridge: &str) -> String {
-    format!("link add {bridge} type bridge")
+    format!("link add {bridge} address {} type bridge", bridge_mac(bridge))
+}
+
+/// Locally administered, unicast, stable for a given bridge name.
+pub fn bridge_mac(bridge: &str) -> String {
+    let h = crate::model::naming::stable_hash(bridge).to_be_bytes();
+    format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2], h[3], h[4])
 }
 
 pub fn link_up(dev: &str) -> String {

@@ -17,7 +17,9 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
     let cidr = cidr::parse("subnet CIDR", cidr_raw)?;
     let store = ctx.open()?;
     let mut state = store.load()?;
-    match validate::add_subnet(&state, vpc_name.as_str(), &name, &cidr, kind)? {
+    let recorded: Vec<ipnet::Ipv4Net> = state.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
+    let host_routes: Vec<_> = host::routes().into_iter().filter(|(_, n)| !recorded.contains(n)).collect();
+    match validate::add_subnet(&state, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
         Create::Exists => {
             ctx.report(
                 format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"),

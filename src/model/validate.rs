@@ -85,12 +85,14 @@ pub fn find_subnet<'a>(vpc: &'a Vpc, name: &str) -> Result<&'a super::Subnet, In
     })
 }
 
+/// `host_routes` as for `create_vpc`, minus the routes of recorded subnets.
 pub fn add_subnet(
     state: &State,
     vpc_name: &str,
     name: &Name,
     cidr: &Ipv4Net,
     kind: SubnetKind,
+    host_routes: &[(String, Ipv4Net)],
 ) -> Result<Create, InputError> {
     let vpc = find_vpc(state, vpc_name)?;
     if let Some(s) = vpc.subnet(name.as_str()) {
@@ -118,6 +120,12 @@ pub fn add_subnet(
         return Err(InputError::Conflict(format!(
             "subnet CIDR {cidr} overlaps subnet '{}' ({}) of VPC '{vpc_name}'",
             other.name, other.cidr
+        )));
+    }
+    if let Some((dev, net)) = host_routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, cidr)) {
+        return Err(InputError::Conflict(format!(
+            "subnet CIDR {cidr} overlaps {net}, which this host already routes via {dev} without vpcctl having made it; \
+             remove that address or pick another range"
         )));
     }
     Ok(Create::New)
@@ -188,17 +196,20 @@ mod tests {
     fn subnet_create_rules() {
         let st = state_with_vpc();
         let pubk = SubnetKind::Public;
-        assert_eq!(add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), pubk).unwrap(), Create::Exists);
-        let e = add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), SubnetKind::Private).unwrap_err();
+        assert_eq!(add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), pubk, &[]).unwrap(), Create::Exists);
+        let e = add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), SubnetKind::Private, &[]).unwrap_err();
         assert!(e.to_string().contains("already exists"));
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.20.1.0/24"), pubk).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.20.1.0/24"), pubk, &[]).unwrap_err().to_string();
         assert!(e.contains("not inside VPC 'vpc1'") && e.contains("10.10.0.0/24"), "{e}");
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.1.128/25"), pubk).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.1.128/25"), pubk, &[]).unwrap_err().to_string();
         assert!(e.contains("overlaps subnet 'web'"), "{e}");
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/31"), pubk).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/31"), pubk, &[]).unwrap_err().to_string();
         assert!(e.contains("too small"), "{e}");
-        let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk).unwrap_err().to_string();
+        let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk, &[]).unwrap_err().to_string();
         assert!(e.contains("no VPC named 'nope'") && e.contains("vpc1"), "{e}");
-        assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk).unwrap(), Create::New);
+        assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk, &[]).unwrap(), Create::New);
+        let routes = vec![("br-vpc1".to_string(), net("10.10.5.0/24"))];
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.5.0/24"), pubk, &routes).unwrap_err().to_string();
+        assert!(e.contains("via br-vpc1"), "{e}");
     }
 }

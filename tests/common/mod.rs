@@ -1,0 +1,206 @@
+//! Integration-test harness: every test gets its own sandbox (own network,
+//! mount and PID namespaces, made by scripts/sandbox.sh) and runs commands
+//! in it through nsenter. Nothing touches the host's network. Dropping the
+//! sandbox kills everything in it.
+//!
+//! Without root (or without the tools) tests print that they were skipped;
+//! with CI=true a skip is a failure.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vpcctl");
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+pub struct Sandbox {
+    holder: Child,
+    /// PID (in our namespace) of the sandbox's init process.
+    pid: u32,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip(why: &str) -> Option<Sandbox> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("integration test cannot run: {why} (CI=true: a skip is a failure)");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+impl Sandbox {
+    /// A fresh sandbox, or None (after saying so) where tests cannot run.
+    pub fn new() -> Option<Sandbox> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return skip("needs root (sudo scripts/test.sh)");
+        }
+        for tool in ["ip", "iptables", "iptables-restore", "ping", "curl", "unshare", "nsenter"] {
+            if which::which(tool).is_err() {
+                return skip(&format!("'{tool}' is not installed (scripts/test.sh installs it)"));
+            }
+        }
+        let mut holder = Command::new(repo().join("scripts/sandbox.sh"))
+            .args(["bash", "-c", "echo ready; exec sleep 86400"])
+            .env("VPCCTL_BIN", BIN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/sandbox.sh");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).expect("sandbox output");
+        assert_eq!(line.trim(), "ready", "sandbox did not start");
+        let unshare = holder.id();
+        let pid = child_of(unshare).expect("sandbox init process");
+        Some(Sandbox { holder, pid })
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.pid.to_string(), "-n", "-m", "-p", "--"]);
+        c
+    }
+
+    /// Run a bash script inside the sandbox.
+    pub fn sh(&self, script: &str) -> Out {
+        let out = self.cmd().args(["bash", "-c", script]).env("VPCCTL", BIN).output().expect("nsenter");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Run a script that must succeed; returns its stdout.
+    pub fn ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(out.ok(), "script failed: {script}\n{out:?}");
+        out.stdout
+    }
+
+    pub fn vpcctl(&self, args: &[&str]) -> Out {
+        let out = self.cmd().arg(BIN).args(args).output().expect("nsenter vpcctl");
+        let o = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!o.stderr.contains("panicked"), "vpcctl panicked: {args:?}\n{o:?}");
+        o
+    }
+
+    /// vpcctl that must succeed; returns stdout.
+    pub fn v(&self, args: &[&str]) -> String {
+        let out = self.vpcctl(args);
+        assert!(out.ok(), "vpcctl {args:?} failed\n{out:?}");
+        out.stdout
+    }
+
+    /// Make the sandbox look like a Docker host: FORWARD policy DROP and
+    /// rules of its own in filter and nat, which vpcctl must leave alone.
+    pub fn docker_like_host(&self) {
+        self.ok(
+            "iptables -w -P FORWARD DROP
+             iptables -w -N DOCKER-USER
+             iptables -w -A DOCKER-USER -j RETURN
+             iptables -w -A FORWARD -j DOCKER-USER
+             iptables -w -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+             iptables -w -A INPUT -p tcp --dport 2222 -j ACCEPT
+             iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+        );
+    }
+
+    /// What "the host as found" means: firewall (without counters), links,
+    /// addresses, routes, namespaces and forwarding.
+    pub fn snapshot(&self) -> String {
+        self.ok(
+            "iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'
+             echo '--- links'; ip -o link | awk '{print $2}' | sort
+             echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
+             echo '--- routes'; ip -4 route show table all | sort
+             echo '--- netns'; ip netns
+             echo '--- forwarding'; cat /proc/sys/net/ipv4/ip_forward",
+        )
+    }
+
+    pub fn ping(&self, ns: &str, ip: &str) -> bool {
+        self.sh(&format!("ip netns exec {ns} ping -c1 -W1 {ip}")).ok()
+    }
+
+    /// Put a fake `ip` at /tmp/shim/ip (use with PATH=/tmp/shim:$PATH) that
+    /// runs the real one, except on its `nth` call: "fail" exits 1 without
+    /// running it; "hang" runs it, writes its PID to /tmp/shim/hung and
+    /// sleeps, so a test can kill vpcctl at a known point.
+    pub fn ip_shim(&self, nth: u32, action: &str) {
+        self.ok(&format!(
+            r#"mkdir -p /tmp/shim; rm -f /tmp/shim/calls /tmp/shim/hung
+cat > /tmp/shim/ip <<'SHIM'
+#!/bin/bash
+real=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v ip)
+echo x >> /tmp/shim/calls
+n=$(wc -l < /tmp/shim/calls)
+if [ "$n" -eq {nth} ] && [ {action} = fail ]; then echo "shim: failing call $n" >&2; exit 1; fi
+"$real" "$@"; rc=$?
+if [ "$n" -eq {nth} ] && [ {action} = hang ]; then echo $$ > /tmp/shim/hung; exec sleep 60; fi
+exit $rc
+SHIM
+chmod +x /tmp/shim/ip"#
+        ));
+    }
+
+    /// The live ruleset without iptables-save's timestamp comments.
+    pub fn rules(&self) -> String {
+        self.ok("iptables-save | grep -v '^#'")
+    }
+
+    pub fn state_json(&self) -> String {
+        self.sh("cat /var/lib/vpcctl/state.json 2>/dev/null").stdout
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // --kill-child: killing unshare takes the whole sandbox with it.
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The first child of `parent`, from /proc/*/stat.
+fn child_of(parent: u32) -> Option<u32> {
+    for _ in 0..100 {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            // "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse().ok());
+            if ppid == Some(parent) {
+                return Some(pid);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
+}
