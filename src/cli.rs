@@ -83,6 +83,29 @@ Examples:
     #[command(after_help = "Examples:\n  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2\n  vpcctl exec vpc1 public -- ip addr")]
     Exec(Exec),
 
+    /// Give a VPC's public subnets (or the ones named) internet access, translated
+    #[command(after_help = "\
+Examples:
+  vpcctl enable-nat --vpc vpc1                       # via the default route's interface
+  vpcctl enable-nat vpc1 --interface eth0
+  vpcctl enable-nat --vpc vpc1 --subnets public,app  # exactly these (private ones too)")]
+    EnableNat(EnableNat),
+
+    /// Remove exactly what enable-nat added
+    #[command(after_help = "Example:\n  vpcctl disable-nat --vpc vpc1")]
+    DisableNat(VpcFlag),
+
+    /// Let two VPCs reach each other (optionally only between some CIDRs)
+    #[command(visible_alias = "peer-vpcs", after_help = "\
+Examples:
+  vpcctl peer --a vpc1 --b vpc2
+  vpcctl peer-vpcs vpc1 vpc2 --allow-cidrs 10.10.1.0/24,10.20.1.0/24")]
+    Peer(Peer),
+
+    /// Remove a peering; the two VPCs are isolated again
+    #[command(after_help = "Example:\n  vpcctl unpeer --a vpc1 --b vpc2")]
+    Unpeer(Unpeer),
+
     /// Check the host and compare recorded state with the kernel
     #[command(visible_alias = "verify", after_help = "Example:\n  vpcctl doctor")]
     Doctor,
@@ -177,6 +200,55 @@ pub struct VpcRef {
     pub name: Option<String>,
     /// NAME, positionally
     #[arg(value_name = "NAME", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableNat {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Uplink to translate to (default: the interface of the default route)
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Translate exactly these subnets (default: the VPC's public subnets)
+    #[arg(long, alias = "subnet-filter", value_delimiter = ',', value_name = "A,B")]
+    pub subnets: Vec<String>,
+    /// VPC, positionally
+    #[arg(value_name = "VPC", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VpcFlag {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// VPC, positionally
+    #[arg(value_name = "VPC", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Peer {
+    #[arg(long)]
+    pub a: Option<String>,
+    #[arg(long)]
+    pub b: Option<String>,
+    /// Only traffic between these CIDRs (each inside one of the two VPCs) passes
+    #[arg(long, value_delimiter = ',', value_name = "C1,C2")]
+    pub allow_cidrs: Vec<String>,
+    /// A and B, positionally
+    #[arg(value_name = "A B", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Unpeer {
+    #[arg(long)]
+    pub a: Option<String>,
+    #[arg(long)]
+    pub b: Option<String>,
+    /// A and B, positionally
+    #[arg(value_name = "A B", num_args = 0..=2)]
     pub args: Vec<String>,
 }
 

@@ -95,6 +95,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet (--subnet)", &mut subnet)], a.args).map_err(usage)?;
             return commands::run_exec(&ctx, &vpc.unwrap(), &subnet.unwrap(), &a.command);
         }
+        Command::EnableNat(mut a) => {
+            let mut vpc = a.vpc.take();
+            fill(&mut [("VPC (--vpc)", &mut vpc)], a.args).map_err(usage)?;
+            commands::nat::enable(&ctx, &vpc.unwrap(), a.interface.as_deref(), &a.subnets)?;
+        }
+        Command::DisableNat(mut a) => {
+            let mut vpc = a.vpc.take();
+            fill(&mut [("VPC (--vpc)", &mut vpc)], a.args).map_err(usage)?;
+            commands::nat::disable(&ctx, &vpc.unwrap())?;
+        }
+        Command::Peer(mut p) => {
+            let (mut a, mut b) = (p.a.take(), p.b.take());
+            fill(&mut [("first VPC (--a)", &mut a), ("second VPC (--b)", &mut b)], p.args).map_err(usage)?;
+            commands::peering::peer(&ctx, &a.unwrap(), &b.unwrap(), &p.allow_cidrs)?;
+        }
+        Command::Unpeer(mut p) => {
+            let (mut a, mut b) = (p.a.take(), p.b.take());
+            fill(&mut [("first VPC (--a)", &mut a), ("second VPC (--b)", &mut b)], p.args).map_err(usage)?;
+            commands::peering::unpeer(&ctx, &a.unwrap(), &b.unwrap())?;
+        }
         Command::Doctor => return commands::doctor::run(&ctx),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
     }

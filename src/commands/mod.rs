@@ -2,6 +2,8 @@
 //! Everything that decides *what* to do lives in `model` and `plan`.
 
 pub mod doctor;
+pub mod nat;
+pub mod peering;
 pub mod show;
 pub mod subnet;
 pub mod vpc;
@@ -70,10 +72,6 @@ impl Ctx {
         }
     }
 
-    pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
-    }
-
     /// Run a plan, or print it for a dry run.
     pub fn apply(&self, plan: &Plan) -> Result<(), RunError> {
         if self.dry_run {
@@ -114,6 +112,37 @@ impl Ctx {
             base.nat = host::jump_present(&NAT_JUMP)?;
         }
         Ok(base)
+    }
+}
+
+impl Ctx {
+    /// Take our chains from `before` to `after` for a change that only
+    /// touches the firewall (NAT, peering).
+    ///
+    /// Additions are recorded first, so a killed run leaves state that says
+    /// more than the kernel has; running the same command again then
+    /// rewrites `force`d chains and re-probes the base jumps. Removals are
+    /// applied first, so a killed run can always be repeated.
+    pub fn sync_firewall(&self, store: &Store, before: &State, after: &State, force: &[&str], adding: bool) -> Result<()> {
+        let base = if force.is_empty() || self.dry_run {
+            self.base_presence(before, after)?
+        } else {
+            BasePresence { filter: host::jump_present(&FILTER_JUMP)?, nat: host::jump_present(&NAT_JUMP)? }
+        };
+        let plan = firewall::sync(before, after, force, base);
+        if adding {
+            self.save(store, after)?;
+        }
+        if let Err(e) = self.apply(&plan) {
+            if adding {
+                self.save(store, before)?;
+            }
+            return Err(e.into());
+        }
+        if !adding {
+            self.save(store, after)?;
+        }
+        Ok(())
     }
 }
 

@@ -97,6 +97,10 @@ fn remove(ctx: &Ctx, store: &Store, before: State, vpc: &str, name: &str) -> Res
     let mut after = before.clone();
     let v = after.vpc_mut(vpc).expect("validated");
     v.subnets.retain(|s| s.name.as_str() != name);
+    // A NAT list naming the subnet must not silently cover a later namesake.
+    if let Some(list) = v.nat.as_mut().and_then(|n| n.subnets.as_mut()) {
+        list.retain(|n| n.as_str() != name);
+    }
     let old_vpc = before.vpc(vpc).expect("validated");
     let s = old_vpc.subnet(name).expect("validated");
     let base = ctx.base_presence(&before, &after)?;

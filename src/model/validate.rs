@@ -131,6 +131,78 @@ pub fn add_subnet(
     Ok(Create::New)
 }
 
+/// The subnets named for `enable-nat --subnets`, checked against the VPC.
+pub fn nat_subnets(vpc: &Vpc, names: &[String]) -> Result<Vec<Name>, InputError> {
+    let mut out = vec![];
+    for raw in names {
+        let n = Name::parse("subnet name", raw)?;
+        find_subnet(vpc, n.as_str())?;
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// NAT needs an interface that exists and is not one of ours.
+pub fn nat_interface(state: &State, iface: &str, exists: bool) -> Result<(), InputError> {
+    let ours = state.vpcs.iter().any(|v| v.bridge == iface || v.subnets.iter().any(|s| s.veth == iface));
+    if ours {
+        return Err(InputError::Invalid(format!(
+            "interface {iface} belongs to a vpcctl VPC; NAT goes out through the host's uplink (e.g. --interface eth0)"
+        )));
+    }
+    if !exists {
+        return Err(InputError::NotFound(format!(
+            "interface {iface:?} does not exist on this host; list interfaces with 'ip -br link'"
+        )));
+    }
+    Ok(())
+}
+
+/// Check a peering request. Returns `Exists` when the same peering is recorded.
+pub fn peer(state: &State, a: &Name, b: &Name, allow: &[Ipv4Net]) -> Result<Create, InputError> {
+    if a == b {
+        return Err(InputError::Invalid(format!("cannot peer VPC '{a}' with itself; name two different VPCs")));
+    }
+    let (va, vb) = (find_vpc(state, a.as_str())?, find_vpc(state, b.as_str())?);
+    if overlaps(&va.cidr, &vb.cidr) {
+        return Err(InputError::Conflict(format!(
+            "VPC '{a}' ({}) and VPC '{b}' ({}) overlap; overlapping VPCs cannot be peered",
+            va.cidr, vb.cidr
+        )));
+    }
+    for c in allow {
+        if !va.cidr.contains(c) && !vb.cidr.contains(c) {
+            return Err(InputError::Invalid(format!(
+                "allowed CIDR {c} lies in neither VPC '{a}' ({}) nor VPC '{b}' ({}); each --allow-cidrs entry must be inside one of them",
+                va.cidr, vb.cidr
+            )));
+        }
+    }
+    for (side, v) in [(a, va), (b, vb)] {
+        if !allow.is_empty() && !allow.iter().any(|c| v.cidr.contains(c)) {
+            return Err(InputError::Invalid(format!(
+                "--allow-cidrs names nothing inside VPC '{side}' ({}), so no traffic could pass; add a CIDR from it",
+                v.cidr
+            )));
+        }
+    }
+    if let Some(p) = state.peerings.iter().find(|p| p.joins(a.as_str(), b.as_str())) {
+        let mut want: Vec<Ipv4Net> = allow.to_vec();
+        let mut have = p.allow_cidrs.clone();
+        want.sort();
+        have.sort();
+        if want != have {
+            return Err(InputError::Conflict(format!(
+                "VPCs '{a}' and '{b}' are already peered with different allowed CIDRs; run 'vpcctl unpeer --a {a} --b {b}' first"
+            )));
+        }
+        return Ok(Create::Exists);
+    }
+    Ok(Create::New)
+}
+
 fn example_subnet(vpc: &Vpc) -> String {
     let len = (vpc.cidr.prefix_len() + 8).min(MAX_SUBNET_PREFIX);
     vpc.cidr

@@ -19,11 +19,10 @@
 //! Each change rewrites only the chains whose content differs between the
 //! state before and after, so cost does not grow with unrelated VPCs.
 
-use ipnet::Ipv4Net;
-
 use super::{Plan, Restore, Step, TableEdit};
+use super::{nat, peering};
 use crate::iptables::{append, comment, declare, remove_chain};
-use crate::model::{Peering, Vpc};
+use crate::model::Vpc;
 use crate::state::State;
 
 pub const FORWARD_CHAIN: &str = "VPCCTL-FORWARD";
@@ -83,52 +82,15 @@ fn uses_nat(state: &State) -> bool {
     state.vpcs.iter().any(|v| v.nat.is_some())
 }
 
-/// The full content of a VPC's filter chain.
+/// The full content of a VPC's filter chain: intra-VPC traffic, peering
+/// (plan::peering), NAT (plan::nat), and DROP for everything else.
 pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (vpc.chain.as_str(), vpc.bridge.as_str(), vpc.name.as_str());
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
-    for p in state.peerings_of(n) {
-        let Some(peer) = state.vpc(p.other(n).as_str()) else { continue };
-        let c = comment(n, &format!("peer={}", peer.name));
-        for (a, b) in peer_pairs(p, vpc, peer) {
-            let pb = &peer.bridge;
-            rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
-            rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));
-        }
-    }
-    if let Some(nat) = &vpc.nat {
-        let uplink = &nat.interface;
-        for s in vpc.translated_subnets() {
-            let c = comment(n, &format!("nat subnet={}", s.name));
-            rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}", s.cidr), &c, "ACCEPT"));
-            let reply = format!("-i {uplink} -o {br} -d {} -m conntrack --ctstate RELATED,ESTABLISHED", s.cidr);
-            rules.push(append(ch, &reply, &c, "ACCEPT"));
-        }
-    }
+    rules.extend(peering::forward_rules(state, vpc));
+    rules.extend(nat::forward_rules(vpc));
     rules.push(append(ch, "", &comment(n, "default-deny"), "DROP"));
     rules
-}
-
-/// The (local, remote) CIDR pairs a peering lets through, seen from `vpc`.
-pub fn peer_pairs(p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(Ipv4Net, Ipv4Net)> {
-    if p.allow_cidrs.is_empty() {
-        return vec![(vpc.cidr, peer.cidr)];
-    }
-    let within = |v: &Vpc| -> Vec<Ipv4Net> { p.allow_cidrs.iter().filter(|c| v.cidr.contains(*c)).copied().collect() };
-    let (mine, theirs) = (within(vpc), within(peer));
-    mine.iter().flat_map(|a| theirs.iter().map(move |b| (*a, *b))).collect()
-}
-
-pub fn nat_rules(vpc: &Vpc) -> Vec<String> {
-    let Some(nat) = &vpc.nat else { return vec![] };
-    let chain = crate::model::naming::vpc_nat_chain(&vpc.bridge);
-    vpc.translated_subnets()
-        .iter()
-        .map(|s| {
-            let c = comment(vpc.name.as_str(), &format!("nat subnet={}", s.name));
-            append(&chain, &format!("-s {} -o {}", s.cidr, nat.interface), &c, "MASQUERADE")
-        })
-        .collect()
 }
 
 fn filter_dispatch(state: &State) -> Vec<String> {
@@ -217,11 +179,11 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     for v in after.vpcs.iter().filter(|v| v.nat.is_some()) {
         let old = before.vpc(v.name.as_str());
         let was_on = old.is_some_and(|o| o.nat.is_some());
-        if !was_on || old.is_some_and(|o| nat_rules(o) != nat_rules(v)) || force.contains(&v.name.as_str()) {
+        if !was_on || old.is_some_and(|o| nat::masquerade_rules(o) != nat::masquerade_rules(v)) || force.contains(&v.name.as_str()) {
             lines.push(declare(&crate::model::naming::vpc_nat_chain(&v.bridge)));
-            lines.extend(nat_rules(v));
+            lines.extend(nat::masquerade_rules(v));
         }
-        dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr);
+        dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr) || force.contains(&v.name.as_str());
     }
     if uses_nat(after) {
         if dispatch_changed || !base_present {

@@ -6,6 +6,8 @@
 //! which is what `--dry-run` prints and `-v` echoes.
 
 pub mod firewall;
+pub mod nat;
+pub mod peering;
 pub mod subnet;
 pub mod vpc;
 
@@ -60,10 +62,6 @@ impl Plan {
 
     pub fn extend(&mut self, other: Plan) {
         self.steps.extend(other.steps);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
     }
 
     /// A runnable POSIX shell script.

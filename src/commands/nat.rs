@@ -1,0 +1,63 @@
+//! enable-nat, disable-nat.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Ctx;
+use crate::host;
+use crate::model::validate;
+use crate::model::{Name, Nat};
+
+pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String]) -> Result<()> {
+    let vpc_name = Name::parse("VPC name", vpc)?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    let (iface, chosen) = match interface {
+        Some(i) => (i.to_string(), false),
+        None => match host::default_route_interface() {
+            Some(i) => (i, true),
+            None => anyhow::bail!(
+                "this host has no default route, so there is no uplink to NAT through; name one with --interface IF (see 'ip -br link')"
+            ),
+        },
+    };
+    validate::nat_interface(&before, &iface, ctx.dry_run || host::link_exists(&iface))?;
+    let names = if subnets.is_empty() { None } else { Some(validate::nat_subnets(v, subnets)?) };
+    let nat = Nat { interface: iface.clone(), subnets: names };
+    let mut after = before.clone();
+    after.vpc_mut(vpc_name.as_str()).expect("validated").nat = Some(nat);
+    let same = v.nat == after.vpc(vpc_name.as_str()).and_then(|v| v.nat.clone());
+    // Re-running converges on the same rules (and repairs a killed run).
+    let force: Vec<&str> = if same { vec![vpc_name.as_str()] } else { vec![] };
+    ctx.sync_firewall(&store, &before, &after, &force, true)?;
+    let v = after.vpc(vpc_name.as_str()).expect("validated");
+    let translated: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
+    let via = if chosen { format!("{iface} (the default route's interface)") } else { iface.clone() };
+    let which = if translated.is_empty() {
+        "no subnets yet (public subnets added later get NAT)".to_string()
+    } else {
+        translated.join(", ")
+    };
+    ctx.report(
+        format!("NAT for VPC '{vpc_name}' goes out via {via}, translating: {which}{}", if same { " (unchanged)" } else { "" }),
+        json!({"vpc": vpc_name, "status": if same {"exists"} else {"enabled"}, "interface": iface, "subnets": translated}),
+    );
+    Ok(())
+}
+
+pub fn disable(ctx: &Ctx, vpc: &str) -> Result<()> {
+    let vpc_name = Name::parse("VPC name", vpc)?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    if v.nat.is_none() {
+        ctx.report(format!("NAT is not enabled for VPC '{vpc_name}'; nothing to do"), json!({"vpc": vpc_name, "status": "absent"}));
+        return Ok(());
+    }
+    let mut after = before.clone();
+    after.vpc_mut(vpc_name.as_str()).expect("validated").nat = None;
+    ctx.sync_firewall(&store, &before, &after, &[], false)?;
+    ctx.report(format!("NAT disabled for VPC '{vpc_name}'"), json!({"vpc": vpc_name, "status": "disabled"}));
+    Ok(())
+}

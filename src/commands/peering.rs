@@ -1,0 +1,51 @@
+//! peer, unpeer.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::Ctx;
+use crate::model::validate::{self, Create};
+use crate::model::{cidr, Name, Peering};
+
+pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
+    let a = Name::parse("VPC name", a)?;
+    let b = Name::parse("VPC name", b)?;
+    let allow: Vec<ipnet::Ipv4Net> =
+        allow.iter().map(|c| cidr::parse("allowed CIDR", c)).collect::<Result<_, _>>()?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let exists = validate::peer(&before, &a, &b, &allow)? == Create::Exists;
+    let mut after = before.clone();
+    if !exists {
+        after.peerings.push(Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
+    }
+    let force: Vec<&str> = if exists { vec![a.as_str(), b.as_str()] } else { vec![] };
+    ctx.sync_firewall(&store, &before, &after, &force, true)?;
+    let scope = if allow.is_empty() {
+        "fully, both ways".to_string()
+    } else {
+        format!("only between {}", allow.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))
+    };
+    ctx.report(
+        format!("VPCs '{a}' and '{b}' are peered: they reach each other {scope}{}", if exists { " (unchanged)" } else { "" }),
+        json!({"a": a, "b": b, "allow_cidrs": allow, "status": if exists {"exists"} else {"peered"}}),
+    );
+    Ok(())
+}
+
+pub fn unpeer(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
+    let a = Name::parse("VPC name", a)?;
+    let b = Name::parse("VPC name", b)?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    validate::find_vpc(&before, a.as_str())?;
+    validate::find_vpc(&before, b.as_str())?;
+    if !before.peerings.iter().any(|p| p.joins(a.as_str(), b.as_str())) {
+        anyhow::bail!("VPCs '{a}' and '{b}' are not peered (see 'vpcctl list')");
+    }
+    let mut after = before.clone();
+    after.peerings.retain(|p| !p.joins(a.as_str(), b.as_str()));
+    ctx.sync_firewall(&store, &before, &after, &[], false)?;
+    ctx.report(format!("VPCs '{a}' and '{b}' are no longer peered"), json!({"a": a, "b": b, "status": "unpeered"}));
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Where NAT rules come from. A VPC with NAT masquerades its translated
+//! subnets out of one interface, and lets through exactly those new
+//! connections out and their replies back. Everything else that would leave
+//! the host from a VPC hits the VPC chain's final DROP, so nothing ever
+//! leaves untranslated.
+
+use crate::iptables::{append, comment};
+use crate::model::naming::vpc_nat_chain;
+use crate::model::Vpc;
+
+/// Filter rules in the VPC's chain (see plan::firewall).
+pub fn forward_rules(vpc: &Vpc) -> Vec<String> {
+    let Some(nat) = &vpc.nat else { return vec![] };
+    let (ch, br, uplink) = (&vpc.chain, &vpc.bridge, &nat.interface);
+    let mut rules = vec![];
+    for s in vpc.translated_subnets() {
+        let c = comment(vpc.name.as_str(), &format!("nat subnet={}", s.name));
+        rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}", s.cidr), &c, "ACCEPT"));
+        let reply = format!("-i {uplink} -o {br} -d {} -m conntrack --ctstate RELATED,ESTABLISHED", s.cidr);
+        rules.push(append(ch, &reply, &c, "ACCEPT"));
+    }
+    rules
+}
+
+/// The VPC's nat-table chain. Only traffic leaving through the uplink is
+/// translated, so peered traffic keeps its source address.
+pub fn masquerade_rules(vpc: &Vpc) -> Vec<String> {
+    let Some(nat) = &vpc.nat else { return vec![] };
+    let chain = vpc_nat_chain(&vpc.bridge);
+    vpc.translated_subnets()
+        .iter()
+        .map(|s| {
+            let c = comment(vpc.name.as_str(), &format!("nat subnet={}", s.name));
+            append(&chain, &format!("-s {} -o {}", s.cidr, nat.interface), &c, "MASQUERADE")
+        })
+        .collect()
+}

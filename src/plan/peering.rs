@@ -1,0 +1,35 @@
+//! Where peering rules come from. The host already routes between VPC
+//! bridges, so a peering is only a firewall decision: accept rules for the
+//! allowed CIDR pairs, written into both VPCs' chains, both directions.
+//! Non-transitive by construction: a rule names both bridges.
+
+use ipnet::Ipv4Net;
+
+use crate::iptables::{append, comment};
+use crate::model::{Peering, Vpc};
+use crate::state::State;
+
+pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
+    let (ch, br, n) = (&vpc.chain, &vpc.bridge, vpc.name.as_str());
+    let mut rules = vec![];
+    for p in state.peerings_of(n) {
+        let Some(peer) = state.vpc(p.other(n).as_str()) else { continue };
+        let c = comment(n, &format!("peer={}", peer.name));
+        let pb = &peer.bridge;
+        for (a, b) in pairs(p, vpc, peer) {
+            rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
+            rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));
+        }
+    }
+    rules
+}
+
+/// The (local, remote) CIDR pairs a peering lets through, seen from `vpc`.
+pub fn pairs(p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(Ipv4Net, Ipv4Net)> {
+    if p.allow_cidrs.is_empty() {
+        return vec![(vpc.cidr, peer.cidr)];
+    }
+    let within = |v: &Vpc| -> Vec<Ipv4Net> { p.allow_cidrs.iter().filter(|c| v.cidr.contains(*c)).copied().collect() };
+    let (mine, theirs) = (within(vpc), within(peer));
+    mine.iter().flat_map(|a| theirs.iter().map(move |b| (*a, *b))).collect()
+}
