@@ -42,7 +42,9 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
         ))
         .into());
     }
+    let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
     let vpc = Vpc {
+        link_group: naming::link_group(name.as_str(), &|g| groups.contains(&g)),
         chain: naming::vpc_chain(&bridge),
         name: name.clone(),
         cidr,

@@ -70,6 +70,9 @@ pub struct Vpc {
     pub name: Name,
     pub cidr: Ipv4Net,
     pub bridge: String,
+    /// Link group of the bridge and every veth of this VPC, so deleting the
+    /// VPC is one `link del group` (one kernel unregister batch).
+    pub link_group: u32,
     /// Our filter chain for traffic entering or leaving this VPC's bridge.
     pub chain: String,
     pub status: Status,

@@ -66,6 +66,22 @@ pub fn netns_name(vpc: &str, subnet: &str, taken: &dyn Fn(&str) -> bool) -> Stri
     pick_name("ns-", &format!("{vpc}-{subnet}"), &format!("netns/{vpc}/{subnet}"), 64, taken)
 }
 
+/// Link groups we use: high, so they stay clear of the small numbers
+/// administrators pick by hand (group 0 is every link's default).
+const GROUP_BASE: u32 = 0x4000_0000;
+
+/// A link group for a VPC, stable for its name and not in `taken`.
+pub fn link_group(vpc: &str, taken: &dyn Fn(u32) -> bool) -> u32 {
+    for salt in 0u32.. {
+        let key = if salt == 0 { format!("group/{vpc}") } else { format!("group/{vpc}#{salt}") };
+        let g = GROUP_BASE | (stable_hash(&key) as u32 & 0x3fff_ffff);
+        if !taken(g) {
+            return g;
+        }
+    }
+    unreachable!("u32 salts exhausted")
+}
+
 /// Per-VPC filter chain. Derived from the bridge name, which is already unique.
 pub fn vpc_chain(bridge: &str) -> String {
     let tail = bridge.strip_prefix("br-").unwrap_or(bridge);
@@ -134,6 +150,14 @@ mod tests {
         let ns1 = netns_name("a-b", "c", &free);
         let ns2 = netns_name("a", "b-c", &|n| n == ns1);
         assert_ne!(ns1, ns2);
+    }
+
+    #[test]
+    fn link_groups_are_high_and_distinct() {
+        let g = link_group("vpc1", &|_| false);
+        assert!(g >= GROUP_BASE);
+        assert_eq!(g, link_group("vpc1", &|_| false), "stable");
+        assert_ne!(link_group("vpc1", &|x| x == g), g);
     }
 
     #[test]

@@ -231,6 +231,7 @@ mod tests {
             name: name("vpc1"),
             cidr: net("10.10.0.0/16"),
             bridge: "br-vpc1".into(),
+            link_group: 0x4000_0001,
             chain: "VPCCTL-FWD-vpc1".into(),
             status: Status::Ready,
             subnets: vec![Subnet {

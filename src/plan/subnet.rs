@@ -19,7 +19,7 @@ pub fn add(before: &State, after: &State, vpc: &Vpc, s: &Subnet, base: BasePrese
         None,
         vec![
             iproute::netns_add(&s.namespace),
-            iproute::veth_into_netns(&s.veth, &s.namespace, INNER_IF),
+            iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF),
             iproute::attach_up(&s.veth, &vpc.bridge),
             iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
         ],

@@ -1,7 +1,7 @@
 //! Plans for creating and deleting a VPC.
 
 use super::firewall::{self, BasePresence};
-use super::{subnet, Plan, Step};
+use super::{Plan, Step};
 use crate::iproute;
 use crate::model::Vpc;
 use crate::state::State;
@@ -19,7 +19,7 @@ pub fn create(before: &State, after: &State, name: &str, base: BasePresence, ip_
     plan.push(Step::ip(
         None,
         vec![
-            iproute::bridge_add(&vpc.bridge),
+            iproute::bridge_add(&vpc.bridge, vpc.link_group),
             iproute::link_up(&vpc.bridge),
             iproute::route_unreachable_add(&vpc.cidr),
         ],
@@ -30,14 +30,13 @@ pub fn create(before: &State, after: &State, name: &str, base: BasePresence, ip_
     plan
 }
 
-/// Kernel objects of a VPC, removed whether or not they exist. Subnets go
-/// first in one batch and the bridge last.
+/// Kernel objects of a VPC, removed whether or not they exist, in one
+/// batch: the bridge and all veths at once (their link group), then the
+/// namespaces, now empty and cheap to drop.
 pub fn teardown_objects(vpc: &Vpc) -> Plan {
-    let mut lines = vec![];
-    for s in &vpc.subnets {
-        lines.extend(subnet::teardown_lines(s));
-    }
-    lines.push(iproute::route_unreachable_del(&vpc.cidr));
+    let mut lines = vec![iproute::route_unreachable_del(&vpc.cidr), iproute::link_del_group(vpc.link_group)];
+    lines.extend(vpc.subnets.iter().map(|s| iproute::netns_del(&s.namespace)));
+    // In case the bridge lost its group (it never should): by name too.
     lines.push(iproute::link_del(&vpc.bridge));
     let mut plan = Plan::default();
     plan.push(Step::ip_tolerant(None, lines));

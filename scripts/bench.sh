@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Benchmark vpcctl against the floor: the same kernel objects and rules made
+# by hand with the cheapest shell-outs (one root `ip -batch`, one
+# `ip -n NS -batch`, one `iptables-restore --noflush`). Runs in a private
+# sandbox, prints a table, and exits 0 whatever the numbers: it reports, it
+# does not gate.
+#
+#   sudo scripts/bench.sh            # N=40 subnets, 3 repetitions
+#   sudo N=20 REPS=1 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" != "__bench" ]]; then
+    [[ $EUID -eq 0 ]] || { echo "scripts/bench.sh: run as root: sudo $0" >&2; exit 1; }
+    scripts/deps.sh
+    command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || true; }
+    echo "==> building vpcctl (release)"
+    cargo build --release --locked --quiet
+    export VPCCTL_BIN="$PWD/target/release/vpcctl"
+    exec scripts/sandbox.sh "$0" __bench
+fi
+
+V=$VPCCTL_BIN
+N=${N:-40}
+REPS=${REPS:-3}
+export VPCCTL_STATE_DIR=/var/lib/vpcctl
+
+now_us() { local t=${EPOCHREALTIME/./}; echo "$t"; }   # no process spawned
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
+row() { printf '%-44s %12s %14s %7s  %s\n' "$@"; }
+
+# ---------------------------------------------------------------- the floor
+floor_vpc() {   # $1 = bridge, $2 = cidr
+    iptables-restore --noflush -w <<R
+*filter
+:VPCCTL-FWD-f - [0:0]
+-A VPCCTL-FWD-f -i $1 -o $1 -m comment --comment "floor" -j ACCEPT
+-A VPCCTL-FWD-f -m comment --comment "floor" -j DROP
+:VPCCTL-FORWARD - [0:0]
+-A VPCCTL-FORWARD -i $1 -j VPCCTL-FWD-f
+-A VPCCTL-FORWARD -o $1 -j VPCCTL-FWD-f
+-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD
+COMMIT
+R
+    ip -batch - <<B
+link add $1 address 02:00:00:00:00:01 type bridge
+link set $1 up
+route add unreachable $2
+B
+}
+floor_subnet() {   # $1 = bridge, $2 = index
+    ip -batch - <<B
+netns add fns-$2
+link add fv-$2 type veth peer name eth0 netns fns-$2
+link set fv-$2 master $1 up
+addr add 10.99.$2.1/24 dev $1
+B
+    ip -n "fns-$2" -batch - <<B
+link set lo up
+addr add 10.99.$2.2/24 dev eth0
+link set eth0 up
+route add default via 10.99.$2.1
+B
+}
+floor_delete() {   # $1 = bridge, $2 = cidr, $3 = n
+    { for i in $(seq "$3"); do echo "netns del fns-$i"; done
+      echo "route del unreachable $2"; echo "link del $1"; } | ip -force -batch -
+    iptables-restore --noflush -w <<R
+*filter
+-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
+:VPCCTL-FORWARD - [0:0]
+:VPCCTL-FWD-f - [0:0]
+-X VPCCTL-FWD-f
+-X VPCCTL-FORWARD
+COMMIT
+R
+}
+
+# One repetition: create (+ per-call times), delete; floor then vpcctl.
+declare -a F_CREATE V_CREATE F_FIRST V_FIRST F_LAST V_LAST F_DEL V_DEL
+for rep in $(seq "$REPS"); do
+    t0=$(now_us); floor_vpc fbr 10.99.0.0/16; t1=$(now_us)
+    total=$((t1 - t0)); first=0; last=0
+    for i in $(seq "$N"); do
+        a=$(now_us); floor_subnet fbr "$i"; b=$(now_us)
+        total=$((total + b - a))
+        (( i <= 10 )) && first=$((first + b - a))
+        (( i > N - 10 )) && last=$((last + b - a))
+    done
+    F_CREATE+=("$total"); F_FIRST+=("$first"); F_LAST+=("$last")
+    t0=$(now_us); floor_delete fbr 10.99.0.0/16 "$N"; t1=$(now_us); F_DEL+=($((t1 - t0)))
+
+    t0=$(now_us); "$V" -q create-vpc bench 10.99.0.0/16; t1=$(now_us)
+    total=$((t1 - t0)); first=0; last=0
+    for i in $(seq "$N"); do
+        a=$(now_us); "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; b=$(now_us)
+        total=$((total + b - a))
+        (( i <= 10 )) && first=$((first + b - a))
+        (( i > N - 10 )) && last=$((last + b - a))
+    done
+    V_CREATE+=("$total"); V_FIRST+=("$first"); V_LAST+=("$last")
+    t0=$(now_us); "$V" -q delete bench; t1=$(now_us); V_DEL+=($((t1 - t0)))
+done
+med() { printf '%s\n' "$@" | median; }
+fc=$(med "${F_CREATE[@]}"); vc=$(med "${V_CREATE[@]}")
+ff=$(med "${F_FIRST[@]}"); fl=$(med "${F_LAST[@]}"); vf=$(med "${V_FIRST[@]}"); vl=$(med "${V_LAST[@]}")
+fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
+
+# ---------------------------------------------------- list/inspect, processes
+"$V" -q create-vpc bench 10.99.0.0/16
+for i in $(seq "$N"); do "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; done
+mkdir -p /tmp/count
+for p in ip iptables iptables-restore iptables-save; do
+    printf '#!/bin/sh\necho %s >> /tmp/count/log\nexec %s "$@"\n' "$p" "$(command -v $p)" > /tmp/count/$p
+    chmod +x /tmp/count/$p
+done
+procs() { : > /tmp/count/log; PATH=/tmp/count:$PATH "$V" -q "$@" >/dev/null; wc -l < /tmp/count/log; }
+t0=$(now_us); for _ in 1 2 3 4 5; do "$V" list >/dev/null; done; t1=$(now_us); vlist=$(( (t1 - t0) / 5 ))
+t0=$(now_us); for _ in 1 2 3 4 5; do "$V" inspect bench >/dev/null; done; t1=$(now_us); vinsp=$(( (t1 - t0) / 5 ))
+p_list=$(procs list); p_insp=$(procs inspect bench)
+p_add=$(procs add-subnet bench extra 10.99.250.0/24)
+p_del=$(procs delete bench)
+
+# ------------------------------------------------------------------ scale
+SV=50; SS=8; peak=0
+measure() {   # runs vpcctl under /usr/bin/time when present, tracks peak RSS (KiB)
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -f %M -o /tmp/rss "$V" -q "$@" >/dev/null
+        local r; r=$(tail -1 /tmp/rss); (( r > peak )) && peak=$r
+    else
+        "$V" -q "$@" >/dev/null
+    fi
+    return 0
+}
+t0=$(now_us)
+for v in $(seq "$SV"); do
+    measure create-vpc "v$v" "10.$((100 + v)).0.0/16"
+    for s in $(seq "$SS"); do measure add-subnet "v$v" "s$s" "10.$((100 + v)).$s.0/24"; done
+done
+t1=$(now_us); s_create=$((t1 - t0))
+t0=$(now_us); measure list; t1=$(now_us); s_list=$((t1 - t0))
+t0=$(now_us); measure inspect v25; t1=$(now_us); s_insp=$((t1 - t0))
+t0=$(now_us); for v in $(seq "$SV"); do measure delete "v$v"; done; t1=$(now_us); s_del=$((t1 - t0))
+
+# ------------------------------------------------------------- data plane
+iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
+    ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
+    local pid=$!
+    sleep 0.5
+    ip netns exec "$3" iperf3 -c "$2" -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}'
+    wait "$pid" 2>/dev/null || true
+}
+tp_intra=-; tp_peer=-; tp_base1=-; tp_base2=-
+if command -v iperf3 >/dev/null; then
+    # Baseline: the same namespaces and routing, on bare bridges, no rules.
+    ip link add bb1 type bridge; ip link add bb2 type bridge; ip link set bb1 up; ip link set bb2 up
+    for x in 1 2 3; do
+        br=bb1; [[ $x == 3 ]] && br=bb2
+        ip netns add "bn$x"
+        ip link add "bv$x" type veth peer name eth0 netns "bn$x"
+        ip link set "bv$x" master "$br" up
+        ip addr add "10.250.$x.1/24" dev "$br"
+        ip -n "bn$x" addr add "10.250.$x.2/24" dev eth0
+        ip -n "bn$x" link set eth0 up; ip -n "bn$x" link set lo up
+        ip -n "bn$x" route add default via "10.250.$x.1"
+    done
+    echo 1 > /proc/sys/net/ipv4/ip_forward
+    "$V" -q create-vpc da 10.201.0.0/16; "$V" -q create-vpc db 10.202.0.0/16
+    "$V" -q add-subnet da a1 10.201.1.0/24; "$V" -q add-subnet da a2 10.201.2.0/24
+    "$V" -q add-subnet db b1 10.202.1.0/24; "$V" -q peer da db
+    # Alternate baseline and vpcctl runs, so drift on a shared machine hits both.
+    B1=(); B2=(); I1=(); I2=()
+    for rep in $(seq "$REPS"); do
+        B1+=("$(iperf bn2 10.250.2.2 bn1)"); I1+=("$(iperf ns-da-a2 10.201.2.2 ns-da-a1)")
+        B2+=("$(iperf bn3 10.250.3.2 bn1)"); I2+=("$(iperf ns-db-b1 10.202.1.2 ns-da-a1)")
+    done
+    tp_base1=$(med "${B1[@]}"); tp_intra=$(med "${I1[@]}")
+    tp_base2=$(med "${B2[@]}"); tp_peer=$(med "${I2[@]}")
+    "$V" -q teardown-all
+fi
+
+# ------------------------------------------------------------------ report
+echo
+echo "vpcctl benchmark — $(date -u +%Y-%m-%dT%H:%MZ), N=$N subnets, median of $REPS"
+echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+echo "tools: $(ip -V | sed 's/ip utility, //'), $(iptables -V)"
+echo
+row "operation" "vpcctl" "floor/baseline" "ratio" "target"
+row "create-vpc + $N add-subnet, total ms" "$(ms "$vc")" "$(ms "$fc")" "$(ratio "$vc" "$fc")" "<= 2.0"
+row "  per subnet, ms" "$(ms $((vc / N)))" "$(ms $((fc / N)))" "" ""
+row "last 10 / first 10 add-subnet" "$(ratio "$vl" "$vf")" "$(ratio "$fl" "$ff")" "" "<= 1.25 (vpcctl)"
+row "delete ${N}-subnet VPC, ms" "$(ms "$vd")" "$(ms "$fd")" "$(ratio "$vd" "$fd")" "<= 1.5"
+row "list, ms (processes spawned)" "$(ms "$vlist") ($p_list)" "" "" "0 processes"
+row "inspect, ms (processes spawned)" "$(ms "$vinsp") ($p_insp)" "" "" "0 processes"
+row "processes: add-subnet / delete" "$p_add / $p_del" "" "" "fixed, any N"
+row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
+row "scale: list / inspect, ms" "$(ms $s_list) / $(ms $s_insp)" "" "" ""
+row "scale: delete all, s" "$(awk -v u=$s_del 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
+row "scale: vpcctl peak RSS, MiB" "$(awk -v k=$peak 'BEGIN{ if (k>0) printf "%.1f", k/1024; else print "-" }')" "" "" ""
+row "iperf3 intra-VPC, Mbit/s" "$tp_intra" "$tp_base1" "$(ratio "${tp_intra/-/0}" "${tp_base1/-/0}")" ">= 0.90"
+row "iperf3 peered VPCs, Mbit/s" "$tp_peer" "$tp_base2" "$(ratio "${tp_peer/-/0}" "${tp_base2/-/0}")" ">= 0.90"
+exit 0
