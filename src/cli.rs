@@ -106,6 +106,34 @@ Examples:
     #[command(after_help = "Example:\n  vpcctl unpeer --a vpc1 --b vpc2")]
     Unpeer(Unpeer),
 
+    /// Apply a security-group policy (JSON) to a subnet, replacing the previous one
+    #[command(visible_alias = "apply-firewall", after_help = "\
+Examples:
+  vpcctl apply-policy --vpc vpc1 --subnet web --policy examples/policies/web.json
+  vpcctl apply-policy vpc1 examples/policies/web.json     # subnet from the file's \"subnet\"
+  vpcctl apply-firewall vpc1 web examples/policies/web.json")]
+    ApplyPolicy(ApplyPolicy),
+
+    /// Run an app in a subnet (default: a small HTTP server naming who answered)
+    #[command(after_help = "\
+Examples:
+  vpcctl deploy-app --vpc vpc1 --subnet web --port 80
+  vpcctl deploy-app vpc1 web --port 8080
+  vpcctl deploy-app vpc1 db --port 5432 -- nc -lk -p 5432")]
+    DeployApp(DeployApp),
+
+    /// Stop one app (--port) or every app of a subnet
+    #[command(after_help = "Examples:\n  vpcctl stop-app --vpc vpc1 --subnet web --port 80\n  vpcctl stop-app vpc1 web")]
+    StopApp(StopApp),
+
+    /// Check whether a subnet reaches an address, or print the whole matrix
+    #[command(after_help = "\
+Examples:
+  vpcctl test-connectivity --vpc vpc1 --from web --to 10.10.2.2 --port 5432
+  vpcctl test-connectivity vpc1 web 10.20.1.2            # icmp
+  vpcctl test-connectivity --matrix --port 80")]
+    TestConnectivity(TestConnectivity),
+
     /// Check the host and compare recorded state with the kernel
     #[command(visible_alias = "verify", after_help = "Example:\n  vpcctl doctor")]
     Doctor,
@@ -249,6 +277,75 @@ pub struct Unpeer {
     pub b: Option<String>,
     /// A and B, positionally
     #[arg(value_name = "A B", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyPolicy {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Subnet name (default: the subnet whose CIDR the file's "subnet" names)
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Policy file (JSON)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// VPC [SUBNET] FILE, positionally
+    #[arg(value_name = "VPC [SUBNET] FILE", num_args = 0..=3)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployApp {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Port the app listens on
+    #[arg(long)]
+    pub port: u16,
+    /// VPC and SUBNET, positionally
+    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Command to run instead of the default HTTP server, after --
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopApp {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Only the app on this port (default: all apps of the subnet)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// VPC and SUBNET, positionally
+    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestConnectivity {
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Subnet to test from
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Address to reach
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Default: tcp with --port, icmp without
+    #[arg(long, value_enum)]
+    pub protocol: Option<crate::probe::Proto>,
+    /// Every subnet of every VPC against every other
+    #[arg(long, conflicts_with_all = ["vpc", "from", "to"])]
+    pub matrix: bool,
+    /// VPC FROM TO, positionally
+    #[arg(value_name = "VPC FROM TO", num_args = 0..=3)]
     pub args: Vec<String>,
 }
 

@@ -87,10 +87,22 @@ pub fn default_route_interface() -> Option<String> {
 
 /// Whether our jump from a built-in chain exists (`iptables -C`).
 pub fn jump_present(j: &BaseJump) -> Result<bool, RunError> {
-    let prog = resolve("iptables")?;
-    let out = Command::new(prog)
-        .args(["-w", "-t", j.table, "-C", j.builtin])
-        .args(j.rule_args())
+    rule_present(None, j.table, j.builtin, &j.rule_args())
+}
+
+/// `iptables -C` in the root namespace or inside `netns`.
+pub fn rule_present(netns: Option<&str>, table: &str, chain: &str, rule: &[String]) -> Result<bool, RunError> {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new(resolve("ip")?);
+            c.args(["netns", "exec", ns, "iptables"]);
+            c
+        }
+        None => Command::new(resolve("iptables")?),
+    };
+    let out = cmd
+        .args(["-w", "-t", table, "-C", chain])
+        .args(rule)
         .output()
         .map_err(|source| RunError::Spawn { prog: "iptables".into(), source })?;
     match out.status.code() {
@@ -98,7 +110,7 @@ pub fn jump_present(j: &BaseJump) -> Result<bool, RunError> {
         // 1: no such rule; 2: our chain does not exist either.
         Some(1) | Some(2) => Ok(false),
         _ => Err(RunError::Failed {
-            command: format!("iptables -t {} -C {} ...", j.table, j.builtin),
+            command: format!("iptables -t {table} -C {chain} {}", rule.join(" ")),
             status: out.status.to_string(),
             detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         }),

@@ -1,5 +1,6 @@
 //! vpcctl: AWS-style VPCs on one Linux host.
 
+mod apps;
 mod cli;
 mod commands;
 mod error;
@@ -9,6 +10,7 @@ mod iproute;
 mod iptables;
 mod model;
 mod plan;
+mod probe;
 mod runner;
 mod state;
 
@@ -53,6 +55,23 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn usage(e: String) -> anyhow::Error {
     anyhow::anyhow!("{e} (see 'vpcctl <command> --help' for the forms it accepts)")
+}
+
+/// `apply-policy VPC FILE`, `apply-firewall VPC SUBNET FILE`, or flags:
+/// the first positional is the VPC, the last the file, one between is the
+/// subnet.
+fn policy_args(a: &mut cli::ApplyPolicy) -> Result<(String, Option<String>, String), String> {
+    let mut pos: std::collections::VecDeque<String> = std::mem::take(&mut a.args).into();
+    let vpc = a.vpc.take().or_else(|| pos.pop_front()).ok_or("missing VPC (--vpc)")?;
+    let file = match a.policy.take() {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => pos.pop_back().ok_or("missing policy file (--policy FILE)")?,
+    };
+    let subnet = a.subnet.take().or_else(|| pos.pop_front());
+    if let Some(extra) = pos.pop_front() {
+        return Err(format!("unexpected argument {extra:?}"));
+    }
+    Ok((vpc, subnet, file))
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -114,6 +133,36 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let (mut a, mut b) = (p.a.take(), p.b.take());
             fill(&mut [("first VPC (--a)", &mut a), ("second VPC (--b)", &mut b)], p.args).map_err(usage)?;
             commands::peering::unpeer(&ctx, &a.unwrap(), &b.unwrap())?;
+        }
+        Command::ApplyPolicy(mut a) => {
+            let (vpc, subnet, file) = policy_args(&mut a).map_err(usage)?;
+            commands::policy::apply(&ctx, &vpc, subnet.as_deref(), std::path::Path::new(&file))?;
+        }
+        Command::DeployApp(mut a) => {
+            let (mut vpc, mut subnet) = (a.vpc.take(), a.subnet.take());
+            fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet (--subnet)", &mut subnet)], a.args).map_err(usage)?;
+            commands::app::deploy(&ctx, &vpc.unwrap(), &subnet.unwrap(), a.port, a.command)?;
+        }
+        Command::StopApp(mut a) => {
+            let (mut vpc, mut subnet) = (a.vpc.take(), a.subnet.take());
+            fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet (--subnet)", &mut subnet)], a.args).map_err(usage)?;
+            commands::app::stop(&ctx, &vpc.unwrap(), &subnet.unwrap(), a.port)?;
+        }
+        Command::TestConnectivity(mut a) => {
+            if a.matrix {
+                if !a.args.is_empty() {
+                    return Err(usage("--matrix takes no VPC, FROM or TO".into()));
+                }
+                return commands::connectivity::matrix(&ctx, a.port, a.protocol);
+            }
+            let (mut vpc, mut from, mut to) = (a.vpc.take(), a.from.take(), a.to.take());
+            fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet to test from (--from)", &mut from), ("address (--to)", &mut to)], a.args)
+                .map_err(usage)?;
+            let to = to.unwrap();
+            let ip: std::net::Ipv4Addr = to
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)"))?;
+            return commands::connectivity::single(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
         }
         Command::Doctor => return commands::doctor::run(&ctx),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,

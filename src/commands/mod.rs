@@ -1,9 +1,12 @@
 //! Command orchestration: lock state, validate, plan, record, apply, save.
 //! Everything that decides *what* to do lives in `model` and `plan`.
 
+pub mod app;
+pub mod connectivity;
 pub mod doctor;
 pub mod nat;
 pub mod peering;
+pub mod policy;
 pub mod show;
 pub mod subnet;
 pub mod vpc;

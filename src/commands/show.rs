@@ -17,8 +17,15 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         .subnets
         .iter()
         .map(|s| {
+            let apps: Vec<Value> = s
+                .apps
+                .iter()
+                .map(|a| json!({"port": a.port, "pid": a.pid, "command": a.command, "log": a.log,
+                                "running": crate::apps::is_ours(a.pid, a.start_time)}))
+                .collect();
             json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
-                   "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status})
+                   "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status,
+                   "policy": s.policy, "apps": apps})
         })
         .collect();
     let peers: Vec<Value> = state
@@ -45,7 +52,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         ctx.say("no VPCs (create one: vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16)");
         return Ok(());
     }
-    let mut rows = vec![vec!["VPC", "CIDR", "BRIDGE", "SUBNETS", "NAT", "PEERS"].into_iter().map(String::from).collect()];
+    let mut rows = vec![vec!["VPC", "CIDR", "BRIDGE", "SUBNETS", "NAT", "PEERS", "APPS"].into_iter().map(String::from).collect()];
     for v in &state.vpcs {
         let subnets: Vec<String> = v.subnets.iter().map(|s| format!("{}({})", s.name, s.kind)).collect();
         let peers: Vec<String> = state.peerings_of(v.name.as_str()).map(|p| p.other(v.name.as_str()).to_string()).collect();
@@ -61,6 +68,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
             or_dash(subnets.join(", ")),
             nat,
             or_dash(peers.join(", ")),
+            v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string(),
         ]);
     }
     print!("{}", table(&rows));
@@ -132,6 +140,28 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         let pending = if s.status == crate::model::Status::Pending { "  [incomplete]" } else { "" };
         out.push_str(&format!("   {branch} {} {} {}{pending}\n", s.name, s.cidr, s.kind));
         out.push_str(&format!("   {stem}   namespace {}  ip {}  gateway {}  veth {}\n", s.namespace, s.ip, s.gateway, s.veth));
+        if let Some(p) = &s.policy {
+            let act = |a: crate::model::policy::Action| if a == crate::model::policy::Action::Allow { "allow" } else { "deny" };
+            out.push_str(&format!(
+                "   {stem}   policy: default ingress {}, egress {}\n",
+                act(p.default_ingress),
+                act(p.default_egress)
+            ));
+            for (dir, rules) in [("ingress", &p.ingress), ("egress", &p.egress)] {
+                for (i, r) in rules.iter().enumerate() {
+                    out.push_str(&format!("   {stem}     {dir}[{i}] {r}\n"));
+                }
+            }
+        }
+        for a in &s.apps {
+            let state = if crate::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
+            out.push_str(&format!(
+                "   {stem}   app: port {} pid {} ({state}) log {}\n",
+                a.port,
+                a.pid,
+                a.log.display()
+            ));
+        }
     }
     out
 }

@@ -83,7 +83,7 @@ fn new_subnet(
         }
     }
     let (gateway, ip) = cidr::gateway_and_host(&cidr);
-    Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Pending })
+    Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Pending, policy: None, apps: vec![] })
 }
 
 fn unrecorded(what: &str, name: &str, fix: &str) -> InputError {
@@ -103,6 +103,8 @@ fn remove(ctx: &Ctx, store: &Store, before: State, vpc: &str, name: &str) -> Res
     }
     let old_vpc = before.vpc(vpc).expect("validated");
     let s = old_vpc.subnet(name).expect("validated");
+    // A process left in the namespace would keep it (and its veth) alive.
+    super::app::stop_apps(ctx, s, None);
     let base = ctx.base_presence(&before, &after)?;
     let plan = plan::subnet::delete(&before, &after, old_vpc, s, base);
     collect_errors(&format!("deleting subnet '{name}'"), ctx.apply_all(&plan))?;

@@ -90,6 +90,11 @@ fn remove(ctx: &Ctx, store: &crate::state::Store, before: State, name: &str) -> 
     if after.vpcs.is_empty() {
         after.host.ip_forward_before = None;
     }
+    if let Some(v) = before.vpc(name) {
+        for s in &v.subnets {
+            super::app::stop_apps(ctx, s, None);
+        }
+    }
     let base = ctx.base_presence(&before, &after)?;
     let plan = plan::vpc::delete(&before, &after, name, base);
     let errors = ctx.apply_all(&plan);

@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod name;
 pub mod naming;
+pub mod policy;
 pub mod validate;
 
 use std::net::Ipv4Addr;
@@ -53,6 +54,23 @@ pub struct Subnet {
     /// Second usable address; `eth0` inside the namespace.
     pub ip: Ipv4Addr,
     pub status: Status,
+    /// The security-group policy in force in the namespace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<policy::Policy>,
+    /// Apps started by deploy-app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<App>,
+}
+
+/// A process vpcctl started in a subnet. `start_time` (from
+/// /proc/PID/stat) tells it apart from a later process that reuses the PID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub port: u16,
+    pub pid: u32,
+    pub start_time: u64,
+    pub command: Vec<String>,
+    pub log: std::path::PathBuf,
 }
 
 /// A NAT gateway: masquerade out of `interface`.

@@ -243,6 +243,8 @@ mod tests {
                 gateway: "10.10.1.1".parse().unwrap(),
                 ip: "10.10.1.2".parse().unwrap(),
                 status: Status::Ready,
+                policy: None,
+                apps: vec![],
             }],
             nat: None,
         });

@@ -8,6 +8,7 @@
 pub mod firewall;
 pub mod nat;
 pub mod peering;
+pub mod policy;
 pub mod subnet;
 pub mod vpc;
 

@@ -1,0 +1,105 @@
+//! test-connectivity: check, rather than guess, what reaches what.
+
+use std::net::Ipv4Addr;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::show::table;
+use super::Ctx;
+use crate::model::{validate, Name, Status};
+use crate::probe::{self, Proto, Verdict};
+use crate::state::Store;
+
+fn pick_proto(proto: Option<Proto>, port: Option<u16>) -> Result<Proto> {
+    match (proto, port) {
+        (Some(Proto::Icmp), Some(_)) => anyhow::bail!("--port makes no sense with --protocol icmp; drop one of them"),
+        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => anyhow::bail!("--protocol {} needs --port", format!("{p:?}").to_lowercase()),
+        (Some(p), _) => Ok(p),
+        (None, Some(_)) => Ok(Proto::Tcp),
+        (None, None) => Ok(Proto::Icmp),
+    }
+}
+
+/// Returns the exit code: 0 reachable, 1 not.
+pub fn single(ctx: &Ctx, vpc: &str, from: &str, to: Ipv4Addr, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
+    let vpc_name = Name::parse("VPC name", vpc)?;
+    let proto = pick_proto(proto, port)?;
+    super::require_root()?;
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let v = validate::find_vpc(&state, vpc_name.as_str())?;
+    let s = validate::find_subnet(v, from)?;
+    let what = match port {
+        Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),
+        None => format!("icmp {to}"),
+    };
+    let verdict = probe::in_netns(&s.namespace, move || probe::probe(proto, to, port))?;
+    if ctx.json {
+        println!("{}", json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
+                              "reachable": verdict.reachable, "how": verdict.how}));
+    } else if !ctx.quiet {
+        let word = if verdict.reachable { "reachable" } else { "NOT reachable" };
+        println!("{word}: {vpc_name}/{} -> {what}: {}", s.name, verdict.how);
+    }
+    Ok(if verdict.reachable { 0 } else { 1 })
+}
+
+/// Every subnet against every other, in parallel.
+pub fn matrix(ctx: &Ctx, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
+    let proto = pick_proto(proto, port)?;
+    super::require_root()?;
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let subnets: Vec<(String, String, Ipv4Addr)> = state
+        .vpcs
+        .iter()
+        .flat_map(|v| {
+            v.subnets
+                .iter()
+                .filter(|s| s.status == Status::Ready)
+                .map(move |s| (format!("{}/{}", v.name, s.name), s.namespace.clone(), s.ip))
+        })
+        .collect();
+    let mut jobs = vec![];
+    for (i, (_, ns, _)) in subnets.iter().enumerate() {
+        for (j, (_, _, ip)) in subnets.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let (ns, ip) = (ns.clone(), *ip);
+            jobs.push((i, j, std::thread::spawn(move || probe::in_netns(&ns, move || probe::probe(proto, ip, port)))));
+        }
+    }
+    let mut results: Vec<(usize, usize, Verdict)> = vec![];
+    for (i, j, h) in jobs {
+        let v = h.join().map_err(|_| anyhow::anyhow!("probe thread panicked"))??;
+        results.push((i, j, v));
+    }
+    if ctx.json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|(i, j, v)| json!({"from": subnets[*i].0, "to": subnets[*j].0, "ip": subnets[*j].2, "reachable": v.reachable, "how": v.how}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    let what = match port {
+        Some(p) => format!("{proto:?} port {p}").to_lowercase(),
+        None => "icmp echo".into(),
+    };
+    println!("reachability by {what} (row: from, column: to; yes = reachable, -- = not)");
+    let mut rows = vec![std::iter::once("from \\ to".to_string()).chain(subnets.iter().map(|s| s.0.clone())).collect::<Vec<_>>()];
+    for (i, (name, _, _)) in subnets.iter().enumerate() {
+        let mut row = vec![name.clone()];
+        for j in 0..subnets.len() {
+            let cell = match results.iter().find(|(a, b, _)| *a == i && *b == j) {
+                None => "·".to_string(),
+                Some((_, _, v)) if v.reachable => "yes".into(),
+                Some(_) => "--".into(),
+            };
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    print!("{}", table(&rows));
+    Ok(0)
+}

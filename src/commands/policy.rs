@@ -1,0 +1,81 @@
+//! apply-policy (alias apply-firewall).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::Ctx;
+use crate::error::InputError;
+use crate::host;
+use crate::model::policy::Policy;
+use crate::model::{validate, Name};
+use crate::plan;
+use crate::plan::policy::{jump_args, INGRESS_CHAIN};
+
+pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<()> {
+    let vpc_name = Name::parse("VPC name", vpc)?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read policy file {}", file.display()))?;
+    let policy = Policy::parse(&text)
+        .map_err(|e| InputError::Invalid(format!("policy file {}: {e}; nothing was changed", file.display())))?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    let s = match (subnet, policy.subnet) {
+        (Some(name), file_cidr) => {
+            let s = validate::find_subnet(v, name)?;
+            if let Some(c) = file_cidr.filter(|c| *c != s.cidr) {
+                return Err(InputError::Conflict(format!(
+                    "policy file {} is for subnet {c}, but subnet '{name}' is {}; fix the file's \"subnet\" or drop --subnet",
+                    file.display(),
+                    s.cidr
+                ))
+                .into());
+            }
+            s
+        }
+        (None, Some(c)) => v.subnets.iter().find(|s| s.cidr == c).ok_or_else(|| {
+            let have: Vec<String> = v.subnets.iter().map(|s| format!("{} {}", s.name, s.cidr)).collect();
+            InputError::NotFound(format!(
+                "policy file {} is for subnet {c}, which no subnet of VPC '{vpc_name}' has (its subnets: {})",
+                file.display(),
+                if have.is_empty() { "none".into() } else { have.join(", ") }
+            ))
+        })?,
+        (None, None) => {
+            return Err(InputError::Invalid(format!(
+                "policy file {} names no \"subnet\"; add one or pass --subnet NAME",
+                file.display()
+            ))
+            .into());
+        }
+    };
+    let jumps_present = if ctx.dry_run {
+        s.policy.is_some()
+    } else {
+        host::rule_present(Some(&s.namespace), "filter", "INPUT", &jump_args(INGRESS_CHAIN))?
+    };
+    let plan = plan::policy::apply(v, s, &policy, jumps_present);
+    let (subnet_name, unchanged) = (s.name.clone(), s.policy.as_ref() == Some(&policy));
+    let mut after = before.clone();
+    let target = after.vpc_mut(vpc_name.as_str()).and_then(|v| v.subnets.iter_mut().find(|x| x.name == subnet_name));
+    target.expect("validated").policy = Some(policy.clone());
+    ctx.save(&store, &after)?;
+    if let Err(e) = ctx.apply(&plan) {
+        ctx.save(&store, &before)?;
+        return Err(e).context("applying the policy failed; the previous policy is still in force");
+    }
+    ctx.report(
+        format!(
+            "policy {} applied to {vpc_name}/{subnet_name}: {} ingress, {} egress rule(s); default ingress {}, egress {}{}",
+            file.display(),
+            policy.ingress.len(),
+            policy.egress.len(),
+            if policy.default_ingress == crate::model::policy::Action::Allow { "allow" } else { "deny" },
+            if policy.default_egress == crate::model::policy::Action::Allow { "allow" } else { "deny" },
+            if unchanged { " (unchanged)" } else { "" }
+        ),
+        json!({"vpc": vpc_name, "subnet": subnet_name, "status": "applied", "policy": policy}),
+    );
+    Ok(())
+}
