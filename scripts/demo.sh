@@ -64,6 +64,18 @@ if "$V" --help | grep -q ' peer '; then
     expect_ok ip netns exec ns-vpc2-web ping -c1 -W1 10.10.2.2
 fi
 
+step "Run an app, lock it down with a policy, and check rather than guess"
+run "$V" deploy-app --vpc vpc1 --subnet private --port 8080
+printf '$ ip netns exec ns-vpc1-public curl -s http://10.10.2.2:8080/\n'
+ip netns exec ns-vpc1-public curl -s -m 3 http://10.10.2.2:8080/
+cat > /tmp/demo-policy.json <<'JSON'
+{"subnet": "10.10.2.0/24", "ingress": [{"port": 8080, "protocol": "tcp", "action": "deny", "description": "closed"}]}
+JSON
+run "$V" apply-policy vpc1 /tmp/demo-policy.json
+run "$V" test-connectivity --vpc vpc1 --from public --to 10.10.2.2 --port 8080 || true
+run "$V" test-connectivity --vpc vpc1 --from public --to 10.10.2.2
+run "$V" test-connectivity --matrix
+
 step "What exists"
 run "$V" list
 run "$V" inspect vpc1

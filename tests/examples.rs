@@ -1,0 +1,24 @@
+//! The example scenarios in examples/ run in a sandbox and every
+//! expectation they print must hold.
+
+mod common;
+
+use common::Sandbox;
+
+fn run_example(name: &str) {
+    let Some(sb) = Sandbox::new() else { return };
+    let script = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let out = sb.sh(&format!("VPCCTL_IN_SANDBOX=1 VPCCTL_BIN=$VPCCTL {script}"));
+    assert!(out.ok() && out.stdout.contains("every expectation held"), "{name}\n{out:?}");
+    assert!(!out.stdout.contains("FAIL"), "{out:?}");
+}
+
+#[test]
+fn three_tier_example_holds() {
+    run_example("three-tier.sh");
+}
+
+#[test]
+fn dev_prod_shared_example_holds() {
+    run_example("dev-prod-shared.sh");
+}
