@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" != "__bench" ]]; then
     [[ $EUID -eq 0 ]] || { echo "scripts/bench.sh: run as root: sudo $0" >&2; exit 1; }
     scripts/deps.sh
-    command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || true; }
+    [[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time >/dev/null 2>&1; } || true
     echo "==> building vpcctl (release)"
     cargo build --release --locked --quiet
     export VPCCTL_BIN="$PWD/target/release/vpcctl"
