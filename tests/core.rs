@@ -1,18 +1,8 @@
 //! Issue: VPCs and subnets from create to delete, safe for the host.
 //! Every test runs in its own sandbox (see common/mod.rs).
 
+#[macro_use]
 mod common;
-
-use common::Sandbox;
-
-macro_rules! sandbox {
-    () => {
-        match Sandbox::new() {
-            Some(sb) => sb,
-            None => return,
-        }
-    };
-}
 
 #[test]
 fn lifecycle_on_a_docker_like_host_leaves_it_as_found() {

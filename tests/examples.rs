@@ -1,12 +1,11 @@
 //! The example scenarios in examples/ run in a sandbox and every
 //! expectation they print must hold.
 
+#[macro_use]
 mod common;
 
-use common::Sandbox;
-
 fn run_example(name: &str) {
-    let Some(sb) = Sandbox::new() else { return };
+    let sb = sandbox!();
     let script = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = sb.sh(&format!("VPCCTL_IN_SANDBOX=1 VPCCTL_BIN=$VPCCTL {script}"));
     assert!(out.ok() && out.stdout.contains("every expectation held"), "{name}\n{out:?}");

@@ -1,18 +1,10 @@
 //! Issue: NAT gateway, strict VPC isolation and peering. Each test runs in
 //! its own sandbox with a fake internet (see scripts/sandbox.sh).
 
+#[macro_use]
 mod common;
 
 use common::Sandbox;
-
-macro_rules! sandbox {
-    () => {
-        match Sandbox::new() {
-            Some(sb) => sb,
-            None => return,
-        }
-    };
-}
 
 /// Packets that reached the fake internet with a private source address.
 fn leaked(sb: &Sandbox) -> u64 {

@@ -1,18 +1,10 @@
 //! Issue: security groups from JSON policies, test apps, reachability
 //! checks. Each test runs in its own sandbox.
 
+#[macro_use]
 mod common;
 
 use common::Sandbox;
-
-macro_rules! sandbox {
-    () => {
-        match Sandbox::new() {
-            Some(sb) => sb,
-            None => return,
-        }
-    };
-}
 
 /// vpc1: web 10.10.1.0/24 (apps on 80 and 8080), db 10.10.2.0/24 (app on 5432).
 fn three_tier(sb: &Sandbox) {

@@ -3,18 +3,10 @@
 //! a fixed number of external processes, whatever N is, and that list and
 //! inspect spawn none. Counting shims for ip/iptables* sit first on PATH.
 
+#[macro_use]
 mod common;
 
 use common::Sandbox;
-
-macro_rules! sandbox {
-    () => {
-        match Sandbox::new() {
-            Some(sb) => sb,
-            None => return,
-        }
-    };
-}
 
 const SHIMS: &str = r#"
 mkdir -p /tmp/count

@@ -123,8 +123,6 @@ fn backend_checks() -> Vec<Check> {
 }
 
 fn parse_policy(dump: &str, table: &str, chain: &str) -> Option<String> {
-    let t = parse_save(dump).into_iter().find(|t| t.name == table)?;
-    let _ = t;
     let mut in_table = false;
     for line in dump.lines() {
         if let Some(name) = line.strip_prefix('*') {

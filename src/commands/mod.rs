@@ -116,9 +116,7 @@ impl Ctx {
         }
         Ok(base)
     }
-}
 
-impl Ctx {
     /// Take our chains from `before` to `after` for a change that only
     /// touches the firewall (NAT, peering).
     ///

@@ -207,3 +207,162 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind};
+
+    fn vpc(name: &str, cidr: &str, subnets: &[(&str, &str, SubnetKind)]) -> Vpc {
+        let bridge = format!("br-{name}");
+        Vpc {
+            name: Name::parse("n", name).unwrap(),
+            cidr: cidr.parse().unwrap(),
+            chain: crate::model::naming::vpc_chain(&bridge),
+            bridge,
+            link_group: 1,
+            status: Status::Ready,
+            subnets: subnets
+                .iter()
+                .map(|(n, c, k)| {
+                    let net: ipnet::Ipv4Net = c.parse().unwrap();
+                    let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
+                    Subnet {
+                        name: Name::parse("n", n).unwrap(),
+                        cidr: net,
+                        kind: *k,
+                        namespace: format!("ns-{name}-{n}"),
+                        veth: format!("v-{name}-{n}"),
+                        gateway,
+                        ip,
+                        status: Status::Ready,
+                        policy: None,
+                        apps: vec![],
+                    }
+                })
+                .collect(),
+            nat: None,
+        }
+    }
+
+    fn state(vpcs: Vec<Vpc>) -> State {
+        State { vpcs, ..State::default() }
+    }
+
+    fn tables(plan: &Plan) -> (Vec<String>, Vec<String>) {
+        let Some(Step::Iptables(r)) = plan.steps.first() else { return (vec![], vec![]) };
+        (r.tables[0].lines.clone(), r.tables[1].lines.clone())
+    }
+
+    const PUB: SubnetKind = SubnetKind::Public;
+    const PRIV: SubnetKind = SubnetKind::Private;
+
+    #[test]
+    fn first_vpc_creates_chains_then_jumps_to_them() {
+        let after = state(vec![vpc("a", "10.1.0.0/16", &[])]);
+        let (filter, nat) = tables(&sync(&State::default(), &after, &["a"], BasePresence::default()));
+        assert_eq!(
+            filter,
+            [
+                ":VPCCTL-FWD-a - [0:0]",
+                "-A VPCCTL-FWD-a -i br-a -o br-a -m comment --comment \"vpcctl:vpc=a intra-vpc\" -j ACCEPT",
+                "-A VPCCTL-FWD-a -m comment --comment \"vpcctl:vpc=a default-deny\" -j DROP",
+                ":VPCCTL-FORWARD - [0:0]",
+                "-A VPCCTL-FORWARD -i br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
+                "-A VPCCTL-FORWARD -o br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
+                "-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD",
+            ]
+        );
+        assert!(nat.is_empty(), "no NAT, so the nat table is not touched: {nat:?}");
+    }
+
+    #[test]
+    fn a_plain_subnet_changes_no_rule() {
+        let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
+        let after = state(vec![vpc("a", "10.1.0.0/16", &[("s", "10.1.1.0/24", PUB)])]);
+        assert!(sync(&before, &after, &[], BasePresence::implied_by(&before)).steps.is_empty());
+    }
+
+    #[test]
+    fn deleting_the_last_vpc_removes_everything_of_ours() {
+        let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
+        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false }));
+        assert_eq!(
+            filter,
+            [
+                "-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD",
+                ":VPCCTL-FORWARD - [0:0]",
+                ":VPCCTL-FWD-a - [0:0]",
+                "-X VPCCTL-FWD-a",
+                "-X VPCCTL-FORWARD",
+            ]
+        );
+        // Already gone from the kernel: no -D that would fail the restore.
+        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence::default()));
+        assert!(!filter.iter().any(|l| l.starts_with("-D")), "{filter:?}");
+    }
+
+    #[test]
+    fn deleting_one_of_two_rewrites_dispatch_before_removing_its_chain() {
+        let before = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
+        let after = state(vec![vpc("b", "10.2.0.0/16", &[])]);
+        let (filter, _) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
+        let dispatch = filter.iter().position(|l| l == ":VPCCTL-FORWARD - [0:0]").unwrap();
+        let remove = filter.iter().position(|l| l == "-X VPCCTL-FWD-a").unwrap();
+        assert!(dispatch < remove);
+        assert!(!filter.iter().any(|l| l.contains("-D FORWARD") || l.contains("-X VPCCTL-FORWARD")));
+        assert!(!filter.iter().any(|l| l.contains("VPCCTL-FWD-b -")), "b's chain is unchanged: {filter:?}");
+    }
+
+    #[test]
+    fn nat_translates_public_subnets_out_of_the_uplink_only() {
+        let before = state(vec![vpc("a", "10.1.0.0/16", &[("pub", "10.1.1.0/24", PUB), ("priv", "10.1.2.0/24", PRIV)])]);
+        let mut after = before.clone();
+        after.vpcs[0].nat = Some(Nat { interface: "eth9".into(), subnets: None });
+        let (filter, nat) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
+        let accepts: Vec<&String> = filter.iter().filter(|l| l.contains("nat subnet=")).collect();
+        assert_eq!(accepts.len(), 2, "out and replies for the public subnet only: {filter:?}");
+        assert!(accepts[0].contains("-i br-a -o eth9 -s 10.1.1.0/24"));
+        assert!(accepts[1].contains("-i eth9 -o br-a -d 10.1.1.0/24 -m conntrack --ctstate RELATED,ESTABLISHED"));
+        assert!(filter.last().unwrap().ends_with("-j DROP"), "DROP stays last");
+        assert_eq!(
+            nat,
+            [
+                ":VPCCTL-NAT-a - [0:0]",
+                "-A VPCCTL-NAT-a -s 10.1.1.0/24 -o eth9 -m comment --comment \"vpcctl:vpc=a nat subnet=pub\" -j MASQUERADE",
+                ":VPCCTL-POSTROUTING - [0:0]",
+                "-A VPCCTL-POSTROUTING -s 10.1.0.0/16 -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-NAT-a",
+                "-I POSTROUTING 1 -m comment --comment vpcctl -j VPCCTL-POSTROUTING",
+            ]
+        );
+        // Same again: nothing to do.
+        assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
+        // Disabling removes the nat chain, dispatch and jump.
+        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true }));
+        assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
+        assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");
+    }
+
+    #[test]
+    fn peering_is_mirrored_in_both_chains_and_restricted_by_allow_cidrs() {
+        let mut st = state(vec![
+            vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24", PRIV)]),
+            vpc("b", "10.2.0.0/16", &[("s1", "10.2.1.0/24", PRIV)]),
+        ]);
+        st.peerings.push(Peering {
+            a: Name::parse("n", "a").unwrap(),
+            b: Name::parse("n", "b").unwrap(),
+            allow_cidrs: vec!["10.1.1.0/24".parse().unwrap(), "10.2.1.0/24".parse().unwrap()],
+        });
+        let ra = vpc_rules(&st, &st.vpcs[0]);
+        let rb = vpc_rules(&st, &st.vpcs[1]);
+        let a_to_b = "-i br-a -o br-b -s 10.1.1.0/24 -d 10.2.1.0/24";
+        let b_to_a = "-i br-b -o br-a -s 10.2.1.0/24 -d 10.1.1.0/24";
+        for rules in [&ra, &rb] {
+            assert!(rules.iter().any(|r| r.contains(a_to_b)), "{rules:?}");
+            assert!(rules.iter().any(|r| r.contains(b_to_a)), "{rules:?}");
+        }
+        st.peerings[0].allow_cidrs.clear();
+        assert!(vpc_rules(&st, &st.vpcs[0]).iter().any(|r| r.contains("-i br-a -o br-b -s 10.1.0.0/16 -d 10.2.0.0/16")));
+    }
+}

@@ -11,6 +11,16 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+/// A fresh sandbox, or return from the test (Sandbox::new says why).
+macro_rules! sandbox {
+    () => {
+        match common::Sandbox::new() {
+            Some(sb) => sb,
+            None => return,
+        }
+    };
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_vpcctl");
 
 pub struct Out {
