@@ -111,12 +111,12 @@ fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
 # ---------------------------------------------------- list/inspect, processes
 "$V" -q create-vpc bench 10.99.0.0/16
 for i in $(seq "$N"); do "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; done
-mkdir -p /tmp/count
+mkdir -p $SANDBOX_TMP/count
 for p in ip iptables iptables-restore iptables-save; do
-    printf '#!/bin/sh\necho %s >> /tmp/count/log\nexec %s "$@"\n' "$p" "$(command -v $p)" > /tmp/count/$p
-    chmod +x /tmp/count/$p
+    printf '#!/bin/sh\necho %s >> $SANDBOX_TMP/count/log\nexec %s "$@"\n' "$p" "$(command -v $p)" > $SANDBOX_TMP/count/$p
+    chmod +x $SANDBOX_TMP/count/$p
 done
-procs() { : > /tmp/count/log; PATH=/tmp/count:$PATH "$V" -q "$@" >/dev/null; wc -l < /tmp/count/log; }
+procs() { : > $SANDBOX_TMP/count/log; PATH=$SANDBOX_TMP/count:$PATH "$V" -q "$@" >/dev/null; wc -l < $SANDBOX_TMP/count/log; }
 t0=$(now_us); for _ in 1 2 3 4 5; do "$V" list >/dev/null; done; t1=$(now_us); vlist=$(( (t1 - t0) / 5 ))
 t0=$(now_us); for _ in 1 2 3 4 5; do "$V" inspect bench >/dev/null; done; t1=$(now_us); vinsp=$(( (t1 - t0) / 5 ))
 p_list=$(procs list); p_insp=$(procs inspect bench)
@@ -127,8 +127,8 @@ p_del=$(procs delete bench)
 SV=50; SS=8; peak=0
 measure() {   # runs vpcctl under /usr/bin/time when present, tracks peak RSS (KiB)
     if [[ -x /usr/bin/time ]]; then
-        /usr/bin/time -f %M -o /tmp/rss "$V" -q "$@" >/dev/null
-        local r; r=$(tail -1 /tmp/rss); (( r > peak )) && peak=$r
+        /usr/bin/time -f %M -o $SANDBOX_TMP/rss "$V" -q "$@" >/dev/null
+        local r; r=$(tail -1 $SANDBOX_TMP/rss); (( r > peak )) && peak=$r
     else
         "$V" -q "$@" >/dev/null
     fi

@@ -26,7 +26,7 @@ expect_fail() { if "$@" >/dev/null 2>&1; then echo "   ✘ UNEXPECTED: worked: $
 step "The sandbox host: FORWARD policy DROP, like any Docker host, and a rule of its own"
 iptables -w -P FORWARD DROP
 iptables -w -A FORWARD -s 192.0.2.99 -j ACCEPT
-iptables-save | grep -v '^#' > /tmp/demo-before.rules
+iptables-save | grep -v '^#' > $SANDBOX_TMP/demo-before.rules
 
 step "Create a VPC with a public and a private subnet"
 run "$V" create-vpc --name vpc1 --cidr 10.10.0.0/16
@@ -68,10 +68,10 @@ step "Run an app, lock it down with a policy, and check rather than guess"
 run "$V" deploy-app --vpc vpc1 --subnet private --port 8080
 printf '$ ip netns exec ns-vpc1-public curl -s http://10.10.2.2:8080/\n'
 ip netns exec ns-vpc1-public curl -s -m 3 http://10.10.2.2:8080/
-cat > /tmp/demo-policy.json <<'JSON'
+cat > $SANDBOX_TMP/demo-policy.json <<JSON
 {"subnet": "10.10.2.0/24", "ingress": [{"port": 8080, "protocol": "tcp", "action": "deny", "description": "closed"}]}
 JSON
-run "$V" apply-policy vpc1 /tmp/demo-policy.json
+run "$V" apply-policy vpc1 $SANDBOX_TMP/demo-policy.json
 run "$V" test-connectivity --vpc vpc1 --from public --to 10.10.2.2 --port 8080 || true
 run "$V" test-connectivity --vpc vpc1 --from public --to 10.10.2.2
 run "$V" test-connectivity --matrix
@@ -91,7 +91,7 @@ run "$V" delete vpc1
 run "$V" teardown-all
 
 step "The host is as we found it"
-if diff <(iptables-save | grep -v '^#') /tmp/demo-before.rules; then
+if diff <(iptables-save | grep -v '^#') $SANDBOX_TMP/demo-before.rules; then
     echo "   ✔ iptables-save identical to before"
 else
     echo "   ✘ iptables differ"; exit 1

@@ -11,6 +11,7 @@
 # with a private source address (iptables -t raw -L PREROUTING -v -x -n),
 # i.e. anything that leaked out without NAT.
 #
+# Inside, $SANDBOX_TMP (/run/vpcctl-sandbox) is private scratch space.
 # Environment: VPCCTL_BIN, the vpcctl binary for the fake internet's HTTP
 # server (default: target/debug/vpcctl, then vpcctl on PATH).
 # Everything in the sandbox, processes included, ends with CMD.
@@ -29,7 +30,9 @@ shift
 mount --make-rprivate /
 # sysfs shows the namespace that mounted it; remount so tools see ours.
 mount -t sysfs sysfs /sys
-for d in /run/netns /etc/netns /var/lib/vpcctl; do
+# /run/vpcctl-sandbox: private scratch space (the host's /tmp is shared, and
+# may hold the repository itself, so it cannot be hidden).
+for d in /run/netns /etc/netns /var/lib/vpcctl /run/vpcctl-sandbox; do
     mkdir -p "$d"
     mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
@@ -71,4 +74,5 @@ else
     echo "sandbox.sh: no vpcctl binary found; the fake internet serves no HTTP" >&2
 fi
 
+export SANDBOX_TMP=/run/vpcctl-sandbox
 exec "$@"

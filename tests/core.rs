@@ -201,7 +201,7 @@ fn a_failure_half_way_is_rolled_back() {
     let state = sb.state_json();
     // The root batch succeeds (namespace, veth, gateway), the namespace batch fails.
     sb.ip_shim(2, "fail");
-    let out = sb.sh("PATH=/tmp/shim:$PATH $VPCCTL add-subnet vpc1 s 10.10.5.0/24");
+    let out = sb.sh("PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL add-subnet vpc1 s 10.10.5.0/24");
     assert!(!out.ok() && out.stderr.contains("removed"), "{out:?}");
     assert_eq!(sb.snapshot(), before);
     assert_eq!(sb.state_json(), state);
@@ -308,10 +308,10 @@ fn kill_9_during_add_subnet_then_delete_leaves_nothing() {
         sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
         sb.ip_shim(stop_at, "hang");
         sb.ok(
-            "PATH=/tmp/shim:$PATH $VPCCTL add-subnet vpc1 web 10.10.1.0/24 >/dev/null 2>&1 & pid=$!
-             for i in $(seq 200); do [ -s /tmp/shim/hung ] && break; sleep 0.05; done
-             [ -s /tmp/shim/hung ]
-             kill -9 $pid; kill -9 $(cat /tmp/shim/hung); wait $pid || true",
+            "PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL add-subnet vpc1 web 10.10.1.0/24 >/dev/null 2>&1 & pid=$!
+             for i in $(seq 200); do [ -s /run/vpcctl-sandbox/shim/hung ] && break; sleep 0.05; done
+             [ -s /run/vpcctl-sandbox/shim/hung ]
+             kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid || true",
         );
         let list = sb.v(&["list"]);
         assert!(list.contains("web"), "the interrupted subnet must be recorded: {list}");

@@ -17,7 +17,7 @@ fn three_tier(sb: &Sandbox) {
 }
 
 fn policy(sb: &Sandbox, name: &str, json: &str) -> String {
-    let path = format!("/tmp/{name}.json");
+    let path = format!("/run/vpcctl-sandbox/{name}.json");
     sb.ok(&format!("cat > {path} <<'JSON'\n{json}\nJSON"));
     path
 }

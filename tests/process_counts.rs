@@ -9,17 +9,17 @@ mod common;
 use common::Sandbox;
 
 const SHIMS: &str = r#"
-mkdir -p /tmp/count
+mkdir -p /run/vpcctl-sandbox/count
 for p in ip iptables iptables-restore iptables-save; do
   real=$(command -v $p)
-  printf '#!/bin/sh\necho %s >> /tmp/count/log\nexec %s "$@"\n' "$p" "$real" > /tmp/count/$p
-  chmod +x /tmp/count/$p
+  printf '#!/bin/sh\necho %s >> /run/vpcctl-sandbox/count/log\nexec %s "$@"\n' "$p" "$real" > /run/vpcctl-sandbox/count/$p
+  chmod +x /run/vpcctl-sandbox/count/$p
 done
 "#;
 
 /// Processes spawned by one vpcctl call.
 fn count(sb: &Sandbox, args: &str) -> usize {
-    let out = sb.ok(&format!(": > /tmp/count/log; PATH=/tmp/count:$PATH $VPCCTL -q {args} >/dev/null; wc -l < /tmp/count/log"));
+    let out = sb.ok(&format!(": > /run/vpcctl-sandbox/count/log; PATH=/run/vpcctl-sandbox/count:$PATH $VPCCTL -q {args} >/dev/null; wc -l < /run/vpcctl-sandbox/count/log"));
     out.trim().parse().unwrap()
 }
 
@@ -47,6 +47,15 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(count(&sb, "enable-nat big --interface uplink0"), 2, "probe for the nat jump + restore");
     assert_eq!(count(&sb, "peer big small"), 1);
     assert_eq!(count(&sb, "add-subnet big pub 10.0.200.0/24 --public"), 3, "NAT'd subnet: + one restore");
+    // Policies: a probe for our jump in the namespace and one restore; each
+    // is `ip netns exec` exec'ing iptables, so each passes two shims.
+    sb.ok(r#"echo '{"ingress": [{"port": 80, "action": "deny"}]}' > /run/vpcctl-sandbox/p.json"#);
+    assert_eq!(count(&sb, "apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
+    assert_eq!(count(&sb, "apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
+    // Apps: the app itself (started through ip netns exec); probes: none.
+    assert_eq!(count(&sb, "deploy-app big s2 --port 8080"), 1);
+    assert_eq!(count(&sb, "test-connectivity big s1 10.0.2.2 --port 8080"), 0);
+    assert_eq!(count(&sb, "test-connectivity big s1 10.0.2.2"), 0);
     // Deleting a 41-subnet VPC and a 1-subnet VPC costs the same: one ip
     // batch, one restore, and one probe (big: the last NAT goes; small: the
     // last VPC goes).

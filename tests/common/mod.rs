@@ -159,24 +159,24 @@ impl Sandbox {
         self.sh(&format!("ip netns exec {ns} ping -c1 -W1 {ip}")).ok()
     }
 
-    /// Put a fake `ip` at /tmp/shim/ip (use with PATH=/tmp/shim:$PATH) that
+    /// Put a fake `ip` at /run/vpcctl-sandbox/shim/ip (the sandbox's private scratch) (use with PATH=/run/vpcctl-sandbox/shim:$PATH) that
     /// runs the real one, except on its `nth` call: "fail" exits 1 without
-    /// running it; "hang" runs it, writes its PID to /tmp/shim/hung and
+    /// running it; "hang" runs it, writes its PID to /run/vpcctl-sandbox/shim/hung and
     /// sleeps, so a test can kill vpcctl at a known point.
     pub fn ip_shim(&self, nth: u32, action: &str) {
         self.ok(&format!(
-            r#"mkdir -p /tmp/shim; rm -f /tmp/shim/calls /tmp/shim/hung
-cat > /tmp/shim/ip <<'SHIM'
+            r#"mkdir -p /run/vpcctl-sandbox/shim; rm -f /run/vpcctl-sandbox/shim/calls /run/vpcctl-sandbox/shim/hung
+cat > /run/vpcctl-sandbox/shim/ip <<'SHIM'
 #!/bin/bash
 real=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v ip)
-echo x >> /tmp/shim/calls
-n=$(wc -l < /tmp/shim/calls)
+echo x >> /run/vpcctl-sandbox/shim/calls
+n=$(wc -l < /run/vpcctl-sandbox/shim/calls)
 if [ "$n" -eq {nth} ] && [ {action} = fail ]; then echo "shim: failing call $n" >&2; exit 1; fi
 "$real" "$@"; rc=$?
-if [ "$n" -eq {nth} ] && [ {action} = hang ]; then echo $$ > /tmp/shim/hung; exec sleep 60; fi
+if [ "$n" -eq {nth} ] && [ {action} = hang ]; then echo $$ > /run/vpcctl-sandbox/shim/hung; exec sleep 60; fi
 exit $rc
 SHIM
-chmod +x /tmp/shim/ip"#
+chmod +x /run/vpcctl-sandbox/shim/ip"#
         ));
     }
 
