@@ -113,7 +113,7 @@ fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
 for i in $(seq "$N"); do "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; done
 mkdir -p $SANDBOX_TMP/count
 for p in ip iptables iptables-restore iptables-save; do
-    printf '#!/bin/sh\necho %s >> $SANDBOX_TMP/count/log\nexec %s "$@"\n' "$p" "$(command -v $p)" > $SANDBOX_TMP/count/$p
+    printf '#!/bin/sh\necho %s >> %s/count/log\nexec %s "$@"\n' "$p" "$SANDBOX_TMP" "$(command -v $p)" > "$SANDBOX_TMP/count/$p"
     chmod +x $SANDBOX_TMP/count/$p
 done
 procs() { : > $SANDBOX_TMP/count/log; PATH=$SANDBOX_TMP/count:$PATH "$V" -q "$@" >/dev/null; wc -l < $SANDBOX_TMP/count/log; }
