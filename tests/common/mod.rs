@@ -55,7 +55,10 @@ fn skip(why: &str) -> Option<Sandbox> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("integration test cannot run: {why} (CI=true: a skip is a failure)");
     }
-    eprintln!("SKIPPED: {why}");
+    // Not eprintln!: libtest captures that for passing tests, and a skip
+    // must be visible.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
     None
 }
 
