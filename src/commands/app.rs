@@ -71,7 +71,7 @@ fn default_app(vpc: &Name, subnet: &Name, port: u16) -> Result<Vec<String>> {
     Ok(vec![me, "serve".into(), "--port".into(), port.to_string(), "--banner".into(), format!("vpcctl app in vpc {vpc} subnet {subnet}")])
 }
 
-fn shell_words(words: &[String]) -> String {
+pub fn shell_words(words: &[String]) -> String {
     words.iter().map(|w| format!("'{}'", w.replace('\'', r"'\''"))).collect::<Vec<_>>().join(" ")
 }
 

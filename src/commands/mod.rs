@@ -172,6 +172,10 @@ pub fn run_exec(ctx: &Ctx, vpc: &str, subnet: &str, command: &[String]) -> Resul
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let v = crate::model::validate::find_vpc(&state, vpc)?;
     let s = crate::model::validate::find_subnet(v, subnet)?;
+    if ctx.dry_run {
+        println!("ip netns exec {} {}", s.namespace, app::shell_words(command));
+        return Ok(0);
+    }
     let ip = crate::runner::resolve("ip")?;
     let err = std::process::Command::new(ip).args(["netns", "exec", &s.namespace]).args(command).exec();
     Err(err).with_context(|| format!("could not run {:?} in namespace {}", command.join(" "), s.namespace))
