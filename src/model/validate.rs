@@ -95,6 +95,12 @@ pub fn add_subnet(
     host_routes: &[(String, Ipv4Net)],
 ) -> Result<Create, InputError> {
     let vpc = find_vpc(state, vpc_name)?;
+    if vpc.status != super::Status::Ready {
+        return Err(InputError::Conflict(format!(
+            "VPC '{vpc_name}' was left half-created by an interrupted run; finish it with 'vpcctl create-vpc {vpc_name} {}' or remove it with 'vpcctl delete {vpc_name}'",
+            vpc.cidr
+        )));
+    }
     if let Some(s) = vpc.subnet(name.as_str()) {
         if s.cidr != *cidr || s.kind != kind {
             return Err(InputError::Conflict(format!(
@@ -283,6 +289,10 @@ mod tests {
         let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk, &[]).unwrap_err().to_string();
         assert!(e.contains("no VPC named 'nope'") && e.contains("vpc1"), "{e}");
         assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk, &[]).unwrap(), Create::New);
+        let mut pending = st.clone();
+        pending.vpcs[0].status = Status::Pending;
+        let e = add_subnet(&pending, "vpc1", &name("db"), &net("10.10.2.0/24"), pubk, &[]).unwrap_err().to_string();
+        assert!(e.contains("half-created") && e.contains("vpcctl create-vpc vpc1 10.10.0.0/16"), "{e}");
         let routes = vec![("br-vpc1".to_string(), net("10.10.5.0/24"))];
         let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.5.0/24"), pubk, &routes).unwrap_err().to_string();
         assert!(e.contains("via br-vpc1"), "{e}");
