@@ -171,10 +171,7 @@ fn bad_inputs_change_nothing_and_say_what_was_wrong() {
         (vec!["exec", "vpc1", "nope", "--", "true"], "no subnet named 'nope'"),
     ];
     for (args, needle) in cases {
-        let out = sb.vpcctl(&args);
-        assert!(!out.ok(), "{args:?} succeeded\n{out:?}");
-        assert!(out.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}\n{out:?}");
-        assert_eq!(out.stderr.trim().lines().count(), 1, "{args:?}: not one line\n{out:?}");
+        sb.refused(&args, needle);
         assert_eq!(sb.state_json(), state, "{args:?} changed state");
     }
     assert_eq!(sb.snapshot(), snap, "a refused command changed the host");

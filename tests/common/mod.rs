@@ -131,6 +131,16 @@ impl Sandbox {
         out.stdout
     }
 
+    /// A command that must be refused: non-zero exit and exactly one line
+    /// on stderr that contains `needle` (the bad value, or what to do).
+    pub fn refused(&self, args: &[&str], needle: &str) -> Out {
+        let out = self.vpcctl(args);
+        assert!(!out.ok(), "{args:?} succeeded\n{out:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}\n{out:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{args:?}: not one line\n{out:?}");
+        out
+    }
+
     /// Make the sandbox look like a Docker host: FORWARD policy DROP and
     /// rules of its own in filter and nat, which vpcctl must leave alone.
     pub fn docker_like_host(&self) {
