@@ -147,6 +147,14 @@ impl Ctx {
     }
 }
 
+/// A kernel object is in the way that state does not know about.
+pub fn unrecorded(what: &str, name: &str, fix: &str) -> crate::error::InputError {
+    crate::error::InputError::Conflict(format!(
+        "{what} {name} already exists on this host but vpcctl has no record of it; \
+         remove it if it is left over ('{fix}') or choose another name"
+    ))
+}
+
 pub fn require_root() -> Result<()> {
     if !host::is_root() {
         anyhow::bail!("vpcctl changes network namespaces, links and iptables, so it must run as root (try: sudo vpcctl ...); use --dry-run to see what it would do");

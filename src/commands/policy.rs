@@ -71,8 +71,8 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
             file.display(),
             policy.ingress.len(),
             policy.egress.len(),
-            if policy.default_ingress == crate::model::policy::Action::Allow { "allow" } else { "deny" },
-            if policy.default_egress == crate::model::policy::Action::Allow { "allow" } else { "deny" },
+            policy.default_ingress.as_str(),
+            policy.default_egress.as_str(),
             if unchanged { " (unchanged)" } else { "" }
         ),
         json!({"vpc": vpc_name, "subnet": subnet_name, "status": "applied", "policy": policy}),

@@ -141,11 +141,10 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         out.push_str(&format!("   {branch} {} {} {}{pending}\n", s.name, s.cidr, s.kind));
         out.push_str(&format!("   {stem}   namespace {}  ip {}  gateway {}  veth {}\n", s.namespace, s.ip, s.gateway, s.veth));
         if let Some(p) = &s.policy {
-            let act = |a: crate::model::policy::Action| if a == crate::model::policy::Action::Allow { "allow" } else { "deny" };
             out.push_str(&format!(
                 "   {stem}   policy: default ingress {}, egress {}\n",
-                act(p.default_ingress),
-                act(p.default_egress)
+                p.default_ingress.as_str(),
+                p.default_egress.as_str()
             ));
             for (dir, rules) in [("ingress", &p.ingress), ("egress", &p.egress)] {
                 for (i, r) in rules.iter().enumerate() {

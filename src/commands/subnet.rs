@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{collect_errors, Ctx};
-use crate::error::InputError;
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, naming, Name, Status, Subnet, SubnetKind};
@@ -76,21 +75,14 @@ fn new_subnet(
     let namespace = naming::netns_name(vpc.as_str(), name.as_str(), &free);
     if !ctx.dry_run {
         if host::link_exists(&veth) {
-            return Err(unrecorded("interface", &veth, &format!("ip link del {veth}")).into());
+            return Err(super::unrecorded("interface", &veth, &format!("ip link del {veth}")).into());
         }
         if host::netns_exists(&namespace) {
-            return Err(unrecorded("network namespace", &namespace, &format!("ip netns del {namespace}")).into());
+            return Err(super::unrecorded("network namespace", &namespace, &format!("ip netns del {namespace}")).into());
         }
     }
     let (gateway, ip) = cidr::gateway_and_host(&cidr);
     Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Pending, policy: None, apps: vec![] })
-}
-
-fn unrecorded(what: &str, name: &str, fix: &str) -> InputError {
-    InputError::Conflict(format!(
-        "{what} {name} already exists on this host but vpcctl has no record of it; \
-         remove it if it is left over ('{fix}') or choose another name"
-    ))
 }
 
 fn remove(ctx: &Ctx, store: &Store, before: State, vpc: &str, name: &str) -> Result<State> {

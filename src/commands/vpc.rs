@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{collect_errors, Ctx};
-use crate::error::InputError;
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, naming, Name, Status, Vpc};
@@ -36,11 +35,7 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let taken = state.taken_names();
     let bridge = naming::bridge_name(name.as_str(), &|n| taken.contains(n));
     if !ctx.dry_run && host::link_exists(&bridge) {
-        return Err(InputError::Conflict(format!(
-            "interface {bridge} already exists on this host but vpcctl has no record of it; \
-             remove it if it is left over ('ip link del {bridge}') or choose another VPC name"
-        ))
-        .into());
+        return Err(super::unrecorded("interface", &bridge, &format!("ip link del {bridge}")).into());
     }
     let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
     let vpc = Vpc {

@@ -24,6 +24,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// The word the policy file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        }
+    }
+
     pub fn target(self) -> &'static str {
         match self {
             Action::Allow => "ACCEPT",
@@ -203,8 +211,7 @@ impl Policy {
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let proto = serde_json::to_value(self.protocol).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let act = if self.action == Action::Allow { "allow" } else { "deny" };
-        write!(f, "{act} {proto}")?;
+        write!(f, "{} {proto}", self.action.as_str())?;
         if let Some(p) = self.ports {
             write!(f, " port {}", p.to_string().replace(':', "-"))?;
         }
