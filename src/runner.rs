@@ -39,28 +39,15 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Run every step in order; stop at the first failure.
-    pub fn apply(&self, plan: &Plan) -> Result<(), RunError> {
+    /// Run every step in order. A strict step that fails stops the run
+    /// (`Err`); tolerant (teardown) steps keep going, and their real errors
+    /// ("already gone" is not one) come back in `Ok`.
+    pub fn apply(&self, plan: &Plan) -> Result<Vec<RunError>, RunError> {
+        let mut soft = vec![];
         for step in &plan.steps {
-            let errors = self.run_step(step)?;
-            if let Some(first) = errors.into_iter().next() {
-                return Err(first);
-            }
+            soft.extend(self.run_step(step)?);
         }
-        Ok(())
-    }
-
-    /// Teardown: run every step even if earlier ones failed, and return all
-    /// errors. "Already gone" is not an error.
-    pub fn apply_all(&self, plan: &Plan) -> Vec<RunError> {
-        let mut errors = vec![];
-        for step in &plan.steps {
-            match self.run_step(step) {
-                Ok(errs) => errors.extend(errs),
-                Err(e) => errors.push(e),
-            }
-        }
-        errors
+        Ok(soft)
     }
 
     fn run_step(&self, step: &Step) -> Result<Vec<RunError>, RunError> {

@@ -43,6 +43,11 @@ pub struct HostRecord {
     /// `net.ipv4.ip_forward` before the first VPC, restored after the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_forward_before: Option<String>,
+    /// A change was recorded but not known to be fully applied (the run
+    /// was killed or failed half-way). The next change re-asserts every
+    /// chain and policy instead of trusting state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
 }
 
 impl State {

@@ -51,7 +51,8 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     // is `ip netns exec` exec'ing iptables, so each passes two shims.
     sb.ok(r#"echo '{"ingress": [{"port": 80, "action": "deny"}]}' > /run/vpcctl-sandbox/p.json"#);
     assert_eq!(count(&sb, "apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
-    assert_eq!(count(&sb, "apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
+    // The same policy again is no change: nothing to probe or load.
+    assert_eq!(count(&sb, "apply-policy big s1 /run/vpcctl-sandbox/p.json"), 0);
     // Apps: the app itself (started through ip netns exec); probes: none.
     assert_eq!(count(&sb, "deploy-app big s2 --port 8080"), 1);
     assert_eq!(count(&sb, "test-connectivity big s1 10.0.2.2 --port 8080"), 0);

@@ -1,12 +1,12 @@
-//! deploy-app, stop-app.
+//! deploy-app, stop-app: edits of a subnet's recorded apps, started and
+//! stopped by the one change path.
 
-use std::time::Duration;
-
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
+use super::converge::commit;
 use super::Ctx;
-use crate::apps::{self, Ready};
+use crate::apps;
 use crate::error::InputError;
 use crate::model::{validate, App, Name, Subnet};
 use crate::state::{State, Store};
@@ -18,8 +18,8 @@ pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String
         return Err(InputError::Invalid("port 0 is not a port; use 1-65535".into()).into());
     }
     let store = ctx.open()?;
-    let mut state = store.load()?;
-    let v = validate::find_vpc(&state, vpc_name.as_str())?;
+    let before = store.load()?;
+    let v = validate::find_vpc(&before, vpc_name.as_str())?;
     let s = validate::find_subnet(v, subnet_name.as_str())?;
     if let Some(a) = s.apps.iter().find(|a| a.port == port && apps::is_ours(a.pid, a.start_time)) {
         return Err(InputError::Conflict(format!(
@@ -29,45 +29,39 @@ pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String
         ))
         .into());
     }
-    let command = if command.is_empty() { default_app(&vpc_name, &subnet_name, port)? } else { command };
-    let log = ctx.state_dir.join("apps").join(vpc_name.as_str()).join(format!("{subnet_name}-{port}.log"));
-    let namespace = s.namespace.clone();
+    let app = new_app(&ctx.state_dir, &vpc_name, &subnet_name, port, (!command.is_empty()).then_some(command))?;
+    let mut after = before.clone();
+    with_subnet(&mut after, &vpc_name, &subnet_name, |s| {
+        s.apps.retain(|a| a.port != port);
+        s.apps.push(app);
+    });
+    let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
-        println!("ip netns exec {namespace} setsid {} > {} 2>&1 &", shell_words(&command), log.display());
         return Ok(());
     }
-    let mut child = apps::spawn_in_netns(&namespace, &command, &log)?;
-    let pid = child.id();
-    let app = App { port, pid, start_time: apps::start_time(pid).unwrap_or(0), command: command.clone(), log: log.clone() };
-    // Record before waiting, so a run killed now still knows what to stop.
-    with_subnet(&mut state, &vpc_name, &subnet_name, |s| {
-        s.apps.retain(|a| a.port != port);
-        s.apps.push(app.clone());
-    });
-    store.save(&state)?;
-    match apps::wait_listening(&mut child, port, Duration::from_secs(10)) {
-        Ready::Listening => {}
-        failed => {
-            apps::stop(pid, app.start_time);
-            with_subnet(&mut state, &vpc_name, &subnet_name, |s| s.apps.retain(|a| a.pid != pid));
-            store.save(&state)?;
-            let why = match failed {
-                Ready::Exited(status) => format!("it exited ({status})"),
-                _ => format!("it did not listen on port {port} within 10 s and was stopped"),
-            };
-            anyhow::bail!("app {:?} in {vpc_name}/{subnet_name} failed: {why}. Log {}:\n{}", command.join(" "), log.display(), apps::log_tail(&log, 5));
-        }
-    }
-    let ip = state.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).map(|s| s.ip);
+    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).expect("validated");
+    let a = s.apps.iter().find(|a| a.port == port).expect("just started");
     ctx.report(
-        format!("app listening on {}:{port} in {vpc_name}/{subnet_name} (pid {pid}, log {})", ip.map(|i| i.to_string()).unwrap_or_default(), log.display()),
-        json!({"vpc": vpc_name, "subnet": subnet_name, "port": port, "pid": pid, "log": log, "status": "running"}),
+        format!("app listening on {}:{port} in {vpc_name}/{subnet_name} (pid {}, log {})", s.ip, a.pid, a.log.display()),
+        json!({"vpc": vpc_name, "subnet": subnet_name, "port": port, "pid": a.pid, "log": a.log, "status": "running"}),
     );
     Ok(())
 }
 
+/// An app record, not yet started. No command: vpcctl's own HTTP server.
+pub fn new_app(state_dir: &std::path::Path, vpc: &Name, subnet: &Name, port: u16, command: Option<Vec<String>>) -> Result<App> {
+    let log = state_dir.join("apps").join(vpc.as_str()).join(format!("{subnet}-{port}.log"));
+    let builtin = command.is_none();
+    let command = match command {
+        Some(c) => c,
+        None => default_app(vpc, subnet, port)?,
+    };
+    Ok(App { port, pid: 0, start_time: 0, command, log, builtin })
+}
+
 fn default_app(vpc: &Name, subnet: &Name, port: u16) -> Result<Vec<String>> {
-    let me = std::env::current_exe()?.to_string_lossy().into_owned();
+    let me = std::env::current_exe().context("cannot find the vpcctl binary to run as the default app")?;
+    let me = me.to_string_lossy().into_owned();
     Ok(vec![me, "serve".into(), "--port".into(), port.to_string(), "--banner".into(), format!("vpcctl app in vpc {vpc} subnet {subnet}")])
 }
 
@@ -81,28 +75,12 @@ fn with_subnet(state: &mut State, vpc: &Name, subnet: &Name, f: impl FnOnce(&mut
     }
 }
 
-/// Stop the apps of a subnet (all, or the one on `port`). Returns how many
-/// were running. Used by stop-app and before any subnet is deleted.
-pub fn stop_apps(ctx: &Ctx, s: &Subnet, port: Option<u16>) -> usize {
-    let mut stopped = 0;
-    for a in s.apps.iter().filter(|a| port.is_none_or(|p| p == a.port)) {
-        if ctx.dry_run {
-            println!("kill -TERM -- -{}", a.pid);
-            continue;
-        }
-        if apps::stop(a.pid, a.start_time) {
-            stopped += 1;
-        }
-    }
-    stopped
-}
-
 pub fn stop(ctx: &Ctx, vpc: &str, subnet: &str, port: Option<u16>) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc)?;
     let subnet_name = Name::parse("subnet name", subnet)?;
     let store: Store = ctx.open()?;
-    let mut state = store.load()?;
-    let v = validate::find_vpc(&state, vpc_name.as_str())?;
+    let before = store.load()?;
+    let v = validate::find_vpc(&before, vpc_name.as_str())?;
     let s = validate::find_subnet(v, subnet_name.as_str())?;
     if let Some(p) = port.filter(|p| !s.apps.iter().any(|a| a.port == *p)) {
         let ports: Vec<String> = s.apps.iter().map(|a| a.port.to_string()).collect();
@@ -112,12 +90,13 @@ pub fn stop(ctx: &Ctx, vpc: &str, subnet: &str, port: Option<u16>) -> Result<()>
         ))
         .into());
     }
-    let stopped = stop_apps(ctx, s, port);
+    let stopped = s.apps.iter().filter(|a| port.is_none_or(|p| p == a.port) && apps::is_ours(a.pid, a.start_time)).count();
+    let mut after = before.clone();
+    with_subnet(&mut after, &vpc_name, &subnet_name, |s| s.apps.retain(|a| port.is_some_and(|p| p != a.port)));
+    commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    with_subnet(&mut state, &vpc_name, &subnet_name, |s| s.apps.retain(|a| port.is_some_and(|p| p != a.port)));
-    store.save(&state)?;
     ctx.report(
         format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"),
         json!({"vpc": vpc_name, "subnet": subnet_name, "stopped": stopped}),

@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod connectivity;
+pub mod converge;
 pub mod doctor;
+pub mod topology;
 pub mod nat;
 pub mod peering;
 pub mod policy;
@@ -46,13 +48,6 @@ impl Ctx {
         Ok(Store::open_locked(&self.state_dir)?)
     }
 
-    pub fn save(&self, store: &Store, state: &State) -> Result<()> {
-        if !self.dry_run {
-            store.save(state)?;
-        }
-        Ok(())
-    }
-
     /// A human message on stdout (stderr during a dry run, whose stdout is
     /// the script).
     pub fn say(&self, msg: impl AsRef<str>) {
@@ -75,25 +70,17 @@ impl Ctx {
         }
     }
 
-    /// Run a plan, or print it for a dry run.
-    pub fn apply(&self, plan: &Plan) -> Result<(), RunError> {
+    /// Run a plan, or print it for a dry run. `Ok` carries the errors of
+    /// tolerant (teardown) steps, which do not stop the run.
+    pub fn apply(&self, plan: &Plan) -> Result<Vec<RunError>, RunError> {
         if self.dry_run {
             self.print_script(plan);
-            return Ok(());
+            return Ok(vec![]);
         }
         self.runner.apply(plan)
     }
 
-    /// Run a teardown plan to the end, collecting every error.
-    pub fn apply_all(&self, plan: &Plan) -> Vec<RunError> {
-        if self.dry_run {
-            self.print_script(plan);
-            return vec![];
-        }
-        self.runner.apply_all(plan)
-    }
-
-    fn print_script(&self, plan: &Plan) {
+    pub fn print_script(&self, plan: &Plan) {
         if !self.printed_header.replace(true) {
             println!("#!/bin/sh\n# vpcctl --dry-run: the commands vpcctl would run\nset -e");
         }
@@ -107,7 +94,11 @@ impl Ctx {
         if self.dry_run {
             return Ok(base);
         }
-        let (filter, nat) = firewall::probes_needed(before, after);
+        let (mut filter, mut nat) = firewall::probes_needed(before, after);
+        // A run that did not finish: the record says nothing about the jumps.
+        if before.host.in_progress {
+            (filter, nat) = (!after.vpcs.is_empty() || !before.vpcs.is_empty(), firewall::uses_nat(before) || firewall::uses_nat(after));
+        }
         if filter {
             base.filter = host::jump_present(&FILTER_JUMP)?;
         }
@@ -115,35 +106,6 @@ impl Ctx {
             base.nat = host::jump_present(&NAT_JUMP)?;
         }
         Ok(base)
-    }
-
-    /// Take our chains from `before` to `after` for a change that only
-    /// touches the firewall (NAT, peering).
-    ///
-    /// Additions are recorded first, so a killed run leaves state that says
-    /// more than the kernel has; running the same command again then
-    /// rewrites `force`d chains and re-probes the base jumps. Removals are
-    /// applied first, so a killed run can always be repeated.
-    pub fn sync_firewall(&self, store: &Store, before: &State, after: &State, force: &[&str], adding: bool) -> Result<()> {
-        let base = if force.is_empty() || self.dry_run {
-            self.base_presence(before, after)?
-        } else {
-            BasePresence { filter: host::jump_present(&FILTER_JUMP)?, nat: host::jump_present(&NAT_JUMP)? }
-        };
-        let plan = firewall::sync(before, after, force, base);
-        if adding {
-            self.save(store, after)?;
-        }
-        if let Err(e) = self.apply(&plan) {
-            if adding {
-                self.save(store, before)?;
-            }
-            return Err(e.into());
-        }
-        if !adding {
-            self.save(store, after)?;
-        }
-        Ok(())
     }
 }
 

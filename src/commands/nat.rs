@@ -3,6 +3,7 @@
 use anyhow::Result;
 use serde_json::json;
 
+use super::converge::commit;
 use super::Ctx;
 use crate::host;
 use crate::model::validate;
@@ -28,9 +29,7 @@ pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String])
     let mut after = before.clone();
     after.vpc_mut(vpc_name.as_str()).expect("validated").nat = Some(nat);
     let same = v.nat == after.vpc(vpc_name.as_str()).and_then(|v| v.nat.clone());
-    // Re-running converges on the same rules (and repairs a killed run).
-    let force: Vec<&str> = if same { vec![vpc_name.as_str()] } else { vec![] };
-    ctx.sync_firewall(&store, &before, &after, &force, true)?;
+    let after = commit(ctx, &store, &before, after)?;
     let v = after.vpc(vpc_name.as_str()).expect("validated");
     let translated: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
     let via = if chosen { format!("{iface} (the default route's interface)") } else { iface.clone() };
@@ -57,7 +56,7 @@ pub fn disable(ctx: &Ctx, vpc: &str) -> Result<()> {
     }
     let mut after = before.clone();
     after.vpc_mut(vpc_name.as_str()).expect("validated").nat = None;
-    ctx.sync_firewall(&store, &before, &after, &[], false)?;
+    commit(ctx, &store, &before, after)?;
     ctx.report(format!("NAT disabled for VPC '{vpc_name}'"), json!({"vpc": vpc_name, "status": "disabled"}));
     Ok(())
 }

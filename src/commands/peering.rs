@@ -3,6 +3,7 @@
 use anyhow::Result;
 use serde_json::json;
 
+use super::converge::commit;
 use super::Ctx;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, Name, Peering};
@@ -19,8 +20,7 @@ pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
     if !exists {
         after.peerings.push(Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
     }
-    let force: Vec<&str> = if exists { vec![a.as_str(), b.as_str()] } else { vec![] };
-    ctx.sync_firewall(&store, &before, &after, &force, true)?;
+    commit(ctx, &store, &before, after)?;
     let scope = if allow.is_empty() {
         "fully, both ways".to_string()
     } else {
@@ -45,7 +45,7 @@ pub fn unpeer(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
     }
     let mut after = before.clone();
     after.peerings.retain(|p| !p.joins(a.as_str(), b.as_str()));
-    ctx.sync_firewall(&store, &before, &after, &[], false)?;
+    commit(ctx, &store, &before, after)?;
     ctx.report(format!("VPCs '{a}' and '{b}' are no longer peered"), json!({"a": a, "b": b, "status": "unpeered"}));
     Ok(())
 }

@@ -5,13 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::json;
 
+use super::converge::commit;
 use super::Ctx;
 use crate::error::InputError;
-use crate::host;
 use crate::model::policy::Policy;
 use crate::model::{validate, Name};
-use crate::plan;
-use crate::plan::policy::{jump_args, INGRESS_CHAIN};
 
 pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc)?;
@@ -50,21 +48,15 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
             .into());
         }
     };
-    let jumps_present = if ctx.dry_run {
-        s.policy.is_some()
-    } else {
-        host::rule_present(Some(&s.namespace), "filter", "INPUT", &jump_args(INGRESS_CHAIN))?
-    };
-    let plan = plan::policy::apply(v, s, &policy, jumps_present);
-    let (subnet_name, unchanged) = (s.name.clone(), s.policy.as_ref() == Some(&policy));
+    let (subnet_name, cidr) = (s.name.clone(), s.cidr);
+    // Recorded with the subnet's CIDR whatever the file said, so the same
+    // rules from a file or a topology compare equal.
+    let policy = Policy { subnet: Some(cidr), ..policy };
+    let unchanged = s.policy.as_ref() == Some(&policy);
     let mut after = before.clone();
     let target = after.vpc_mut(vpc_name.as_str()).and_then(|v| v.subnets.iter_mut().find(|x| x.name == subnet_name));
     target.expect("validated").policy = Some(policy.clone());
-    ctx.save(&store, &after)?;
-    if let Err(e) = ctx.apply(&plan) {
-        ctx.save(&store, &before)?;
-        return Err(e).context("applying the policy failed; the previous policy is still in force");
-    }
+    commit(ctx, &store, &before, after).context("applying the policy failed; the previous policy is still in force")?;
     ctx.report(
         format!(
             "policy {} applied to {vpc_name}/{subnet_name}: {} ingress, {} egress rule(s); default ingress {}, egress {}{}",

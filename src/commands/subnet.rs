@@ -3,22 +3,23 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{collect_errors, Ctx};
+use super::converge::commit;
+use super::Ctx;
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, naming, Name, Status, Subnet, SubnetKind};
-use crate::plan;
-use crate::state::{State, Store};
+use crate::state::State;
 
 pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKind) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc_name)?;
     let name = Name::parse("subnet name", name)?;
     let cidr = cidr::parse("subnet CIDR", cidr_raw)?;
     let store = ctx.open()?;
-    let mut state = store.load()?;
-    let recorded: Vec<ipnet::Ipv4Net> = state.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
+    let before = store.load()?;
+    let recorded: Vec<ipnet::Ipv4Net> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
     let host_routes: Vec<_> = host::routes().into_iter().filter(|(_, n)| !recorded.contains(n)).collect();
-    match validate::add_subnet(&state, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
+    let mut after = before.clone();
+    match validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
         Create::Exists => {
             ctx.report(
                 format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"),
@@ -28,47 +29,33 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
         }
         Create::Resume => {
             ctx.say(format!("subnet '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
-            state = remove(ctx, &store, state, vpc_name.as_str(), name.as_str())?;
+            let v = after.vpc_mut(vpc_name.as_str()).expect("validated");
+            v.subnets.iter_mut().find(|s| s.name == name).expect("recorded").status = Status::Ready;
         }
-        Create::New => {}
+        Create::New => {
+            let subnet = new_subnet(ctx, &before, &vpc_name, &name, cidr, kind)?;
+            after.vpc_mut(vpc_name.as_str()).expect("validated").subnets.push(subnet);
+        }
     }
-    let subnet = new_subnet(ctx, &state, &vpc_name, &name, cidr, kind)?;
-    let before = state.clone();
-    let mut after = state;
-    after.vpc_mut(vpc_name.as_str()).expect("validated").subnets.push(subnet.clone());
-    let vpc = after.vpc(vpc_name.as_str()).expect("validated");
-    let base = ctx.base_presence(&before, &after)?;
-    let plan = plan::subnet::add(&before, &after, vpc, &subnet, base);
-    ctx.save(&store, &after)?;
-    if let Err(e) = ctx.apply(&plan) {
-        let _ = remove(ctx, &store, after, vpc_name.as_str(), name.as_str());
-        return Err(e).context(format!("adding subnet '{name}' failed; what it had created was removed"));
-    }
+    let after = commit(ctx, &store, &before, after).with_context(|| format!("adding subnet '{name}' failed"))?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.vpc_mut(vpc_name.as_str()).and_then(|v| v.subnets.iter_mut().find(|s| s.name == name));
-    s.expect("just added").status = Status::Ready;
-    ctx.save(&store, &after)?;
+    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(name.as_str())).expect("just added");
     ctx.report(
         format!(
             "added {kind} subnet '{name}' ({cidr}) to VPC '{vpc_name}': namespace {}, address {}, gateway {}",
-            subnet.namespace, subnet.ip, subnet.gateway
+            s.namespace, s.ip, s.gateway
         ),
-        json!({"vpc": vpc_name, "subnet": name, "status": "created", "namespace": subnet.namespace,
-               "ip": subnet.ip, "gateway": subnet.gateway}),
+        json!({"vpc": vpc_name, "subnet": name, "status": "created", "namespace": s.namespace,
+               "ip": s.ip, "gateway": s.gateway}),
     );
     Ok(())
 }
 
-fn new_subnet(
-    ctx: &Ctx,
-    state: &State,
-    vpc: &Name,
-    name: &Name,
-    cidr: ipnet::Ipv4Net,
-    kind: SubnetKind,
-) -> Result<Subnet> {
+/// A subnet record with kernel names that collide with nothing recorded,
+/// nor (outside dry runs) with an interface or namespace on the host.
+pub fn new_subnet(ctx: &Ctx, state: &State, vpc: &Name, name: &Name, cidr: ipnet::Ipv4Net, kind: SubnetKind) -> Result<Subnet> {
     let taken = state.taken_names();
     let free = |n: &str| taken.contains(n);
     let veth = naming::veth_name(vpc.as_str(), name.as_str(), &free);
@@ -82,36 +69,31 @@ fn new_subnet(
         }
     }
     let (gateway, ip) = cidr::gateway_and_host(&cidr);
-    Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Pending, policy: None, apps: vec![] })
+    Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Ready, policy: None, apps: vec![] })
 }
 
-fn remove(ctx: &Ctx, store: &Store, before: State, vpc: &str, name: &str) -> Result<State> {
-    let mut after = before.clone();
-    let v = after.vpc_mut(vpc).expect("validated");
-    v.subnets.retain(|s| s.name.as_str() != name);
-    // A NAT list naming the subnet must not silently cover a later namesake.
-    if let Some(list) = v.nat.as_mut().and_then(|n| n.subnets.as_mut()) {
-        list.retain(|n| n.as_str() != name);
+/// `state` without subnet `name` of `vpc`.
+pub fn without(state: &State, vpc: &str, name: &str) -> State {
+    let mut after = state.clone();
+    if let Some(v) = after.vpc_mut(vpc) {
+        v.subnets.retain(|s| s.name.as_str() != name);
+        // A NAT list naming the subnet must not silently cover a later namesake.
+        if let Some(list) = v.nat.as_mut().and_then(|n| n.subnets.as_mut()) {
+            list.retain(|n| n.as_str() != name);
+        }
     }
-    let old_vpc = before.vpc(vpc).expect("validated");
-    let s = old_vpc.subnet(name).expect("validated");
-    // A process left in the namespace would keep it (and its veth) alive.
-    super::app::stop_apps(ctx, s, None);
-    let base = ctx.base_presence(&before, &after)?;
-    let plan = plan::subnet::delete(&before, &after, old_vpc, s, base);
-    collect_errors(&format!("deleting subnet '{name}'"), ctx.apply_all(&plan))?;
-    ctx.save(store, &after)?;
-    Ok(after)
+    after
 }
 
 pub fn delete(ctx: &Ctx, vpc_name: &str, name: &str) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc_name)?;
     let name = Name::parse("subnet name", name)?;
     let store = ctx.open()?;
-    let state = store.load()?;
-    let vpc = validate::find_vpc(&state, vpc_name.as_str())?;
+    let before = store.load()?;
+    let vpc = validate::find_vpc(&before, vpc_name.as_str())?;
     validate::find_subnet(vpc, name.as_str())?;
-    remove(ctx, &store, state, vpc_name.as_str(), name.as_str())?;
+    let after = without(&before, vpc_name.as_str(), name.as_str());
+    commit(ctx, &store, &before, after).with_context(|| format!("deleting subnet '{name}'"))?;
     ctx.report(
         format!("deleted subnet '{name}' from VPC '{vpc_name}'"),
         json!({"vpc": vpc_name, "subnet": name, "status": "deleted"}),

@@ -1,24 +1,26 @@
-//! create-vpc, delete, teardown-all.
+//! create-vpc, delete, teardown-all: edits of the recorded state, applied
+//! by the one change path (`converge::commit`).
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{collect_errors, Ctx};
+use super::converge::commit;
+use super::Ctx;
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, naming, Name, Status, Vpc};
 use crate::plan;
-use crate::plan::vpc::IP_FORWARD;
 use crate::state::State;
 
 pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let name = Name::parse("VPC name", name)?;
     let cidr = cidr::parse("VPC CIDR", cidr_raw)?;
     let store = ctx.open()?;
-    let mut state = store.load()?;
-    let ours: Vec<String> = state.vpcs.iter().map(|v| v.bridge.clone()).collect();
+    let before = store.load()?;
+    let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
     let host_routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
-    match validate::create_vpc(&state, &name, &cidr, &host_routes)? {
+    let mut after = before.clone();
+    match validate::create_vpc(&before, &name, &cidr, &host_routes)? {
         Create::Exists => {
             ctx.report(
                 format!("VPC '{name}' already exists ({cidr}); nothing to do"),
@@ -28,46 +30,14 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
         }
         Create::Resume => {
             ctx.say(format!("VPC '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
-            state = remove(ctx, &store, state, name.as_str())?;
+            after.vpc_mut(name.as_str()).expect("recorded").status = Status::Ready;
         }
-        Create::New => {}
+        Create::New => after.vpcs.push(new_vpc(ctx, &before, &name, cidr)?),
     }
-    let taken = state.taken_names();
-    let bridge = naming::bridge_name(name.as_str(), &|n| taken.contains(n));
-    if !ctx.dry_run && host::link_exists(&bridge) {
-        return Err(super::unrecorded("interface", &bridge, &format!("ip link del {bridge}")).into());
-    }
-    let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
-    let vpc = Vpc {
-        link_group: naming::link_group(name.as_str(), &|g| groups.contains(&g)),
-        chain: naming::vpc_chain(&bridge),
-        name: name.clone(),
-        cidr,
-        bridge,
-        status: Status::Pending,
-        subnets: vec![],
-        nat: None,
-    };
-    let before = state.clone();
-    let mut after = state;
-    after.vpcs.push(vpc);
-    let ip_forward = host::read_sysctl(IP_FORWARD).with_context(|| format!("cannot read {IP_FORWARD}"))?;
-    if before.vpcs.is_empty() {
-        after.host.ip_forward_before = Some(ip_forward.clone());
-    }
-    let base = ctx.base_presence(&before, &after)?;
-    let plan = plan::vpc::create(&before, &after, name.as_str(), base, &ip_forward);
-    // Record first: a run killed from here on leaves state that delete can finish.
-    ctx.save(&store, &after)?;
-    if let Err(e) = ctx.apply(&plan) {
-        let _ = remove(ctx, &store, after, name.as_str());
-        return Err(e).context(format!("creating VPC '{name}' failed; what it had created was removed"));
-    }
+    let after = commit(ctx, &store, &before, after).with_context(|| format!("creating VPC '{name}' failed"))?;
     if ctx.dry_run {
         return Ok(());
     }
-    after.vpc_mut(name.as_str()).expect("just added").status = Status::Ready;
-    ctx.save(&store, &after)?;
     let v = after.vpc(name.as_str()).expect("just added");
     ctx.report(
         format!("created VPC '{name}' ({cidr}) on bridge {}", v.bridge),
@@ -76,35 +46,41 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     Ok(())
 }
 
-/// Tear down `name` and drop it from state; returns the new state.
-/// Errors are collected, and the VPC stays recorded if any remain.
-fn remove(ctx: &Ctx, store: &crate::state::Store, before: State, name: &str) -> Result<State> {
-    let mut after = before.clone();
+/// A VPC record with kernel names that collide with nothing recorded, nor
+/// (outside dry runs) with an interface already on the host.
+pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net) -> Result<Vpc> {
+    let taken = state.taken_names();
+    let bridge = naming::bridge_name(name.as_str(), &|n| taken.contains(n));
+    if !ctx.dry_run && host::link_exists(&bridge) {
+        return Err(super::unrecorded("interface", &bridge, &format!("ip link del {bridge}")).into());
+    }
+    let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
+    Ok(Vpc {
+        link_group: naming::link_group(name.as_str(), &|g| groups.contains(&g)),
+        chain: naming::vpc_chain(&bridge),
+        name: name.clone(),
+        cidr,
+        bridge,
+        status: Status::Ready,
+        subnets: vec![],
+        nat: None,
+    })
+}
+
+/// `state` without VPC `name` and its peerings.
+pub fn without(state: &State, name: &str) -> State {
+    let mut after = state.clone();
     after.vpcs.retain(|v| v.name.as_str() != name);
     after.peerings.retain(|p| !p.involves(name));
-    if after.vpcs.is_empty() {
-        after.host.ip_forward_before = None;
-    }
-    if let Some(v) = before.vpc(name) {
-        for s in &v.subnets {
-            super::app::stop_apps(ctx, s, None);
-        }
-    }
-    let base = ctx.base_presence(&before, &after)?;
-    let plan = plan::vpc::delete(&before, &after, name, base);
-    let errors = ctx.apply_all(&plan);
-    collect_errors(&format!("deleting VPC '{name}'"), errors)?;
-    ctx.save(store, &after)?;
-    Ok(after)
+    after
 }
 
 pub fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let name = Name::parse("VPC name", name)?;
     let store = ctx.open()?;
-    let state = store.load()?;
-    let vpc = validate::find_vpc(&state, name.as_str())?;
-    let n = vpc.subnets.len();
-    remove(ctx, &store, state, name.as_str())?;
+    let before = store.load()?;
+    let n = validate::find_vpc(&before, name.as_str())?.subnets.len();
+    commit(ctx, &store, &before, without(&before, name.as_str())).with_context(|| format!("deleting VPC '{name}'"))?;
     ctx.report(
         format!("deleted VPC '{name}' and its {n} subnet(s)"),
         json!({"vpc": name, "status": "deleted", "subnets": n}),
@@ -114,22 +90,13 @@ pub fn delete(ctx: &Ctx, name: &str) -> Result<()> {
 
 pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     let store = ctx.open()?;
-    let mut state = store.load()?;
-    let names: Vec<String> = state.vpcs.iter().map(|v| v.name.to_string()).collect();
-    let mut failures = vec![];
-    for name in &names {
-        match remove(ctx, &store, state.clone(), name) {
-            Ok(after) => state = after,
-            Err(e) => failures.push(format!("{e:#}")),
-        }
-    }
-    if state.vpcs.is_empty() && !ctx.dry_run {
-        if let Err(e) = sweep_leftover_chains(ctx) {
-            failures.push(format!("{e:#}"));
-        }
-    }
-    if !failures.is_empty() {
-        anyhow::bail!("teardown-all left {} problem(s):\n{}", failures.len(), failures.join("\n"));
+    let before = store.load()?;
+    let names: Vec<String> = before.vpcs.iter().map(|v| v.name.to_string()).collect();
+    let mut after = State::default();
+    after.host = before.host.clone();
+    commit(ctx, &store, &before, after).context("teardown-all")?;
+    if !ctx.dry_run {
+        sweep_leftover_chains(ctx)?;
     }
     ctx.report(
         format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()),

@@ -5,6 +5,7 @@ pub mod cidr;
 pub mod name;
 pub mod naming;
 pub mod policy;
+pub mod topology;
 pub mod validate;
 
 use std::net::Ipv4Addr;
@@ -71,6 +72,18 @@ pub struct App {
     pub start_time: u64,
     pub command: Vec<String>,
     pub log: std::path::PathBuf,
+    /// vpcctl's own HTTP server (no command given). Its command line names
+    /// the vpcctl binary, whose path may change between runs, so two
+    /// builtin apps on one port are the same app whatever the path.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub builtin: bool,
+}
+
+impl App {
+    /// Whether `other` asks for the same process (pids aside).
+    pub fn same_spec(&self, other: &App) -> bool {
+        self.port == other.port && self.builtin == other.builtin && (self.builtin || self.command == other.command)
+    }
 }
 
 /// A NAT gateway: masquerade out of `interface`.

@@ -208,6 +208,38 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The policy in the file format `parse` reads (without "subnet").
+    pub fn to_file_json(&self) -> Value {
+        let rules = |rs: &[Rule]| -> Value {
+            rs.iter()
+                .map(|r| {
+                    let mut o = Map::new();
+                    o.insert("protocol".into(), serde_json::to_value(r.protocol).unwrap_or(Value::Null));
+                    if let Some(p) = r.ports {
+                        let v = if p.first == p.last { Value::from(p.first) } else { Value::from(format!("{}-{}", p.first, p.last)) };
+                        o.insert("port".into(), v);
+                    }
+                    o.insert("action".into(), Value::from(r.action.as_str()));
+                    if let Some(c) = r.cidr {
+                        o.insert("cidr".into(), Value::from(c.to_string()));
+                    }
+                    if let Some(d) = &r.description {
+                        o.insert("description".into(), Value::from(d.clone()));
+                    }
+                    Value::Object(o)
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "default_ingress": self.default_ingress.as_str(),
+            "default_egress": self.default_egress.as_str(),
+            "ingress": rules(&self.ingress),
+            "egress": rules(&self.egress),
+        })
+    }
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let proto = serde_json::to_value(self.protocol).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();

@@ -45,7 +45,7 @@ impl BaseJump {
         ["-m", "comment", "--comment", "vpcctl", "-j", self.chain].iter().map(|s| s.to_string()).collect()
     }
 
-    fn insert(&self) -> String {
+    pub fn insert(&self) -> String {
         format!("-I {} 1 {}", self.builtin, self.rule_args().join(" "))
     }
 
@@ -78,7 +78,7 @@ pub fn probes_needed(before: &State, after: &State) -> (bool, bool) {
     (filter, nat)
 }
 
-fn uses_nat(state: &State) -> bool {
+pub fn uses_nat(state: &State) -> bool {
     state.vpcs.iter().any(|v| v.nat.is_some())
 }
 
@@ -93,7 +93,7 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     rules
 }
 
-fn filter_dispatch(state: &State) -> Vec<String> {
+pub fn filter_dispatch(state: &State) -> Vec<String> {
     let mut lines = vec![declare(FORWARD_CHAIN)];
     for v in &state.vpcs {
         let c = comment(v.name.as_str(), "dispatch");
@@ -103,7 +103,7 @@ fn filter_dispatch(state: &State) -> Vec<String> {
     lines
 }
 
-fn nat_dispatch(state: &State) -> Vec<String> {
+pub fn nat_dispatch(state: &State) -> Vec<String> {
     let mut lines = vec![declare(POSTROUTING_CHAIN)];
     for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
         let c = comment(v.name.as_str(), "dispatch");

@@ -5,10 +5,12 @@
 //! A plan renders to a shell script that does exactly what the runner does,
 //! which is what `--dry-run` prints and `-v` echoes.
 
+pub mod diff;
 pub mod firewall;
 pub mod nat;
 pub mod peering;
 pub mod policy;
+pub mod repair;
 pub mod subnet;
 pub mod vpc;
 

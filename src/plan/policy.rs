@@ -16,16 +16,44 @@ pub fn jump_args(chain: &str) -> Vec<String> {
     ["-m", "comment", "--comment", "vpcctl", "-j", chain].iter().map(|s| s.to_string()).collect()
 }
 
+/// The built-in chain that jumps to each of our chains.
+pub const JUMPS: [(&str, &str); 2] = [("INPUT", INGRESS_CHAIN), ("OUTPUT", EGRESS_CHAIN)];
+
 /// One atomic restore in the namespace that replaces the whole policy.
 /// `jumps_present`: whether INPUT/OUTPUT already jump to our chains.
 pub fn apply(vpc: &Vpc, s: &Subnet, policy: &Policy, jumps_present: bool) -> Plan {
     let mut lines = vec![declare(INGRESS_CHAIN), declare(EGRESS_CHAIN)];
-    lines.extend(chain_rules(vpc, s, INGRESS_CHAIN, "ingress", &policy.ingress, policy.default_ingress.target()));
-    lines.extend(chain_rules(vpc, s, EGRESS_CHAIN, "egress", &policy.egress, policy.default_egress.target()));
+    lines.extend(rules(vpc, s, policy));
     if !jumps_present {
-        lines.push(format!("-I INPUT 1 {}", jump_args(INGRESS_CHAIN).join(" ")));
-        lines.push(format!("-I OUTPUT 1 {}", jump_args(EGRESS_CHAIN).join(" ")));
+        lines.extend(JUMPS.iter().map(|(builtin, chain)| jump_insert(builtin, chain)));
     }
+    in_netns(s, lines)
+}
+
+/// Remove the policy: the jumps (if present) and our chains.
+pub fn remove(s: &Subnet, jumps_present: bool) -> Plan {
+    let mut lines = vec![];
+    if jumps_present {
+        lines.extend(JUMPS.iter().map(|(builtin, chain)| format!("-D {builtin} {}", jump_args(chain).join(" "))));
+    }
+    for (_, chain) in JUMPS {
+        lines.extend(crate::iptables::remove_chain(chain));
+    }
+    in_netns(s, lines)
+}
+
+pub fn jump_insert(builtin: &str, chain: &str) -> String {
+    format!("-I {builtin} 1 {}", jump_args(chain).join(" "))
+}
+
+/// Every rule of both policy chains, as `-A` lines.
+pub fn rules(vpc: &Vpc, s: &Subnet, policy: &Policy) -> Vec<String> {
+    let mut lines = chain_rules(vpc, s, INGRESS_CHAIN, "ingress", &policy.ingress, policy.default_ingress.target());
+    lines.extend(chain_rules(vpc, s, EGRESS_CHAIN, "egress", &policy.egress, policy.default_egress.target()));
+    lines
+}
+
+pub fn in_netns(s: &Subnet, lines: Vec<String>) -> Plan {
     let mut plan = Plan::default();
     plan.push(Step::Iptables(Restore {
         netns: Some(s.namespace.clone()),

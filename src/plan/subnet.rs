@@ -1,39 +1,26 @@
-//! Plans for adding and deleting a subnet: one namespace wired to the VPC
-//! bridge by a veth pair.
+//! The kernel objects of a subnet: one namespace wired to the VPC bridge by
+//! a veth pair, the gateway address on the bridge, and inside the
+//! namespace its address and default route.
 
-use super::firewall::{self, BasePresence};
-use super::{Plan, Step};
 use crate::iproute;
 use crate::model::{Subnet, Vpc};
-use crate::state::State;
 
 /// Name of the subnet's interface inside its namespace.
 pub const INNER_IF: &str = "eth0";
 
-/// One root batch and one batch inside the namespace, plus firewall changes
-/// if the subnet changes its VPC's rules (e.g. a public subnet under NAT).
-pub fn add(before: &State, after: &State, vpc: &Vpc, s: &Subnet, base: BasePresence) -> Plan {
-    let mut plan = Plan::default();
-    plan.extend(firewall::sync(before, after, &[], base));
-    plan.push(Step::ip(
-        None,
-        vec![
-            iproute::netns_add(&s.namespace),
-            iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF),
-            iproute::attach_up(&s.veth, &vpc.bridge),
-            iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
-        ],
-    ));
-    plan.push(Step::ip(
-        Some(&s.namespace),
-        vec![
-            iproute::link_up("lo"),
-            iproute::addr_add(s.ip, &s.cidr, INNER_IF),
-            iproute::link_up(INNER_IF),
-            iproute::default_route(s.gateway),
-        ],
-    ));
-    plan
+/// Lines for the root namespace's batch.
+pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
+    vec![
+        iproute::netns_add(&s.namespace),
+        iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF),
+        iproute::attach_up(&s.veth, &vpc.bridge),
+        iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
+    ]
+}
+
+/// Lines for the batch inside the subnet's namespace.
+pub fn netns_lines(s: &Subnet) -> Vec<String> {
+    vec![iproute::link_up("lo"), iproute::addr_add(s.ip, &s.cidr, INNER_IF), iproute::link_up(INNER_IF), iproute::default_route(s.gateway)]
 }
 
 /// Lines that remove a subnet's objects from the root namespace. Deleting
@@ -42,11 +29,29 @@ pub fn teardown_lines(s: &Subnet) -> Vec<String> {
     vec![iproute::link_del(&s.veth), iproute::netns_del(&s.namespace)]
 }
 
-pub fn delete(before: &State, after: &State, vpc: &Vpc, s: &Subnet, base: BasePresence) -> Plan {
-    let mut lines = teardown_lines(s);
-    lines.push(iproute::addr_del(s.gateway, &s.cidr, &vpc.bridge));
-    let mut plan = Plan::default();
-    plan.push(Step::ip_tolerant(None, lines));
-    plan.extend(firewall::sync(before, after, &[], base));
-    plan
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subnet_is_four_root_lines_and_four_inside() {
+        let v: Vpc = serde_json::from_str(
+            r#"{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":9,"chain":"VPCCTL-FWD-v","status":"ready",
+            "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public","namespace":"ns-v-web","veth":"v-v-web",
+            "gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready"}]}"#,
+        )
+        .unwrap();
+        let s = &v.subnets[0];
+        assert_eq!(
+            root_lines(&v, s),
+            [
+                "netns add ns-v-web",
+                "link add v-v-web group 9 type veth peer name eth0 netns ns-v-web",
+                "link set v-v-web master br-v up",
+                "addr add 10.1.1.1/24 dev br-v"
+            ]
+        );
+        assert_eq!(netns_lines(s), ["link set lo up", "addr add 10.1.1.2/24 dev eth0", "link set eth0 up", "route add default via 10.1.1.1"]);
+        assert_eq!(teardown_lines(s), ["link del v-v-web", "netns del ns-v-web"]);
+    }
 }

@@ -1,57 +1,45 @@
-//! Plans for creating and deleting a VPC.
+//! The kernel objects of a VPC: a bridge (with every veth of the VPC in its
+//! link group) and an unreachable route over its whole range.
 
-use super::firewall::{self, BasePresence};
-use super::{Plan, Step};
 use crate::iproute;
 use crate::model::Vpc;
-use crate::state::State;
 
 pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 
-/// Create the VPC `name`, which `after` holds (and `before` does not).
-/// `ip_forward` is the host's current value.
-pub fn create(before: &State, after: &State, name: &str, base: BasePresence, ip_forward: &str) -> Plan {
-    let vpc = after.vpc(name).expect("planned VPC is in state");
-    let mut plan = Plan::default();
-    // Firewall first, so there is no moment where the bridge forwards
-    // without our rules in front of it.
-    plan.extend(firewall::sync(before, after, &[name], base));
-    plan.push(Step::ip(
-        None,
-        vec![
-            iproute::bridge_add(&vpc.bridge, vpc.link_group),
-            iproute::link_up(&vpc.bridge),
-            iproute::route_unreachable_add(&vpc.cidr),
-        ],
-    ));
-    if ip_forward.trim() != "1" {
-        plan.push(Step::Sysctl { key: IP_FORWARD.into(), value: "1".into() });
-    }
-    plan
+/// Lines that make the VPC's own objects (its subnets come separately).
+pub fn create_lines(vpc: &Vpc) -> Vec<String> {
+    vec![iproute::bridge_add(&vpc.bridge, vpc.link_group), iproute::link_up(&vpc.bridge), iproute::route_unreachable_add(&vpc.cidr)]
 }
 
-/// Kernel objects of a VPC, removed whether or not they exist, in one
-/// batch: the bridge and all veths at once (their link group), then the
-/// namespaces, now empty and cheap to drop.
-pub fn teardown_objects(vpc: &Vpc) -> Plan {
+/// Lines that remove a VPC's objects whether or not they exist, for one
+/// tolerant batch: the bridge and all veths at once (their link group),
+/// then the namespaces, now empty and cheap to drop.
+pub fn teardown_lines(vpc: &Vpc) -> Vec<String> {
     let mut lines = vec![iproute::route_unreachable_del(&vpc.cidr), iproute::link_del_group(vpc.link_group)];
     lines.extend(vpc.subnets.iter().map(|s| iproute::netns_del(&s.namespace)));
     // In case the bridge lost its group (it never should): by name too.
     lines.push(iproute::link_del(&vpc.bridge));
-    let mut plan = Plan::default();
-    plan.push(Step::ip_tolerant(None, lines));
-    plan
+    lines
 }
 
-/// Delete `name`, present in `before` and gone from `after`.
-pub fn delete(before: &State, after: &State, name: &str, base: BasePresence) -> Plan {
-    let vpc = before.vpc(name).expect("VPC to delete is in state");
-    let mut plan = teardown_objects(vpc);
-    plan.extend(firewall::sync(before, after, &[], base));
-    if after.vpcs.is_empty() {
-        if let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1") {
-            plan.push(Step::Sysctl { key: IP_FORWARD.into(), value: v.trim().to_string() });
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn teardown_deletes_the_link_group_then_namespaces() {
+        let v: Vpc = serde_json::from_str(
+            r#"{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":1073741830,"chain":"VPCCTL-FWD-v","status":"ready",
+            "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public","namespace":"ns-v-web","veth":"v-v-web",
+            "gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            teardown_lines(&v),
+            ["route del unreachable 10.1.0.0/16", "link del group 1073741830", "netns del ns-v-web", "link del br-v"]
+        );
+        let create = create_lines(&v);
+        assert!(create[0].starts_with("link add br-v address 02:") && create[0].ends_with("group 1073741830 type bridge"));
+        assert_eq!(create[2], "route add unreachable 10.1.0.0/16");
     }
-    plan
 }

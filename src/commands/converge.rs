@@ -1,0 +1,157 @@
+//! The one change path. Every command that changes something computes the
+//! state it wants and hands it here:
+//!
+//! 1. plan `before -> after` (pure: `plan::diff`), probing only what state
+//!    cannot tell (base jumps, policy jumps);
+//! 2. record the change as in progress (`diff::in_progress`), so a run
+//!    killed at any instant leaves state from which the next run finishes;
+//! 3. stop apps that go, run the plan, start apps that come (recorded
+//!    before waiting for them to listen);
+//! 4. on failure, converge back to `before`; on success, save `after` with
+//!    everything ready.
+//!
+//! Nothing changes, and nothing is written, when `after` equals `before`.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+
+use super::{collect_errors, Ctx};
+use crate::apps::{self, Ready};
+use crate::host;
+use crate::model::Name;
+use crate::plan::diff::{self, Facts};
+use crate::plan::policy::{jump_args, INGRESS_CHAIN};
+use crate::plan::vpc::IP_FORWARD;
+use crate::state::{State, Store};
+
+/// Converge the kernel from `before` (what state records) to `after`.
+/// Returns the state now recorded.
+pub fn commit(ctx: &Ctx, store: &Store, before: &State, after: State) -> Result<State> {
+    commit_inner(ctx, store, before, after, true)
+}
+
+fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_roll_back: bool) -> Result<State> {
+    let force_all = before.host.in_progress;
+    after.host.in_progress = false;
+    if after.vpcs.is_empty() {
+        after.host.ip_forward_before = None;
+    }
+    if !force_all && *before == after {
+        return Ok(after);
+    }
+    let first = !after.vpcs.is_empty() && (before.vpcs.is_empty() || force_all);
+    let ip_forward = if first && !ctx.dry_run {
+        host::read_sysctl(IP_FORWARD).with_context(|| format!("cannot read {IP_FORWARD}"))?
+    } else {
+        "1".to_string()
+    };
+    if before.vpcs.is_empty() && !after.vpcs.is_empty() {
+        after.host.ip_forward_before = Some(ip_forward.clone());
+    }
+    let facts = facts(ctx, before, &after, force_all, ip_forward)?;
+    let plan = diff::plan(before, &after, &facts);
+    let stops: Vec<(String, u32, u64)> =
+        diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (app_label(a.port, &a.command), a.pid, a.start_time)).collect();
+    if ctx.dry_run {
+        for (_, pid, _) in &stops {
+            println!("kill -TERM -- -{pid}");
+        }
+        ctx.print_script(&plan);
+        for (_, s, a) in diff::apps_to_start(before, &after) {
+            println!("ip netns exec {} setsid {} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
+        }
+        return Ok(after);
+    }
+    let mid = diff::in_progress(before, &after);
+    store.save(&mid)?;
+    for (_, pid, start) in &stops {
+        apps::stop(*pid, *start);
+    }
+    let soft = match ctx.apply(&plan) {
+        Ok(soft) => soft,
+        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &mid, before, e.into())),
+        Err(e) => return Err(e.into()),
+    };
+    // Teardown errors: what failed to go stays recorded (pending), so the
+    // same command, run again, finishes the job.
+    collect_errors("removing what goes", soft)?;
+    let mut done = diff::done(after);
+    match start_apps(ctx, store, before, &mut done) {
+        Ok(()) => {}
+        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &done, before, e)),
+        Err(e) => return Err(e),
+    }
+    store.save(&done)?;
+    Ok(done)
+}
+
+/// Undo a change that failed half-way: converge from what was recorded back
+/// to `before`. Returns the error to report.
+fn roll_back(ctx: &Ctx, store: &Store, recorded: &State, before: &State, cause: anyhow::Error) -> anyhow::Error {
+    let mut recorded = recorded.clone();
+    recorded.host.in_progress = true;
+    match commit_inner(ctx, store, &recorded, before.clone(), false) {
+        Ok(_) => cause.context("the change failed; what it had created was removed and the previous state restored"),
+        Err(again) => anyhow!(
+            "{cause:#}\nUndoing it failed too: {again:#}\nState records the unfinished change: fix the cause and run the same command again, or see 'vpcctl doctor'"
+        ),
+    }
+}
+
+fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: String) -> Result<Facts> {
+    let base = ctx.base_presence(before, after)?;
+    let mut policy_jumps = std::collections::HashSet::new();
+    for s in diff::policy_probes(before, after, force_all) {
+        let present = if ctx.dry_run {
+            before.vpcs.iter().flat_map(|v| &v.subnets).any(|b| b.namespace == s.namespace && b.policy.is_some())
+        } else {
+            host::rule_present(Some(&s.namespace), "filter", "INPUT", &jump_args(INGRESS_CHAIN))?
+        };
+        if present {
+            policy_jumps.insert(s.namespace.clone());
+        }
+    }
+    Ok(Facts { base, ip_forward, policy_jumps, force_all })
+}
+
+fn app_label(port: u16, command: &[String]) -> String {
+    format!("{:?} on port {port}", command.join(" "))
+}
+
+/// Start the apps `state` records that `before` did not run, record their
+/// PIDs (saved before waiting, so a killed run still knows what to stop),
+/// and wait until each listens.
+fn start_apps(ctx: &Ctx, store: &Store, before: &State, state: &mut State) -> Result<()> {
+    let wanted: Vec<(Name, Name, u16)> =
+        diff::apps_to_start(before, state).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut children = vec![];
+    for (v, s, port) in &wanted {
+        let sub = state.vpc_mut(v.as_str()).and_then(|x| x.subnets.iter_mut().find(|x| &x.name == s)).expect("planned subnet");
+        let ns = sub.namespace.clone();
+        let app = sub.apps.iter_mut().find(|a| a.port == *port).expect("planned app");
+        let child = apps::spawn_in_netns(&ns, &app.command, &app.log)?;
+        app.pid = child.id();
+        app.start_time = apps::start_time(app.pid).unwrap_or(0);
+        children.push((format!("{v}/{s}"), app.clone(), child));
+    }
+    store.save(state)?;
+    for (at, app, mut child) in children {
+        let why = match apps::wait_listening(&mut child, app.port, Duration::from_secs(10)) {
+            Ready::Listening => continue,
+            Ready::Exited(status) => format!("it exited ({status})"),
+            Ready::TimedOut => format!("it did not listen on port {} within 10 s and was stopped", app.port),
+        };
+        let _ = ctx;
+        return Err(anyhow!(
+            "app {:?} in {at} failed: {why}. Log {}:\n{}",
+            app.command.join(" "),
+            app.log.display(),
+            apps::log_tail(&app.log, 5)
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,488 @@
+//! Topology files: a whole network as one JSON document, for `plan`,
+//! `apply` and `export`.
+//!
+//! ```json
+//! {"vpcs": {"vpc1": {"cidr": "10.10.0.0/16",
+//!                    "nat": {"interface": "uplink0", "subnets": ["web"]},
+//!                    "subnets": {"web": {"cidr": "10.10.1.0/24", "public": true, "apps": [{"port": 8080}]},
+//!                                "db":  {"cidr": "10.10.2.0/24", "policy": "policies/db.json"}}}},
+//!  "peerings": [{"vpcs": ["vpc1", "vpc2"], "allow_cidrs": ["10.10.1.0/24"]}]}
+//! ```
+//! Parsed by hand from a JSON value, like policy files, so that every error
+//! names where it is (`vpcs.vpc1.subnets.web: unknown key "pubic"`).
+//! Everything the imperative commands check is checked here, before
+//! anything changes.
+
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+use serde_json::{json, Map, Value};
+
+use super::cidr::{self, overlaps, MAX_SUBNET_PREFIX};
+use super::policy::Policy;
+use super::validate::vpc_cidr;
+use super::{Name, SubnetKind};
+use crate::state::State;
+
+/// Largest topology or policy file read: far above any real one, and
+/// small enough that a wrong path (a disk image, /dev/zero) fails fast.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    pub vpcs: Vec<VpcSpec>,
+    pub peerings: Vec<PeeringSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VpcSpec {
+    pub name: Name,
+    pub cidr: Ipv4Net,
+    pub nat: Option<NatSpec>,
+    pub subnets: Vec<SubnetSpec>,
+}
+
+/// `"nat": true` is every field `None`: the default route's interface, and
+/// the public subnets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NatSpec {
+    pub interface: Option<String>,
+    pub subnets: Option<Vec<Name>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubnetSpec {
+    pub name: Name,
+    pub cidr: Ipv4Net,
+    pub kind: SubnetKind,
+    pub policy: Option<Policy>,
+    pub apps: Vec<AppSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSpec {
+    pub port: u16,
+    /// `None`: vpcctl's own HTTP server.
+    pub command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeeringSpec {
+    pub a: Name,
+    pub b: Name,
+    pub allow_cidrs: Vec<Ipv4Net>,
+}
+
+/// A problem in a topology file, at a JSON path.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{path}: {message}")]
+pub struct TopologyError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: &str, message: impl Into<String>) -> TopologyError {
+    TopologyError { path: path.to_string(), message: message.into() }
+}
+
+fn object<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a Map<String, Value>, TopologyError> {
+    let obj = v.as_object().ok_or_else(|| err(path, format!("{} is not an object", short(v))))?;
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(err(path, format!("unknown key {k:?} (allowed: {})", allowed.join(", "))));
+    }
+    Ok(obj)
+}
+
+/// A value, cut short for an error message.
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 { format!("{}...", &s[..s.char_indices().nth(37).map_or(s.len(), |(i, _)| i)]) } else { s }
+}
+
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, TopologyError> {
+    v.as_str().ok_or_else(|| err(path, format!("{} is not a string", short(v))))
+}
+
+fn list<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, TopologyError> {
+    v.as_array().ok_or_else(|| err(path, format!("{} is not a list", short(v))))
+}
+
+fn name(what: &'static str, raw: &str, path: &str) -> Result<Name, TopologyError> {
+    Name::parse(what, raw).map_err(|e| err(path, e.to_string()))
+}
+
+fn net(what: &'static str, v: &Value, path: &str) -> Result<Ipv4Net, TopologyError> {
+    cidr::parse(what, string(v, path)?).map_err(|e| err(path, e.to_string()))
+}
+
+/// Reads a policy file named by a topology (relative to its directory).
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+impl Topology {
+    /// Parse and validate. `dir` is the topology file's directory, against
+    /// which policy paths are resolved.
+    pub fn parse(text: &str, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
+        let v: Value = serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
+        let top = object(&v, "(file)", &["vpcs", "peerings"])?;
+        let mut vpcs = vec![];
+        if let Some(all) = top.get("vpcs") {
+            let all = all.as_object().ok_or_else(|| err("vpcs", "is not an object of VPCs by name"))?;
+            for (key, spec) in all {
+                vpcs.push(vpc(key, spec, dir, read)?);
+            }
+        }
+        let mut peerings = vec![];
+        if let Some(all) = top.get("peerings") {
+            for (i, p) in list(all, "peerings")?.iter().enumerate() {
+                peerings.push(peering(p, &format!("peerings[{i}]"))?);
+            }
+        }
+        let topo = Topology { vpcs, peerings };
+        topo.validate()?;
+        Ok(topo)
+    }
+
+    pub fn vpc(&self, name: &str) -> Option<&VpcSpec> {
+        self.vpcs.iter().find(|v| v.name.as_str() == name)
+    }
+
+    /// Everything that involves more than one object.
+    fn validate(&self) -> Result<(), TopologyError> {
+        for (i, v) in self.vpcs.iter().enumerate() {
+            let at = format!("vpcs.{}", v.name);
+            if let Some(o) = self.vpcs[..i].iter().find(|o| overlaps(&o.cidr, &v.cidr)) {
+                return Err(err(&at, format!("CIDR {} overlaps VPC '{}' ({}); VPC address spaces must not overlap", v.cidr, o.name, o.cidr)));
+            }
+            for (j, s) in v.subnets.iter().enumerate() {
+                let at = format!("{at}.subnets.{}", s.name);
+                if !v.cidr.contains(&s.cidr) {
+                    return Err(err(&at, format!("subnet CIDR {} is not inside VPC '{}' ({})", s.cidr, v.name, v.cidr)));
+                }
+                if let Some(o) = v.subnets[..j].iter().find(|o| overlaps(&o.cidr, &s.cidr)) {
+                    return Err(err(&at, format!("subnet CIDR {} overlaps subnet '{}' ({})", s.cidr, o.name, o.cidr)));
+                }
+            }
+            if let Some(names) = v.nat.as_ref().and_then(|n| n.subnets.as_ref()) {
+                if let Some(n) = names.iter().find(|n| !v.subnets.iter().any(|s| &s.name == *n)) {
+                    return Err(err(&format!("{at}.nat.subnets"), format!("VPC '{}' has no subnet named '{n}'", v.name)));
+                }
+            }
+        }
+        for (i, p) in self.peerings.iter().enumerate() {
+            let at = format!("peerings[{i}]");
+            let find = |n: &Name| {
+                self.vpc(n.as_str()).ok_or_else(|| err(&format!("{at}.vpcs"), format!("no VPC named '{n}' in this file")))
+            };
+            let (va, vb) = (find(&p.a)?, find(&p.b)?);
+            if p.a == p.b {
+                return Err(err(&format!("{at}.vpcs"), format!("cannot peer VPC '{}' with itself", p.a)));
+            }
+            if overlaps(&va.cidr, &vb.cidr) {
+                return Err(err(&at, format!("VPCs '{}' and '{}' overlap; overlapping VPCs cannot be peered", p.a, p.b)));
+            }
+            for c in &p.allow_cidrs {
+                if !va.cidr.contains(c) && !vb.cidr.contains(c) {
+                    return Err(err(&format!("{at}.allow_cidrs"), format!("{c} lies in neither VPC '{}' ({}) nor '{}' ({})", p.a, va.cidr, p.b, vb.cidr)));
+                }
+            }
+            for v in [va, vb] {
+                if !p.allow_cidrs.is_empty() && !p.allow_cidrs.iter().any(|c| v.cidr.contains(c)) {
+                    return Err(err(&format!("{at}.allow_cidrs"), format!("names nothing inside VPC '{}' ({}), so no traffic could pass", v.name, v.cidr)));
+                }
+            }
+            if self.peerings[..i].iter().any(|q| (q.a == p.a && q.b == p.b) || (q.a == p.b && q.b == p.a)) {
+                return Err(err(&at, format!("VPCs '{}' and '{}' are peered twice", p.a, p.b)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, TopologyError> {
+    let at = format!("vpcs.{key}");
+    let name = name("VPC name", key, &at)?;
+    let obj = object(v, &at, &["cidr", "nat", "subnets"])?;
+    let cidr_at = format!("{at}.cidr");
+    let cidr = net("VPC CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.0.0/16\""))?, &cidr_at)?;
+    vpc_cidr(&cidr).map_err(|e| err(&cidr_at, e.to_string()))?;
+    let nat = match obj.get("nat") {
+        None | Some(Value::Bool(false)) | Some(Value::Null) => None,
+        Some(Value::Bool(true)) => Some(NatSpec::default()),
+        Some(n) => Some(nat(n, &format!("{at}.nat"))?),
+    };
+    let mut subnets = vec![];
+    if let Some(all) = obj.get("subnets") {
+        let all = all.as_object().ok_or_else(|| err(&format!("{at}.subnets"), "is not an object of subnets by name"))?;
+        for (k, s) in all {
+            subnets.push(subnet(&format!("{at}.subnets.{k}"), k, s, dir, read)?);
+        }
+    }
+    Ok(VpcSpec { name, cidr, nat, subnets })
+}
+
+fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
+    let obj = object(v, at, &["interface", "subnets"])?;
+    let interface = obj.get("interface").map(|i| string(i, &format!("{at}.interface")).map(str::to_string)).transpose()?;
+    if let Some(i) = &interface {
+        let ok = !i.is_empty() && i.len() <= crate::model::naming::IFNAME_MAX && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        if !ok {
+            return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
+        }
+    }
+    let subnets = obj
+        .get("subnets")
+        .map(|s| {
+            let at = format!("{at}.subnets");
+            list(s, &at)?.iter().map(|n| name("subnet name", string(n, &at)?, &at)).collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    Ok(NatSpec { interface, subnets })
+}
+
+fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<SubnetSpec, TopologyError> {
+    let name = name("subnet name", key, at)?;
+    let obj = object(v, at, &["cidr", "public", "policy", "apps"])?;
+    let cidr_at = format!("{at}.cidr");
+    let cidr = net("subnet CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.1.0/24\""))?, &cidr_at)?;
+    if cidr.prefix_len() > MAX_SUBNET_PREFIX {
+        return Err(err(&cidr_at, format!("{cidr} is too small; a subnet needs at least a /{MAX_SUBNET_PREFIX}")));
+    }
+    let kind = match obj.get("public") {
+        None | Some(Value::Bool(false)) => SubnetKind::Private,
+        Some(Value::Bool(true)) => SubnetKind::Public,
+        Some(other) => return Err(err(&format!("{at}.public"), format!("{} is not true or false", short(other)))),
+    };
+    let policy = obj.get("policy").map(|p| policy(p, &format!("{at}.policy"), cidr, dir, read)).transpose()?;
+    let mut apps: Vec<AppSpec> = vec![];
+    if let Some(all) = obj.get("apps") {
+        for (i, a) in list(all, &format!("{at}.apps"))?.iter().enumerate() {
+            let app = app(a, &format!("{at}.apps[{i}]"))?;
+            if apps.iter().any(|o| o.port == app.port) {
+                return Err(err(&format!("{at}.apps[{i}].port"), format!("port {} is used by another app of this subnet", app.port)));
+            }
+            apps.push(app);
+        }
+    }
+    Ok(SubnetSpec { name, cidr, kind, policy, apps })
+}
+
+fn policy(v: &Value, at: &str, subnet: Ipv4Net, dir: &Path, read: ReadFile) -> Result<Policy, TopologyError> {
+    let (text, from) = match v {
+        Value::String(rel) => {
+            let path = dir.join(rel);
+            let text = read(&path).map_err(|e| err(at, format!("cannot read policy file {}: {e}", path.display())))?;
+            (text, format!("policy file {}: ", path.display()))
+        }
+        Value::Object(_) => (v.to_string(), String::new()),
+        other => return Err(err(at, format!("{} is neither a policy file path nor a policy object", short(other)))),
+    };
+    let p = Policy::parse(&text).map_err(|e| err(at, format!("{from}{e}")))?;
+    if let Some(c) = p.subnet.filter(|c| *c != subnet) {
+        return Err(err(at, format!("{from}the policy is for subnet {c}, but this subnet is {subnet}")));
+    }
+    Ok(Policy { subnet: Some(subnet), ..p })
+}
+
+fn app(v: &Value, at: &str) -> Result<AppSpec, TopologyError> {
+    let obj = object(v, at, &["port", "command"])?;
+    let port_at = format!("{at}.port");
+    let port = match obj.get("port").and_then(Value::as_u64) {
+        Some(p @ 1..=65535) => p as u16,
+        Some(p) => return Err(err(&port_at, format!("{p} is not a port (1-65535)"))),
+        None => return Err(err(&port_at, "is required: the port the app listens on (1-65535)")),
+    };
+    let command = obj
+        .get("command")
+        .map(|c| {
+            let cat = format!("{at}.command");
+            let words = list(c, &cat)?.iter().map(|w| string(w, &cat).map(str::to_string)).collect::<Result<Vec<_>, _>>()?;
+            if words.is_empty() {
+                return Err(err(&cat, "is empty; leave it out for vpcctl's own HTTP server"));
+            }
+            Ok(words)
+        })
+        .transpose()?;
+    Ok(AppSpec { port, command })
+}
+
+fn peering(v: &Value, at: &str) -> Result<PeeringSpec, TopologyError> {
+    let obj = object(v, at, &["vpcs", "allow_cidrs"])?;
+    let vat = format!("{at}.vpcs");
+    let pair = list(obj.get("vpcs").ok_or_else(|| err(&vat, "is required: [\"vpc1\", \"vpc2\"]"))?, &vat)?;
+    if pair.len() != 2 {
+        return Err(err(&vat, format!("names {} VPC(s); a peering joins exactly two", pair.len())));
+    }
+    let a = name("VPC name", string(&pair[0], &vat)?, &vat)?;
+    let b = name("VPC name", string(&pair[1], &vat)?, &vat)?;
+    let cat = format!("{at}.allow_cidrs");
+    let allow_cidrs = match obj.get("allow_cidrs") {
+        None => vec![],
+        Some(l) => list(l, &cat)?.iter().map(|c| net("allowed CIDR", c, &cat)).collect::<Result<_, _>>()?,
+    };
+    Ok(PeeringSpec { a, b, allow_cidrs })
+}
+
+/// The recorded state as a topology file that `apply` accepts.
+pub fn export(state: &State) -> Value {
+    let mut vpcs = Map::new();
+    for v in &state.vpcs {
+        let mut subnets = Map::new();
+        for s in &v.subnets {
+            let mut o = Map::new();
+            o.insert("cidr".into(), json!(s.cidr));
+            if s.kind == SubnetKind::Public {
+                o.insert("public".into(), json!(true));
+            }
+            if let Some(p) = &s.policy {
+                o.insert("policy".into(), p.to_file_json());
+            }
+            if !s.apps.is_empty() {
+                let apps: Vec<Value> = s
+                    .apps
+                    .iter()
+                    .map(|a| if a.builtin { json!({"port": a.port}) } else { json!({"port": a.port, "command": a.command}) })
+                    .collect();
+                o.insert("apps".into(), Value::Array(apps));
+            }
+            subnets.insert(s.name.to_string(), Value::Object(o));
+        }
+        let mut o = Map::new();
+        o.insert("cidr".into(), json!(v.cidr));
+        if let Some(n) = &v.nat {
+            let mut nat = Map::new();
+            nat.insert("interface".into(), json!(n.interface));
+            if let Some(list) = &n.subnets {
+                nat.insert("subnets".into(), json!(list));
+            }
+            o.insert("nat".into(), Value::Object(nat));
+        }
+        o.insert("subnets".into(), Value::Object(subnets));
+        vpcs.insert(v.name.to_string(), Value::Object(o));
+    }
+    let peerings: Vec<Value> = state
+        .peerings
+        .iter()
+        .map(|p| {
+            if p.allow_cidrs.is_empty() {
+                json!({"vpcs": [p.a, p.b]})
+            } else {
+                json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
+            }
+        })
+        .collect();
+    json!({"vpcs": vpcs, "peerings": peerings})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_files(p: &Path) -> std::io::Result<String> {
+        match p.to_str() {
+            Some("/t/policies/db.json") => Ok(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#.into()),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")),
+        }
+    }
+
+    fn parse(text: &str) -> Result<Topology, TopologyError> {
+        Topology::parse(text, Path::new("/t"), &no_files)
+    }
+
+    const EXAMPLE: &str = r#"{
+      "vpcs": {
+        "vpc1": {
+          "cidr": "10.10.0.0/16",
+          "nat": {"interface": "uplink0", "subnets": ["web"]},
+          "subnets": {
+            "web": {"cidr": "10.10.1.0/24", "public": true, "apps": [{"port": 8080}]},
+            "db":  {"cidr": "10.10.2.0/24", "policy": "policies/db.json",
+                    "apps": [{"port": 5432, "command": ["nc", "-lk", "-p", "5432"]}]}
+          }
+        },
+        "vpc2": {"cidr": "10.20.0.0/16", "nat": true, "subnets": {"api": {"cidr": "10.20.1.0/24"}}}
+      },
+      "peerings": [{"vpcs": ["vpc1", "vpc2"], "allow_cidrs": ["10.10.1.0/24", "10.20.1.0/24"]}]
+    }"#;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let t = parse(EXAMPLE).unwrap();
+        assert_eq!(t.vpcs.len(), 2);
+        let v1 = t.vpc("vpc1").unwrap();
+        assert_eq!(v1.nat, Some(NatSpec { interface: Some("uplink0".into()), subnets: Some(vec![Name::parse("n", "web").unwrap()]) }));
+        let db = v1.subnets.iter().find(|s| s.name.as_str() == "db").unwrap();
+        assert_eq!(db.kind, SubnetKind::Private);
+        let p = db.policy.as_ref().unwrap();
+        assert_eq!((p.subnet, p.ingress.len()), (Some("10.10.2.0/24".parse().unwrap()), 1));
+        assert_eq!(db.apps[0].command.as_deref().map(|c| c.len()), Some(4));
+        assert_eq!(t.vpc("vpc2").unwrap().nat, Some(NatSpec::default()));
+        assert_eq!(t.peerings[0].allow_cidrs.len(), 2);
+    }
+
+    #[test]
+    fn every_error_names_where_it_is() {
+        let cases = [
+            (r#"{"vpcs": {"vpc1": {"cidr": "10.10.0.0/16", "subnets": {"web": {"cidr": "10.10.1.0/24", "pubic": true}}}}}"#,
+             r#"vpcs.vpc1.subnets.web: unknown key "pubic""#),
+            (r#"{"vpc": {}}"#, r#"(file): unknown key "vpc""#),
+            (r#"{"vpcs": {"Bad": {"cidr": "10.10.0.0/16"}}}"#, "vpcs.Bad: invalid VPC name \"Bad\""),
+            (r#"{"vpcs": {"v": {}}}"#, "vpcs.v.cidr: is required"),
+            (r#"{"vpcs": {"v": {"cidr": "10.10.1.5/16"}}}"#, "vpcs.v.cidr: invalid VPC CIDR \"10.10.1.5/16\""),
+            (r#"{"vpcs": {"v": {"cidr": "0.0.0.0/0"}}}"#, "vpcs.v.cidr: VPC CIDR 0.0.0.0/0 is /0"),
+            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.20.1.0/24"}}}}}"#,
+             "vpcs.v.subnets.s: subnet CIDR 10.20.1.0/24 is not inside VPC 'v'"),
+            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"a": {"cidr": "10.10.1.0/24"}, "b": {"cidr": "10.10.1.128/25"}}}}}"#,
+             "vpcs.v.subnets.b: subnet CIDR 10.10.1.128/25 overlaps subnet 'a'"),
+            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.10.1.0/31"}}}}}"#, "vpcs.v.subnets.s.cidr: 10.10.1.0/31 is too small"),
+            (r#"{"vpcs": {"a": {"cidr": "10.0.0.0/8"}, "b": {"cidr": "10.10.0.0/16"}}}"#, "vpcs.b: CIDR 10.10.0.0/16 overlaps VPC 'a'"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}}, "peerings": [{"vpcs": ["a", "zz"]}]}"#, "peerings[0].vpcs: no VPC named 'zz'"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"], "allow_cidrs": ["10.3.0.0/24"]}]}"#,
+             "peerings[0].allow_cidrs: 10.3.0.0/24 lies in neither"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"]}, {"vpcs": ["b", "a"]}]}"#,
+             "peerings[1]: VPCs 'b' and 'a' are peered twice"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": "nope.json"}}}}}"#,
+             "vpcs.a.subnets.s.policy: cannot read policy file /t/nope.json"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"ingress": [{"port": 70000, "action": "allow"}]}}}}}}"#,
+             "vpcs.a.subnets.s.policy: ingress[0].port: 70000 is not a port"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"subnet": "10.1.2.0/24"}}}}}}"#,
+             "the policy is for subnet 10.1.2.0/24"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 80}, {"port": 80}]}}}}}"#,
+             "vpcs.a.subnets.s.apps[1].port: port 80 is used by another app"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 0}]}}}}}"#,
+             "vpcs.a.subnets.s.apps[0].port: 0 is not a port"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"subnets": ["web"]}}}}"#, "vpcs.a.nat.subnets: VPC 'a' has no subnet named 'web'"),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"interface": "eth0; rm"}}}}"#, "vpcs.a.nat.interface: \"eth0; rm\" is not an interface name"),
+            ("{", "(file): not valid JSON"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}\n  got:  {e}\n  want: {want}");
+        }
+    }
+
+    #[test]
+    fn export_writes_what_parse_reads() {
+        let st: State = serde_json::from_str(
+            r#"{"schema_version":1,"vpcs":[{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":1,
+            "chain":"VPCCTL-FWD-v","status":"ready","nat":{"interface":"uplink0"},
+            "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public",
+            "namespace":"ns-v-web","veth":"v-v-web","gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready",
+            "policy":{"subnet":"10.1.1.0/24","default_ingress":"deny","default_egress":"allow",
+              "ingress":[{"protocol":"tcp","ports":{"first":8000,"last":8100},"action":"allow","description":"web"}],"egress":[]},
+            "apps":[{"port":80,"pid":5,"start_time":1,"command":["/x/vpcctl","serve"],"log":"/l","builtin":true},
+                    {"port":81,"pid":6,"start_time":1,"command":["nc","-lk"],"log":"/l"}]}]},
+            {"name":"w","cidr":"10.2.0.0/16","bridge":"br-w","link_group":2,"chain":"VPCCTL-FWD-w","status":"ready"}],
+            "peerings":[{"a":"v","b":"w","allow_cidrs":["10.1.1.0/24","10.2.0.0/16"]}]}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string_pretty(&export(&st)).unwrap();
+        let t = parse(&text).unwrap();
+        let v = t.vpc("v").unwrap();
+        assert_eq!(v.nat, Some(NatSpec { interface: Some("uplink0".into()), subnets: None }));
+        let web = &v.subnets[0];
+        assert_eq!(web.kind, SubnetKind::Public);
+        assert_eq!(web.policy.as_ref(), st.vpcs[0].subnets[0].policy.as_ref());
+        assert_eq!(web.apps, [AppSpec { port: 80, command: None }, AppSpec { port: 81, command: Some(vec!["nc".into(), "-lk".into()]) }]);
+        assert_eq!(t.peerings[0].allow_cidrs, st.peerings[0].allow_cidrs);
+    }
+}

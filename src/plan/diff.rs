@@ -1,0 +1,587 @@
+//! The convergence planner: what it takes to go from the recorded state to
+//! a desired one. Every changing command ends here, whether it came from a
+//! topology file (`apply`) or one imperative edit (`add-subnet`, `peer`...).
+//!
+//! Objects are matched by name. An object whose kernel identity changes (a
+//! new CIDR, other interface names) or that a previous run left `Pending`
+//! is replaced: torn down, then created again. Everything else that did not
+//! change is not touched, so a namespace keeps its inode and an app keeps
+//! running.
+//!
+//! One plan, in this order: one tolerant root batch that removes what goes,
+//! one `iptables-restore` for our chains, one root batch that creates, one
+//! batch per new namespace, then policies and the forwarding sysctl. Apps
+//! are processes, not steps; the caller stops and starts them around the
+//! plan (see `converge`).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::firewall::{self, BasePresence};
+use super::{policy, subnet, vpc, Plan, Step};
+use crate::iproute;
+use crate::model::{App, Status, Subnet, Vpc};
+use crate::state::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Op {
+    #[serde(rename = "+")]
+    Create,
+    #[serde(rename = "-")]
+    Delete,
+    #[serde(rename = "~")]
+    Change,
+}
+
+/// One line of `vpcctl plan`: an object and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub op: Op,
+    pub object: String,
+    pub detail: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = match self.op {
+            Op::Create => '+',
+            Op::Delete => '-',
+            Op::Change => '~',
+        };
+        if self.detail.is_empty() { write!(f, "{sign} {}", self.object) } else { write!(f, "{sign} {}  {}", self.object, self.detail) }
+    }
+}
+
+fn change(op: Op, object: String, detail: impl Into<String>) -> Change {
+    Change { op, object, detail: detail.into() }
+}
+
+/// Whether `after` needs `before`'s kernel objects torn down and made anew.
+pub fn vpc_replaced(before: &Vpc, after: &Vpc) -> bool {
+    before.status == Status::Pending
+        || before.cidr != after.cidr
+        || before.bridge != after.bridge
+        || before.link_group != after.link_group
+}
+
+pub fn subnet_replaced(before: &Subnet, after: &Subnet) -> bool {
+    before.status == Status::Pending
+        || before.cidr != after.cidr
+        || before.namespace != after.namespace
+        || before.veth != after.veth
+}
+
+/// How one subnet of `after` relates to `before`.
+#[derive(Debug, Clone, Copy)]
+pub enum Fate<'a> {
+    /// Created from scratch (new, replaced, or in a new or replaced VPC).
+    New,
+    /// Kept: its namespace and links stay.
+    Kept(&'a Subnet),
+}
+
+/// Each subnet of `after`, with its VPC and fate.
+pub fn subnet_fates<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, Fate<'a>)> {
+    let mut out = vec![];
+    for v in &after.vpcs {
+        let kept_vpc = before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
+        for s in &v.subnets {
+            let fate = match kept_vpc.and_then(|b| b.subnet(s.name.as_str())) {
+                Some(bs) if !subnet_replaced(bs, s) => Fate::Kept(bs),
+                _ => Fate::New,
+            };
+            out.push((v, s, fate));
+        }
+    }
+    out
+}
+
+/// VPCs of `before` whose kernel objects go: removed or replaced.
+fn vpcs_going<'a>(before: &'a State, after: &'a State) -> Vec<&'a Vpc> {
+    before.vpcs.iter().filter(|b| after.vpc(b.name.as_str()).is_none_or(|a| vpc_replaced(b, a))).collect()
+}
+
+/// Subnets of VPCs that stay whose kernel objects go, with their VPC.
+fn subnets_going<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet)> {
+    let mut out = vec![];
+    for b in &before.vpcs {
+        let Some(a) = after.vpc(b.name.as_str()).filter(|a| !vpc_replaced(b, a)) else { continue };
+        for s in &b.subnets {
+            if a.subnet(s.name.as_str()).is_none_or(|n| subnet_replaced(s, n)) {
+                out.push((b, s));
+            }
+        }
+    }
+    out
+}
+
+/// Apps of `before` that must stop: their subnet goes, or they changed.
+pub fn apps_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Subnet, &'a App)> {
+    let mut out = vec![];
+    for v in vpcs_going(before, after) {
+        out.extend(v.subnets.iter().flat_map(|s| s.apps.iter().map(move |a| (s, a))));
+    }
+    for (_, s) in subnets_going(before, after) {
+        out.extend(s.apps.iter().map(move |a| (s, a)));
+    }
+    for (_, s, fate) in subnet_fates(before, after) {
+        if let Fate::Kept(old) = fate {
+            out.extend(old.apps.iter().filter(|a| !s.apps.iter().any(|n| n.same_spec(a))).map(move |a| (old, a)));
+        }
+    }
+    out
+}
+
+/// Apps of `after` that must start, as (vpc, subnet, app).
+pub fn apps_to_start<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, &'a App)> {
+    let mut out = vec![];
+    for (v, s, fate) in subnet_fates(before, after) {
+        for a in &s.apps {
+            let running = matches!(fate, Fate::Kept(old) if old.apps.iter().any(|o| o.same_spec(a)));
+            if !running {
+                out.push((v, s, a));
+            }
+        }
+    }
+    out
+}
+
+/// Subnets that stay and whose policy is rewritten or removed. Their
+/// INPUT/OUTPUT jumps must be probed first (one `iptables -C` each).
+pub fn policy_probes<'a>(before: &'a State, after: &'a State, force_all: bool) -> Vec<&'a Subnet> {
+    subnet_fates(before, after)
+        .into_iter()
+        .filter_map(|(_, s, fate)| match fate {
+            Fate::Kept(old) if old.policy != s.policy || (force_all && s.policy.is_some()) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the kernel reading says, for the parts a plan cannot know from state.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub base: BasePresence,
+    /// `net.ipv4.ip_forward` now.
+    pub ip_forward: String,
+    /// Namespaces (from `policy_probes`) whose INPUT jumps to our chain.
+    pub policy_jumps: HashSet<String>,
+    /// Rewrite every chain and policy: a previous run did not finish.
+    pub force_all: bool,
+}
+
+/// The plan from `before` to `after`.
+pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
+    let mut plan = Plan::default();
+    plan.push(Step::ip_tolerant(None, teardown_lines(before, after)));
+    let force: Vec<&str> = after
+        .vpcs
+        .iter()
+        .filter(|v| facts.force_all || before.vpc(v.name.as_str()).is_some_and(|b| vpc_replaced(b, v)))
+        .map(|v| v.name.as_str())
+        .collect();
+    plan.extend(firewall::sync(before, after, &force, facts.base));
+    let fates = subnet_fates(before, after);
+    let mut root = vec![];
+    for v in &after.vpcs {
+        if before.vpc(v.name.as_str()).is_none_or(|b| vpc_replaced(b, v)) {
+            root.extend(vpc::create_lines(v));
+        }
+    }
+    for (v, s, fate) in &fates {
+        if matches!(fate, Fate::New) {
+            root.extend(subnet::root_lines(v, s));
+        }
+    }
+    plan.push(Step::ip(None, root));
+    for (_, s, fate) in &fates {
+        if matches!(fate, Fate::New) {
+            plan.push(Step::ip(Some(&s.namespace), subnet::netns_lines(s)));
+        }
+    }
+    for (v, s, fate) in &fates {
+        match (fate, &s.policy) {
+            (Fate::New, Some(p)) => plan.extend(policy::apply(v, s, p, false)),
+            (Fate::Kept(old), Some(p)) if old.policy.as_ref() != Some(p) || facts.force_all => {
+                plan.extend(policy::apply(v, s, p, facts.policy_jumps.contains(&s.namespace)));
+            }
+            (Fate::Kept(old), None) if old.policy.is_some() => {
+                plan.extend(policy::remove(s, facts.policy_jumps.contains(&s.namespace)));
+            }
+            _ => {}
+        }
+    }
+    let first = before.vpcs.is_empty() || facts.force_all;
+    if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
+        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
+    }
+    if after.vpcs.is_empty() && !before.vpcs.is_empty() {
+        if let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1") {
+            plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
+        }
+    }
+    plan
+}
+
+fn teardown_lines(before: &State, after: &State) -> Vec<String> {
+    let mut lines = vec![];
+    for v in vpcs_going(before, after) {
+        lines.extend(vpc::teardown_lines(v));
+    }
+    for (v, s) in subnets_going(before, after) {
+        lines.extend(subnet::teardown_lines(s));
+        lines.push(iproute::addr_del(s.gateway, &s.cidr, &v.bridge));
+    }
+    lines
+}
+
+/// What to record before applying `plan(before, after)`: `after`, with what
+/// is being made marked pending, and what is being removed still listed
+/// (pending), so that a run killed at any point leaves state from which
+/// the next run (or `delete`) finishes the job.
+pub fn in_progress(before: &State, after: &State) -> State {
+    let mut mid = after.clone();
+    mid.host.in_progress = true;
+    let new: HashSet<(String, String)> = subnet_fates(before, after)
+        .into_iter()
+        .filter(|(_, _, f)| matches!(f, Fate::New))
+        .map(|(v, s, _)| (v.name.to_string(), s.name.to_string()))
+        .collect();
+    for v in &mut mid.vpcs {
+        if before.vpc(v.name.as_str()).is_none_or(|b| vpc_replaced(b, v)) {
+            v.status = Status::Pending;
+        }
+        let vname = v.name.to_string();
+        for s in &mut v.subnets {
+            if new.contains(&(vname.clone(), s.name.to_string())) {
+                s.status = Status::Pending;
+            }
+        }
+    }
+    for b in vpcs_going(before, after) {
+        if mid.vpc(b.name.as_str()).is_none() {
+            let mut gone = b.clone();
+            gone.status = Status::Pending;
+            mid.vpcs.push(gone);
+        }
+    }
+    for (b, s) in subnets_going(before, after) {
+        let v = mid.vpc_mut(b.name.as_str()).expect("kept VPC");
+        if v.subnet(s.name.as_str()).is_none() {
+            let mut gone = s.clone();
+            gone.status = Status::Pending;
+            v.subnets.push(gone);
+        }
+    }
+    mid
+}
+
+/// `after` as it is once the plan has run: everything ready.
+pub fn done(mut after: State) -> State {
+    after.host.in_progress = false;
+    for v in &mut after.vpcs {
+        v.status = Status::Ready;
+        for s in &mut v.subnets {
+            s.status = Status::Ready;
+        }
+    }
+    after
+}
+
+/// One line per object that changes, in a stable order.
+pub fn changes(before: &State, after: &State) -> Vec<Change> {
+    let mut out = vec![];
+    for b in &before.vpcs {
+        if after.vpc(b.name.as_str()).is_none() {
+            out.push(change(Op::Delete, format!("vpc {}", b.name), format!("{} and its {} subnet(s)", b.cidr, b.subnets.len())));
+        }
+    }
+    for v in &after.vpcs {
+        match before.vpc(v.name.as_str()) {
+            None => out.push(change(Op::Create, format!("vpc {}", v.name), v.cidr.to_string())),
+            Some(b) if vpc_replaced(b, v) => {
+                let why = if b.cidr != v.cidr { format!("{} -> {} (replaced)", b.cidr, v.cidr) } else { "unfinished, made again".into() };
+                out.push(change(Op::Change, format!("vpc {}", v.name), why));
+            }
+            Some(_) => {}
+        }
+        out.extend(vpc_changes(before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v)), v));
+    }
+    out.extend(peering_changes(before, after));
+    out
+}
+
+fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
+    let mut out = vec![];
+    let path = |s: &Subnet| format!("{}/{}", v.name, s.name);
+    if let Some(b) = before {
+        for s in b.subnets.iter().filter(|s| v.subnet(s.name.as_str()).is_none()) {
+            out.push(change(Op::Delete, format!("subnet {}", path(s)), s.cidr.to_string()));
+        }
+    }
+    for s in &v.subnets {
+        let old = before.and_then(|b| b.subnet(s.name.as_str()));
+        match old {
+            None => out.push(change(Op::Create, format!("subnet {}", path(s)), format!("{} {}", s.cidr, s.kind))),
+            Some(o) if subnet_replaced(o, s) => {
+                let why = if o.cidr != s.cidr { format!("{} -> {} (replaced)", o.cidr, s.cidr) } else { "unfinished, made again".into() };
+                out.push(change(Op::Change, format!("subnet {}", path(s)), why));
+            }
+            Some(o) if o.kind != s.kind => out.push(change(Op::Change, format!("subnet {}", path(s)), format!("{} -> {}", o.kind, s.kind))),
+            Some(_) => {}
+        }
+        let kept = old.filter(|o| !subnet_replaced(o, s));
+        match (kept.and_then(|o| o.policy.as_ref()), &s.policy) {
+            (None, Some(p)) => out.push(change(Op::Create, format!("policy {}", path(s)), policy_summary(p))),
+            (Some(_), None) => out.push(change(Op::Delete, format!("policy {}", path(s)), "")),
+            (Some(a), Some(p)) if a != p => out.push(change(Op::Change, format!("policy {}", path(s)), policy_summary(p))),
+            _ => {}
+        }
+        let old_apps: &[App] = kept.map(|o| o.apps.as_slice()).unwrap_or(&[]);
+        for a in old_apps.iter().filter(|a| !s.apps.iter().any(|n| n.same_spec(a))) {
+            let replaced = s.apps.iter().any(|n| n.port == a.port);
+            if !replaced {
+                out.push(change(Op::Delete, format!("app {}:{}", path(s), a.port), ""));
+            }
+        }
+        for a in s.apps.iter().filter(|a| !old_apps.iter().any(|o| o.same_spec(a))) {
+            let op = if old_apps.iter().any(|o| o.port == a.port) { Op::Change } else { Op::Create };
+            out.push(change(op, format!("app {}:{}", path(s), a.port), app_summary(a)));
+        }
+    }
+    let old_nat = before.and_then(|b| b.nat.as_ref());
+    let nat_detail = |vpc: &Vpc| {
+        let names: Vec<String> = vpc.translated_subnets().iter().map(|s| s.name.to_string()).collect();
+        let n = vpc.nat.as_ref().expect("nat");
+        format!("via {} for {}", n.interface, if names.is_empty() { "-".into() } else { names.join(", ") })
+    };
+    match (old_nat, &v.nat) {
+        (None, Some(_)) => out.push(change(Op::Create, format!("nat {}", v.name), nat_detail(v))),
+        (Some(_), None) => out.push(change(Op::Delete, format!("nat {}", v.name), "")),
+        (Some(a), Some(b)) if a != b => out.push(change(Op::Change, format!("nat {}", v.name), nat_detail(v))),
+        _ => {}
+    }
+    out
+}
+
+fn peering_changes(before: &State, after: &State) -> Vec<Change> {
+    let mut out = vec![];
+    let label = |p: &crate::model::Peering| format!("peering {}<->{}", p.a, p.b);
+    let scope = |p: &crate::model::Peering| {
+        if p.allow_cidrs.is_empty() {
+            "all".to_string()
+        } else {
+            format!("only {}", p.allow_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))
+        }
+    };
+    for p in &before.peerings {
+        if !after.peerings.iter().any(|q| q.joins(p.a.as_str(), p.b.as_str())) {
+            out.push(change(Op::Delete, label(p), ""));
+        }
+    }
+    for p in &after.peerings {
+        match before.peerings.iter().find(|q| q.joins(p.a.as_str(), p.b.as_str())) {
+            None => out.push(change(Op::Create, label(p), scope(p))),
+            Some(q) if sorted(&q.allow_cidrs) != sorted(&p.allow_cidrs) => {
+                out.push(change(Op::Change, label(p), format!("{} -> {}", scope(q), scope(p))));
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+fn sorted(v: &[ipnet::Ipv4Net]) -> Vec<ipnet::Ipv4Net> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+fn policy_summary(p: &crate::model::policy::Policy) -> String {
+    format!(
+        "{} ingress, {} egress rule(s); default ingress {}, egress {}",
+        p.ingress.len(),
+        p.egress.len(),
+        p.default_ingress.as_str(),
+        p.default_egress.as_str()
+    )
+}
+
+fn app_summary(a: &App) -> String {
+    if a.builtin { "built-in HTTP server".into() } else { a.command.join(" ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Name, Nat, Peering, SubnetKind};
+
+    fn subnet(vpc: &str, name: &str, cidr: &str, kind: SubnetKind) -> Subnet {
+        let net: ipnet::Ipv4Net = cidr.parse().unwrap();
+        let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
+        Subnet {
+            name: Name::parse("n", name).unwrap(),
+            cidr: net,
+            kind,
+            namespace: format!("ns-{vpc}-{name}"),
+            veth: format!("v-{vpc}-{name}"),
+            gateway,
+            ip,
+            status: Status::Ready,
+            policy: None,
+            apps: vec![],
+        }
+    }
+
+    fn vpc(name: &str, cidr: &str, subnets: &[(&str, &str)]) -> Vpc {
+        Vpc {
+            name: Name::parse("n", name).unwrap(),
+            cidr: cidr.parse().unwrap(),
+            bridge: format!("br-{name}"),
+            link_group: 7,
+            chain: format!("VPCCTL-FWD-{name}"),
+            status: Status::Ready,
+            subnets: subnets.iter().map(|(n, c)| subnet(name, n, c, SubnetKind::Private)).collect(),
+            nat: None,
+        }
+    }
+
+    fn st(vpcs: Vec<Vpc>) -> State {
+        State { vpcs, ..State::default() }
+    }
+
+    fn facts(s: &State) -> Facts {
+        Facts { base: BasePresence::implied_by(s), ip_forward: "1".into(), ..Facts::default() }
+    }
+
+    fn script(before: &State, after: &State) -> String {
+        plan(before, after, &facts(before)).to_script()
+    }
+
+    #[test]
+    fn the_same_state_plans_nothing() {
+        let s = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
+        assert!(plan(&s, &s, &facts(&s)).steps.is_empty());
+        assert!(changes(&s, &s).is_empty());
+        assert!(apps_to_start(&s, &s).is_empty() && apps_to_stop(&s, &s).is_empty());
+    }
+
+    #[test]
+    fn a_new_subnet_is_one_root_batch_and_one_namespace_batch() {
+        let before = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
+        let after = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24"), ("db", "10.1.2.0/24")])]);
+        let p = plan(&before, &after, &facts(&before));
+        assert_eq!(p.steps.len(), 2, "{}", p.to_script());
+        let s = p.to_script();
+        assert!(s.contains("netns add ns-a-db") && s.contains("ip -n ns-a-db -batch"), "{s}");
+        assert!(!s.contains("ns-a-web"), "the untouched subnet is not touched: {s}");
+        assert_eq!(changes(&before, &after).iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["+ subnet a/db  10.1.2.0/24 private"]);
+    }
+
+    #[test]
+    fn a_whole_topology_is_one_root_batch_and_one_restore() {
+        let after = st(vec![
+            vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.2.0/24")]),
+            vpc("b", "10.2.0.0/16", &[("s1", "10.2.1.0/24")]),
+        ]);
+        let p = plan(&State::default(), &after, &Facts { ip_forward: "0".into(), ..Facts::default() });
+        let kinds: Vec<String> = p.steps.iter().map(|s| s.command().map(|c| c.0.to_string()).unwrap_or("sysctl".into())).collect();
+        assert_eq!(kinds, ["iptables-restore", "ip", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
+        let c: Vec<String> = changes(&State::default(), &after).iter().map(|c| c.to_string()).collect();
+        assert_eq!(c[0], "+ vpc a  10.1.0.0/16");
+        assert_eq!(c.len(), 5, "{c:?}");
+    }
+
+    #[test]
+    fn removal_tears_down_first_and_replacement_rebuilds() {
+        let before = st(vec![
+            vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.2.0/24")]),
+            vpc("b", "10.2.0.0/16", &[]),
+        ]);
+        let mut after = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.3.0/24")])]);
+        after.host.ip_forward_before = Some("0".into());
+        let s = script(&before, &after);
+        let teardown = s.find("ip -force -batch").unwrap();
+        let create = s.find("netns add ns-a-s2").unwrap();
+        assert!(teardown < create, "{s}");
+        assert!(s.contains("link del group 7") && s.contains("netns del ns-a-s2") && s.contains("addr del 10.1.2.1/24 dev br-a"), "{s}");
+        assert!(!s.contains("ns-a-s1"), "{s}");
+        assert!(s.contains("-X VPCCTL-FWD-b"), "{s}");
+        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        assert_eq!(c, ["- vpc b  10.2.0.0/16 and its 0 subnet(s)", "~ subnet a/s2  10.1.2.0/24 -> 10.1.3.0/24 (replaced)"]);
+    }
+
+    #[test]
+    fn peering_and_nat_edits_touch_only_the_firewall() {
+        let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")]), vpc("b", "10.2.0.0/16", &[])]);
+        let mut after = before.clone();
+        after.peerings.push(Peering { a: Name::parse("n", "a").unwrap(), b: Name::parse("n", "b").unwrap(), allow_cidrs: vec![] });
+        after.vpcs[0].nat = Some(Nat { interface: "uplink0".into(), subnets: None });
+        let p = plan(&before, &after, &facts(&before));
+        assert_eq!(p.steps.len(), 1, "{}", p.to_script());
+        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        assert_eq!(c, ["+ nat a  via uplink0 for -", "+ peering a<->b  all"]);
+        let mut wider = after.clone();
+        wider.peerings[0].allow_cidrs = vec!["10.1.1.0/24".parse().unwrap(), "10.2.0.0/16".parse().unwrap()];
+        let c: Vec<String> = changes(&after, &wider).iter().map(|c| c.to_string()).collect();
+        assert_eq!(c, ["~ peering a<->b  all -> only 10.1.1.0/24, 10.2.0.0/16"]);
+    }
+
+    #[test]
+    fn policies_are_written_removed_and_probed_only_when_they_change() {
+        let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")])]);
+        let mut after = before.clone();
+        let p = crate::model::policy::Policy::parse(r#"{"ingress": [{"port": 80, "action": "deny"}]}"#).unwrap();
+        after.vpcs[0].subnets[0].policy = Some(p);
+        assert_eq!(policy_probes(&before, &after, false).len(), 1);
+        let s = plan(&before, &after, &facts(&before)).to_script();
+        assert!(s.contains("ip netns exec ns-a-s1 iptables-restore") && s.contains("-I INPUT 1"), "{s}");
+        let mut f = facts(&before);
+        f.policy_jumps.insert("ns-a-s1".into());
+        assert!(!plan(&before, &after, &f).to_script().contains("-I INPUT"), "jumps present: not inserted again");
+        assert!(policy_probes(&after, &after, false).is_empty());
+        let s = plan(&after, &before, &f).to_script();
+        assert!(s.contains("-D INPUT") && s.contains("-X VPCCTL-INGRESS"), "{s}");
+    }
+
+    #[test]
+    fn apps_restart_only_when_their_spec_changes() {
+        let app = |port, builtin, cmd: &str| App {
+            port,
+            pid: 10,
+            start_time: 1,
+            command: cmd.split(' ').map(String::from).collect(),
+            log: "/x".into(),
+            builtin,
+        };
+        let mut before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")])]);
+        before.vpcs[0].subnets[0].apps = vec![app(80, true, "/old/vpcctl serve"), app(5432, false, "nc -lk -p 5432")];
+        let mut after = before.clone();
+        after.vpcs[0].subnets[0].apps = vec![app(80, true, "/new/vpcctl serve"), app(5432, false, "nc -lk -p 5433")];
+        assert_eq!(apps_to_stop(&before, &after).len(), 1);
+        assert_eq!(apps_to_start(&before, &after).len(), 1);
+        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        assert_eq!(c, ["~ app a/s1:5432  nc -lk -p 5433"]);
+        // A subnet that goes takes its apps with it.
+        let empty = st(vec![vpc("a", "10.1.0.0/16", &[])]);
+        assert_eq!(apps_to_stop(&before, &empty).len(), 2);
+    }
+
+    #[test]
+    fn the_record_in_progress_lists_what_comes_and_what_goes() {
+        let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")]), vpc("b", "10.2.0.0/16", &[])]);
+        let after = st(vec![vpc("a", "10.1.0.0/16", &[("s2", "10.1.2.0/24")])]);
+        let mid = in_progress(&before, &after);
+        assert!(mid.host.in_progress);
+        let a = mid.vpc("a").unwrap();
+        assert_eq!(a.status, Status::Ready);
+        assert_eq!(a.subnet("s2").unwrap().status, Status::Pending);
+        assert_eq!(a.subnet("s1").unwrap().status, Status::Pending, "going, still recorded");
+        assert_eq!(mid.vpc("b").unwrap().status, Status::Pending);
+        // Converging from that record to `after` removes the leftovers.
+        let s = plan(&mid, &after, &Facts { force_all: true, ..facts(&mid) }).to_script();
+        assert!(s.contains("netns del ns-a-s1") && s.contains("link del group 7") && s.contains("netns add ns-a-s2"), "{s}");
+        let fin = done(after.clone());
+        assert!(!fin.host.in_progress && fin.vpcs[0].subnets[0].status == Status::Ready);
+    }
+}
