@@ -134,13 +134,72 @@ Examples:
   vpcctl test-connectivity --matrix --port 80")]
     TestConnectivity(TestConnectivity),
 
-    /// Check the host and compare recorded state with the kernel
-    #[command(visible_alias = "verify", after_help = "Example:\n  vpcctl doctor")]
+    /// Show what 'apply' would change to make this host match a topology file
+    #[command(after_help = "\
+Prints one line per object that changes: + create, - delete, ~ change.
+
+Exit codes with --detailed-exitcode: 0 nothing to do, 2 changes, 1 error.
+
+Examples:
+  vpcctl plan -f examples/topologies/three-tier.json
+  vpcctl plan -f net.json -v                       # and the exact commands
+  vpcctl plan -f net.json --detailed-exitcode || echo drift")]
+    Plan(PlanArgs),
+
+    /// Make this state dir's VPCs exactly what a topology file describes
+    #[command(after_help = "\
+Creates, changes and deletes VPCs, subnets, NAT, peerings, policies and apps
+so that they match FILE. What did not change is not touched. Applying the
+same file twice changes nothing the second time.
+
+Examples:
+  vpcctl apply -f examples/topologies/three-tier.json
+  vpcctl export > net.json && vpcctl apply -f net.json
+  cat net.json | vpcctl apply -f -")]
+    Apply(ApplyArgs),
+
+    /// Print every VPC as a topology file that 'apply' accepts
+    #[command(after_help = "Example:\n  vpcctl export > net.json")]
+    Export,
+
+    /// Rebuild what the record says and the kernel lacks (after a reboot or drift)
+    #[command(after_help = "\
+Recreates missing namespaces, bridges, veths, addresses, routes, rules and
+policies, restarts recorded apps that are not running, and sets ip_forward.
+Only what differs is touched; a second repair does nothing.
+
+Examples:
+  vpcctl repair
+  vpcctl repair --dry-run        # the commands it would run")]
+    Repair,
+
+    /// Check the host and compare the kernel with the record, object by object
+    #[command(visible_alias = "verify", after_help = "\
+Exits 1 when anything differs; 'vpcctl repair' fixes what it lists.
+
+Example:\n  vpcctl doctor")]
     Doctor,
 
     /// Serve HTTP: the default app of deploy-app (internal)
     #[command(hide = true)]
     Serve(Serve),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Topology file (JSON); - reads standard input
+    #[arg(short, long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Exit 2 when there are changes, 0 when there are none (1 is an error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Topology file (JSON); - reads standard input
+    #[arg(short, long, value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -80,6 +80,30 @@ pub fn parse_proc_routes(text: &str) -> Vec<(String, Ipv4Net)> {
         .collect()
 }
 
+/// Unreachable (reject) routes of the main table: /proc/net/route lists
+/// them with device "*" and the RTF_REJECT flag.
+pub fn unreachable_routes() -> std::collections::HashSet<Ipv4Net> {
+    let text = std::fs::read_to_string("/proc/self/net/route").unwrap_or_default();
+    parse_proc_unreachable(&text)
+}
+
+pub fn parse_proc_unreachable(text: &str) -> std::collections::HashSet<Ipv4Net> {
+    const RTF_REJECT: u32 = 0x0200;
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 || f[0] != "*" || hex(f[3])? & RTF_REJECT == 0 {
+                return None;
+            }
+            let dest = Ipv4Addr::from(u32::from_be(hex(f[1])?));
+            let prefix = u32::from_be(hex(f[7])?).count_ones() as u8;
+            Ipv4Net::new(dest, prefix).ok()
+        })
+        .collect()
+}
+
 /// The interface of the host's default route, if it has one.
 pub fn default_route_interface() -> Option<String> {
     routes().into_iter().find(|(_, n)| n.prefix_len() == 0).map(|(d, _)| d)
@@ -142,6 +166,8 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0], ("uplink0".to_string(), "0.0.0.0/0".parse().unwrap()));
         assert_eq!(r[1], ("uplink0".to_string(), "203.0.113.0/24".parse().unwrap()));
+        let u = parse_proc_unreachable(text);
+        assert_eq!(u.into_iter().collect::<Vec<_>>(), ["10.10.0.0/16".parse::<Ipv4Net>().unwrap()]);
     }
 }
 

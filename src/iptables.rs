@@ -33,6 +33,8 @@ pub struct TableDump {
     pub chains: Vec<String>,
     /// Rule lines as printed (`-A CHAIN ...`).
     pub rules: Vec<String>,
+    /// Policies of built-in chains, e.g. ("FORWARD", "DROP").
+    pub policies: Vec<(String, String)>,
 }
 
 pub fn parse_save(text: &str) -> Vec<TableDump> {
@@ -41,8 +43,12 @@ pub fn parse_save(text: &str) -> Vec<TableDump> {
         if let Some(name) = line.strip_prefix('*') {
             tables.push(TableDump { name: name.trim().to_string(), ..Default::default() });
         } else if let (Some(t), Some(decl)) = (tables.last_mut(), line.strip_prefix(':')) {
-            if let Some(chain) = decl.split_whitespace().next() {
+            let mut words = decl.split_whitespace();
+            if let Some(chain) = words.next() {
                 t.chains.push(chain.to_string());
+                if let Some(p) = words.next().filter(|p| *p != "-") {
+                    t.policies.push((chain.to_string(), p.to_string()));
+                }
             }
         } else if let (Some(t), true) = (tables.last_mut(), line.starts_with("-A ")) {
             t.rules.push(line.to_string());
@@ -52,6 +58,97 @@ pub fn parse_save(text: &str) -> Vec<TableDump> {
 }
 
 pub const OUR_PREFIX: &str = "VPCCTL-";
+
+/// A rule as comparable tokens, whether we wrote it or `iptables-save`
+/// printed it. iptables-save puts -s/-d/-i/-o/-p first, adds the implicit
+/// `-m tcp`/`-m udp` before a port match, and quotes a comment only when
+/// it has spaces; none of that changes what the rule does.
+pub fn normalize(rule: &str) -> Vec<String> {
+    let tokens = split_words(rule);
+    let mut head = vec![];
+    let mut fixed: [Option<String>; 5] = Default::default();
+    let mut rest = vec![];
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i].as_str();
+        let next = tokens.get(i + 1).cloned();
+        match t {
+            "-A" | "-I" if head.is_empty() => {
+                head = vec!["-A".to_string(), next.unwrap_or_default()];
+                // `-I CHAIN 1`: the position is where, not what.
+                let numbered = t == "-I" && tokens.get(i + 2).is_some_and(|n| n.parse::<u32>().is_ok());
+                i += if numbered { 3 } else { 2 };
+                continue;
+            }
+            "-s" | "-d" | "-i" | "-o" | "-p" => {
+                let slot = ["-s", "-d", "-i", "-o", "-p"].iter().position(|x| *x == t).expect("listed");
+                fixed[slot] = next;
+                i += 2;
+                continue;
+            }
+            "-m" if matches!(next.as_deref(), Some("tcp" | "udp")) => {
+                i += 2;
+                continue;
+            }
+            _ => rest.push(tokens[i].clone()),
+        }
+        i += 1;
+    }
+    let mut out = head;
+    for (flag, v) in ["-s", "-d", "-i", "-o", "-p"].iter().zip(fixed) {
+        if let Some(v) = v {
+            out.extend([flag.to_string(), v]);
+        }
+    }
+    out.extend(rest);
+    out
+}
+
+/// Split like a shell: whitespace separates, double quotes group, and a
+/// backslash escapes the next character inside quotes.
+fn split_words(s: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            '\\' if quoted => cur.extend(chars.next()),
+            c if c.is_whitespace() && !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The `-A` lines of `chain` in a dump, in order.
+pub fn chain_rules<'a>(tables: &'a [TableDump], table: &str, chain: &str) -> Vec<&'a str> {
+    let prefix = format!("-A {chain} ");
+    tables
+        .iter()
+        .filter(|t| t.name == table)
+        .flat_map(|t| t.rules.iter())
+        .map(String::as_str)
+        .filter(|r| r.starts_with(&prefix))
+        .collect()
+}
+
+/// Whether two lists of rules do the same thing, in the same order.
+pub fn same_rules<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalize(x.as_ref()) == normalize(y.as_ref()))
+}
 
 impl TableDump {
     pub fn our_chains(&self) -> Vec<&str> {
@@ -102,6 +199,28 @@ mod tests {
         -A FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD\n-A FORWARD -j DOCKER\n\
         -A VPCCTL-FORWARD -i br-a -j VPCCTL-FWD-a\n-A VPCCTL-FWD-a -j DROP\nCOMMIT\n\
         *nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n";
+
+    #[test]
+    fn normalize_matches_what_iptables_save_prints() {
+        let pairs = [
+            (
+                "-A C -i br-a -o br-b -s 10.1.1.0/24 -d 10.2.1.0/24 -m comment --comment \"vpcctl:vpc=a peer=b\" -j ACCEPT",
+                "-A C -s 10.1.1.0/24 -d 10.2.1.0/24 -i br-a -o br-b -m comment --comment \"vpcctl:vpc=a peer=b\" -j ACCEPT",
+            ),
+            (
+                "-A C -p tcp -s 10.1.2.0/24 --dport 80 -m comment --comment \"x\" -j ACCEPT",
+                "-A C -s 10.1.2.0/24 -p tcp -m tcp --dport 80 -m comment --comment x -j ACCEPT",
+            ),
+            ("-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD", "-A FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD"),
+        ];
+        for (ours, saved) in pairs {
+            assert_eq!(normalize(ours), normalize(saved), "{ours}");
+        }
+        assert_ne!(normalize("-A C -p tcp --dport 80 -j ACCEPT"), normalize("-A C -p tcp --dport 81 -j ACCEPT"));
+        assert_ne!(normalize("-A C -j ACCEPT"), normalize("-A C -j DROP"));
+        assert!(same_rules(&["-A C -i x -j DROP"], &["-A C -i x -j DROP"]));
+        assert!(!same_rules(&["-A C -i x -j DROP"], &["-A C -i x -j DROP", "-A C -j ACCEPT"]));
+    }
 
     #[test]
     fn sweep_removes_only_ours() {

@@ -10,6 +10,7 @@ mod iproute;
 mod iptables;
 mod model;
 mod plan;
+mod observe;
 mod probe;
 mod runner;
 mod state;
@@ -75,7 +76,8 @@ fn policy_args(a: &mut cli::ApplyPolicy) -> Result<(String, Option<String>, Stri
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let ctx = Ctx::new(cli.state_dir, cli.dry_run, cli.json, cli.quiet, cli.verbose > 0);
+    let verbose = cli.verbose > 0;
+    let ctx = Ctx::new(cli.state_dir, cli.dry_run, cli.json, cli.quiet, verbose);
     match cli.command {
         Command::CreateVpc(mut a) => {
             let (mut name, mut cidr) = (a.name.take(), a.cidr.take());
@@ -164,6 +166,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 .map_err(|_| anyhow::anyhow!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)"))?;
             return commands::connectivity::single(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
         }
+        Command::Plan(a) => return commands::topology::plan(&ctx, &a.file, a.detailed_exitcode, verbose),
+        Command::Apply(a) => commands::topology::apply(&ctx, &a.file)?,
+        Command::Export => commands::topology::export(&ctx)?,
+        Command::Repair => commands::repair::run(&ctx)?,
         Command::Doctor => return commands::doctor::run(&ctx),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
     }

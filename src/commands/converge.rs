@@ -119,17 +119,22 @@ fn app_label(port: u16, command: &[String]) -> String {
     format!("{:?} on port {port}", command.join(" "))
 }
 
-/// Start the apps `state` records that `before` did not run, record their
-/// PIDs (saved before waiting, so a killed run still knows what to stop),
-/// and wait until each listens.
+/// Start the apps `state` records that `before` did not run.
 fn start_apps(ctx: &Ctx, store: &Store, before: &State, state: &mut State) -> Result<()> {
     let wanted: Vec<(Name, Name, u16)> =
         diff::apps_to_start(before, state).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect();
+    start(ctx, store, state, &wanted)
+}
+
+/// Start the recorded apps `wanted` (vpc, subnet, port), record their PIDs
+/// (saved before waiting, so a killed run still knows what to stop), and
+/// wait until each listens.
+pub fn start(ctx: &Ctx, store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
     let mut children = vec![];
-    for (v, s, port) in &wanted {
+    for (v, s, port) in wanted {
         let sub = state.vpc_mut(v.as_str()).and_then(|x| x.subnets.iter_mut().find(|x| &x.name == s)).expect("planned subnet");
         let ns = sub.namespace.clone();
         let app = sub.apps.iter_mut().find(|a| a.port == *port).expect("planned app");

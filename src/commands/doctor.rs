@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::host;
-use crate::iptables::parse_save;
+use crate::model::Name;
+use crate::observe::{self, Observed};
+use crate::plan::repair::assess;
 use crate::plan::firewall::{FORWARD_CHAIN, POSTROUTING_CHAIN};
 use crate::state::{State, Store};
 
@@ -26,10 +28,15 @@ pub struct Check {
     pub what: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// The VPC (and subnet) a difference belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Name>,
 }
 
 fn check(level: Level, what: impl Into<String>, fix: Option<String>) -> Check {
-    Check { level, what: what.into(), fix }
+    Check { level, what: what.into(), fix, vpc: None, subnet: None }
 }
 
 /// Returns the exit code: 1 if anything failed.
@@ -62,19 +69,21 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
         )),
         Err(_) => checks.push(check(Level::Info, "br_netfilter not loaded; fine either way", None)),
     }
-    let state = Store::open_readonly(&ctx.state_dir).load();
-    let dump = if root { host::iptables_save().ok() } else { None };
-    if let Some(d) = &dump {
-        let policy = parse_policy(d, "filter", "FORWARD").unwrap_or_else(|| "?".into());
-        checks.push(check(
-            Level::Info,
-            format!("FORWARD policy is {policy}; fine either way: vpcctl decides its own traffic in its own chains"),
-            None,
-        ));
-    }
-    match state {
-        Ok(state) => checks.extend(compare(&state, dump.as_deref())),
+    match Store::open_readonly(&ctx.state_dir).load() {
         Err(e) => checks.push(check(Level::Fail, e.to_string(), None)),
+        Ok(_) if !root => checks.push(check(Level::Info, "the kernel was not compared with the record (needs root)", None)),
+        Ok(state) => match observe::observe(&state) {
+            Ok(obs) => {
+                let policy = obs.tables.iter().find(|t| t.name == "filter").and_then(|t| forward_policy(t)).unwrap_or("?".into());
+                checks.push(check(
+                    Level::Info,
+                    format!("FORWARD policy is {policy}; fine either way: vpcctl decides its own traffic in its own chains"),
+                    None,
+                ));
+                checks.extend(compare(&state, &obs));
+            }
+            Err(e) => checks.push(check(Level::Fail, format!("cannot read the kernel's state: {e:#}"), None)),
+        },
     }
     print_checks(ctx, &checks)?;
     Ok(if checks.iter().any(|c| c.level == Level::Fail) { 1 } else { 0 })
@@ -122,49 +131,30 @@ fn backend_checks() -> Vec<Check> {
     checks
 }
 
-fn parse_policy(dump: &str, table: &str, chain: &str) -> Option<String> {
-    let mut in_table = false;
-    for line in dump.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            in_table = name == table;
-        } else if in_table {
-            if let Some(rest) = line.strip_prefix(&format!(":{chain} ")) {
-                return rest.split_whitespace().next().map(str::to_string);
-            }
-        }
-    }
-    None
+fn forward_policy(t: &crate::iptables::TableDump) -> Option<String> {
+    t.policies.iter().find(|(c, _)| c == "FORWARD").map(|(_, p)| p.clone())
 }
 
-/// Recorded resources missing from the kernel, and vpcctl-looking kernel
-/// objects missing from state.
-pub fn compare(state: &State, dump: Option<&str>) -> Vec<Check> {
-    let mut checks = vec![];
-    let links: HashSet<String> = host::link_list().into_iter().collect();
-    let namespaces: HashSet<String> = host::netns_list().into_iter().collect();
-    let chains: Option<HashSet<String>> =
-        dump.map(|d| parse_save(d).iter().flat_map(|t| t.our_chains().into_iter().map(String::from)).collect());
+/// Every difference between the record and the kernel (see
+/// `plan::repair`), and vpcctl-looking kernel objects the record lacks.
+pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
+    let mut checks: Vec<Check> = assess(state, obs)
+        .drifts
+        .into_iter()
+        .map(|d| Check { level: Level::Fail, what: d.to_string(), fix: Some("vpcctl repair".into()), vpc: d.vpc, subnet: d.subnet })
+        .collect();
+    if state.host.in_progress {
+        checks.push(check(
+            Level::Warn,
+            "the last change did not finish (killed or failed half-way)",
+            Some("run the same command again, or 'vpcctl repair' to rebuild what is recorded".into()),
+        ));
+    }
     let mut expected_chains: HashSet<String> = HashSet::new();
     for v in &state.vpcs {
-        let redo = format!("vpcctl delete {0} && vpcctl create-vpc {0} {1} (then re-add its subnets)", v.name, v.cidr);
-        if !links.contains(&v.bridge) {
-            checks.push(check(Level::Fail, format!("VPC '{}': bridge {} is missing", v.name, v.bridge), Some(redo.clone())));
-        }
         expected_chains.insert(v.chain.clone());
         if v.nat.is_some() {
             expected_chains.insert(crate::model::naming::vpc_nat_chain(&v.bridge));
-        }
-        for s in &v.subnets {
-            let fix = Some(format!(
-                "vpcctl delete-subnet --vpc {0} --name {1} && vpcctl add-subnet {0} {1} {2} --type {3}",
-                v.name, s.name, s.cidr, s.kind
-            ));
-            if !namespaces.contains(&s.namespace) {
-                checks.push(check(Level::Fail, format!("subnet '{}/{}': namespace {} is missing", v.name, s.name, s.namespace), fix.clone()));
-            }
-            if !links.contains(&s.veth) {
-                checks.push(check(Level::Fail, format!("subnet '{}/{}': veth {} is missing", v.name, s.name, s.veth), fix));
-            }
         }
     }
     if !state.vpcs.is_empty() {
@@ -173,35 +163,31 @@ pub fn compare(state: &State, dump: Option<&str>) -> Vec<Check> {
     if state.vpcs.iter().any(|v| v.nat.is_some()) {
         expected_chains.insert(POSTROUTING_CHAIN.into());
     }
-    if let Some(chains) = &chains {
-        for c in expected_chains.difference(chains) {
-            checks.push(check(
-                Level::Fail,
-                format!("iptables chain {c} is missing"),
-                Some("recreate the VPC it belongs to (vpcctl delete NAME, then create it again)".into()),
-            ));
-        }
-        for c in chains.difference(&expected_chains) {
-            checks.push(check(
-                Level::Warn,
-                format!("iptables chain {c} is not in vpcctl's state (orphaned)"),
-                Some("vpcctl teardown-all removes vpcctl chains once no VPC is recorded".into()),
-            ));
-        }
+    let chains: HashSet<String> = obs.tables.iter().flat_map(|t| t.our_chains().into_iter().map(String::from)).collect();
+    let mut orphans: Vec<&String> = chains.difference(&expected_chains).collect();
+    orphans.sort();
+    for c in orphans {
+        checks.push(check(
+            Level::Warn,
+            format!("iptables chain {c} is not in vpcctl's state (orphaned)"),
+            Some("vpcctl teardown-all removes vpcctl chains once no VPC is recorded".into()),
+        ));
     }
     let recorded: HashSet<&str> = state
         .vpcs
         .iter()
         .flat_map(|v| std::iter::once(v.bridge.as_str()).chain(v.subnets.iter().flat_map(|s| [s.veth.as_str(), s.namespace.as_str()])))
         .collect();
-    for ns in namespaces.iter().filter(|n| n.starts_with("ns-") && !recorded.contains(n.as_str())) {
+    for ns in host::netns_list().iter().filter(|n| n.starts_with("ns-") && !recorded.contains(n.as_str())) {
         checks.push(check(Level::Warn, format!("namespace {ns} looks like vpcctl's but is not recorded (orphaned?)"), Some(format!("ip netns del {ns}"))));
     }
-    for l in links.iter().filter(|l| (l.starts_with("br-") || l.starts_with("v-")) && !recorded.contains(l.as_str())) {
+    let mut links: Vec<&String> = obs.links.keys().collect();
+    links.sort();
+    for l in links.into_iter().filter(|l| (l.starts_with("br-") || l.starts_with("v-")) && !recorded.contains(l.as_str())) {
         checks.push(check(Level::Warn, format!("link {l} looks like vpcctl's but is not recorded (orphaned?)"), Some(format!("ip link del {l}"))));
     }
     if checks.is_empty() {
-        checks.push(check(Level::Ok, format!("state matches the kernel ({} VPC(s))", state.vpcs.len()), None));
+        checks.push(check(Level::Ok, format!("the kernel matches the record ({} VPC(s))", state.vpcs.len()), None));
     }
     checks
 }

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod topology;
 pub mod nat;
 pub mod peering;
+pub mod repair;
 pub mod policy;
 pub mod show;
 pub mod subnet;

@@ -1,0 +1,239 @@
+//! plan, apply, export: whole topologies, converged by the same change path
+//! as every other command.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::converge::commit;
+use super::Ctx;
+use crate::error::InputError;
+use crate::host;
+use crate::model::topology::{self, Topology, MAX_FILE_BYTES};
+use crate::model::validate;
+use crate::model::{cidr::overlaps, naming, App, Nat, Peering, Status, Subnet, Vpc};
+use crate::plan::diff::{self, Facts};
+use crate::plan::firewall::BasePresence;
+use crate::state::{State, Store};
+
+/// Read a file, refusing one far larger than any topology or policy.
+pub fn read_capped(path: &Path) -> std::io::Result<String> {
+    let f = std::fs::File::open(path)?;
+    let mut text = String::new();
+    f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!("it is larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(text)
+}
+
+/// Parse `-f FILE` (`-` is standard input; policy paths are then relative
+/// to the current directory).
+pub fn load(file: &Path) -> Result<Topology> {
+    let (text, dir, shown) = if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin().take(MAX_FILE_BYTES + 1).read_to_string(&mut text).context("cannot read the topology from standard input")?;
+        (text, PathBuf::from("."), "(stdin)".to_string())
+    } else {
+        let text = read_capped(file).map_err(|e| InputError::Invalid(format!("cannot read topology file {}: {e}", file.display())))?;
+        (text, file.parent().map(Path::to_path_buf).unwrap_or_default(), file.display().to_string())
+    };
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    Topology::parse(&text, &dir, &read_capped)
+        .map_err(|e| InputError::Invalid(format!("topology file {shown}: {e}; nothing was changed")).into())
+}
+
+/// The state `topo` asks for. Objects that exist keep their kernel names
+/// (and their place in the record), so an unchanged file compares equal to
+/// what is recorded; new ones get names that collide with nothing.
+pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
+    let mut next = State { host: current.host.clone(), ..State::default() };
+    let mut taken = current.taken_names();
+    let mut groups: Vec<u32> = current.vpcs.iter().map(|v| v.link_group).collect();
+    let default_iface = std::cell::OnceCell::new();
+    for spec in in_recorded_order(&topo.vpcs, |v| current.vpcs.iter().position(|c| c.name == v.name)) {
+        let old = current.vpc(spec.name.as_str());
+        let mut v = match old {
+            Some(o) => Vpc { cidr: spec.cidr, status: Status::Ready, subnets: vec![], nat: None, ..o.clone() },
+            None => {
+                let bridge = naming::bridge_name(spec.name.as_str(), &|n| taken.contains(n));
+                let link_group = naming::link_group(spec.name.as_str(), &|g| groups.contains(&g));
+                taken.insert(bridge.clone());
+                groups.push(link_group);
+                Vpc { name: spec.name.clone(), cidr: spec.cidr, chain: naming::vpc_chain(&bridge), bridge, link_group, status: Status::Ready, subnets: vec![], nat: None }
+            }
+        };
+        let old_subnets: &[Subnet] = old.map(|o| o.subnets.as_slice()).unwrap_or(&[]);
+        for s in in_recorded_order(&spec.subnets, |s| old_subnets.iter().position(|o| o.name == s.name)) {
+            let prev = old_subnets.iter().find(|o| o.name == s.name);
+            let (namespace, veth) = match prev {
+                Some(p) => (p.namespace.clone(), p.veth.clone()),
+                None => {
+                    let veth = naming::veth_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
+                    taken.insert(veth.clone());
+                    let ns = naming::netns_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
+                    taken.insert(ns.clone());
+                    (ns, veth)
+                }
+            };
+            let (gateway, ip) = crate::model::cidr::gateway_and_host(&s.cidr);
+            let mut apps: Vec<App> = vec![];
+            let old_apps: &[App] = prev.map(|p| p.apps.as_slice()).unwrap_or(&[]);
+            for a in in_recorded_order(&s.apps, |a| old_apps.iter().position(|o| o.port == a.port)) {
+                let fresh = super::app::new_app(&ctx.state_dir, &spec.name, &s.name, a.port, a.command.clone())?;
+                apps.push(old_apps.iter().find(|o| o.same_spec(&fresh)).cloned().unwrap_or(fresh));
+            }
+            v.subnets.push(Subnet {
+                name: s.name.clone(),
+                cidr: s.cidr,
+                kind: s.kind,
+                namespace,
+                veth,
+                gateway,
+                ip,
+                status: Status::Ready,
+                policy: s.policy.clone(),
+                apps,
+            });
+        }
+        if let Some(n) = &spec.nat {
+            let interface = match &n.interface {
+                Some(i) => i.clone(),
+                None => default_iface
+                    .get_or_init(host::default_route_interface)
+                    .clone()
+                    .ok_or_else(|| InputError::Invalid(format!(
+                        "vpcs.{}.nat: true means the default route's interface, but this host has no default route; name one: \"nat\": {{\"interface\": \"eth0\"}}",
+                        spec.name
+                    )))?,
+            };
+            v.nat = Some(Nat { interface, subnets: n.subnets.clone() });
+        }
+        next.vpcs.push(v);
+    }
+    for p in in_recorded_order(&topo.peerings, |p| current.peerings.iter().position(|c| c.joins(p.a.as_str(), p.b.as_str()))) {
+        let same = |c: &&Peering| c.joins(p.a.as_str(), p.b.as_str()) && sorted(&c.allow_cidrs) == sorted(&p.allow_cidrs);
+        let rec = current.peerings.iter().find(same).cloned();
+        next.peerings.push(rec.unwrap_or(Peering { a: p.a.clone(), b: p.b.clone(), allow_cidrs: p.allow_cidrs.clone() }));
+    }
+    Ok(next)
+}
+
+/// Items already recorded first, in recorded order, then new ones in file order.
+fn in_recorded_order<T>(items: &[T], pos: impl Fn(&T) -> Option<usize>) -> Vec<&T> {
+    let mut v: Vec<&T> = items.iter().collect();
+    v.sort_by_key(|x| pos(x).unwrap_or(usize::MAX));
+    v
+}
+
+fn sorted(v: &[ipnet::Ipv4Net]) -> Vec<ipnet::Ipv4Net> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+/// What only the host can refuse: names already taken by objects vpcctl
+/// did not make, ranges the host already routes, NAT uplinks.
+fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
+    let ours: Vec<&str> = current.vpcs.iter().map(|v| v.bridge.as_str()).collect();
+    let routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
+    let recorded = current.taken_names();
+    for v in &next.vpcs {
+        let known = current.vpc(v.name.as_str());
+        if known.is_none_or(|k| k.cidr != v.cidr) {
+            if let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr)) {
+                return Err(InputError::Conflict(format!(
+                    "vpcs.{}: CIDR {} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use",
+                    v.name, v.cidr
+                ))
+                .into());
+            }
+        }
+        if !ctx.dry_run && !recorded.contains(&v.bridge) && host::link_exists(&v.bridge) {
+            return Err(super::unrecorded("interface", &v.bridge, &format!("ip link del {}", v.bridge)).into());
+        }
+        for s in &v.subnets {
+            if !ctx.dry_run && !recorded.contains(&s.veth) && host::link_exists(&s.veth) {
+                return Err(super::unrecorded("interface", &s.veth, &format!("ip link del {}", s.veth)).into());
+            }
+            if !ctx.dry_run && !recorded.contains(&s.namespace) && host::netns_exists(&s.namespace) {
+                return Err(super::unrecorded("network namespace", &s.namespace, &format!("ip netns del {}", s.namespace)).into());
+            }
+        }
+        if let Some(n) = &v.nat {
+            validate::nat_interface(next, &n.interface, ctx.dry_run || host::link_exists(&n.interface))
+                .map_err(|e| InputError::Invalid(format!("vpcs.{}.nat: {e}", v.name)))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_changes(ctx: &Ctx, changes: &[diff::Change], verb: &str) {
+    if ctx.json {
+        println!("{}", json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
+        return;
+    }
+    if changes.is_empty() {
+        ctx.say("no changes: the kernel already matches the file");
+        return;
+    }
+    for c in changes {
+        ctx.say(c.to_string());
+    }
+    let count = |op| changes.iter().filter(|c| c.op == op).count();
+    ctx.say(format!(
+        "{verb}: {} to create, {} to change, {} to delete",
+        count(diff::Op::Create),
+        count(diff::Op::Change),
+        count(diff::Op::Delete)
+    ));
+}
+
+/// `vpcctl plan -f FILE`. Returns the exit code.
+pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32> {
+    let topo = load(file)?;
+    let current = Store::open_readonly(&ctx.state_dir).load()?;
+    let next = desired(ctx, &current, &topo)?;
+    check_host(ctx, &current, &next)?;
+    let changes = diff::changes(&current, &next);
+    // A plan reads state only: facts come from the record, not probes.
+    let force_all = current.host.in_progress;
+    if !changes.is_empty() || force_all {
+        print_changes(ctx, &changes, "plan");
+        if force_all && !ctx.json {
+            ctx.say("(the last change did not finish: apply rewrites every chain and policy)");
+        }
+        if verbose && !ctx.json {
+            let facts = Facts { base: BasePresence::implied_by(&current), ip_forward: "?".into(), force_all, ..Facts::default() };
+            print!("{}", diff::plan(&current, &next, &facts).to_script());
+        }
+    } else {
+        print_changes(ctx, &changes, "plan");
+    }
+    let pending = !changes.is_empty() || force_all;
+    Ok(if detailed && pending { 2 } else { 0 })
+}
+
+/// `vpcctl apply -f FILE`.
+pub fn apply(ctx: &Ctx, file: &Path) -> Result<()> {
+    let topo = load(file)?;
+    let store = ctx.open()?;
+    let current = store.load()?;
+    let next = desired(ctx, &current, &topo)?;
+    check_host(ctx, &current, &next)?;
+    let changes = diff::changes(&current, &next);
+    commit(ctx, &store, &current, next).context("applying the topology failed")?;
+    if !ctx.dry_run {
+        print_changes(ctx, &changes, "applied");
+    }
+    Ok(())
+}
+
+/// `vpcctl export`: the recorded state as a topology file.
+pub fn export(ctx: &Ctx) -> Result<()> {
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    println!("{}", serde_json::to_string_pretty(&topology::export(&state))?);
+    Ok(())
+}

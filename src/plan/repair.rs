@@ -1,0 +1,405 @@
+//! Drift: where the kernel no longer matches the record, and the plan that
+//! puts back exactly what is missing. Pure: the kernel reading comes in as
+//! an `Observed` (see `observe`), so every case is unit-tested.
+//!
+//! What is compared, object by object: each VPC's bridge (up), its gateway
+//! addresses and unreachable route; each subnet's namespace, veth (on the
+//! bridge, up), and inside the namespace lo and eth0 (up), the address and
+//! the default route; our jumps from FORWARD and POSTROUTING and the rules
+//! of every chain of ours; each policy's jumps and rules; each app; and
+//! `ip_forward`.
+//!
+//! A subnet whose namespace or veth is gone is rebuilt whole (its apps
+//! restarted, its policy loaded again). Anything else is fixed line by line.
+
+use std::collections::HashSet;
+
+use super::firewall::{self, FILTER_JUMP, NAT_JUMP};
+use super::{nat, policy, subnet, vpc, Plan, Restore, Step, TableEdit};
+use crate::iproute;
+use crate::iptables::{chain_rules, declare, same_rules};
+use crate::model::naming::vpc_nat_chain;
+use crate::model::{Name, Subnet, Vpc};
+use crate::observe::{Netns, Observed};
+use crate::state::State;
+
+/// One difference, with the VPC (and subnet) it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Name>,
+    pub what: String,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.vpc, &self.subnet) {
+            (Some(v), Some(s)) => write!(f, "subnet {v}/{s}: {}", self.what),
+            (Some(v), None) => write!(f, "VPC {v}: {}", self.what),
+            _ => write!(f, "host: {}", self.what),
+        }
+    }
+}
+
+/// An app to start again: (vpc, subnet, port).
+pub type Restart = (Name, Name, u16);
+
+#[derive(Debug, Default)]
+pub struct Assessment {
+    pub drifts: Vec<Drift>,
+    pub plan: Plan,
+    /// Apps to stop before the plan runs (their namespace is rebuilt), as (pid, start time).
+    pub stop: Vec<(u32, u64)>,
+    pub restart: Vec<Restart>,
+}
+
+#[derive(Default)]
+struct Builder {
+    drifts: Vec<Drift>,
+    teardown: Vec<String>,
+    root: Vec<String>,
+    netns: Vec<(String, Vec<String>)>,
+    filter: Vec<(String, Vec<String>)>,
+    nat: Vec<(String, Vec<String>)>,
+    filter_tail: Vec<String>,
+    nat_tail: Vec<String>,
+    policies: Plan,
+    stop: Vec<(u32, u64)>,
+    restart: Vec<Restart>,
+}
+
+impl Builder {
+    fn drift(&mut self, vpc: Option<&Vpc>, subnet: Option<&Subnet>, what: String) {
+        self.drifts.push(Drift { vpc: vpc.map(|v| v.name.clone()), subnet: subnet.map(|s| s.name.clone()), what });
+    }
+}
+
+pub fn assess(state: &State, obs: &Observed) -> Assessment {
+    let mut b = Builder::default();
+    for v in &state.vpcs {
+        links(&mut b, v, obs);
+    }
+    firewall_rules(&mut b, state, obs);
+    if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
+        b.drifts.push(Drift { vpc: None, subnet: None, what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()) });
+    }
+    let mut plan = Plan::default();
+    plan.push(Step::ip_tolerant(None, b.teardown));
+    let table = |t: &'static str, chains: Vec<(String, Vec<String>)>, tail: Vec<String>| {
+        let mut lines: Vec<String> = chains.iter().map(|(c, _)| declare(c)).collect();
+        lines.extend(chains.into_iter().flat_map(|(_, rules)| rules));
+        lines.extend(tail);
+        TableEdit { table: t, lines }
+    };
+    plan.push(Step::Iptables(Restore { netns: None, tables: vec![table("filter", b.filter, b.filter_tail), table("nat", b.nat, b.nat_tail)] }));
+    plan.push(Step::ip(None, b.root));
+    for (ns, lines) in b.netns {
+        plan.push(Step::ip(Some(&ns), lines));
+    }
+    plan.extend(b.policies);
+    if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
+        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
+    }
+    Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
+}
+
+fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
+    let bridge = obs.links.get(&v.bridge);
+    match bridge {
+        None => {
+            b.drift(Some(v), None, format!("bridge {} is missing", v.bridge));
+            b.root.extend(vpc::create_lines(v).into_iter().take(2));
+        }
+        Some(l) if !l.up => {
+            b.drift(Some(v), None, format!("bridge {} is down", v.bridge));
+            b.root.push(iproute::link_up(&v.bridge));
+        }
+        Some(_) => {}
+    }
+    if !obs.unreachable.contains(&v.cidr) {
+        b.drift(Some(v), None, format!("unreachable route for {} is missing", v.cidr));
+        b.root.push(iproute::route_unreachable_add(&v.cidr));
+    }
+    let gateways: HashSet<_> = bridge.map(|l| l.addrs.iter().copied().collect()).unwrap_or_default();
+    for s in &v.subnets {
+        let has_gateway = gateways.contains(&(s.gateway, s.cidr.prefix_len()));
+        if !has_gateway && bridge.is_some() {
+            b.drift(Some(v), Some(s), format!("gateway {}/{} is missing from {}", s.gateway, s.cidr.prefix_len(), v.bridge));
+        }
+        let ns = obs.namespaces.get(&s.namespace).cloned().flatten();
+        let veth = obs.links.get(&s.veth);
+        match (ns, veth) {
+            (Some(ns), Some(veth)) => {
+                if !has_gateway {
+                    b.root.push(iproute::addr_add(s.gateway, &s.cidr, &v.bridge));
+                }
+                if veth.master.as_deref() != Some(v.bridge.as_str()) || !veth.up {
+                    if bridge.is_some() {
+                        b.drift(Some(v), Some(s), format!("veth {} is not up on {}", s.veth, v.bridge));
+                    }
+                    b.root.push(iproute::attach_up(&s.veth, &v.bridge));
+                }
+                inside(b, v, s, &ns);
+            }
+            (ns, veth) => {
+                let what = if ns.is_none() { format!("namespace {} is missing", s.namespace) } else { format!("veth {} is missing", s.veth) };
+                let _ = veth;
+                b.drift(Some(v), Some(s), what);
+                rebuild(b, v, s, has_gateway, obs);
+            }
+        }
+        for a in s.apps.iter().filter(|a| obs.dead_apps.contains(&a.pid)) {
+            if !b.restart.iter().any(|(x, y, p)| *x == v.name && *y == s.name && *p == a.port) {
+                b.drift(Some(v), Some(s), format!("app on port {} (pid {}) is not running", a.port, a.pid));
+                b.restart.push((v.name.clone(), s.name.clone(), a.port));
+            }
+        }
+    }
+}
+
+/// Make a subnet again from nothing: its namespace or veth is gone.
+fn rebuild(b: &mut Builder, v: &Vpc, s: &Subnet, has_gateway: bool, obs: &Observed) {
+    b.teardown.extend(subnet::teardown_lines(s));
+    let mut root = subnet::root_lines(v, s);
+    if has_gateway {
+        root.pop();
+    }
+    b.root.extend(root);
+    b.netns.push((s.namespace.clone(), subnet::netns_lines(s)));
+    if let Some(p) = &s.policy {
+        b.policies.extend(policy::apply(v, s, p, false));
+    }
+    for a in &s.apps {
+        if !obs.dead_apps.contains(&a.pid) {
+            b.stop.push((a.pid, a.start_time));
+        }
+        b.restart.push((v.name.clone(), s.name.clone(), a.port));
+    }
+}
+
+/// Inside a namespace that exists: lo, eth0, address, default route, policy.
+fn inside(b: &mut Builder, v: &Vpc, s: &Subnet, ns: &Netns) {
+    let mut lines = vec![];
+    if !ns.links.get("lo").is_some_and(|l| l.up) {
+        b.drift(Some(v), Some(s), format!("lo is down in {}", s.namespace));
+        lines.push(iproute::link_up("lo"));
+    }
+    let eth0 = ns.links.get(subnet::INNER_IF);
+    if !eth0.is_some_and(|l| l.addrs.contains(&(s.ip, s.cidr.prefix_len()))) {
+        b.drift(Some(v), Some(s), format!("address {}/{} is missing from {} in {}", s.ip, s.cidr.prefix_len(), subnet::INNER_IF, s.namespace));
+        lines.push(iproute::addr_add(s.ip, &s.cidr, subnet::INNER_IF));
+    }
+    if !eth0.is_some_and(|l| l.up) {
+        b.drift(Some(v), Some(s), format!("{} is down in {}", subnet::INNER_IF, s.namespace));
+        lines.push(iproute::link_up(subnet::INNER_IF));
+    }
+    if ns.default_via != Some(s.gateway) {
+        let now = ns.default_via.map(|g| format!(" (it is via {g})")).unwrap_or_default();
+        b.drift(Some(v), Some(s), format!("default route via {} is missing in {}{now}", s.gateway, s.namespace));
+        lines.push(format!("route replace default via {}", s.gateway));
+    }
+    if !lines.is_empty() {
+        b.netns.push((s.namespace.clone(), lines));
+    }
+    let (Some(p), Some(rules)) = (&s.policy, &ns.filter_rules) else { return };
+    let mut fix = vec![];
+    let want = policy::rules(v, s, p);
+    let of = |chain: &str, lines: &[&str]| -> Vec<String> {
+        lines.iter().filter(|r| r.starts_with(&format!("-A {chain} "))).map(|r| r.to_string()).collect()
+    };
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    let have: Vec<&str> = rules.iter().map(String::as_str).collect();
+    // Chain by chain: iptables-save lists chains in its own order.
+    let chains = [policy::INGRESS_CHAIN, policy::EGRESS_CHAIN];
+    if chains.iter().any(|c| !same_rules(&of(c, &want), &of(c, &have))) {
+        b.drift(Some(v), Some(s), format!("policy rules in {} differ from the record", s.namespace));
+        fix.extend(chains.iter().map(|c| declare(c)));
+        fix.extend(want.iter().map(|r| r.to_string()));
+    }
+    for (builtin, chain) in policy::JUMPS {
+        let jump = format!("-A {builtin} {}", policy::jump_args(chain).join(" "));
+        if !rules.iter().any(|r| same_rules(&[r.as_str()], &[jump.as_str()])) {
+            b.drift(Some(v), Some(s), format!("jump from {builtin} to {chain} is missing in {}", s.namespace));
+            fix.push(policy::jump_insert(builtin, chain));
+        }
+    }
+    if !fix.is_empty() {
+        b.policies.extend(policy::in_netns(s, fix));
+    }
+}
+
+fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
+    if state.vpcs.is_empty() {
+        return;
+    }
+    let t = &obs.tables;
+    let check = |b: &mut Builder, table: &str, chain: &str, want: Vec<String>, vpc: Option<&Vpc>| {
+        let have = chain_rules(t, table, chain);
+        if !same_rules(&want, &have) {
+            let why = if have.is_empty() && !t.iter().any(|x| x.name == table && x.chains.iter().any(|c| c == chain)) {
+                "is missing".to_string()
+            } else if have.len() != want.len() {
+                format!("has {} rule(s), the record says {}", have.len(), want.len())
+            } else {
+                "has rules that differ from the record".to_string()
+            };
+            b.drift(vpc, None, format!("{table} chain {chain} {why}"));
+            let slot = if table == "filter" { &mut b.filter } else { &mut b.nat };
+            slot.push((chain.to_string(), want));
+        }
+    };
+    for v in &state.vpcs {
+        check(b, "filter", &v.chain, firewall::vpc_rules(state, v), Some(v));
+    }
+    check(b, "filter", firewall::FORWARD_CHAIN, firewall::filter_dispatch(state).split_off(1), None);
+    if firewall::uses_nat(state) {
+        for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
+            check(b, "nat", &vpc_nat_chain(&v.bridge), nat::masquerade_rules(v), Some(v));
+        }
+        check(b, "nat", firewall::POSTROUTING_CHAIN, firewall::nat_dispatch(state).split_off(1), None);
+    }
+    let jumps = if firewall::uses_nat(state) { vec![FILTER_JUMP, NAT_JUMP] } else { vec![FILTER_JUMP] };
+    for j in jumps {
+        let line = format!("-A {} {}", j.builtin, j.rule_args().join(" "));
+        if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
+            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("jump from {} to {} is missing", j.builtin, j.chain) });
+            let tail = if j.table == "filter" { &mut b.filter_tail } else { &mut b.nat_tail };
+            tail.push(j.insert());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iptables::parse_save;
+    use crate::observe::Link;
+
+    fn state() -> State {
+        serde_json::from_str(
+            r#"{"schema_version":1,"vpcs":[{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":9,
+            "chain":"VPCCTL-FWD-v","status":"ready","nat":{"interface":"uplink0"},
+            "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public","namespace":"ns-v-web","veth":"v-v-web",
+            "gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready"},
+            {"name":"db","cidr":"10.1.2.0/24","type":"private","namespace":"ns-v-db","veth":"v-v-db",
+            "gateway":"10.1.2.1","ip":"10.1.2.2","status":"ready",
+            "policy":{"default_ingress":"deny","default_egress":"allow","ingress":[{"protocol":"tcp","ports":{"first":5432,"last":5432},"action":"allow"}]},
+            "apps":[{"port":5432,"pid":4242,"start_time":1,"command":["nc"],"log":"/l"}]}]}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn link(up: bool, master: Option<&str>, addrs: &[(&str, u8)]) -> Link {
+        Link { up, master: master.map(String::from), addrs: addrs.iter().map(|(a, p)| (a.parse().unwrap(), *p)).collect() }
+    }
+
+    /// What the kernel holds right after vpcctl built `state()`.
+    fn healthy(st: &State) -> Observed {
+        let mut o = Observed { ip_forward: "1".into(), ..Observed::default() };
+        o.links.insert("br-v".into(), link(true, None, &[("10.1.1.1", 24), ("10.1.2.1", 24)]));
+        o.unreachable.insert("10.1.0.0/16".parse().unwrap());
+        let v = &st.vpcs[0];
+        for s in &v.subnets {
+            o.links.insert(s.veth.clone(), link(true, Some("br-v"), &[]));
+            let mut ns = Netns { default_via: Some(s.gateway), ..Netns::default() };
+            ns.links.insert("lo".into(), link(true, None, &[("127.0.0.1", 8)]));
+            ns.links.insert("eth0".into(), link(true, None, &[(&s.ip.to_string(), 24)]));
+            if let Some(p) = &s.policy {
+                let mut rules: Vec<String> = policy::JUMPS.iter().map(|(b, c)| format!("-A {b} {}", policy::jump_args(c).join(" "))).collect();
+                // As iptables-save lists them: EGRESS before INGRESS.
+                let mut mine = policy::rules(v, s, p);
+                mine.sort_by_key(|r| !r.starts_with("-A VPCCTL-EGRESS"));
+                rules.extend(mine);
+                ns.filter_rules = Some(rules);
+            }
+            o.namespaces.insert(s.namespace.clone(), Some(ns));
+        }
+        // The root firewall, as iptables-restore of our own plan would leave it.
+        let mut dump = String::from("*filter\n:FORWARD ACCEPT [0:0]\n");
+        let mut chains = vec![v.chain.clone(), firewall::FORWARD_CHAIN.into()];
+        let mut rules = vec![format!("-A FORWARD {}", FILTER_JUMP.rule_args().join(" "))];
+        rules.extend(firewall::vpc_rules(st, v));
+        rules.extend(firewall::filter_dispatch(st).split_off(1));
+        for c in &chains {
+            dump.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        dump.push_str(&(rules.join("\n") + "\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n"));
+        chains = vec![vpc_nat_chain(&v.bridge), firewall::POSTROUTING_CHAIN.into()];
+        for c in &chains {
+            dump.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        let mut rules = vec![format!("-A POSTROUTING {}", NAT_JUMP.rule_args().join(" "))];
+        rules.extend(nat::masquerade_rules(v));
+        rules.extend(firewall::nat_dispatch(st).split_off(1));
+        dump.push_str(&(rules.join("\n") + "\nCOMMIT\n"));
+        o.tables = parse_save(&dump);
+        o
+    }
+
+    #[test]
+    fn a_healthy_kernel_has_no_drift_and_an_empty_plan() {
+        let st = state();
+        let a = assess(&st, &healthy(&st));
+        assert!(a.drifts.is_empty(), "{:?}", a.drifts);
+        assert!(a.plan.steps.is_empty(), "{}", a.plan.to_script());
+        assert!(a.restart.is_empty());
+    }
+
+    #[test]
+    fn one_route_and_one_chain_are_fixed_alone() {
+        let st = state();
+        let mut o = healthy(&st);
+        o.namespaces.get_mut("ns-v-web").unwrap().as_mut().unwrap().default_via = None;
+        for t in &mut o.tables {
+            t.rules.retain(|r| !r.starts_with("-A VPCCTL-FWD-v"));
+        }
+        let a = assess(&st, &o);
+        let text: Vec<String> = a.drifts.iter().map(|d| d.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].starts_with("subnet v/web: default route via 10.1.1.1 is missing"), "{text:?}");
+        assert!(text[1].starts_with("VPC v: filter chain VPCCTL-FWD-v has 0 rule(s), the record says"), "{text:?}");
+        let s = a.plan.to_script();
+        assert!(s.contains("ip -n ns-v-web -batch") && s.contains("route replace default via 10.1.1.1"), "{s}");
+        assert!(s.contains(":VPCCTL-FWD-v - [0:0]") && s.contains("default-deny"), "{s}");
+        assert!(!s.contains("VPCCTL-FORWARD") && !s.contains("ns-v-db") && !s.contains("VPCCTL-NAT"), "only what drifted: {s}");
+    }
+
+    #[test]
+    fn after_a_reboot_everything_is_rebuilt() {
+        let st = state();
+        let mut o = Observed { ip_forward: "0".into(), ..Observed::default() };
+        o.links.insert("lo".into(), link(true, None, &[]));
+        o.namespaces.insert("ns-v-web".into(), None);
+        o.namespaces.insert("ns-v-db".into(), None);
+        o.tables = parse_save("*filter\n:FORWARD DROP [0:0]\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n");
+        o.dead_apps.insert(4242);
+        let a = assess(&st, &o);
+        let s = a.plan.to_script();
+        for want in [
+            "link add br-v address", "route add unreachable 10.1.0.0/16", "netns add ns-v-web", "addr add 10.1.2.1/24 dev br-v",
+            "ip -n ns-v-db -batch", ":VPCCTL-FWD-v - [0:0]", "-I FORWARD 1", "-I POSTROUTING 1", "-A VPCCTL-NAT-v",
+            "ip netns exec ns-v-db iptables-restore", "echo 1 > /proc/sys/net/ipv4/ip_forward",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in\n{s}");
+        }
+        let declare = s.find(":VPCCTL-FORWARD - [0:0]").unwrap();
+        assert!(s.find(":VPCCTL-FWD-v - [0:0]").unwrap() < declare && declare < s.find("-A VPCCTL-FORWARD").unwrap());
+        assert_eq!(a.restart, [(Name::parse("n", "v").unwrap(), Name::parse("n", "db").unwrap(), 5432)]);
+        assert!(a.stop.is_empty(), "a dead app is not stopped");
+    }
+
+    #[test]
+    fn policy_drift_inside_a_namespace_is_seen() {
+        let st = state();
+        let mut o = healthy(&st);
+        let ns = o.namespaces.get_mut("ns-v-db").unwrap().as_mut().unwrap();
+        ns.filter_rules = Some(vec![]);
+        let a = assess(&st, &o);
+        let text: Vec<String> = a.drifts.iter().map(|d| d.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        let s = a.plan.to_script();
+        assert!(s.contains("ip netns exec ns-v-db iptables-restore") && s.contains("-I INPUT 1") && s.contains("--dport 5432"), "{s}");
+    }
+}

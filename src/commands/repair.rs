@@ -1,0 +1,51 @@
+//! repair: make the kernel match the recorded state again, after a reboot
+//! or drift, fixing only what differs.
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::{collect_errors, converge, Ctx};
+use crate::apps;
+use crate::observe;
+use crate::plan::diff;
+use crate::plan::repair::assess;
+
+pub fn run(ctx: &Ctx) -> Result<()> {
+    super::require_root()?;
+    let store = ctx.open()?;
+    let state = store.load()?;
+    let obs = observe::observe(&state)?;
+    let found = assess(&state, &obs);
+    let unfinished = state.host.in_progress;
+    if found.drifts.is_empty() && !unfinished {
+        ctx.report(
+            format!("nothing to repair: the kernel matches the record ({} VPC(s))", state.vpcs.len()),
+            json!({"status": "unchanged", "fixed": []}),
+        );
+        return Ok(());
+    }
+    for d in &found.drifts {
+        ctx.say(format!("fixing {d}"));
+    }
+    if ctx.dry_run {
+        ctx.print_script(&found.plan);
+        for (v, s, port) in &found.restart {
+            println!("# restart app {v}/{s}:{port}");
+        }
+        return Ok(());
+    }
+    for (pid, start) in &found.stop {
+        apps::stop(*pid, *start);
+    }
+    let soft = ctx.apply(&found.plan).context("repair failed; run 'vpcctl doctor' to see what still differs")?;
+    collect_errors("repair", soft)?;
+    // Everything recorded now exists: an unfinished change is finished.
+    let mut state = diff::done(state);
+    converge::start(ctx, &store, &mut state, &found.restart)?;
+    store.save(&state)?;
+    ctx.report(
+        format!("repaired {} difference(s); the kernel matches the record again", found.drifts.len()),
+        json!({"status": "repaired", "fixed": found.drifts}),
+    );
+    Ok(())
+}

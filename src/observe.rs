@@ -1,0 +1,237 @@
+//! Reading what the kernel has, for `doctor` and `repair`, with a fixed
+//! number of processes whatever the number of objects:
+//!
+//! - the root namespace: one `ip -j addr` (links, masters, addresses), one
+//!   `iptables-save`, and /proc/net/route for the unreachable routes;
+//! - each subnet namespace: a worker thread joins it with setns(2) and
+//!   reads its links and addresses with getifaddrs(3) and its routes from
+//!   /proc/thread-self/net/route, so a namespace costs no process. A
+//!   namespace with a policy also runs one `iptables-save -t filter`,
+//!   spawned from that thread and so inside the namespace.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CStr;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use ipnet::Ipv4Net;
+
+use crate::host;
+use crate::iptables::{parse_save, TableDump};
+use crate::runner::{resolve, RunError};
+use crate::state::State;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    pub up: bool,
+    pub master: Option<String>,
+    /// IPv4 addresses with their prefix length.
+    pub addrs: Vec<(Ipv4Addr, u8)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Netns {
+    pub links: HashMap<String, Link>,
+    /// Gateway of the default route, if there is one.
+    pub default_via: Option<Ipv4Addr>,
+    /// `-A` lines of the filter table, read only where a policy is recorded.
+    pub filter_rules: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub links: HashMap<String, Link>,
+    pub unreachable: HashSet<Ipv4Net>,
+    /// Recorded namespaces; `None` where the namespace does not exist.
+    pub namespaces: HashMap<String, Option<Netns>>,
+    pub tables: Vec<TableDump>,
+    pub ip_forward: String,
+    /// PIDs of recorded apps that are no longer the process vpcctl started.
+    pub dead_apps: HashSet<u32>,
+}
+
+/// Everything `doctor` and `repair` compare with `state`.
+pub fn observe(state: &State) -> Result<Observed> {
+    let links = root_links()?;
+    let unreachable = host::unreachable_routes();
+    let dump = host::iptables_save()?;
+    let wanted: Vec<(String, bool)> = state
+        .vpcs
+        .iter()
+        .flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), s.policy.is_some())))
+        .collect();
+    let namespaces = read_namespaces(&wanted);
+    let dead_apps = state
+        .vpcs
+        .iter()
+        .flat_map(|v| &v.subnets)
+        .flat_map(|s| &s.apps)
+        .filter(|a| !crate::apps::is_ours(a.pid, a.start_time))
+        .map(|a| a.pid)
+        .collect();
+    Ok(Observed {
+        links,
+        unreachable,
+        namespaces,
+        tables: parse_save(&dump),
+        ip_forward: host::read_sysctl(crate::plan::vpc::IP_FORWARD).unwrap_or_else(|_| "?".into()),
+        dead_apps,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct IpLink {
+    ifname: String,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    master: Option<String>,
+    #[serde(default)]
+    addr_info: Vec<IpAddr>,
+}
+
+#[derive(serde::Deserialize)]
+struct IpAddr {
+    family: String,
+    local: String,
+    prefixlen: u8,
+}
+
+fn root_links() -> Result<HashMap<String, Link>> {
+    let out = Command::new(resolve("ip")?)
+        .args(["-j", "addr", "show"])
+        .output()
+        .map_err(|source| RunError::Spawn { prog: "ip".into(), source })?;
+    if !out.status.success() {
+        anyhow::bail!("'ip -j addr show' failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    parse_ip_json(&out.stdout)
+}
+
+pub fn parse_ip_json(bytes: &[u8]) -> Result<HashMap<String, Link>> {
+    let links: Vec<IpLink> = serde_json::from_slice(bytes).context("cannot read the output of 'ip -j addr show'")?;
+    Ok(links
+        .into_iter()
+        .map(|l| {
+            let addrs =
+                l.addr_info.iter().filter(|a| a.family == "inet").filter_map(|a| Some((a.local.parse().ok()?, a.prefixlen))).collect();
+            (l.ifname, Link { up: l.flags.iter().any(|f| f == "UP"), master: l.master, addrs })
+        })
+        .collect())
+}
+
+/// Read every namespace in `wanted` (name, whether to read its filter
+/// table) on a few worker threads.
+fn read_namespaces(wanted: &[(String, bool)]) -> HashMap<String, Option<Netns>> {
+    const WORKERS: usize = 8;
+    let chunk = wanted.len().div_ceil(WORKERS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|(ns, rules)| (ns.clone(), read_netns(ns, *rules))).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+/// Join `ns` on a fresh thread (so the worker stays where it was) and read it.
+fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
+    let file = File::open(format!("/run/netns/{ns}")).ok()?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                // SAFETY: setns on a namespace fd we hold; affects this thread only.
+                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return None;
+                }
+                let links = ifaddrs().ok()?;
+                let route = std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default();
+                let default_via = default_gateway(&route);
+                let filter_rules = if rules { filter_rules_here() } else { None };
+                Some(Netns { links, default_via, filter_rules })
+            })
+            .join()
+            .ok()
+            .flatten()
+    })
+}
+
+/// Links and IPv4 addresses of the calling thread's network namespace.
+fn ifaddrs() -> std::io::Result<HashMap<String, Link>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut links: HashMap<String, Link> = HashMap::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
+        let link = links.entry(name).or_default();
+        link.up = ifa.ifa_flags & libc::IFF_UP as u32 != 0;
+        if !ifa.ifa_addr.is_null() && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
+            // SAFETY: an AF_INET sockaddr is a sockaddr_in; so is its netmask.
+            let addr = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+            let prefix = if ifa.ifa_netmask.is_null() {
+                32
+            } else {
+                u32::from_be(unsafe { &*(ifa.ifa_netmask as *const libc::sockaddr_in) }.sin_addr.s_addr).count_ones() as u8
+            };
+            link.addrs.push((Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)), prefix));
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: freeing the list getifaddrs allocated, once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(links)
+}
+
+fn default_gateway(proc_route: &str) -> Option<Ipv4Addr> {
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok().map(|v| Ipv4Addr::from(u32::from_be(v)));
+    proc_route.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 8 && f[1] == "00000000" && f[7] == "00000000").then(|| hex(f[2])).flatten()
+    })
+}
+
+/// `iptables-save -t filter`, run from this thread: the child is created
+/// in the thread's network namespace.
+fn filter_rules_here() -> Option<Vec<String>> {
+    let out = Command::new(resolve("iptables-save").ok()?).args(["-t", "filter"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(parse_save(&text).into_iter().flat_map(|t| t.rules).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ip_json_and_proc_routes() {
+        let json = br#"[{"ifindex":2,"ifname":"br-x","flags":["BROADCAST","UP"],"addr_info":[
+            {"family":"inet","local":"10.1.1.1","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64}]},
+            {"ifindex":3,"ifname":"v-x-a","flags":["BROADCAST"],"master":"br-x","addr_info":[]}]"#;
+        let links = parse_ip_json(json).unwrap();
+        assert_eq!(links["br-x"], Link { up: true, master: None, addrs: vec![("10.1.1.1".parse().unwrap(), 24)] });
+        assert_eq!(links["v-x-a"], Link { up: false, master: Some("br-x".into()), addrs: vec![] });
+        let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n\
+            eth0\t0001010A\t00000000\t0001\t0\t0\t0\t00FFFFFF\n\
+            eth0\t00000000\t0101010A\t0003\t0\t0\t0\t00000000\n";
+        assert_eq!(default_gateway(route), Some("10.1.1.1".parse().unwrap()));
+        assert_eq!(default_gateway("Iface\n"), None);
+    }
+
+    #[test]
+    fn reads_this_threads_namespace() {
+        let links = ifaddrs().unwrap();
+        assert!(links.contains_key("lo"), "{links:?}");
+    }
+}
