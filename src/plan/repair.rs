@@ -151,8 +151,8 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
             }
         }
         for a in s.apps.iter().filter(|a| obs.dead_apps.contains(&a.pid)) {
+            b.drift(Some(v), Some(s), format!("app on port {} (pid {}) is not running", a.port, a.pid));
             if !b.restart.iter().any(|(x, y, p)| *x == v.name && *y == s.name && *p == a.port) {
-                b.drift(Some(v), Some(s), format!("app on port {} (pid {}) is not running", a.port, a.pid));
                 b.restart.push((v.name.clone(), s.name.clone(), a.port));
             }
         }

@@ -198,6 +198,32 @@ chmod +x /run/vpcctl-sandbox/shim/ip"#
         self.ok("iptables-save | grep -v '^#'")
     }
 
+    /// Processes (ip, iptables, iptables-restore, iptables-save) that one
+    /// vpcctl call spawns, counted by shims first on PATH.
+    pub fn count(&self, args: &str) -> usize {
+        const SHIMS: &str = r#"
+mkdir -p /run/vpcctl-sandbox/count
+for p in ip iptables iptables-restore iptables-save; do
+  [ -x /run/vpcctl-sandbox/count/$p ] && continue
+  real=$(command -v $p)
+  printf '#!/bin/sh\necho %s >> /run/vpcctl-sandbox/count/log\nexec %s "$@"\n' "$p" "$real" > /run/vpcctl-sandbox/count/$p
+  chmod +x /run/vpcctl-sandbox/count/$p
+done
+"#;
+        self.ok(SHIMS);
+        let out = self.ok(&format!(
+            ": > /run/vpcctl-sandbox/count/log; PATH=/run/vpcctl-sandbox/count:$PATH $VPCCTL -q {args} >/dev/null; wc -l < /run/vpcctl-sandbox/count/log"
+        ));
+        out.trim().parse().unwrap()
+    }
+
+    /// Write `text` to a file in the sandbox's private scratch; returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = format!("/run/vpcctl-sandbox/{name}");
+        self.ok(&format!("mkdir -p \"$(dirname {path})\"; cat > {path} <<'VPCCTL_EOF'\n{text}\nVPCCTL_EOF"));
+        path
+    }
+
     pub fn state_json(&self) -> String {
         self.sh("cat /var/lib/vpcctl/state.json 2>/dev/null").stdout
     }
