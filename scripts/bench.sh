@@ -144,6 +144,88 @@ t0=$(now_us); measure list; t1=$(now_us); s_list=$((t1 - t0))
 t0=$(now_us); measure inspect v25; t1=$(now_us); s_insp=$((t1 - t0))
 t0=$(now_us); for v in $(seq "$SV"); do measure delete "v$v"; done; t1=$(now_us); s_del=$((t1 - t0))
 
+# ------------------------------------------------------------- topologies
+# The bulk floor: one root `ip -batch` for the bridge and every subnet, one
+# `ip -n NS -batch` per namespace, one iptables-restore.
+floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name prefix (f)
+    local p=${4:-f}
+    iptables-restore --noflush -w <<R
+*filter
+:VPCCTL-FWD-f - [0:0]
+-A VPCCTL-FWD-f -i $1 -o $1 -m comment --comment "floor" -j ACCEPT
+-A VPCCTL-FWD-f -m comment --comment "floor" -j DROP
+:VPCCTL-FORWARD - [0:0]
+-A VPCCTL-FORWARD -i $1 -j VPCCTL-FWD-f
+-A VPCCTL-FORWARD -o $1 -j VPCCTL-FWD-f
+-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD
+COMMIT
+R
+    { echo "link add $1 address 02:00:00:00:00:01 type bridge"; echo "link set $1 up"; echo "route add unreachable $2.0.0/16"
+      for i in $(seq "$3"); do
+          echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 netns ${p}ns-$i"
+          echo "link set ${p}v-$i master $1 up"; echo "addr add $2.$i.1/24 dev $1"
+      done; } | ip -batch -
+    for i in $(seq "$3"); do
+        printf 'link set lo up\naddr add %s.%s.2/24 dev eth0\nlink set eth0 up\nroute add default via %s.%s.1\n' "$2" "$i" "$2" "$i" | ip -n "${p}ns-$i" -batch -
+    done
+}
+topology() {   # $1.. = "name prefix n" per VPC -> a topology file on stdout
+    local first=1
+    printf '{"vpcs": {'
+    for spec in "$@"; do
+        set -- $spec
+        [[ $first == 1 ]] || printf ', '; first=0
+        printf '"%s": {"cidr": "%s.0.0/16", "subnets": {' "$1" "$2"
+        for i in $(seq "$3"); do [[ $i == 1 ]] || printf ', '; printf '"s%s": {"cidr": "%s.%s.0/24"}' "$i" "$2" "$i"; done
+        printf '}}'
+    done
+    printf '}}\n'
+}
+topology "bench 10.99 $N" > $SANDBOX_TMP/t40.json
+topology "big1 10.110 200" "big2 10.111 200" > $SANDBOX_TMP/t400.json
+echo '{"vpcs": {}}' > $SANDBOX_TMP/empty.json
+F_BULK=(); V_APPLY=(); V_APPLY400=()
+for rep in $(seq "$REPS"); do
+    t0=$(now_us); floor_bulk fbr 10.99 "$N"; t1=$(now_us); F_BULK+=($((t1 - t0)))
+    floor_delete fbr 10.99.0.0/16 "$N"
+    t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t40.json; t1=$(now_us); V_APPLY+=($((t1 - t0)))
+    "$V" -q apply -f $SANDBOX_TMP/empty.json
+done
+fbulk=$(med "${F_BULK[@]}"); vapply=$(med "${V_APPLY[@]}")
+# The bulk floor at 400 (2 x 200): the kernel's own cost per subnet grows
+# with the number of namespaces, and this row says by how much.
+t0=$(now_us); floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b; t1=$(now_us); fbulk400=$((t1 - t0))
+{ for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
+  echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"; } | ip -force -batch - 2>/dev/null || true
+iptables-restore --noflush -w <<R
+*filter
+-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
+-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
+:VPCCTL-FORWARD - [0:0]
+:VPCCTL-FWD-f - [0:0]
+-X VPCCTL-FWD-f
+-X VPCCTL-FORWARD
+COMMIT
+R
+# 400 subnets in one apply, then the no-op reads on that size.
+peak400=0
+t0=$(now_us)
+if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f %M -o $SANDBOX_TMP/rss "$V" -q apply -f $SANDBOX_TMP/t400.json; peak400=$(tail -1 $SANDBOX_TMP/rss)
+else
+    "$V" -q apply -f $SANDBOX_TMP/t400.json
+fi
+t1=$(now_us); vapply400=$((t1 - t0))
+NOOP=(); DOC=(); REP=()
+for rep in $(seq "$REPS"); do
+    t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t400.json; t1=$(now_us); NOOP+=($((t1 - t0)))
+    t0=$(now_us); "$V" -q doctor >/dev/null; t1=$(now_us); DOC+=($((t1 - t0)))
+    t0=$(now_us); "$V" -q repair; t1=$(now_us); REP+=($((t1 - t0)))
+done
+vnoop=$(med "${NOOP[@]}"); vdoc=$(med "${DOC[@]}"); vrep=$(med "${REP[@]}")
+t0=$(now_us); "$V" -q teardown-all; t1=$(now_us); vtear400=$((t1 - t0))
+per40=$((vapply / N)); per400=$((vapply400 / 400)); fper40=$((fbulk / N)); fper400=$((fbulk400 / 400))
+
 # ------------------------------------------------------------- data plane
 iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
     ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
@@ -188,13 +270,22 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /pro
 echo "tools: $(ip -V | sed 's/ip utility, //'), $(iptables -V)"
 echo
 row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-row "create-vpc + $N add-subnet, total ms" "$(ms "$vc")" "$(ms "$fc")" "$(ratio "$vc" "$fc")" "<= 2.0"
+row "create-vpc + $N add-subnet, total ms" "$(ms "$vc")" "$(ms "$fc")" "$(ratio "$vc" "$fc")" "<= 1.5 (per call)"
 row "  per subnet, ms" "$(ms $((vc / N)))" "$(ms $((fc / N)))" "" ""
 row "last 10 / first 10 add-subnet" "$(ratio "$vl" "$vf")" "$(ratio "$fl" "$ff")" "" "<= 1.25 (vpcctl)"
 row "delete ${N}-subnet VPC, ms" "$(ms "$vd")" "$(ms "$fd")" "$(ratio "$vd" "$fd")" "<= 1.5"
 row "list, ms (processes spawned)" "$(ms "$vlist") ($p_list)" "" "" "0 processes"
 row "inspect, ms (processes spawned)" "$(ms "$vinsp") ($p_insp)" "" "" "0 processes"
 row "processes: add-subnet / delete" "$p_add / $p_del" "" "" "fixed, any N"
+row "apply -f: 1 VPC, $N subnets, ms" "$(ms "$vapply")" "$(ms "$fbulk")" "$(ratio "$vapply" "$fbulk")" "<= 1.3 (bulk floor)"
+row "apply -f: 400 subnets, ms per subnet" "$(ms "$per400")" "$(ms "$per40")" "$(ratio "$per400" "$per40")" "<= 1.25 (vs $N)"
+row "  bulk floor: 400 vs $N, ms per subnet" "$(ms "$fper400")" "$(ms "$fper40")" "$(ratio "$fper400" "$fper40")" "(the kernel's own growth)"
+row "apply -f: 400 subnets vs bulk floor of 400" "$(ms "$vapply400")" "$(ms "$fbulk400")" "$(ratio "$vapply400" "$fbulk400")" "<= 1.3"
+row "apply -f: 400 subnets, total s / peak RSS MiB" "$(awk -v u=$vapply400 'BEGIN{printf "%.2f", u/1e6}') / $(awk -v k=$peak400 'BEGIN{ if (k>0) printf "%.1f", k/1024; else print "-" }')" "" "" ""
+row "400 subnets: no-op apply, s" "$(awk -v u=$vnoop 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
+row "400 subnets: doctor, s" "$(awk -v u=$vdoc 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
+row "400 subnets: no-op repair, s" "$(awk -v u=$vrep 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
+row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale: list / inspect, ms" "$(ms $s_list) / $(ms $s_insp)" "" "" ""
 row "scale: delete all, s" "$(awk -v u=$s_del 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
