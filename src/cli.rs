@@ -131,8 +131,24 @@ Examples:
 Examples:
   vpcctl test-connectivity --vpc vpc1 --from web --to 10.10.2.2 --port 5432
   vpcctl test-connectivity vpc1 web 10.20.1.2            # icmp
-  vpcctl test-connectivity --matrix --port 80")]
+  vpcctl test-connectivity vpc1 web 10.10.2.2 --port 5432 --explain   # why, from the model
+  vpcctl test-connectivity --matrix --port 80
+
+Exit codes: 0 reachable (open), 1 not reachable (blocked), other: an error.")]
     TestConnectivity(TestConnectivity),
+
+    /// Check a file of reachability expectations with real probes, and explain each miss
+    #[command(after_help = "\
+The file (or a topology file) has an \"expect\" list:
+  {\"expect\": [{\"from\": \"vpc1/web\", \"to\": \"vpc1/db\", \"protocol\": \"tcp\", \"port\": 5432, \"reachable\": true},
+              {\"from\": \"vpc3/lab\", \"to\": \"10.10.1.2\", \"reachable\": false}]}
+
+Exit codes: 0 every expectation met, 1 any unmet, 2 a bad file.
+
+Examples:
+  vpcctl check -f expect.json
+  vpcctl check -f expect.json --junit report.xml")]
+    Check(CheckArgs),
 
     /// Show what 'apply' would change to make this host match a topology file
     #[command(after_help = "\
@@ -193,6 +209,16 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none (1 is an error)
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Expectations file (JSON), or a topology file with an "expect" list
+    #[arg(short, long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also write a JUnit XML report here, one testcase per expectation
+    #[arg(long, value_name = "OUT.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -401,8 +427,11 @@ pub struct TestConnectivity {
     #[arg(long, value_enum)]
     pub protocol: Option<crate::probe::Proto>,
     /// Every subnet of every VPC against every other
-    #[arg(long, conflicts_with_all = ["vpc", "from", "to"])]
+    #[arg(long, conflicts_with_all = ["vpc", "from", "to", "explain"])]
     pub matrix: bool,
+    /// Explain from the model, hop by hop, why the path is open or blocked; send no packet
+    #[arg(long)]
+    pub explain: bool,
     /// VPC FROM TO, positionally
     #[arg(value_name = "VPC FROM TO", num_args = 0..=3)]
     pub args: Vec<String>,

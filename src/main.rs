@@ -1,5 +1,6 @@
 //! vpcctl: AWS-style VPCs on one Linux host.
 
+mod analyze;
 mod apps;
 mod cli;
 mod commands;
@@ -164,8 +165,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let ip: std::net::Ipv4Addr = to
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)"))?;
+            if a.explain {
+                return commands::connectivity::explain(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
+            }
             return commands::connectivity::single(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
         }
+        Command::Check(a) => return commands::check::run(&ctx, &a.file, a.junit.as_deref()),
         Command::Plan(a) => return commands::topology::plan(&ctx, &a.file, a.detailed_exitcode, verbose),
         Command::Apply(a) => commands::topology::apply(&ctx, &a.file)?,
         Command::Export => commands::topology::export(&ctx)?,

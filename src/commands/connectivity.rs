@@ -103,3 +103,40 @@ pub fn matrix(ctx: &Ctx, port: Option<u16>, proto: Option<Proto>) -> Result<i32>
     print!("{}", table(&rows));
     Ok(0)
 }
+
+/// `test-connectivity --explain`: the analyzer's walk, no packet sent.
+/// Returns the exit code: 0 open, 1 blocked.
+pub fn explain(ctx: &Ctx, vpc: &str, from: &str, to: Ipv4Addr, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
+    let vpc_name = Name::parse("VPC name", vpc)?;
+    let proto = pick_proto(proto, port)?;
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let v = validate::find_vpc(&state, vpc_name.as_str())?;
+    let s = validate::find_subnet(v, from)?;
+    let a = crate::analyze::analyze(&state, v, s, to, proto, port);
+    let what = match port {
+        Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),
+        None => format!("icmp {to}"),
+    };
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
+                "reachable": a.reachable, "certain": a.certain, "verdict": a.verdict, "code": a.code, "hops": a.hops}))?
+        );
+    } else if !ctx.quiet {
+        println!("{vpc_name}/{} -> {what} (from the model; no packet sent)", s.name);
+        let width = a.hops.iter().map(|h| h.component.len()).max().unwrap_or(0);
+        for (i, h) in a.hops.iter().enumerate() {
+            let mark = match h.outcome {
+                crate::analyze::Outcome::Allow => "allow",
+                crate::analyze::Outcome::Block => "BLOCK",
+                crate::analyze::Outcome::Info => "     ",
+            };
+            let code = h.code.map(|c| format!("  [{c}]")).unwrap_or_default();
+            println!("  {}. {:<width$}  {mark}  {}{code}", i + 1, h.component, h.detail);
+        }
+        let hedge = if a.certain { "" } else { " (if something answers there)" };
+        println!("{}{hedge}", a.verdict);
+    }
+    Ok(if a.reachable { 0 } else { 1 })
+}

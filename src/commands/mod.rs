@@ -2,6 +2,7 @@
 //! Everything that decides *what* to do lives in `model` and `plan`.
 
 pub mod app;
+pub mod check;
 pub mod connectivity;
 pub mod converge;
 pub mod doctor;

@@ -3,6 +3,7 @@
 
 pub mod cidr;
 pub mod name;
+pub mod expect;
 pub mod naming;
 pub mod policy;
 pub mod topology;

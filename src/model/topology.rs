@@ -123,7 +123,8 @@ impl Topology {
     /// which policy paths are resolved.
     pub fn parse(text: &str, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
         let v: Value = serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
-        let top = object(&v, "(file)", &["vpcs", "peerings"])?;
+        // "expect" is `vpcctl check`'s (see model::expect); apply ignores it.
+        let top = object(&v, "(file)", &["vpcs", "peerings", "expect"])?;
         let mut vpcs = vec![];
         if let Some(all) = top.get("vpcs") {
             let all = all.as_object().ok_or_else(|| err("vpcs", "is not an object of VPCs by name"))?;

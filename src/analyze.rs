@@ -1,0 +1,569 @@
+//! The reachability analyzer: why a path is open or blocked, from the
+//! recorded model alone. It sends no packet. It walks the path as the kernel
+//! does with the rules vpcctl's planners write:
+//!
+//! source subnet -> its egress security group -> the VPC chain (intra-VPC,
+//! peering with its allowed CIDRs, NAT, default deny) -> the destination's
+//! ingress security group -> an app vpcctl deployed there.
+//!
+//! Each hop names the rule that decided it in the words of that rule's
+//! iptables comment. `check` compares the verdict with a real probe, and a
+//! disagreement means the kernel no longer matches the model. The
+//! property test at the bottom holds the analyzer to the rules the planners
+//! emit, evaluated packet by packet.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::model::policy::{Action, Policy, Protocol};
+use crate::model::{Subnet, Vpc};
+use crate::plan::peering::pairs;
+use crate::probe::Proto;
+use crate::state::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Let through.
+    Allow,
+    /// Dropped or refused here: the path ends.
+    Block,
+    /// Nothing decided here (no policy, the internet beyond the uplink).
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hop {
+    pub component: String,
+    pub outcome: Outcome,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub reachable: bool,
+    /// False where the model cannot know: a listener vpcctl did not start,
+    /// or a host beyond the uplink.
+    pub certain: bool,
+    /// Packets get through every firewall on the way (whatever answers).
+    pub network_open: bool,
+    /// `open: ...` or `blocked: ...`, naming the deciding rule.
+    pub verdict: String,
+    pub code: &'static str,
+    pub hops: Vec<Hop>,
+}
+
+fn hop(component: impl Into<String>, outcome: Outcome, detail: impl Into<String>, code: Option<&'static str>) -> Hop {
+    Hop { component: component.into(), outcome, detail: detail.into(), code }
+}
+
+fn proto_word(p: Proto) -> &'static str {
+    match p {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+        Proto::Icmp => "icmp",
+    }
+}
+
+fn what(p: Proto, port: Option<u16>) -> String {
+    match port {
+        Some(n) => format!("{} {n}", proto_word(p)),
+        None => proto_word(p).to_string(),
+    }
+}
+
+/// Which of a policy's rules decides a new connection, and how. `peer` is
+/// the other end: the source for ingress, the destination for egress.
+fn security_group(policy: &Policy, ingress: bool, peer: Ipv4Addr, p: Proto, port: Option<u16>) -> (Action, String) {
+    let (dir, rules, default) =
+        if ingress { ("ingress", &policy.ingress, policy.default_ingress) } else { ("egress", &policy.egress, policy.default_egress) };
+    for (i, r) in rules.iter().enumerate() {
+        let proto_ok = match r.protocol {
+            Protocol::All => true,
+            Protocol::Tcp => p == Proto::Tcp,
+            Protocol::Udp => p == Proto::Udp,
+            Protocol::Icmp => p == Proto::Icmp,
+        };
+        let port_ok = r.ports.is_none_or(|range| port.is_some_and(|n| range.first <= n && n <= range.last));
+        let peer_ok = r.cidr.is_none_or(|c| c.contains(&peer));
+        if proto_ok && port_ok && peer_ok {
+            let verb = if r.action == Action::Allow { "allows" } else { "denies" };
+            let port = r.ports.map(|x| format!(" {}", x.to_string().replace(':', "-"))).unwrap_or_default();
+            let proto = serde_json::to_value(r.protocol).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let peer = r.cidr.map(|c| format!(" {} {c}", if ingress { "from" } else { "to" })).unwrap_or_default();
+            let desc = r.description.as_ref().filter(|d| !d.is_empty()).map(|d| format!(" ({d})")).unwrap_or_default();
+            return (r.action, format!("{dir}[{i}] {verb} {proto}{port}{peer}{desc}"));
+        }
+    }
+    let verb = if default == Action::Allow { "allows" } else { "denies" };
+    (default, format!("default_{dir} {verb} everything else"))
+}
+
+/// Analyze `proto`/`port` from subnet `from` of `vpc` to `dst`.
+pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
+    let mut hops = vec![];
+    let src = format!("{}/{}", vpc.name, from.name);
+    let blocked = |hops: Vec<Hop>, verdict: String, code: &'static str| Analysis {
+        reachable: false,
+        certain: true,
+        network_open: false,
+        verdict: format!("blocked: {verdict}"),
+        code,
+        hops,
+    };
+    if from.status != crate::model::Status::Ready {
+        hops.push(hop("source", Outcome::Block, format!("{src} was left half-created"), Some("SUBNET_NOT_READY")));
+        return blocked(hops, format!("{src} is not fully created (run the command that made it again)"), "SUBNET_NOT_READY");
+    }
+    hops.push(hop("source", Outcome::Info, format!("{src} {}", from.ip), None));
+
+    if let Some(p) = &from.policy {
+        let (action, rule) = security_group(p, false, dst, proto, port);
+        let rule = format!("{src} {rule}");
+        if action == Action::Deny {
+            hops.push(hop("egress security group", Outcome::Block, rule.clone(), Some("ENI_SG_RULES_MISMATCH")));
+            return blocked(hops, rule, "ENI_SG_RULES_MISMATCH");
+        }
+        hops.push(hop("egress security group", Outcome::Allow, rule, None));
+    } else {
+        hops.push(hop("egress security group", Outcome::Info, format!("{src} has no policy: everything leaves"), None));
+    }
+
+    // Where the destination is.
+    let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
+    let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
+    if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
+        hops.push(hop("VPC router", Outcome::Allow, format!("{dst} is the gateway of {}/{}: the host itself answers", dvpc.name, s.name), None));
+        return Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {dst} is a gateway address of the host"), code: "PATH_FOUND", hops };
+    }
+    let Some(dsub) = dvpc.subnets.iter().find(|s| s.ip == dst) else {
+        let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
+        hops.push(hop("VPC router", Outcome::Block, why.clone(), Some("CANNOT_ROUTE")));
+        return blocked(hops, why, "CANNOT_ROUTE");
+    };
+    let dst_name = format!("{}/{}", dvpc.name, dsub.name);
+    if dsub.name == from.name && dvpc.name == vpc.name {
+        hops.push(hop("VPC router", Outcome::Info, format!("{dst} is {src} itself"), None));
+    } else if dvpc.name == vpc.name {
+        hops.push(hop("VPC chain", Outcome::Allow, format!("{} intra-vpc", vpc.name), None));
+    } else {
+        let peering = state.peerings.iter().find(|p| p.joins(vpc.name.as_str(), dvpc.name.as_str()));
+        match peering {
+            None => {
+                let why = format!("{} and {} are not peered (VPC isolation)", vpc.name, dvpc.name);
+                hops.push(hop("VPC chain", Outcome::Block, format!("{} default-deny: {why}", vpc.name), Some("VPC_NOT_PEERED")));
+                return blocked(hops, why, "VPC_NOT_PEERED");
+            }
+            Some(p) => {
+                let allowed = pairs(p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
+                if !allowed {
+                    let only: Vec<String> = p.allow_cidrs.iter().map(|c| c.to_string()).collect();
+                    let why = format!("peering {}<->{} allows only {}", p.a, p.b, only.join(", "));
+                    hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some("PEERING_CIDR_RESTRICTION")));
+                    return blocked(hops, why, "PEERING_CIDR_RESTRICTION");
+                }
+                let scope = if p.allow_cidrs.is_empty() { "both VPCs whole".to_string() } else { "this pair of CIDRs".to_string() };
+                hops.push(hop("VPC chain", Outcome::Allow, format!("{} peer={}: {scope}", vpc.name, dvpc.name), None));
+            }
+        }
+    }
+
+    let mut decided_by = hops.last().map(|h| h.detail.clone()).unwrap_or_default();
+    if let Some(p) = &dsub.policy {
+        let (action, rule) = security_group(p, true, from.ip, proto, port);
+        let rule = format!("{dst_name} {rule}");
+        if action == Action::Deny {
+            hops.push(hop("ingress security group", Outcome::Block, rule.clone(), Some("ENI_SG_RULES_MISMATCH")));
+            return blocked(hops, rule, "ENI_SG_RULES_MISMATCH");
+        }
+        hops.push(hop("ingress security group", Outcome::Allow, rule.clone(), None));
+        decided_by = rule;
+    } else {
+        hops.push(hop("ingress security group", Outcome::Info, format!("{dst_name} has no policy: everything enters"), None));
+    }
+    listener(dsub, &dst_name, proto, port, decided_by, hops)
+}
+
+/// The last hop: does something answer?
+fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, decided_by: String, mut hops: Vec<Hop>) -> Analysis {
+    let open = |hops, certain| Analysis { reachable: true, certain, network_open: true, verdict: format!("open: {decided_by}"), code: "PATH_FOUND", hops };
+    let Some(port) = port else {
+        hops.push(hop("destination", Outcome::Allow, format!("{dst_name} answers {} itself", proto_word(proto)), None));
+        return open(hops, true);
+    };
+    match dsub.apps.iter().find(|a| a.port == port) {
+        Some(a) if crate::apps::is_ours(a.pid, a.start_time) => {
+            hops.push(hop("app", Outcome::Allow, format!("{dst_name} app on port {port} is running (pid {})", a.pid), None));
+            open(hops, true)
+        }
+        Some(a) => {
+            let why = format!("{dst_name} app on port {port} (pid {}) is not running", a.pid);
+            hops.push(hop("app", Outcome::Block, why.clone(), Some("NO_LISTENER")));
+            Analysis { reachable: false, certain: false, network_open: true, verdict: format!("blocked: {why}"), code: "NO_LISTENER", hops }
+        }
+        None if dsub.apps.is_empty() => {
+            hops.push(hop("app", Outcome::Info, format!("no app deployed in {dst_name}: whether anything listens on {port} is not in the model"), None));
+            open(hops, false)
+        }
+        None => {
+            let why = format!("no app vpcctl deployed in {dst_name} listens on {} {port}", proto_word(proto));
+            hops.push(hop("app", Outcome::Block, why.clone(), Some("NO_LISTENER")));
+            Analysis { reachable: false, certain: false, network_open: true, verdict: format!("blocked: {why}"), code: "NO_LISTENER", hops }
+        }
+    }
+}
+
+/// A destination outside every VPC: only NAT lets anything out.
+fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, port: Option<u16>, mut hops: Vec<Hop>) -> Analysis {
+    let blocked = |mut hops: Vec<Hop>, why: String, code| {
+        hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
+        Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
+    };
+    let Some(nat) = &vpc.nat else {
+        return blocked(hops, format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name), "NO_NAT_GATEWAY");
+    };
+    if !vpc.translated_subnets().iter().any(|s| s.name == from.name) {
+        let why = match &nat.subnets {
+            None => format!("{src} is private and {}'s NAT translates only public subnets", vpc.name),
+            Some(names) => {
+                let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                format!("{src} is not translated by {}'s NAT (only {})", vpc.name, if names.is_empty() { "-".into() } else { names.join(", ") })
+            }
+        };
+        return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
+    }
+    let rule = format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface);
+    hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
+    hops.push(hop("internet", Outcome::Info, format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), nat.interface), None));
+    Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::policy::Policy;
+
+    fn state(extra: &str) -> State {
+        serde_json::from_str(&format!(
+            r#"{{"schema_version":1,"vpcs":[
+            {{"name":"vpc1","cidr":"10.10.0.0/16","bridge":"br-vpc1","link_group":1,"chain":"VPCCTL-FWD-vpc1","status":"ready",
+              "nat":{{"interface":"uplink0"}},
+              "subnets":[{{"name":"web","cidr":"10.10.1.0/24","type":"public","namespace":"ns-vpc1-web","veth":"v-vpc1-web","gateway":"10.10.1.1","ip":"10.10.1.2","status":"ready"}},
+                         {{"name":"db","cidr":"10.10.2.0/24","type":"private","namespace":"ns-vpc1-db","veth":"v-vpc1-db","gateway":"10.10.2.1","ip":"10.10.2.2","status":"ready"}}]}},
+            {{"name":"vpc2","cidr":"10.20.0.0/16","bridge":"br-vpc2","link_group":2,"chain":"VPCCTL-FWD-vpc2","status":"ready",
+              "subnets":[{{"name":"api","cidr":"10.20.1.0/24","type":"private","namespace":"ns-vpc2-api","veth":"v-vpc2-api","gateway":"10.20.1.1","ip":"10.20.1.2","status":"ready"}},
+                         {{"name":"batch","cidr":"10.20.2.0/24","type":"private","namespace":"ns-vpc2-batch","veth":"v-vpc2-batch","gateway":"10.20.2.1","ip":"10.20.2.2","status":"ready"}}]}},
+            {{"name":"vpc3","cidr":"10.30.0.0/16","bridge":"br-vpc3","link_group":3,"chain":"VPCCTL-FWD-vpc3","status":"ready",
+              "subnets":[{{"name":"lab","cidr":"10.30.1.0/24","type":"private","namespace":"ns-vpc3-lab","veth":"v-vpc3-lab","gateway":"10.30.1.1","ip":"10.30.1.2","status":"ready"}}]}}],
+            "peerings":[{{"a":"vpc1","b":"vpc2","allow_cidrs":["10.10.1.0/24","10.20.1.0/24"]}}]{extra}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn run(st: &State, from: &str, dst: &str, proto: Proto, port: Option<u16>) -> Analysis {
+        let (v, s) = from.split_once('/').unwrap();
+        let vpc = st.vpc(v).unwrap();
+        analyze(st, vpc, vpc.subnet(s).unwrap(), dst.parse().unwrap(), proto, port)
+    }
+
+    #[test]
+    fn isolation_blocks_unpeered_vpcs() {
+        let a = run(&state(""), "vpc3/lab", "10.10.1.2", Proto::Icmp, None);
+        assert_eq!((a.reachable, a.code), (false, "VPC_NOT_PEERED"));
+        assert_eq!(a.verdict, "blocked: vpc3 and vpc1 are not peered (VPC isolation)");
+    }
+
+    #[test]
+    fn peering_opens_only_its_allowed_cidrs() {
+        let st = state("");
+        let a = run(&st, "vpc2/api", "10.10.1.2", Proto::Icmp, None);
+        assert!(a.reachable && a.certain, "{a:?}");
+        assert!(a.hops.iter().any(|h| h.detail == "vpc2 peer=vpc1: this pair of CIDRs"), "{a:?}");
+        let a = run(&st, "vpc2/batch", "10.10.1.2", Proto::Icmp, None);
+        assert_eq!((a.reachable, a.code), (false, "PEERING_CIDR_RESTRICTION"));
+        assert_eq!(a.verdict, "blocked: peering vpc1<->vpc2 allows only 10.10.1.0/24, 10.20.1.0/24");
+    }
+
+    #[test]
+    fn intra_vpc_is_open_and_unallocated_addresses_cannot_be_routed() {
+        let st = state("");
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Icmp, None);
+        assert!(a.reachable && a.verdict.contains("vpc1 intra-vpc"), "{a:?}");
+        let a = run(&st, "vpc1/web", "10.10.9.9", Proto::Icmp, None);
+        assert_eq!(a.code, "CANNOT_ROUTE");
+    }
+
+    #[test]
+    fn nat_opens_public_subnets_only() {
+        let st = state("");
+        let a = run(&st, "vpc1/web", "198.51.100.80", Proto::Tcp, Some(80));
+        assert!(a.reachable && !a.certain && a.verdict == "open: vpc1 nat subnet=web via uplink0", "{a:?}");
+        let a = run(&st, "vpc1/db", "198.51.100.80", Proto::Tcp, Some(80));
+        assert_eq!(a.verdict, "blocked: vpc1/db is private and vpc1's NAT translates only public subnets");
+        assert_eq!(a.code, "NO_NAT_FOR_PRIVATE_SUBNET");
+        let a = run(&st, "vpc2/api", "198.51.100.80", Proto::Icmp, None);
+        assert_eq!(a.code, "NO_NAT_GATEWAY");
+    }
+
+    #[test]
+    fn security_groups_decide_with_the_rule_that_matched() {
+        let mut st = state("");
+        let db = Policy::parse(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#).unwrap();
+        st.vpcs[0].subnets[1].policy = Some(db);
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
+        assert_eq!(a.verdict, "open: vpc1/db ingress[0] allows tcp 5432 from 10.10.1.0/24");
+        assert!(!a.certain, "no app deployed: the listener is unknown");
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(22));
+        assert_eq!((a.code, a.verdict.as_str()), ("ENI_SG_RULES_MISMATCH", "blocked: vpc1/db default_ingress denies everything else"));
+        let web = Policy::parse(r#"{"default_egress": "deny", "egress": [{"protocol": "icmp", "action": "allow"}]}"#).unwrap();
+        st.vpcs[0].subnets[0].policy = Some(web);
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
+        assert_eq!(a.verdict, "blocked: vpc1/web default_egress denies everything else");
+        assert!(run(&st, "vpc1/web", "10.20.1.2", Proto::Icmp, None).reachable);
+    }
+
+    #[test]
+    fn a_deployed_app_makes_the_verdict_certain() {
+        let mut st = state("");
+        st.vpcs[0].subnets[1].apps.push(crate::model::App {
+            port: 5432,
+            pid: std::process::id(),
+            start_time: crate::apps::start_time(std::process::id()).unwrap(),
+            command: vec![],
+            log: "/l".into(),
+            builtin: true,
+        });
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
+        assert!(a.reachable && a.certain, "{a:?}");
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5433));
+        assert_eq!(a.code, "NO_LISTENER");
+    }
+}
+
+/// The analyzer against the rules the planners really emit: generated
+/// topologies and packets, the packet run through those rules by a small
+/// evaluator of the iptables grammar vpcctl writes, and both must agree.
+#[cfg(test)]
+mod agreement_with_the_planners {
+    use std::net::Ipv4Addr;
+
+    use ipnet::Ipv4Net;
+    use proptest::prelude::*;
+
+    use super::analyze;
+    use crate::iptables::normalize;
+    use crate::model::policy::{Action, PortRange, Protocol, Rule};
+    use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind, Vpc};
+    use crate::plan::{firewall, policy};
+    use crate::probe::Proto;
+    use crate::state::State;
+
+    struct Pkt<'a> {
+        i: &'a str,
+        o: &'a str,
+        s: Ipv4Addr,
+        d: Ipv4Addr,
+        p: Proto,
+        dport: Option<u16>,
+    }
+
+    /// ACCEPT (true), DROP (false), or fell off the end of `chain` (None).
+    fn eval(rules: &[String], chain: &str, pkt: &Pkt) -> Option<bool> {
+        for r in rules {
+            let t = normalize(r);
+            if t.get(1).map(String::as_str) != Some(chain) {
+                continue;
+            }
+            let (mut ok, mut target, mut k) = (true, "", 2);
+            while k < t.len() {
+                let arg = t.get(k + 1).map(String::as_str).unwrap_or("");
+                match t[k].as_str() {
+                    "-s" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.s),
+                    "-d" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.d),
+                    "-i" => ok &= arg == pkt.i,
+                    "-o" => ok &= arg == pkt.o,
+                    "-p" => ok &= arg == super::proto_word(pkt.p),
+                    "--dport" => {
+                        let (a, b) = arg.split_once(':').unwrap_or((arg, arg));
+                        ok &= pkt.dport.is_some_and(|p| a.parse::<u16>().unwrap() <= p && p <= b.parse::<u16>().unwrap());
+                    }
+                    "-j" => target = arg,
+                    "-m" if arg == "comment" => k += 2,
+                    // A new connection is never RELATED or ESTABLISHED.
+                    "-m" if arg == "conntrack" => {
+                        ok &= t[k + 3].split(',').any(|s| s == "NEW");
+                        k += 2;
+                    }
+                    other => panic!("the evaluator does not model {other:?} in {r}"),
+                }
+                k += 2;
+            }
+            if !ok {
+                continue;
+            }
+            match target {
+                "ACCEPT" => return Some(true),
+                "DROP" => return Some(false),
+                "RETURN" => return None,
+                jump => {
+                    if let Some(v) = eval(rules, jump, pkt) {
+                        return Some(v);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a new connection gets through every firewall vpcctl wrote.
+    fn delivered(st: &State, v: &Vpc, s: &Subnet, dst: Ipv4Addr, p: Proto, dport: Option<u16>) -> bool {
+        let sg = |sub: &Subnet, vpc: &Vpc, chain: &str, pkt: &Pkt| match &sub.policy {
+            None => true,
+            Some(pol) => eval(&policy::rules(vpc, sub, pol), chain, pkt).expect("a policy chain ends in its default"),
+        };
+        let out = Pkt { i: "", o: "eth0", s: s.ip, d: dst, p, dport };
+        if !sg(s, v, policy::EGRESS_CHAIN, &out) {
+            return false;
+        }
+        let mut fwd: Vec<String> = firewall::filter_dispatch(st).into_iter().filter(|l| !l.starts_with(':')).collect();
+        for x in &st.vpcs {
+            fwd.extend(firewall::vpc_rules(st, x));
+        }
+        let dest = st.vpcs.iter().find_map(|x| x.subnets.iter().find(|y| y.ip == dst).map(|y| (x, y)));
+        let uplink = v.nat.as_ref().map(|n| n.interface.as_str()).unwrap_or("uplink0");
+        let out_if = dest.map(|(x, _)| x.bridge.as_str()).unwrap_or(uplink);
+        let through = Pkt { i: &v.bridge, o: out_if, s: s.ip, d: dst, p, dport };
+        // Nothing of ours matched: the host's FORWARD policy (DROP here).
+        if !eval(&fwd, firewall::FORWARD_CHAIN, &through).unwrap_or(false) {
+            return false;
+        }
+        match dest {
+            Some((x, y)) => sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: s.ip, d: dst, p, dport }),
+            None => true,
+        }
+    }
+
+    /// Deterministic choices from the generated numbers.
+    struct Dice(Vec<u32>, usize);
+    impl Dice {
+        fn roll(&mut self, n: usize) -> usize {
+            let v = self.0[self.1 % self.0.len()];
+            self.1 += 1;
+            v as usize % n
+        }
+    }
+
+    fn name(s: &str) -> Name {
+        Name::parse("n", s).unwrap()
+    }
+
+    fn topology(d: &mut Dice) -> State {
+        let mut st = State::default();
+        for k in 1..=1 + d.roll(3) {
+            let cidr: Ipv4Net = format!("10.{k}.0.0/16").parse().unwrap();
+            let bridge = format!("br-v{k}");
+            let mut v = Vpc {
+                name: name(&format!("v{k}")),
+                cidr,
+                chain: format!("VPCCTL-FWD-v{k}"),
+                bridge,
+                link_group: k as u32,
+                status: Status::Ready,
+                subnets: vec![],
+                nat: None,
+            };
+            for j in 1..=1 + d.roll(3) {
+                let net: Ipv4Net = format!("10.{k}.{j}.0/24").parse().unwrap();
+                let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
+                v.subnets.push(Subnet {
+                    name: name(&format!("s{j}")),
+                    cidr: net,
+                    kind: if d.roll(2) == 0 { SubnetKind::Public } else { SubnetKind::Private },
+                    namespace: format!("ns-v{k}-s{j}"),
+                    veth: format!("v-v{k}-s{j}"),
+                    gateway,
+                    ip,
+                    status: Status::Ready,
+                    policy: None,
+                    apps: vec![],
+                });
+            }
+            v.nat = match d.roll(3) {
+                0 => None,
+                1 => Some(Nat { interface: "uplink0".into(), subnets: None }),
+                _ => Some(Nat { interface: "uplink0".into(), subnets: Some(vec![v.subnets[d.roll(v.subnets.len())].name.clone()]) }),
+            };
+            st.vpcs.push(v);
+        }
+        let nets: Vec<Ipv4Net> = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr).chain([v.cidr])).collect();
+        for a in 0..st.vpcs.len() {
+            for b in a + 1..st.vpcs.len() {
+                let allow_cidrs = match d.roll(3) {
+                    0 => continue,
+                    1 => vec![],
+                    _ => {
+                        let pick = |d: &mut Dice, v: &Vpc| {
+                            let all: Vec<Ipv4Net> = v.subnets.iter().map(|s| s.cidr).chain([v.cidr]).collect();
+                            all[d.roll(all.len())]
+                        };
+                        vec![pick(d, &st.vpcs[a]), pick(d, &st.vpcs[b])]
+                    }
+                };
+                st.peerings.push(Peering { a: st.vpcs[a].name.clone(), b: st.vpcs[b].name.clone(), allow_cidrs });
+            }
+        }
+        for vi in 0..st.vpcs.len() {
+            for si in 0..st.vpcs[vi].subnets.len() {
+                if d.roll(2) == 0 {
+                    let p = policy_of(d, &nets);
+                    st.vpcs[vi].subnets[si].policy = Some(p);
+                }
+            }
+        }
+        st
+    }
+
+    fn policy_of(d: &mut Dice, nets: &[Ipv4Net]) -> crate::model::policy::Policy {
+        let action = |d: &mut Dice| if d.roll(2) == 0 { Action::Allow } else { Action::Deny };
+        let mut rules = |d: &mut Dice| -> Vec<Rule> {
+            (0..d.roll(4))
+                .map(|_| {
+                    let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::All][d.roll(4)];
+                    let ports = matches!(protocol, Protocol::Tcp | Protocol::Udp)
+                        .then(|| [PortRange { first: 80, last: 80 }, PortRange { first: 5432, last: 5432 }, PortRange { first: 8000, last: 8100 }][d.roll(3)]);
+                    let cidr = (d.roll(2) == 0).then(|| nets[d.roll(nets.len())]);
+                    Rule { protocol, ports, action: action(d), cidr, description: None }
+                })
+                .collect()
+        };
+        let ingress = rules(d);
+        let egress = rules(d);
+        crate::model::policy::Policy { subnet: None, default_ingress: action(d), default_egress: action(d), ingress, egress }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_analyzer_agrees_with_the_rules_the_planners_emit(seed in proptest::collection::vec(any::<u32>(), 128)) {
+            let mut d = Dice(seed, 0);
+            let st = topology(&mut d);
+            let all: Vec<(usize, usize)> = st.vpcs.iter().enumerate().flat_map(|(i, v)| (0..v.subnets.len()).map(move |j| (i, j))).collect();
+            for _ in 0..8 {
+                let (vi, si) = all[d.roll(all.len())];
+                let (v, s) = (&st.vpcs[vi], &st.vpcs[vi].subnets[si]);
+                let others: Vec<Ipv4Addr> = all.iter().filter(|x| **x != (vi, si)).map(|(a, b)| st.vpcs[*a].subnets[*b].ip).collect();
+                let dst = if others.is_empty() || d.roll(4) == 0 { "198.51.100.80".parse().unwrap() } else { others[d.roll(others.len())] };
+                let p = [Proto::Tcp, Proto::Udp, Proto::Icmp][d.roll(3)];
+                let port = (p != Proto::Icmp).then(|| [22u16, 80, 5432, 8050][d.roll(4)]);
+                let a = analyze(&st, v, s, dst, p, port);
+                let k = delivered(&st, v, s, dst, p, port);
+                prop_assert_eq!(a.network_open, k, "{}/{} -> {} {:?} {:?}: analyzer says {:?}\nstate: {}",
+                    v.name, s.name, dst, p, port, a, serde_json::to_string(&st).unwrap());
+            }
+        }
+    }
+}

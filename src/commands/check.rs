@@ -1,0 +1,199 @@
+//! check: an expectations file, each expectation probed with real packets
+//! (in parallel) and explained by the analyzer; a JUnit report for CI.
+//!
+//! Exit codes: 0 every expectation met, 1 any unmet, 2 a bad file.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::json;
+
+use super::Ctx;
+use crate::analyze::{self, Analysis};
+use crate::model::expect::{self, Expectation, Target};
+use crate::probe::{self, Verdict};
+use crate::state::{State, Store};
+
+/// Probes in flight at once: each may wait a second for an answer.
+const CONCURRENCY: usize = 16;
+
+#[derive(Serialize)]
+struct Outcome<'a> {
+    expectation: String,
+    expected: bool,
+    observed: bool,
+    how: String,
+    met: bool,
+    /// The analyzer was sure and the probe disagrees: the kernel has drifted.
+    mismatch: bool,
+    analysis: &'a Analysis,
+}
+
+/// Returns the exit code.
+pub fn run(ctx: &Ctx, file: &Path, junit: Option<&Path>) -> Result<i32> {
+    let text = match super::topology::read_capped(file) {
+        Ok(t) => t,
+        Err(e) => return Ok(bad_file(ctx, file, &format!("cannot read it: {e}"))),
+    };
+    let list = match expect::parse(&text) {
+        Ok(l) => l,
+        Err(e) => return Ok(bad_file(ctx, file, &e.to_string())),
+    };
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    if let Err(e) = expect::check_against(&state, &list) {
+        return Ok(bad_file(ctx, file, &e.to_string()));
+    }
+    super::require_root()?;
+    let analyses: Vec<Analysis> = list.iter().map(|e| analysis(&state, e)).collect();
+    let probes = probe_all(&state, &list)?;
+    let outcomes: Vec<Outcome> = list
+        .iter()
+        .zip(&probes)
+        .zip(&analyses)
+        .map(|((e, v), a)| Outcome {
+            expectation: e.label(),
+            expected: e.reachable,
+            observed: v.reachable,
+            how: v.how.clone(),
+            met: v.reachable == e.reachable,
+            mismatch: a.certain && a.reachable != v.reachable,
+            analysis: a,
+        })
+        .collect();
+    let failed = outcomes.iter().filter(|o| !o.met).count();
+    if let Some(path) = junit {
+        std::fs::write(path, junit_xml(&outcomes)).with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"results": outcomes, "passed": outcomes.len() - failed, "failed": failed}))?);
+    } else {
+        print_table(ctx, &outcomes);
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn bad_file(ctx: &Ctx, file: &Path, why: &str) -> i32 {
+    let msg = format!("check file {}: {why}; nothing was probed", file.display());
+    if ctx.json {
+        eprintln!("{}", json!({"error": msg, "kind": "input"}));
+    } else {
+        eprintln!("error: {msg}");
+    }
+    2
+}
+
+fn target_ip(state: &State, e: &Expectation) -> Ipv4Addr {
+    match &e.to {
+        Target::Addr(a) => *a,
+        Target::Subnet { vpc, subnet } => state.vpc(vpc.as_str()).and_then(|v| v.subnet(subnet.as_str())).expect("checked").ip,
+    }
+}
+
+fn analysis(state: &State, e: &Expectation) -> Analysis {
+    let v = state.vpc(e.from_vpc.as_str()).expect("checked");
+    let s = v.subnet(e.from_subnet.as_str()).expect("checked");
+    analyze::analyze(state, v, s, target_ip(state, e), e.protocol, e.port)
+}
+
+/// Every probe, at most CONCURRENCY at a time, results in input order.
+fn probe_all(state: &State, list: &[Expectation]) -> Result<Vec<Verdict>> {
+    let jobs: Vec<(String, Ipv4Addr, probe::Proto, Option<u16>)> = list
+        .iter()
+        .map(|e| {
+            let ns = state.vpc(e.from_vpc.as_str()).and_then(|v| v.subnet(e.from_subnet.as_str())).expect("checked").namespace.clone();
+            (ns, target_ip(state, e), e.protocol, e.port)
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<std::io::Result<Verdict>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..CONCURRENCY.min(jobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((ns, ip, proto, port)) = jobs.get(i).cloned() else { break };
+                    let v = probe::in_netns(&ns, move || probe::probe(proto, ip, port));
+                    results.lock().expect("no panic while held")[i] = Some(v);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no panic while held")
+        .into_iter()
+        .map(|r| r.expect("every job ran").context("could not run a probe inside a subnet's namespace"))
+        .collect()
+}
+
+fn word(reachable: bool) -> &'static str {
+    if reachable { "reachable" } else { "blocked" }
+}
+
+fn print_table(ctx: &Ctx, outcomes: &[Outcome]) {
+    let width = outcomes.iter().map(|o| o.expectation.len()).max().unwrap_or(0);
+    for o in outcomes {
+        let tag = if o.met { "ok  " } else { "FAIL" };
+        if o.met && ctx.quiet {
+            continue;
+        }
+        if o.met {
+            println!("{tag} {:<width$}  {}", o.expectation, word(o.observed));
+            continue;
+        }
+        println!("{tag} {:<width$}  expected {}, but {}: {}", o.expectation, word(o.expected), word(o.observed), o.how);
+        println!("     {:<width$}  analyzer: {} [{}]", "", o.analysis.verdict, o.analysis.code);
+        if o.mismatch {
+            println!(
+                "     {:<width$}  MODEL_KERNEL_MISMATCH: the kernel no longer matches the model (drift); run 'vpcctl doctor', then 'vpcctl repair'",
+                ""
+            );
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.met).count();
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// One `testcase` per expectation, a `failure` in each unmet one.
+fn junit_xml(outcomes: &[Outcome]) -> String {
+    let failed = outcomes.iter().filter(|o| !o.met).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!("<testsuites name=\"vpcctl check\" tests=\"{}\" failures=\"{failed}\">\n", outcomes.len()));
+    out.push_str(&format!("  <testsuite name=\"reachability\" tests=\"{}\" failures=\"{failed}\" errors=\"0\">\n", outcomes.len()));
+    for o in outcomes {
+        let name = xml(&format!("{} is {}", o.expectation, word(o.expected)));
+        out.push_str(&format!("    <testcase classname=\"vpcctl.check\" name=\"{name}\">\n"));
+        if !o.met {
+            let mut body = format!("expected {}, probe saw {}: {}\nanalyzer: {} [{}]", word(o.expected), word(o.observed), o.how, o.analysis.verdict, o.analysis.code);
+            if o.mismatch {
+                body.push_str("\nMODEL_KERNEL_MISMATCH: the kernel no longer matches the model (drift); run 'vpcctl doctor', then 'vpcctl repair'");
+            }
+            let message = xml(&format!("expected {}, but {}", word(o.expected), word(o.observed)));
+            out.push_str(&format!("      <failure message=\"{message}\" type=\"unmet\">{}</failure>\n", xml(&body)));
+        }
+        out.push_str("      <system-out>");
+        let hops: Vec<String> = o.analysis.hops.iter().map(|h| format!("{}: {}", h.component, h.detail)).collect();
+        out.push_str(&xml(&hops.join("\n")));
+        out.push_str("</system-out>\n    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
