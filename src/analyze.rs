@@ -20,7 +20,7 @@ use crate::model::policy::{Action, Policy, Protocol};
 use crate::model::{Subnet, Vpc};
 use crate::plan::peering::pairs;
 use crate::probe::Proto;
-use crate::state::State;
+use crate::model::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -354,12 +354,12 @@ mod agreement_with_the_planners {
     use proptest::prelude::*;
 
     use super::analyze;
-    use crate::iptables::normalize;
+    use crate::plan::iptables::normalize;
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
     use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind, Vpc};
     use crate::plan::{firewall, policy};
     use crate::probe::Proto;
-    use crate::state::State;
+    use crate::model::State;
 
     struct Pkt<'a> {
         i: &'a str,

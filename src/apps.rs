@@ -35,7 +35,7 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path) -> Result<Chi
     }
     let out = File::create(log).with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
-    let ip = crate::runner::resolve("ip")?;
+    let ip = crate::host::resolve("ip")?;
     let mut cmd = Command::new(ip);
     cmd.args(["netns", "exec", netns]).args(command).stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: setsid is async-signal-safe; it detaches the app from our

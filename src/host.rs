@@ -7,8 +7,32 @@ use std::process::Command;
 
 use ipnet::Ipv4Net;
 
+use thiserror::Error;
+
 use crate::plan::firewall::BaseJump;
-use crate::runner::{resolve, RunError};
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("'{prog}' was not found on PATH; install it ({hint}) or run 'vpcctl doctor'")]
+    Missing { prog: &'static str, hint: &'static str },
+    #[error("could not run '{prog}': {source}")]
+    Spawn { prog: String, source: std::io::Error },
+    #[error("'{command}' failed ({status}):\n{detail}")]
+    Failed { command: String, status: String, detail: String },
+    #[error("could not set {key}: {source}")]
+    Sysctl { key: String, source: std::io::Error },
+}
+
+pub fn install_hint(prog: &str) -> &'static str {
+    match prog {
+        "ip" => "apt-get install -y iproute2",
+        _ => "apt-get install -y iptables",
+    }
+}
+
+pub fn resolve(prog: &'static str) -> Result<std::path::PathBuf, RunError> {
+    which::which(prog).map_err(|_| RunError::Missing { prog, hint: install_hint(prog) })
+}
 
 pub fn read_sysctl(key: &str) -> std::io::Result<String> {
     Ok(std::fs::read_to_string(sysctl_path(key))?.trim().to_string())
@@ -169,6 +193,26 @@ mod tests {
         let u = parse_proc_unreachable(text);
         assert_eq!(u.into_iter().collect::<Vec<_>>(), ["10.10.0.0/16".parse::<Ipv4Net>().unwrap()]);
     }
+}
+
+/// Which iptables backend `iptables` is (its `-V` line), and whether the
+/// other backend holds any rule, which vpcctl would not see.
+pub struct Backend {
+    pub version: String,
+    pub nft: bool,
+    pub other_has_rules: bool,
+}
+
+pub fn iptables_backend() -> Option<Backend> {
+    let out = Command::new(resolve("iptables").ok()?).arg("-V").output().ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let nft = version.contains("nf_tables");
+    let other = if nft { "iptables-legacy-save" } else { "iptables-nft-save" };
+    let other_has_rules = Command::new(other)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("-A ")))
+        .unwrap_or(false);
+    Some(Backend { version, nft, other_has_rules })
 }
 
 /// The whole ruleset, as `iptables-save` prints it. Only for rare commands

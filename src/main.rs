@@ -7,8 +7,6 @@ mod commands;
 mod error;
 mod host;
 mod httpd;
-mod iproute;
-mod iptables;
 mod model;
 mod plan;
 mod observe;

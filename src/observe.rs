@@ -9,7 +9,7 @@
 //!   namespace with a policy also runs one `iptables-save -t filter`,
 //!   spawned from that thread and so inside the namespace.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -17,41 +17,12 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use ipnet::Ipv4Net;
 
 use crate::host;
-use crate::iptables::{parse_save, TableDump};
-use crate::runner::{resolve, RunError};
-use crate::state::State;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Link {
-    pub up: bool,
-    pub master: Option<String>,
-    /// IPv4 addresses with their prefix length.
-    pub addrs: Vec<(Ipv4Addr, u8)>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Netns {
-    pub links: HashMap<String, Link>,
-    /// Gateway of the default route, if there is one.
-    pub default_via: Option<Ipv4Addr>,
-    /// `-A` lines of the filter table, read only where a policy is recorded.
-    pub filter_rules: Option<Vec<String>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    pub links: HashMap<String, Link>,
-    pub unreachable: HashSet<Ipv4Net>,
-    /// Recorded namespaces; `None` where the namespace does not exist.
-    pub namespaces: HashMap<String, Option<Netns>>,
-    pub tables: Vec<TableDump>,
-    pub ip_forward: String,
-    /// PIDs of recorded apps that are no longer the process vpcctl started.
-    pub dead_apps: HashSet<u32>,
-}
+use crate::plan::iptables::parse_save;
+pub use crate::plan::repair::{Link, Netns, Observed};
+use crate::host::{resolve, RunError};
+use crate::model::State;
 
 /// Everything `doctor` and `repair` compare with `state`.
 pub fn observe(state: &State) -> Result<Observed> {

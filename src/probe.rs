@@ -14,13 +14,8 @@ use serde::Serialize;
 
 pub const TIMEOUT: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Icmp,
-}
+pub use crate::model::Proto;
+
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {

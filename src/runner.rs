@@ -3,34 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use thiserror::Error;
-
-use crate::host;
-use crate::iproute;
+use crate::host::{self, resolve, RunError};
+use crate::plan::iproute;
 use crate::plan::{Plan, Step};
-
-#[derive(Debug, Error)]
-pub enum RunError {
-    #[error("'{prog}' was not found on PATH; install it ({hint}) or run 'vpcctl doctor'")]
-    Missing { prog: &'static str, hint: &'static str },
-    #[error("could not run '{prog}': {source}")]
-    Spawn { prog: String, source: std::io::Error },
-    #[error("'{command}' failed ({status}):\n{detail}")]
-    Failed { command: String, status: String, detail: String },
-    #[error("could not set {key}: {source}")]
-    Sysctl { key: String, source: std::io::Error },
-}
-
-pub fn install_hint(prog: &str) -> &'static str {
-    match prog {
-        "ip" => "apt-get install -y iproute2",
-        _ => "apt-get install -y iptables",
-    }
-}
-
-pub fn resolve(prog: &'static str) -> Result<std::path::PathBuf, RunError> {
-    which::which(prog).map_err(|_| RunError::Missing { prog, hint: install_hint(prog) })
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Runner {

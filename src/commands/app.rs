@@ -9,7 +9,8 @@ use super::Ctx;
 use crate::apps;
 use crate::error::InputError;
 use crate::model::{validate, App, Name, Subnet};
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String>) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc)?;

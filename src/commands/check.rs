@@ -16,7 +16,8 @@ use super::Ctx;
 use crate::analyze::{self, Analysis};
 use crate::model::expect::{self, Expectation, Target};
 use crate::probe::{self, Verdict};
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 /// Probes in flight at once: each may wait a second for an answer.
 const CONCURRENCY: usize = 16;

@@ -23,7 +23,8 @@ use crate::model::Name;
 use crate::plan::diff::{self, Facts};
 use crate::plan::policy::{jump_args, INGRESS_CHAIN};
 use crate::plan::vpc::IP_FORWARD;
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 /// Converge the kernel from `before` (what state records) to `after`.
 /// Returns the state now recorded.

@@ -11,7 +11,8 @@ use crate::model::Name;
 use crate::observe::{self, Observed};
 use crate::plan::repair::assess;
 use crate::plan::firewall::{FORWARD_CHAIN, POSTROUTING_CHAIN};
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 #[derive(Debug, Serialize, PartialEq, Eq, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -51,7 +52,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
     for prog in ["ip", "iptables", "iptables-restore", "iptables-save"] {
         checks.push(match which::which(prog) {
             Ok(p) => check(Level::Ok, format!("{prog} found at {}", p.display()), None),
-            Err(_) => check(Level::Fail, format!("{prog} not found on PATH"), Some(crate::runner::install_hint(prog).into())),
+            Err(_) => check(Level::Fail, format!("{prog} not found on PATH"), Some(crate::host::install_hint(prog).into())),
         });
     }
     checks.extend(backend_checks());
@@ -112,26 +113,20 @@ fn print_checks(ctx: &Ctx, checks: &[Check]) -> Result<()> {
 }
 
 fn backend_checks() -> Vec<Check> {
-    let Ok(out) = std::process::Command::new("iptables").arg("-V").output() else { return vec![] };
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let ours = if version.contains("nf_tables") { "nft" } else { "legacy" };
-    let mut checks = vec![check(Level::Info, format!("iptables backend: {ours} ({version})"), None)];
-    let other = if ours == "nft" { "iptables-legacy-save" } else { "iptables-nft-save" };
-    if let Ok(out) = std::process::Command::new(other).output() {
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.lines().any(|l| l.starts_with("-A ")) {
-            let other_name = if ours == "nft" { "legacy" } else { "nft" };
-            checks.push(check(
-                Level::Warn,
-                format!("the host also has rules in the {other_name} backend, which vpcctl (using {ours}) does not see"),
-                Some(format!("make 'iptables' the {other_name} one: update-alternatives --set iptables /usr/sbin/iptables-{other_name}")),
-            ));
-        }
+    let Some(b) = host::iptables_backend() else { return vec![] };
+    let (ours, other) = if b.nft { ("nft", "legacy") } else { ("legacy", "nft") };
+    let mut checks = vec![check(Level::Info, format!("iptables backend: {ours} ({})", b.version), None)];
+    if b.other_has_rules {
+        checks.push(check(
+            Level::Warn,
+            format!("the host also has rules in the {other} backend, which vpcctl (using {ours}) does not see"),
+            Some(format!("make 'iptables' the {other} one: update-alternatives --set iptables /usr/sbin/iptables-{other}")),
+        ));
     }
     checks
 }
 
-fn forward_policy(t: &crate::iptables::TableDump) -> Option<String> {
+fn forward_policy(t: &crate::plan::iptables::TableDump) -> Option<String> {
     t.policies.iter().find(|(c, _)| c == "FORWARD").map(|(_, p)| p.clone())
 }
 
@@ -154,7 +149,7 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
     for v in &state.vpcs {
         expected_chains.insert(v.chain.clone());
         if v.nat.is_some() {
-            expected_chains.insert(crate::model::naming::vpc_nat_chain(&v.bridge));
+            expected_chains.insert(crate::model::kernel_names::vpc_nat_chain(&v.bridge));
         }
     }
     if !state.vpcs.is_empty() {

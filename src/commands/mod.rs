@@ -22,8 +22,10 @@ use anyhow::{Context, Result};
 use crate::host;
 use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, NAT_JUMP};
 use crate::plan::Plan;
-use crate::runner::{RunError, Runner};
-use crate::state::{State, Store};
+use crate::host::RunError;
+use crate::runner::Runner;
+use crate::model::State;
+use crate::state::Store;
 
 pub struct Ctx {
     pub state_dir: PathBuf,
@@ -148,7 +150,7 @@ pub fn run_exec(ctx: &Ctx, vpc: &str, subnet: &str, command: &[String]) -> Resul
         println!("ip netns exec {} {}", s.namespace, app::shell_words(command));
         return Ok(0);
     }
-    let ip = crate::runner::resolve("ip")?;
+    let ip = crate::host::resolve("ip")?;
     let err = std::process::Command::new(ip).args(["netns", "exec", &s.namespace]).args(command).exec();
     Err(err).with_context(|| format!("could not run {:?} in namespace {}", command.join(" "), s.namespace))
 }

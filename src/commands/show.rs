@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::model::validate;
 use crate::model::Vpc;
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 fn load(ctx: &Ctx) -> Result<State> {
     Ok(Store::open_readonly(&ctx.state_dir).load()?)

@@ -7,8 +7,8 @@ use super::converge::commit;
 use super::Ctx;
 use crate::host;
 use crate::model::validate::{self, Create};
-use crate::model::{cidr, naming, Name, Status, Subnet, SubnetKind};
-use crate::state::State;
+use crate::model::{cidr, kernel_names, Name, Status, Subnet, SubnetKind};
+use crate::model::State;
 
 pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKind) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc_name)?;
@@ -58,8 +58,8 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
 pub fn new_subnet(ctx: &Ctx, state: &State, vpc: &Name, name: &Name, cidr: ipnet::Ipv4Net, kind: SubnetKind) -> Result<Subnet> {
     let taken = state.taken_names();
     let free = |n: &str| taken.contains(n);
-    let veth = naming::veth_name(vpc.as_str(), name.as_str(), &free);
-    let namespace = naming::netns_name(vpc.as_str(), name.as_str(), &free);
+    let veth = kernel_names::veth_name(vpc.as_str(), name.as_str(), &free);
+    let namespace = kernel_names::netns_name(vpc.as_str(), name.as_str(), &free);
     if !ctx.dry_run {
         if host::link_exists(&veth) {
             return Err(super::unrecorded("interface", &veth, &format!("ip link del {veth}")).into());

@@ -13,10 +13,11 @@ use crate::error::InputError;
 use crate::host;
 use crate::model::topology::{self, Topology, MAX_FILE_BYTES};
 use crate::model::validate;
-use crate::model::{cidr::overlaps, naming, App, Nat, Peering, Status, Subnet, Vpc};
+use crate::model::{cidr::overlaps, kernel_names, App, Nat, Peering, Status, Subnet, Vpc};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
-use crate::state::{State, Store};
+use crate::model::State;
+use crate::state::Store;
 
 /// Read a file, refusing one far larger than any topology or policy.
 pub fn read_capped(path: &Path) -> std::io::Result<String> {
@@ -58,11 +59,11 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
         let mut v = match old {
             Some(o) => Vpc { cidr: spec.cidr, status: Status::Ready, subnets: vec![], nat: None, ..o.clone() },
             None => {
-                let bridge = naming::bridge_name(spec.name.as_str(), &|n| taken.contains(n));
-                let link_group = naming::link_group(spec.name.as_str(), &|g| groups.contains(&g));
+                let bridge = kernel_names::bridge_name(spec.name.as_str(), &|n| taken.contains(n));
+                let link_group = kernel_names::link_group(spec.name.as_str(), &|g| groups.contains(&g));
                 taken.insert(bridge.clone());
                 groups.push(link_group);
-                Vpc { name: spec.name.clone(), cidr: spec.cidr, chain: naming::vpc_chain(&bridge), bridge, link_group, status: Status::Ready, subnets: vec![], nat: None }
+                Vpc { name: spec.name.clone(), cidr: spec.cidr, chain: kernel_names::vpc_chain(&bridge), bridge, link_group, status: Status::Ready, subnets: vec![], nat: None }
             }
         };
         let old_subnets: &[Subnet] = old.map(|o| o.subnets.as_slice()).unwrap_or(&[]);
@@ -71,9 +72,9 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
             let (namespace, veth) = match prev {
                 Some(p) => (p.namespace.clone(), p.veth.clone()),
                 None => {
-                    let veth = naming::veth_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
+                    let veth = kernel_names::veth_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
                     taken.insert(veth.clone());
-                    let ns = naming::netns_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
+                    let ns = kernel_names::netns_name(spec.name.as_str(), s.name.as_str(), &|n| taken.contains(n));
                     taken.insert(ns.clone());
                     (ns, veth)
                 }

@@ -8,9 +8,9 @@ use super::converge::commit;
 use super::Ctx;
 use crate::host;
 use crate::model::validate::{self, Create};
-use crate::model::{cidr, naming, Name, Status, Vpc};
+use crate::model::{cidr, kernel_names, Name, Status, Vpc};
 use crate::plan;
-use crate::state::State;
+use crate::model::State;
 
 pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let name = Name::parse("VPC name", name)?;
@@ -50,14 +50,14 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
 /// (outside dry runs) with an interface already on the host.
 pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net) -> Result<Vpc> {
     let taken = state.taken_names();
-    let bridge = naming::bridge_name(name.as_str(), &|n| taken.contains(n));
+    let bridge = kernel_names::bridge_name(name.as_str(), &|n| taken.contains(n));
     if !ctx.dry_run && host::link_exists(&bridge) {
         return Err(super::unrecorded("interface", &bridge, &format!("ip link del {bridge}")).into());
     }
     let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
     Ok(Vpc {
-        link_group: naming::link_group(name.as_str(), &|g| groups.contains(&g)),
-        chain: naming::vpc_chain(&bridge),
+        link_group: kernel_names::link_group(name.as_str(), &|g| groups.contains(&g)),
+        chain: kernel_names::vpc_chain(&bridge),
         name: name.clone(),
         cidr,
         bridge,
@@ -109,7 +109,7 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
 /// (from a lost state file, say): remove them.
 fn sweep_leftover_chains(ctx: &Ctx) -> Result<()> {
     let dump = crate::host::iptables_save()?;
-    let restore = crate::iptables::sweep(&dump);
+    let restore = crate::plan::iptables::sweep(&dump);
     if restore.tables.iter().all(|t| t.lines.is_empty()) {
         return Ok(());
     }

@@ -15,9 +15,8 @@ use serde_json::Value;
 
 use super::topology::TopologyError;
 use super::validate::{find_subnet, find_vpc};
-use super::Name;
-use crate::probe::Proto;
-use crate::state::State;
+use super::{Name, Proto};
+use crate::model::State;
 
 /// Where a probe goes: a subnet (its address) or an address.
 #[derive(Debug, Clone, PartialEq, Eq)]

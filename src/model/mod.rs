@@ -4,8 +4,9 @@
 pub mod cidr;
 pub mod name;
 pub mod expect;
-pub mod naming;
+pub mod kernel_names;
 pub mod policy;
+pub mod state;
 pub mod topology;
 pub mod validate;
 
@@ -15,6 +16,7 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 pub use name::Name;
+pub use state::State;
 
 /// Whether the kernel objects of a resource are known to exist.
 /// A resource is recorded as `Pending` before anything is created, so a run
@@ -31,6 +33,15 @@ pub enum Status {
 pub enum SubnetKind {
     Public,
     Private,
+}
+
+/// A protocol to probe or analyze.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
 }
 
 impl std::fmt::Display for SubnetKind {

@@ -22,7 +22,7 @@ use super::cidr::{self, overlaps, MAX_SUBNET_PREFIX};
 use super::policy::Policy;
 use super::validate::vpc_cidr;
 use super::{Name, SubnetKind};
-use crate::state::State;
+use crate::model::State;
 
 /// Largest topology or policy file read: far above any real one, and
 /// small enough that a wrong path (a disk image, /dev/zero) fails fast.
@@ -225,7 +225,7 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
     let obj = object(v, at, &["interface", "subnets"])?;
     let interface = obj.get("interface").map(|i| string(i, &format!("{at}.interface")).map(str::to_string)).transpose()?;
     if let Some(i) = &interface {
-        let ok = !i.is_empty() && i.len() <= crate::model::naming::IFNAME_MAX && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        let ok = !i.is_empty() && i.len() <= crate::model::kernel_names::IFNAME_MAX && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
         if !ok {
             return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
         }

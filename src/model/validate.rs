@@ -6,7 +6,7 @@ use ipnet::Ipv4Net;
 use super::cidr::{overlaps, MAX_SUBNET_PREFIX};
 use super::{Name, SubnetKind, Vpc};
 use crate::error::InputError;
-use crate::state::State;
+use crate::model::State;
 
 /// Widest VPC accepted: a /8 already shadows a lot of the host's routing.
 pub const MIN_VPC_PREFIX: u8 = 8;

@@ -19,9 +19,9 @@ use std::fmt;
 
 use super::firewall::{self, BasePresence};
 use super::{policy, subnet, vpc, Plan, Step};
-use crate::iproute;
+use crate::plan::iproute;
 use crate::model::{App, Status, Subnet, Vpc};
-use crate::state::State;
+use crate::model::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Op {

@@ -21,9 +21,9 @@
 
 use super::{Plan, Restore, Step, TableEdit};
 use super::{nat, peering};
-use crate::iptables::{append, comment, declare, remove_chain};
+use crate::plan::iptables::{append, comment, declare, remove_chain};
 use crate::model::Vpc;
-use crate::state::State;
+use crate::model::State;
 
 pub const FORWARD_CHAIN: &str = "VPCCTL-FORWARD";
 pub const POSTROUTING_CHAIN: &str = "VPCCTL-POSTROUTING";
@@ -107,7 +107,7 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
     let mut lines = vec![declare(POSTROUTING_CHAIN)];
     for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
         let c = comment(v.name.as_str(), "dispatch");
-        let chain = crate::model::naming::vpc_nat_chain(&v.bridge);
+        let chain = crate::model::kernel_names::vpc_nat_chain(&v.bridge);
         lines.push(append(POSTROUTING_CHAIN, &format!("-s {}", v.cidr), &c, &chain));
     }
     lines
@@ -172,7 +172,7 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     let mut removed = vec![];
     for v in &before.vpcs {
         if v.nat.is_some() && after.vpc(v.name.as_str()).is_none_or(|a| a.nat.is_none()) {
-            removed.push(crate::model::naming::vpc_nat_chain(&v.bridge));
+            removed.push(crate::model::kernel_names::vpc_nat_chain(&v.bridge));
             dispatch_changed = true;
         }
     }
@@ -180,7 +180,7 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
         let old = before.vpc(v.name.as_str());
         let was_on = old.is_some_and(|o| o.nat.is_some());
         if !was_on || old.is_some_and(|o| nat::masquerade_rules(o) != nat::masquerade_rules(v)) || force.contains(&v.name.as_str()) {
-            lines.push(declare(&crate::model::naming::vpc_nat_chain(&v.bridge)));
+            lines.push(declare(&crate::model::kernel_names::vpc_nat_chain(&v.bridge)));
             lines.extend(nat::masquerade_rules(v));
         }
         dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr) || force.contains(&v.name.as_str());
@@ -218,7 +218,7 @@ mod tests {
         Vpc {
             name: Name::parse("n", name).unwrap(),
             cidr: cidr.parse().unwrap(),
-            chain: crate::model::naming::vpc_chain(&bridge),
+            chain: crate::model::kernel_names::vpc_chain(&bridge),
             bridge,
             link_group: 1,
             status: Status::Ready,

@@ -7,6 +7,8 @@
 
 pub mod diff;
 pub mod firewall;
+pub mod iproute;
+pub mod iptables;
 pub mod nat;
 pub mod peering;
 pub mod policy;

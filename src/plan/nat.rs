@@ -4,8 +4,8 @@
 //! the host from a VPC hits the VPC chain's final DROP, so nothing ever
 //! leaves untranslated.
 
-use crate::iptables::{append, comment};
-use crate::model::naming::vpc_nat_chain;
+use crate::plan::iptables::{append, comment};
+use crate::model::kernel_names::vpc_nat_chain;
 use crate::model::Vpc;
 
 /// Filter rules in the VPC's chain (see plan::firewall).

@@ -4,7 +4,7 @@
 //! file's rules in order (first match wins), then the default.
 
 use super::{Plan, Restore, Step, TableEdit};
-use crate::iptables::{append, comment, declare};
+use crate::plan::iptables::{append, comment, declare};
 use crate::model::policy::{Policy, Protocol, Rule};
 use crate::model::{Subnet, Vpc};
 
@@ -37,7 +37,7 @@ pub fn remove(s: &Subnet, jumps_present: bool) -> Plan {
         lines.extend(JUMPS.iter().map(|(builtin, chain)| format!("-D {builtin} {}", jump_args(chain).join(" "))));
     }
     for (_, chain) in JUMPS {
-        lines.extend(crate::iptables::remove_chain(chain));
+        lines.extend(crate::plan::iptables::remove_chain(chain));
     }
     in_netns(s, lines)
 }
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn rules_in_file_order_after_stateful_accepts() {
-        let st: crate::state::State = serde_json::from_str(
+        let st: crate::model::State = serde_json::from_str(
             r#"{"schema_version":1,"vpcs":[{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":1,
             "chain":"VPCCTL-FWD-v","status":"ready","subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public",
             "namespace":"ns-v-web","veth":"v-v-web","gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready"}]}]}"#,

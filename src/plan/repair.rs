@@ -12,16 +12,48 @@
 //! A subnet whose namespace or veth is gone is rebuilt whole (its apps
 //! restarted, its policy loaded again). Anything else is fixed line by line.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 
 use super::firewall::{self, FILTER_JUMP, NAT_JUMP};
 use super::{nat, policy, subnet, vpc, Plan, Restore, Step, TableEdit};
-use crate::iproute;
-use crate::iptables::{chain_rules, declare, same_rules};
-use crate::model::naming::vpc_nat_chain;
+use crate::plan::iproute;
+use crate::plan::iptables::{chain_rules, declare, same_rules, TableDump};
+use crate::model::kernel_names::vpc_nat_chain;
 use crate::model::{Name, Subnet, Vpc};
-use crate::observe::{Netns, Observed};
-use crate::state::State;
+use crate::model::State;
+
+/// What the kernel has, as `crate::observe` reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    pub up: bool,
+    pub master: Option<String>,
+    /// IPv4 addresses with their prefix length.
+    pub addrs: Vec<(Ipv4Addr, u8)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Netns {
+    pub links: HashMap<String, Link>,
+    /// Gateway of the default route, if there is one.
+    pub default_via: Option<Ipv4Addr>,
+    /// `-A` lines of the filter table, read only where a policy is recorded.
+    pub filter_rules: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub links: HashMap<String, Link>,
+    pub unreachable: HashSet<Ipv4Net>,
+    /// Recorded namespaces; `None` where the namespace does not exist.
+    pub namespaces: HashMap<String, Option<Netns>>,
+    pub tables: Vec<TableDump>,
+    pub ip_forward: String,
+    /// PIDs of recorded apps that are no longer the process vpcctl started.
+    pub dead_apps: HashSet<u32>,
+}
 
 /// One difference, with the VPC (and subnet) it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -274,8 +306,7 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iptables::parse_save;
-    use crate::observe::Link;
+    use crate::plan::iptables::parse_save;
 
     fn state() -> State {
         serde_json::from_str(

@@ -2,7 +2,7 @@
 //! a veth pair, the gateway address on the bridge, and inside the
 //! namespace its address and default route.
 
-use crate::iproute;
+use crate::plan::iproute;
 use crate::model::{Subnet, Vpc};
 
 /// Name of the subnet's interface inside its namespace.

@@ -1,7 +1,7 @@
 //! The kernel objects of a VPC: a bridge (with every veth of the VPC in its
 //! link group) and an unreachable route over its whole range.
 
-use crate::iproute;
+use crate::plan::iproute;
 use crate::model::Vpc;
 
 pub const IP_FORWARD: &str = "net.ipv4.ip_forward";

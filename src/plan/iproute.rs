@@ -22,7 +22,7 @@ pub fn bridge_add(bridge: &str, group: u32) -> String {
 
 /// Locally administered, unicast, stable for a given bridge name.
 pub fn bridge_mac(bridge: &str) -> String {
-    let h = crate::model::naming::stable_hash(bridge).to_be_bytes();
+    let h = crate::model::kernel_names::stable_hash(bridge).to_be_bytes();
     format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2], h[3], h[4])
 }
 
