@@ -195,6 +195,23 @@ mod tests {
     }
 }
 
+/// Every error of a teardown that kept going past them, kept whole (as
+/// netavark's error list does) rather than flattened into one string.
+#[derive(Debug)]
+pub struct ErrorList(pub Vec<RunError>);
+
+impl std::fmt::Display for ErrorList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} error(s):", self.0.len())?;
+        for e in &self.0 {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ErrorList {}
+
 /// Which iptables backend `iptables` is (its `-V` line), and whether the
 /// other backend holds any rule, which vpcctl would not see.
 pub struct Backend {

@@ -15,56 +15,75 @@ pub struct Runner {
 
 impl Runner {
     /// Run every step in order. A strict step that fails stops the run
-    /// (`Err`); tolerant (teardown) steps keep going, and their real errors
+    /// (`Err`); tolerant (teardown) steps keep going, and their errors
     /// ("already gone" is not one) come back in `Ok`.
     pub fn apply(&self, plan: &Plan) -> Result<Vec<RunError>, RunError> {
         let mut soft = vec![];
         for step in &plan.steps {
-            soft.extend(self.run_step(step)?);
+            match self.run_step(step) {
+                Ok(()) => {}
+                Err(e) if step.is_tolerant() => soft.push(e),
+                Err(e) => return Err(e),
+            }
         }
         Ok(soft)
     }
 
-    fn run_step(&self, step: &Step) -> Result<Vec<RunError>, RunError> {
+    fn run_step(&self, step: &Step) -> Result<(), RunError> {
         if self.echo {
             tracing::info!("run:\n{}", step.to_script().trim_end());
         }
         let Some((prog, args)) = step.command() else {
-            let Step::Sysctl { key, value } = step else { unreachable!() };
-            host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source })?;
-            return Ok(vec![]);
+            let Step::Sysctl { key, value } = step else { unreachable!("only sysctl steps run no process") };
+            return host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source });
         };
         let path = resolve(prog)?;
-        let mut child = Command::new(&path)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| RunError::Spawn { prog: prog.to_string(), source })?;
-        let input = step.stdin_text();
-        // A failed write means the process already exited; its status says why.
-        let _ = child.stdin.take().expect("piped stdin").write_all(input.as_bytes());
-        let out = child.wait_with_output().map_err(|source| RunError::Spawn { prog: prog.to_string(), source })?;
+        let spawn_err = |source| RunError::Spawn { prog: prog.to_string(), source };
+        let mut child =
+            Command::new(&path).args(&args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(spawn_err)?;
+        let stdin = child.stdin.take().ok_or_else(|| spawn_err(std::io::Error::other("no stdin pipe")))?;
+        let writer = feed(stdin, step.stdin_text());
+        let out = child.wait_with_output().map_err(spawn_err)?;
+        // A failed write means the child exited early; its status says why.
+        let _ = writer.join();
         if out.status.success() {
-            return Ok(vec![]);
+            return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let command = format!("{prog} {}", args.join(" "));
-        let tolerant = matches!(step, Step::Ip(b) if b.tolerant);
-        if tolerant {
+        let detail = if step.is_tolerant() {
             let real: Vec<&str> = stderr
                 .lines()
                 .filter(|l| !l.starts_with("Command failed") && !iproute::is_already_gone(l) && !l.trim().is_empty())
                 .collect();
-            return Ok(if real.is_empty() {
-                vec![]
-            } else {
-                vec![RunError::Failed { command, status: out.status.to_string(), detail: real.join("\n") }]
-            });
-        }
-        Err(RunError::Failed { command, status: out.status.to_string(), detail: explain(step, &stderr) })
+            if real.is_empty() {
+                return Ok(());
+            }
+            real.join("\n")
+        } else {
+            explain(step, &stderr)
+        };
+        Err(RunError::Failed { command, status: out.status.to_string(), detail })
     }
+}
+
+/// Write a child's input from a thread, so that a child that fills its
+/// stderr before reading cannot deadlock us, and one that exits early
+/// cannot kill us: SIGPIPE is blocked on this thread, so the write fails
+/// with EPIPE instead (the signal is thread-directed; the rest of vpcctl
+/// keeps the default, so `vpcctl list | head` still ends quietly).
+fn feed(mut stdin: std::process::ChildStdin, input: String) -> std::thread::JoinHandle<std::io::Result<()>> {
+    std::thread::spawn(move || {
+        // SAFETY: sigset manipulation on a local set, and pthread_sigmask on
+        // the calling thread only.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        stdin.write_all(input.as_bytes())
+    })
 }
 
 /// Point at the offending input line, since "line 7 failed" alone is useless.

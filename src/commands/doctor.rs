@@ -149,7 +149,7 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
     for v in &state.vpcs {
         expected_chains.insert(v.chain.clone());
         if v.nat.is_some() {
-            expected_chains.insert(crate::model::kernel_names::vpc_nat_chain(&v.bridge));
+            expected_chains.insert(v.nat_chain());
         }
     }
     if !state.vpcs.is_empty() {

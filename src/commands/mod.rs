@@ -128,17 +128,14 @@ pub fn require_root() -> Result<()> {
     Ok(())
 }
 
-/// A non-empty list of errors from teardown, as one error.
+/// A non-empty list of errors from teardown, as one typed error.
 pub fn collect_errors(what: &str, errors: Vec<RunError>) -> Result<()> {
     if errors.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
-    Err(anyhow::anyhow!(
-        "{what} did not finish; {} error(s):\n{}\nState still records what may remain: fix the cause and run the same command again, or see 'vpcctl doctor'",
-        errors.len(),
-        list.join("\n")
-    ))
+    Err(anyhow::Error::new(host::ErrorList(errors)).context(format!(
+        "{what} did not finish (state still records what may remain: fix the cause and run the same command again, or see 'vpcctl doctor')"
+    )))
 }
 
 pub fn run_exec(ctx: &Ctx, vpc: &str, subnet: &str, command: &[String]) -> Result<i32> {

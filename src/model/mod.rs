@@ -126,6 +126,11 @@ pub struct Vpc {
 }
 
 impl Vpc {
+    /// Our nat-table chain for this VPC (derived from the bridge, which is unique).
+    pub fn nat_chain(&self) -> String {
+        kernel_names::vpc_nat_chain(&self.bridge)
+    }
+
     pub fn subnet(&self, name: &str) -> Option<&Subnet> {
         self.subnets.iter().find(|s| s.name.as_str() == name)
     }

@@ -21,7 +21,7 @@
 
 use super::{Plan, Restore, Step, TableEdit};
 use super::{nat, peering};
-use crate::plan::iptables::{append, comment, declare, remove_chain};
+use crate::plan::iptables::{append, comment, declare, jump_args, remove_chain};
 use crate::model::Vpc;
 use crate::model::State;
 
@@ -42,7 +42,7 @@ pub const NAT_JUMP: BaseJump = BaseJump { table: "nat", builtin: "POSTROUTING", 
 impl BaseJump {
     /// The rule, without the -A/-I/-D/-C verb and chain.
     pub fn rule_args(&self) -> Vec<String> {
-        ["-m", "comment", "--comment", "vpcctl", "-j", self.chain].iter().map(|s| s.to_string()).collect()
+        jump_args(self.chain)
     }
 
     pub fn insert(&self) -> String {
@@ -107,7 +107,7 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
     let mut lines = vec![declare(POSTROUTING_CHAIN)];
     for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
         let c = comment(v.name.as_str(), "dispatch");
-        let chain = crate::model::kernel_names::vpc_nat_chain(&v.bridge);
+        let chain = v.nat_chain();
         lines.push(append(POSTROUTING_CHAIN, &format!("-s {}", v.cidr), &c, &chain));
     }
     lines
@@ -141,29 +141,59 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base_present: boo
         }
     }
     let names = |s: &State| s.vpcs.iter().map(|v| (v.name.clone(), v.bridge.clone())).collect::<Vec<_>>();
-    let dispatch_changed = names(before) != names(after) || !force.is_empty();
-    let removed: Vec<&Vpc> = before.vpcs.iter().filter(|v| after.vpc(v.name.as_str()).is_none()).collect();
-    if !after.vpcs.is_empty() {
-        if dispatch_changed || !base_present {
-            lines.extend(filter_dispatch(after));
-        }
-        if !base_present {
-            lines.push(FILTER_JUMP.insert());
-        }
-        for v in removed {
-            lines.extend(remove_chain(&v.chain));
-        }
-    } else if !removed.is_empty() || base_present {
-        if base_present {
-            lines.push(FILTER_JUMP.delete());
-        }
-        lines.push(declare(FORWARD_CHAIN));
-        for v in removed {
-            lines.extend(remove_chain(&v.chain));
-        }
-        lines.push(format!("-X {FORWARD_CHAIN}"));
-    }
+    let removed = before.vpcs.iter().filter(|v| after.vpc(v.name.as_str()).is_none()).map(|v| v.chain.clone()).collect();
+    finish(
+        &mut lines,
+        Table {
+            jump: FILTER_JUMP,
+            in_use: !after.vpcs.is_empty(),
+            dispatch_changed: names(before) != names(after) || !force.is_empty(),
+            base_present,
+            dispatch: filter_dispatch(after),
+            removed,
+        },
+    );
     lines
+}
+
+/// How one table ends, whichever it is.
+struct Table {
+    jump: BaseJump,
+    /// Some VPC still needs this table's chains.
+    in_use: bool,
+    dispatch_changed: bool,
+    base_present: bool,
+    /// The dispatch chain's declaration and rules.
+    dispatch: Vec<String>,
+    /// Per-VPC chains to remove.
+    removed: Vec<String>,
+}
+
+/// The end every table's plan shares. While the table is in use: rewrite
+/// the dispatch chain if it changed (or the jump to it is missing), put the
+/// jump back, then remove the chains that go (nothing jumps to them any
+/// more). Once unused: remove the jump, then every chain of ours in it.
+fn finish(lines: &mut Vec<String>, t: Table) {
+    if t.in_use {
+        if t.dispatch_changed || !t.base_present {
+            lines.extend(t.dispatch);
+        }
+        if !t.base_present {
+            lines.push(t.jump.insert());
+        }
+        for c in &t.removed {
+            lines.extend(remove_chain(c));
+        }
+    } else if !t.removed.is_empty() || t.base_present {
+        if t.base_present {
+            lines.push(t.jump.delete());
+        }
+        lines.push(declare(t.jump.chain));
+        for c in &t.removed {
+            lines.extend(remove_chain(c));
+        }
+        lines.push(format!("-X {}", t.jump.chain));
+    }
 }
 
 fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) -> Vec<String> {
@@ -172,7 +202,7 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     let mut removed = vec![];
     for v in &before.vpcs {
         if v.nat.is_some() && after.vpc(v.name.as_str()).is_none_or(|a| a.nat.is_none()) {
-            removed.push(crate::model::kernel_names::vpc_nat_chain(&v.bridge));
+            removed.push(v.nat_chain());
             dispatch_changed = true;
         }
     }
@@ -180,31 +210,15 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
         let old = before.vpc(v.name.as_str());
         let was_on = old.is_some_and(|o| o.nat.is_some());
         if !was_on || old.is_some_and(|o| nat::masquerade_rules(o) != nat::masquerade_rules(v)) || force.contains(&v.name.as_str()) {
-            lines.push(declare(&crate::model::kernel_names::vpc_nat_chain(&v.bridge)));
+            lines.push(declare(&v.nat_chain()));
             lines.extend(nat::masquerade_rules(v));
         }
         dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr) || force.contains(&v.name.as_str());
     }
-    if uses_nat(after) {
-        if dispatch_changed || !base_present {
-            lines.extend(nat_dispatch(after));
-        }
-        if !base_present {
-            lines.push(NAT_JUMP.insert());
-        }
-        for c in removed {
-            lines.extend(remove_chain(&c));
-        }
-    } else if !removed.is_empty() || base_present {
-        if base_present {
-            lines.push(NAT_JUMP.delete());
-        }
-        lines.push(declare(POSTROUTING_CHAIN));
-        for c in removed {
-            lines.extend(remove_chain(&c));
-        }
-        lines.push(format!("-X {POSTROUTING_CHAIN}"));
-    }
+    finish(
+        &mut lines,
+        Table { jump: NAT_JUMP, in_use: uses_nat(after), dispatch_changed, base_present, dispatch: nat_dispatch(after), removed },
+    );
     lines
 }
 

@@ -11,6 +11,12 @@ pub fn comment(vpc: &str, what: &str) -> String {
     format!("-m comment --comment \"vpcctl:vpc={vpc} {what}\"")
 }
 
+/// Arguments of a jump from a built-in chain into one of ours (after the
+/// verb and the built-in chain's name). The plain "vpcctl" comment says who.
+pub fn jump_args(chain: &str) -> Vec<String> {
+    ["-m", "comment", "--comment", "vpcctl", "-j", chain].iter().map(|s| s.to_string()).collect()
+}
+
 pub fn declare(chain: &str) -> String {
     format!(":{chain} - [0:0]")
 }

@@ -88,6 +88,11 @@ impl Step {
         Step::Ip(IpBatch { netns: netns.map(str::to_string), lines, tolerant: true })
     }
 
+    /// Teardown: keeps going past errors, "already gone" is success.
+    pub fn is_tolerant(&self) -> bool {
+        matches!(self, Step::Ip(b) if b.tolerant)
+    }
+
     /// The process to run: program and arguments (stdin is `stdin_text`).
     pub fn command(&self) -> Option<(&'static str, Vec<String>)> {
         match self {

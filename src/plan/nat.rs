@@ -5,7 +5,6 @@
 //! leaves untranslated.
 
 use crate::plan::iptables::{append, comment};
-use crate::model::kernel_names::vpc_nat_chain;
 use crate::model::Vpc;
 
 /// Filter rules in the VPC's chain (see plan::firewall).
@@ -26,7 +25,7 @@ pub fn forward_rules(vpc: &Vpc) -> Vec<String> {
 /// translated, so peered traffic keeps its source address.
 pub fn masquerade_rules(vpc: &Vpc) -> Vec<String> {
     let Some(nat) = &vpc.nat else { return vec![] };
-    let chain = vpc_nat_chain(&vpc.bridge);
+    let chain = vpc.nat_chain();
     vpc.translated_subnets()
         .iter()
         .map(|s| {

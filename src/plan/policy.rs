@@ -11,10 +11,7 @@ use crate::model::{Subnet, Vpc};
 pub const INGRESS_CHAIN: &str = "VPCCTL-INGRESS";
 pub const EGRESS_CHAIN: &str = "VPCCTL-EGRESS";
 
-/// The jumps into our chains, as `-C`/`-I` arguments after the chain name.
-pub fn jump_args(chain: &str) -> Vec<String> {
-    ["-m", "comment", "--comment", "vpcctl", "-j", chain].iter().map(|s| s.to_string()).collect()
-}
+pub use crate::plan::iptables::jump_args;
 
 /// The built-in chain that jumps to each of our chains.
 pub const JUMPS: [(&str, &str); 2] = [("INPUT", INGRESS_CHAIN), ("OUTPUT", EGRESS_CHAIN)];

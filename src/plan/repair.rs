@@ -21,7 +21,6 @@ use super::firewall::{self, FILTER_JUMP, NAT_JUMP};
 use super::{nat, policy, subnet, vpc, Plan, Restore, Step, TableEdit};
 use crate::plan::iproute;
 use crate::plan::iptables::{chain_rules, declare, same_rules, TableDump};
-use crate::model::kernel_names::vpc_nat_chain;
 use crate::model::{Name, Subnet, Vpc};
 use crate::model::State;
 
@@ -288,7 +287,7 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
     check(b, "filter", firewall::FORWARD_CHAIN, firewall::filter_dispatch(state).split_off(1), None);
     if firewall::uses_nat(state) {
         for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
-            check(b, "nat", &vpc_nat_chain(&v.bridge), nat::masquerade_rules(v), Some(v));
+            check(b, "nat", &v.nat_chain(), nat::masquerade_rules(v), Some(v));
         }
         check(b, "nat", firewall::POSTROUTING_CHAIN, firewall::nat_dispatch(state).split_off(1), None);
     }
@@ -357,7 +356,7 @@ mod tests {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n"));
-        chains = vec![vpc_nat_chain(&v.bridge), firewall::POSTROUTING_CHAIN.into()];
+        chains = vec![v.nat_chain(), firewall::POSTROUTING_CHAIN.into()];
         for c in &chains {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
