@@ -17,7 +17,16 @@ Examples:
   sudo vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2
   sudo vpcctl list
   sudo vpcctl delete vpc1
-  vpcctl --dry-run create-vpc vpc2 10.20.0.0/16   # print the commands, change nothing";
+  vpcctl --dry-run create-vpc vpc2 10.20.0.0/16   # print the commands, change nothing
+
+Exit codes:
+  0  success, or a positive answer (reachable; no drift; every expectation met)
+  1  a negative answer (unreachable; drift found by doctor; an unmet expectation)
+  2  bad usage or input (unknown flag, invalid CIDR, unknown VPC or subnet, a bad
+     file); also plan --detailed-exitcode when there are changes, as terraform does
+  3  a system failure (ip or iptables failed, the state file cannot be read)
+  4  not root
+With --json, an error is one JSON object on stderr: {\"error\": ..., \"kind\": ...}.";
 
 #[derive(Debug, Parser)]
 #[command(name = "vpcctl", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]

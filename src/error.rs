@@ -19,6 +19,71 @@ pub enum InputError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The command line itself: a missing or extra argument.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// vpcctl changes the kernel, which takes root.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct NeedsRoot(pub String);
+
+/// What kind of failure ended a command: it decides the exit code and the
+/// "kind" of a `--json` error. Exit codes follow grep and ripgrep: 0 yes
+/// (or done), 1 no (unreachable, drift, unmet expectations), 2 the input
+/// was wrong, 3 the system failed (a tool, the state file, I/O), 4 not root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Usage,
+    Input,
+    NotFound,
+    Conflict,
+    Permission,
+    System,
+}
+
+impl Kind {
+    pub fn code(self) -> i32 {
+        match self {
+            Kind::Usage | Kind::Input | Kind::NotFound | Kind::Conflict => 2,
+            Kind::System => 3,
+            Kind::Permission => 4,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::Input => "input",
+            Kind::NotFound => "not_found",
+            Kind::Conflict => "conflict",
+            Kind::Permission => "permission",
+            Kind::System => "system",
+        }
+    }
+
+    /// The kind of the first typed error in the chain; anything untyped is
+    /// a system failure.
+    pub fn of(err: &anyhow::Error) -> Kind {
+        for cause in err.chain() {
+            if let Some(e) = cause.downcast_ref::<InputError>() {
+                return match e {
+                    InputError::NotFound(_) => Kind::NotFound,
+                    InputError::Conflict(_) => Kind::Conflict,
+                    InputError::Usage(_) => Kind::Usage,
+                    _ => Kind::Input,
+                };
+            }
+            if cause.is::<crate::model::topology::TopologyError>() || cause.is::<crate::model::policy::PolicyError>() {
+                return Kind::Input;
+            }
+            if cause.is::<NeedsRoot>() {
+                return Kind::Permission;
+            }
+        }
+        Kind::System
+    }
 }
 
 #[derive(Debug, Error)]

@@ -26,13 +26,29 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let json = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are clap "errors" that exit 0.
+        Err(e) if !json || !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let msg = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            eprintln!("{}", serde_json::json!({"error": msg, "kind": error::Kind::Usage.as_str()}));
+            std::process::exit(error::Kind::Usage.code());
+        }
+    };
     init_logging(cli.verbose, cli.quiet);
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            1
+            let kind = error::Kind::of(&e);
+            if json {
+                eprintln!("{}", serde_json::json!({"error": format!("{e:#}"), "kind": kind.as_str()}));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            kind.code()
         }
     };
     std::process::exit(code);
@@ -54,7 +70,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 fn usage(e: String) -> anyhow::Error {
-    anyhow::anyhow!("{e} (see 'vpcctl <command> --help' for the forms it accepts)")
+    error::InputError::Usage(format!("{e} (see 'vpcctl <command> --help' for the forms it accepts)")).into()
 }
 
 /// `apply-policy VPC FILE`, `apply-firewall VPC SUBNET FILE`, or flags:
@@ -160,9 +176,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             fill(&mut [("VPC (--vpc)", &mut vpc), ("subnet to test from (--from)", &mut from), ("address (--to)", &mut to)], a.args)
                 .map_err(usage)?;
             let to = to.unwrap();
-            let ip: std::net::Ipv4Addr = to
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)"))?;
+            let ip: std::net::Ipv4Addr =
+                to.parse().map_err(|_| error::InputError::Usage(format!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)")))?;
             if a.explain {
                 return commands::connectivity::explain(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
             }

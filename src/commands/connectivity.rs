@@ -6,6 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::show::table;
+use crate::error::InputError;
 use super::Ctx;
 use crate::model::{validate, Name, Status};
 use crate::probe::{self, Proto, Verdict};
@@ -13,8 +14,8 @@ use crate::state::Store;
 
 fn pick_proto(proto: Option<Proto>, port: Option<u16>) -> Result<Proto> {
     match (proto, port) {
-        (Some(Proto::Icmp), Some(_)) => anyhow::bail!("--port makes no sense with --protocol icmp; drop one of them"),
-        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => anyhow::bail!("--protocol {} needs --port", format!("{p:?}").to_lowercase()),
+        (Some(Proto::Icmp), Some(_)) => Err(InputError::Usage("--port makes no sense with --protocol icmp; drop one of them".into()).into()),
+        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => Err(InputError::Usage(format!("--protocol {} needs --port", format!("{p:?}").to_lowercase())).into()),
         (Some(p), _) => Ok(p),
         (None, Some(_)) => Ok(Proto::Tcp),
         (None, None) => Ok(Proto::Icmp),

@@ -123,7 +123,10 @@ pub fn unrecorded(what: &str, name: &str, fix: &str) -> crate::error::InputError
 
 pub fn require_root() -> Result<()> {
     if !host::is_root() {
-        anyhow::bail!("vpcctl changes network namespaces, links and iptables, so it must run as root (try: sudo vpcctl ...); use --dry-run to see what it would do");
+        return Err(crate::error::NeedsRoot(
+            "vpcctl changes network namespaces, links and iptables, so it must run as root (try: sudo vpcctl ...); use --dry-run to see what it would do".into(),
+        )
+        .into());
     }
     Ok(())
 }

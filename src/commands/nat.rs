@@ -18,9 +18,12 @@ pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String])
         Some(i) => (i.to_string(), false),
         None => match host::default_route_interface() {
             Some(i) => (i, true),
-            None => anyhow::bail!(
-                "this host has no default route, so there is no uplink to NAT through; name one with --interface IF (see 'ip -br link')"
-            ),
+            None => {
+                return Err(crate::error::InputError::Invalid(
+                    "this host has no default route, so there is no uplink to NAT through; name one with --interface IF (see 'ip -br link')".into(),
+                )
+                .into());
+            }
         },
     };
     validate::nat_interface(&before, &iface, ctx.dry_run || host::link_exists(&iface))?;

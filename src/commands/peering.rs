@@ -41,7 +41,7 @@ pub fn unpeer(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
     validate::find_vpc(&before, a.as_str())?;
     validate::find_vpc(&before, b.as_str())?;
     if !before.peerings.iter().any(|p| p.joins(a.as_str(), b.as_str())) {
-        anyhow::bail!("VPCs '{a}' and '{b}' are not peered (see 'vpcctl list')");
+        return Err(crate::error::InputError::NotFound(format!("VPCs '{a}' and '{b}' are not peered (see 'vpcctl list')")).into());
     }
     let mut after = before.clone();
     after.peerings.retain(|p| !p.joins(a.as_str(), b.as_str()));

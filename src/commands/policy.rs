@@ -13,7 +13,8 @@ use crate::model::{validate, Name};
 
 pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<()> {
     let vpc_name = Name::parse("VPC name", vpc)?;
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read policy file {}", file.display()))?;
+    let text = super::topology::read_capped(file)
+        .map_err(|e| InputError::Invalid(format!("cannot read policy file {}: {e}", file.display())))?;
     let policy = Policy::parse(&text)
         .map_err(|e| InputError::Invalid(format!("policy file {}: {e}; nothing was changed", file.display())))?;
     let store = ctx.open()?;
