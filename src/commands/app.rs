@@ -2,7 +2,6 @@
 //! stopped by the one change path.
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use super::converge::commit;
 use super::Ctx;
@@ -44,7 +43,7 @@ pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String
     let a = s.apps.iter().find(|a| a.port == port).expect("just started");
     ctx.report(
         format!("app listening on {}:{port} in {vpc_name}/{subnet_name} (pid {}, log {})", s.ip, a.pid, a.log.display()),
-        json!({"vpc": vpc_name, "subnet": subnet_name, "port": port, "pid": a.pid, "log": a.log, "status": "running"}),
+        super::show::app_json(a),
     );
     Ok(())
 }
@@ -94,13 +93,11 @@ pub fn stop(ctx: &Ctx, vpc: &str, subnet: &str, port: Option<u16>) -> Result<()>
     let stopped = s.apps.iter().filter(|a| port.is_none_or(|p| p == a.port) && apps::is_ours(a.pid, a.start_time)).count();
     let mut after = before.clone();
     with_subnet(&mut after, &vpc_name, &subnet_name, |s| s.apps.retain(|a| port.is_some_and(|p| p != a.port)));
-    commit(ctx, &store, &before, after)?;
+    let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    ctx.report(
-        format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"),
-        json!({"vpc": vpc_name, "subnet": subnet_name, "stopped": stopped}),
-    );
+    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).expect("validated");
+    ctx.report(format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"), super::show::subnet_json(s));
     Ok(())
 }

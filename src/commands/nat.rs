@@ -1,7 +1,6 @@
 //! enable-nat, disable-nat.
 
 use anyhow::Result;
-use serde_json::json;
 
 use super::converge::commit;
 use super::Ctx;
@@ -43,7 +42,7 @@ pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String])
     };
     ctx.report(
         format!("NAT for VPC '{vpc_name}' goes out via {via}, translating: {which}{}", if same { " (unchanged)" } else { "" }),
-        json!({"vpc": vpc_name, "status": if same {"exists"} else {"enabled"}, "interface": iface, "subnets": translated}),
+        super::show::vpc_json(&after, v),
     );
     Ok(())
 }
@@ -54,12 +53,13 @@ pub fn disable(ctx: &Ctx, vpc: &str) -> Result<()> {
     let before = store.load()?;
     let v = validate::find_vpc(&before, vpc_name.as_str())?;
     if v.nat.is_none() {
-        ctx.report(format!("NAT is not enabled for VPC '{vpc_name}'; nothing to do"), json!({"vpc": vpc_name, "status": "absent"}));
+        ctx.report(format!("NAT is not enabled for VPC '{vpc_name}'; nothing to do"), super::show::vpc_json(&before, v));
         return Ok(());
     }
     let mut after = before.clone();
     after.vpc_mut(vpc_name.as_str()).expect("validated").nat = None;
-    commit(ctx, &store, &before, after)?;
-    ctx.report(format!("NAT disabled for VPC '{vpc_name}'"), json!({"vpc": vpc_name, "status": "disabled"}));
+    let after = commit(ctx, &store, &before, after)?;
+    let v = after.vpc(vpc_name.as_str()).expect("validated");
+    ctx.report(format!("NAT disabled for VPC '{vpc_name}'"), super::show::vpc_json(&after, v));
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! peer, unpeer.
 
 use anyhow::Result;
-use serde_json::json;
 
 use super::converge::commit;
 use super::Ctx;
@@ -20,7 +19,7 @@ pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
     if !exists {
         after.peerings.push(Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
     }
-    commit(ctx, &store, &before, after)?;
+    let after = commit(ctx, &store, &before, after)?;
     let scope = if allow.is_empty() {
         "fully, both ways".to_string()
     } else {
@@ -28,7 +27,7 @@ pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
     };
     ctx.report(
         format!("VPCs '{a}' and '{b}' are peered: they reach each other {scope}{}", if exists { " (unchanged)" } else { "" }),
-        json!({"a": a, "b": b, "allow_cidrs": allow, "status": if exists {"exists"} else {"peered"}}),
+        both(&after, &a, &b),
     );
     Ok(())
 }
@@ -45,7 +44,13 @@ pub fn unpeer(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
     }
     let mut after = before.clone();
     after.peerings.retain(|p| !p.joins(a.as_str(), b.as_str()));
-    commit(ctx, &store, &before, after)?;
-    ctx.report(format!("VPCs '{a}' and '{b}' are no longer peered"), json!({"a": a, "b": b, "status": "unpeered"}));
+    let after = commit(ctx, &store, &before, after)?;
+    ctx.report(format!("VPCs '{a}' and '{b}' are no longer peered"), both(&after, &a, &b));
     Ok(())
+}
+
+/// The two VPCs a peering joins, as `inspect --json` shows them.
+fn both(state: &crate::model::State, a: &Name, b: &Name) -> serde_json::Value {
+    let one = |n: &Name| state.vpc(n.as_str()).map(|v| super::show::vpc_json(state, v));
+    serde_json::json!([one(a), one(b)])
 }

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use super::converge::commit;
 use super::Ctx;
@@ -57,7 +56,8 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
     let mut after = before.clone();
     let target = after.vpc_mut(vpc_name.as_str()).and_then(|v| v.subnets.iter_mut().find(|x| x.name == subnet_name));
     target.expect("validated").policy = Some(policy.clone());
-    commit(ctx, &store, &before, after).context("applying the policy failed; the previous policy is still in force")?;
+    let after = commit(ctx, &store, &before, after).context("applying the policy failed; the previous policy is still in force")?;
+    let shown = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).map(super::show::subnet_json);
     ctx.report(
         format!(
             "policy {} applied to {vpc_name}/{subnet_name}: {} ingress, {} egress rule(s); default ingress {}, egress {}{}",
@@ -68,7 +68,7 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
             policy.default_egress.as_str(),
             if unchanged { " (unchanged)" } else { "" }
         ),
-        json!({"vpc": vpc_name, "subnet": subnet_name, "status": "applied", "policy": policy}),
+        shown.unwrap_or_default(),
     );
     Ok(())
 }

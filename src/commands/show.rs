@@ -13,22 +13,23 @@ fn load(ctx: &Ctx) -> Result<State> {
     Ok(Store::open_readonly(&ctx.state_dir).load()?)
 }
 
+/// An app as `inspect --json` shows it (and deploy-app --json prints it).
+pub fn app_json(a: &crate::model::App) -> Value {
+    json!({"port": a.port, "pid": a.pid, "command": a.command, "log": a.log,
+           "running": crate::apps::is_ours(a.pid, a.start_time)})
+}
+
+/// A subnet as `inspect --json` shows it (and the subnet commands print it).
+pub fn subnet_json(s: &crate::model::Subnet) -> Value {
+    let apps: Vec<Value> = s.apps.iter().map(app_json).collect();
+    json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
+           "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status,
+           "policy": s.policy, "apps": apps})
+}
+
+/// A VPC as `inspect --json` shows it (and the VPC commands print it).
 pub fn vpc_json(state: &State, v: &Vpc) -> Value {
-    let subnets: Vec<Value> = v
-        .subnets
-        .iter()
-        .map(|s| {
-            let apps: Vec<Value> = s
-                .apps
-                .iter()
-                .map(|a| json!({"port": a.port, "pid": a.pid, "command": a.command, "log": a.log,
-                                "running": crate::apps::is_ours(a.pid, a.start_time)}))
-                .collect();
-            json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
-                   "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status,
-                   "policy": s.policy, "apps": apps})
-        })
-        .collect();
+    let subnets: Vec<Value> = v.subnets.iter().map(subnet_json).collect();
     let peers: Vec<Value> = state
         .peerings_of(v.name.as_str())
         .map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs}))

@@ -1,10 +1,9 @@
 //! add-subnet, delete-subnet.
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use super::converge::commit;
-use super::Ctx;
+use super::{show, Ctx};
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, kernel_names, Name, Status, Subnet, SubnetKind};
@@ -21,10 +20,8 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
     let mut after = before.clone();
     match validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
         Create::Exists => {
-            ctx.report(
-                format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"),
-                json!({"vpc": vpc_name, "subnet": name, "status": "exists"}),
-            );
+            let s = before.vpc(vpc_name.as_str()).and_then(|v| v.subnet(name.as_str())).expect("it exists");
+            ctx.report(format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"), show::subnet_json(s));
             return Ok(());
         }
         Create::Resume => {
@@ -47,8 +44,7 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
             "added {kind} subnet '{name}' ({cidr}) to VPC '{vpc_name}': namespace {}, address {}, gateway {}",
             s.namespace, s.ip, s.gateway
         ),
-        json!({"vpc": vpc_name, "subnet": name, "status": "created", "namespace": s.namespace,
-               "ip": s.ip, "gateway": s.gateway}),
+        show::subnet_json(s),
     );
     Ok(())
 }
@@ -91,12 +87,12 @@ pub fn delete(ctx: &Ctx, vpc_name: &str, name: &str) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let vpc = validate::find_vpc(&before, vpc_name.as_str())?;
-    validate::find_subnet(vpc, name.as_str())?;
+    let shown = show::subnet_json(validate::find_subnet(vpc, name.as_str())?);
     let after = without(&before, vpc_name.as_str(), name.as_str());
     commit(ctx, &store, &before, after).with_context(|| format!("deleting subnet '{name}'"))?;
     ctx.report(
         format!("deleted subnet '{name}' from VPC '{vpc_name}'"),
-        json!({"vpc": vpc_name, "subnet": name, "status": "deleted"}),
+        shown,
     );
     Ok(())
 }

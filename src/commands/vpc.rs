@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::converge::commit;
-use super::Ctx;
+use super::{show, Ctx};
 use crate::host;
 use crate::model::validate::{self, Create};
 use crate::model::{cidr, kernel_names, Name, Status, Vpc};
@@ -22,10 +22,8 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let mut after = before.clone();
     match validate::create_vpc(&before, &name, &cidr, &host_routes)? {
         Create::Exists => {
-            ctx.report(
-                format!("VPC '{name}' already exists ({cidr}); nothing to do"),
-                json!({"vpc": name, "status": "exists"}),
-            );
+            let v = before.vpc(name.as_str()).expect("it exists");
+            ctx.report(format!("VPC '{name}' already exists ({cidr}); nothing to do"), show::vpc_json(&before, v));
             return Ok(());
         }
         Create::Resume => {
@@ -41,7 +39,7 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let v = after.vpc(name.as_str()).expect("just added");
     ctx.report(
         format!("created VPC '{name}' ({cidr}) on bridge {}", v.bridge),
-        json!({"vpc": name, "status": "created", "cidr": cidr, "bridge": v.bridge}),
+        show::vpc_json(&after, v),
     );
     Ok(())
 }
@@ -79,11 +77,12 @@ pub fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let name = Name::parse("VPC name", name)?;
     let store = ctx.open()?;
     let before = store.load()?;
-    let n = validate::find_vpc(&before, name.as_str())?.subnets.len();
+    let old = validate::find_vpc(&before, name.as_str())?;
+    let (n, shown) = (old.subnets.len(), show::vpc_json(&before, old));
     commit(ctx, &store, &before, without(&before, name.as_str())).with_context(|| format!("deleting VPC '{name}'"))?;
     ctx.report(
         format!("deleted VPC '{name}' and its {n} subnet(s)"),
-        json!({"vpc": name, "status": "deleted", "subnets": n}),
+        shown,
     );
     Ok(())
 }
@@ -92,6 +91,7 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let names: Vec<String> = before.vpcs.iter().map(|v| v.name.to_string()).collect();
+    let shown: Vec<serde_json::Value> = before.vpcs.iter().map(|v| show::vpc_json(&before, v)).collect();
     let mut after = State::default();
     after.host = before.host.clone();
     commit(ctx, &store, &before, after).context("teardown-all")?;
@@ -100,7 +100,7 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     }
     ctx.report(
         format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()),
-        json!({"status": "deleted", "vpcs": names}),
+        json!(shown),
     );
     Ok(())
 }

@@ -253,3 +253,47 @@ fn child_of(parent: u32) -> Option<u32> {
     }
     None
 }
+
+/// Pin a JSON shape: compare `value` (volatile fields blanked) with
+/// tests/golden/NAME.json. `UPDATE_GOLDEN=1 cargo test` writes the files;
+/// a change to a shape is then a reviewed diff of that file.
+pub fn golden(name: &str, value: &serde_json::Value) {
+    fn blank(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if ["pid", "how"].contains(&k.as_str()) {
+                        *x = serde_json::json!("<varies>");
+                    } else {
+                        blank(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(blank),
+            serde_json::Value::String(s) => {
+                // The test binary's path depends on where the checkout is.
+                if s.contains(BIN) {
+                    *s = s.replace(BIN, "<vpcctl>");
+                }
+                // App PIDs appear inside analyzer sentences too.
+                if let Some(i) = s.find("(pid ") {
+                    if let Some(j) = s[i..].find(')') {
+                        s.replace_range(i..i + j + 1, "(pid N)");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v = value.clone();
+    blank(&mut v);
+    let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    let path = repo().join("tests/golden").join(format!("{name}.json"));
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|x| x == "1") {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing; run UPDATE_GOLDEN=1 cargo test to write it, then review it", path.display()));
+    assert_eq!(text, want, "the JSON shape of {name} changed; if that is meant, run UPDATE_GOLDEN=1 cargo test and review the diff");
+}
