@@ -205,6 +205,31 @@ Exits 1 when anything differs; 'vpcctl repair' fixes what it lists.
 Example:\n  vpcctl doctor")]
     Doctor,
 
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = "\
+Examples:
+  vpcctl completions bash > /usr/share/bash-completion/completions/vpcctl
+  vpcctl completions zsh  > /usr/share/zsh/vendor-completions/_vpcctl
+  vpcctl completions fish > /usr/share/fish/vendor_completions.d/vpcctl.fish
+  source <(vpcctl completions bash)      # this shell only
+scripts/install.sh installs them all.")]
+    Completions(Completions),
+
+    /// Print the man page (roff), covering every subcommand
+    #[command(after_help = "Examples:\n  vpcctl man | man -l -\n  vpcctl man > /usr/local/share/man/man1/vpcctl.1")]
+    Man,
+
+    /// Draw the topology as Graphviz DOT (render with: dot -Tsvg)
+    #[command(after_help = "\
+VPCs are clusters; subnets show CIDR, address, public/private, policy and
+apps; NAT goes to the uplink; peerings are edges labelled with their
+allowed CIDRs.
+
+Examples:
+  vpcctl graph | dot -Tsvg > vpcs.svg
+  vpcctl graph --vpc vpc1")]
+    Graph(GraphArgs),
+
     /// Serve HTTP: the default app of deploy-app (internal)
     #[command(hide = true)]
     Serve(Serve),
@@ -218,6 +243,20 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none (1 is an error)
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Completions {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Only this VPC (and the VPCs it is peered with, as edges)
+    #[arg(long)]
+    pub vpc: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +285,51 @@ pub struct Serve {
     /// First words of every response body
     #[arg(long, default_value = "hello from vpcctl")]
     pub banner: String,
+}
+
+/// The man page: clap_mangen's page for vpcctl, then a COMMANDS section
+/// with every subcommand's usage, options and examples.
+pub fn man_page() -> std::io::Result<String> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    page.push_str(".SH COMMANDS\n");
+    let mut root = Cli::command();
+    root.build();
+    for sub in root.get_subcommands_mut().filter(|s| !s.is_hide_set()) {
+        page.push_str(&format!(".SS \"vpcctl {}\"\n", sub.get_name()));
+        if let Some(about) = sub.get_about() {
+            page.push_str(&format!("{}\n.PP\n", roff(&about.to_string())));
+        }
+        let usage = sub.render_usage().to_string();
+        page.push_str(&format!(".nf\n{}\n.fi\n", roff(usage.trim())));
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set() && !a.is_global_set()) {
+            let name = match (arg.get_short(), arg.get_long()) {
+                (Some(s), Some(l)) => format!("-{s}, --{l}"),
+                (None, Some(l)) => format!("--{l}"),
+                (Some(s), None) => format!("-{s}"),
+                (None, None) => arg.get_value_names().map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
+            };
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            page.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(&name), roff(&help)));
+        }
+        if let Some(after) = sub.get_after_help() {
+            page.push_str(&format!(".PP\n.nf\n{}\n.fi\n", roff(&after.to_string())));
+        }
+    }
+    Ok(page)
+}
+
+/// Text safe inside roff: backslashes and hyphens escaped, no line starting
+/// with a control character.
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .replace('-', "\\-")
+        .lines()
+        .map(|l| if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Fields given either as flags or, in order, as positional arguments.

@@ -183,6 +183,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             return commands::connectivity::single(&ctx, &vpc.unwrap(), &from.unwrap(), ip, a.port, a.protocol);
         }
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut cmd, "vpcctl", &mut std::io::stdout());
+        }
+        Command::Man => print!("{}", cli::man_page()?),
+        Command::Graph(a) => commands::graph::run(&ctx, a.vpc.as_deref())?,
         Command::Check(a) => return commands::check::run(&ctx, &a.file, a.junit.as_deref()),
         Command::Plan(a) => return commands::topology::plan(&ctx, &a.file, a.detailed_exitcode, verbose),
         Command::Apply(a) => commands::topology::apply(&ctx, &a.file)?,

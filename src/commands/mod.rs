@@ -6,6 +6,7 @@ pub mod check;
 pub mod connectivity;
 pub mod converge;
 pub mod doctor;
+pub mod graph;
 pub mod topology;
 pub mod nat;
 pub mod peering;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build vpcctl and install it with its man page and shell completions in
+# the standard places.
+#
+#   sudo scripts/install.sh              # PREFIX=/usr/local
+#   PREFIX=/usr DESTDIR=/tmp/pkg scripts/install.sh   # for packaging
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=${PREFIX:-/usr/local}
+root=${DESTDIR:-}
+cargo build --release --locked --quiet
+bin=target/release/vpcctl
+install -Dm0755 "$bin" "$root$prefix/bin/vpcctl"
+install -d "$root$prefix/share/man/man1" "$root$prefix/share/bash-completion/completions" \
+    "$root$prefix/share/zsh/site-functions" "$root$prefix/share/fish/vendor_completions.d"
+"$bin" man > "$root$prefix/share/man/man1/vpcctl.1"
+"$bin" completions bash > "$root$prefix/share/bash-completion/completions/vpcctl"
+"$bin" completions zsh > "$root$prefix/share/zsh/site-functions/_vpcctl"
+"$bin" completions fish > "$root$prefix/share/fish/vendor_completions.d/vpcctl.fish"
+echo "installed $root$prefix/bin/vpcctl, its man page (man vpcctl) and bash, zsh and fish completions"
+echo "(a new shell picks the completions up; bash needs the bash-completion package)"

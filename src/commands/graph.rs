@@ -1,0 +1,112 @@
+//! graph: the recorded topology as Graphviz DOT. VPCs are clusters; a
+//! subnet node shows its CIDR, address, type, policy and apps; NAT is an
+//! edge to the uplink; a peering is an edge labelled with its allowed CIDRs.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::model::{validate, State, SubnetKind};
+use crate::state::Store;
+
+pub fn run(ctx: &Ctx, vpc: Option<&str>) -> Result<()> {
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    if let Some(v) = vpc {
+        validate::find_vpc(&state, v)?;
+    }
+    print!("{}", dot(&state, vpc));
+    Ok(())
+}
+
+/// A DOT identifier or label, quoted.
+fn q(s: &str) -> String {
+    // "\n" is DOT's line break inside a label.
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+}
+
+pub fn dot(state: &State, only: Option<&str>) -> String {
+    let shown = |name: &str| only.is_none_or(|o| o == name || state.peerings.iter().any(|p| p.joins(o, name)));
+    let mut out = String::from("digraph vpcctl {\n  graph [rankdir=LR, fontname=\"Helvetica\", label=\"vpcctl topology\", labelloc=t];\n");
+    out.push_str("  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\", fontsize=10];\n");
+    out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    let mut uplinks = vec![];
+    for v in state.vpcs.iter().filter(|v| shown(v.name.as_str())) {
+        let _ = writeln!(out, "  subgraph {} {{", q(&format!("cluster_{}", v.name)));
+        let _ = writeln!(out, "    label={}; style=\"rounded,filled\"; fillcolor=\"#eef4fb\";", q(&format!("VPC {} {}\nbridge {}", v.name, v.cidr, v.bridge)));
+        let _ = writeln!(out, "    {} [label={}, shape=circle, fillcolor=\"#dde8f5\"];", q(&format!("{}/router", v.name)), q("router"));
+        for s in &v.subnets {
+            let mut label = format!("{} ({})\n{}\n{}", s.name, s.kind, s.cidr, s.ip);
+            if let Some(p) = &s.policy {
+                let _ = write!(label, "\npolicy: in {} / out {}, {} rule(s)", p.default_ingress.as_str(), p.default_egress.as_str(), p.ingress.len() + p.egress.len());
+            }
+            for a in &s.apps {
+                let _ = write!(label, "\napp :{}", a.port);
+            }
+            let fill = if s.kind == SubnetKind::Public { "#e3f6e3" } else { "#fdf3e1" };
+            let id = format!("{}/{}", v.name, s.name);
+            let _ = writeln!(out, "    {} [label={}, fillcolor=\"{fill}\"];", q(&id), q(&label));
+            let _ = writeln!(out, "    {} -> {} [dir=both, arrowsize=0.5, label={}];", q(&id), q(&format!("{}/router", v.name)), q(&s.gateway.to_string()));
+        }
+        out.push_str("  }\n");
+        if let Some(n) = &v.nat {
+            let names: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
+            if !uplinks.contains(&n.interface) {
+                uplinks.push(n.interface.clone());
+            }
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}, style=bold, color=\"#2e7d32\"];",
+                q(&format!("{}/router", v.name)),
+                q(&format!("uplink/{}", n.interface)),
+                q(&format!("NAT for {}", if names.is_empty() { "-".into() } else { names.join(", ") }))
+            );
+        }
+    }
+    for u in &uplinks {
+        let _ = writeln!(out, "  {} [label={}, shape=cds, fillcolor=\"#f0f0f0\"];", q(&format!("uplink/{u}")), q(&format!("internet\nvia {u}")));
+    }
+    for p in state.peerings.iter().filter(|p| shown(p.a.as_str()) && shown(p.b.as_str())) {
+        let label = if p.allow_cidrs.is_empty() {
+            "peering".to_string()
+        } else {
+            format!("peering\nonly {}", p.allow_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {} -> {} [dir=both, style=dashed, color=\"#1565c0\", label={}];",
+            q(&format!("{}/router", p.a)),
+            q(&format!("{}/router", p.b)),
+            q(&label)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_nodes_nat_and_peerings() {
+        let st: State = serde_json::from_str(
+            r#"{"schema_version":1,"vpcs":[
+            {"name":"vpc1","cidr":"10.10.0.0/16","bridge":"br-vpc1","link_group":1,"chain":"VPCCTL-FWD-vpc1","status":"ready",
+             "nat":{"interface":"uplink0"},
+             "subnets":[{"name":"web","cidr":"10.10.1.0/24","type":"public","namespace":"ns-vpc1-web","veth":"v-vpc1-web","gateway":"10.10.1.1","ip":"10.10.1.2","status":"ready",
+               "apps":[{"port":80,"pid":5,"start_time":1,"command":["x"],"log":"/l"}]}]},
+            {"name":"vpc2","cidr":"10.20.0.0/16","bridge":"br-vpc2","link_group":2,"chain":"VPCCTL-FWD-vpc2","status":"ready"},
+            {"name":"vpc3","cidr":"10.30.0.0/16","bridge":"br-vpc3","link_group":3,"chain":"VPCCTL-FWD-vpc3","status":"ready"}],
+            "peerings":[{"a":"vpc1","b":"vpc2","allow_cidrs":["10.10.1.0/24"]}]}"#,
+        )
+        .unwrap();
+        let d = dot(&st, None);
+        assert!(d.starts_with("digraph vpcctl {") && d.ends_with("}\n"));
+        assert!(d.contains("subgraph \"cluster_vpc1\"") && d.contains(r"web (public)\n10.10.1.0/24\n10.10.1.2\napp :80"), "{d}");
+        assert!(d.contains("\"vpc1/router\" -> \"uplink/uplink0\" [label=\"NAT for web\""), "{d}");
+        assert!(d.contains("\"vpc1/router\" -> \"vpc2/router\" [dir=both, style=dashed") && d.contains("only 10.10.1.0/24"), "{d}");
+        let only = dot(&st, Some("vpc2"));
+        assert!(only.contains("cluster_vpc1") && only.contains("cluster_vpc2") && !only.contains("cluster_vpc3"), "peers shown: {only}");
+    }
+}
