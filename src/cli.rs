@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::model::SubnetKind;
+use crate::error::InputError;
+use crate::model::{cidr, Name, Proto, SubnetKind};
 
 const ABOUT: &str = "Build AWS-style VPCs on one Linux host from namespaces, bridges, veth pairs and iptables";
 
@@ -102,7 +103,7 @@ Examples:
 
     /// Remove exactly what enable-nat added
     #[command(after_help = "Example:\n  vpcctl disable-nat --vpc vpc1")]
-    DisableNat(VpcFlag),
+    DisableNat(VpcArg),
 
     /// Let two VPCs reach each other (optionally only between some CIDRs)
     #[command(visible_alias = "peer-vpcs", after_help = "\
@@ -113,7 +114,7 @@ Examples:
 
     /// Remove a peering; the two VPCs are isolated again
     #[command(after_help = "Example:\n  vpcctl unpeer --a vpc1 --b vpc2")]
-    Unpeer(Unpeer),
+    Unpeer(PairArgs),
 
     /// Apply a security-group policy (JSON) to a subnet, replacing the previous one
     #[command(visible_alias = "apply-firewall", after_help = "\
@@ -335,22 +336,208 @@ fn roff(text: &str) -> String {
 /// Fields given either as flags or, in order, as positional arguments.
 /// `create vpc1 --cidr C`, `create vpc1 C` and `create --name vpc1 --cidr C`
 /// all resolve the same way.
-pub fn fill(fields: &mut [(&'static str, &mut Option<String>)], positional: Vec<String>) -> Result<(), String> {
+pub fn fill<const N: usize>(fields: [(&'static str, Option<String>); N], positional: Vec<String>) -> Result<[String; N], InputError> {
     let mut rest = positional.into_iter();
-    for (_, slot) in fields.iter_mut() {
-        if slot.is_none() {
-            **slot = rest.next();
-        }
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (slot, (_, flag)) in out.iter_mut().zip(fields.iter()) {
+        *slot = flag.clone().or_else(|| rest.next());
     }
     if let Some(extra) = rest.next() {
-        return Err(format!("unexpected argument {extra:?}"));
+        return Err(usage(format!("unexpected argument {extra:?}")));
     }
-    for (flag, slot) in fields.iter() {
-        if slot.is_none() {
-            return Err(format!("missing {flag}"));
-        }
+    let mut values: [String; N] = std::array::from_fn(|_| String::new());
+    for ((value, slot), (what, _)) in values.iter_mut().zip(out).zip(fields.iter()) {
+        *value = slot.ok_or_else(|| usage(format!("missing {what}")))?;
     }
-    Ok(())
+    Ok(values)
+}
+
+fn usage(e: String) -> InputError {
+    InputError::Usage(format!("{e} (see 'vpcctl <command> --help' for the forms it accepts)"))
+}
+
+/// Arguments resolved: what each command needs, typed and validated for
+/// form (names, CIDRs, addresses). Whether they exist is the command's job.
+pub mod req {
+    use std::net::Ipv4Addr;
+    use std::path::PathBuf;
+
+    use ipnet::Ipv4Net;
+
+    use crate::model::{Name, Proto, SubnetKind};
+
+    #[derive(Debug)]
+    pub struct NewVpc {
+        pub name: Name,
+        pub cidr: Ipv4Net,
+    }
+
+    #[derive(Debug)]
+    pub struct NewSubnet {
+        pub vpc: Name,
+        pub name: Name,
+        pub cidr: Ipv4Net,
+        pub kind: SubnetKind,
+    }
+
+    /// A subnet of a VPC.
+    #[derive(Debug)]
+    pub struct At {
+        pub vpc: Name,
+        pub subnet: Name,
+    }
+
+    #[derive(Debug)]
+    pub struct Nat {
+        pub vpc: Name,
+        pub interface: Option<String>,
+        pub subnets: Vec<Name>,
+    }
+
+    /// Two VPCs.
+    #[derive(Debug)]
+    pub struct Pair {
+        pub a: Name,
+        pub b: Name,
+    }
+
+    #[derive(Debug)]
+    pub struct Peering {
+        pub pair: Pair,
+        pub allow: Vec<Ipv4Net>,
+    }
+
+    #[derive(Debug)]
+    pub struct Policy {
+        pub vpc: Name,
+        pub subnet: Option<Name>,
+        pub file: PathBuf,
+    }
+
+    #[derive(Debug)]
+    pub struct App {
+        pub at: At,
+        pub port: u16,
+        pub command: Vec<String>,
+    }
+
+    #[derive(Debug)]
+    pub struct StopApp {
+        pub at: At,
+        pub port: Option<u16>,
+    }
+
+    #[derive(Debug)]
+    pub struct Exec {
+        pub at: At,
+        pub command: Vec<String>,
+    }
+
+    #[derive(Debug)]
+    pub struct Probe {
+        pub vpc: Name,
+        pub from: Name,
+        pub to: Ipv4Addr,
+        pub protocol: Proto,
+        pub port: Option<u16>,
+    }
+
+    #[derive(Debug)]
+    pub struct Matrix {
+        pub protocol: Proto,
+        pub port: Option<u16>,
+    }
+}
+
+fn vpc_name(raw: &str) -> Result<Name, InputError> {
+    Name::parse("VPC name", raw)
+}
+
+fn subnet_name(raw: &str) -> Result<Name, InputError> {
+    Name::parse("subnet name", raw)
+}
+
+/// A port: 1-65535 (clap refuses anything else before we run).
+fn port() -> clap::builder::RangedU64ValueParser<u16> {
+    clap::builder::RangedU64ValueParser::<u16>::new().range(1..=65535)
+}
+
+/// One VPC, as --vpc or positionally.
+#[derive(Debug, Args)]
+pub struct VpcArg {
+    /// VPC name
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// VPC, positionally
+    #[arg(value_name = "VPC", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+impl VpcArg {
+    pub fn resolve(self) -> Result<Name, InputError> {
+        let [vpc] = fill([("VPC (--vpc)", self.vpc)], self.args)?;
+        vpc_name(&vpc)
+    }
+}
+
+/// One VPC, as --name or positionally (inspect, delete).
+#[derive(Debug, Args)]
+pub struct VpcRef {
+    /// VPC name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// NAME, positionally
+    #[arg(value_name = "NAME", num_args = 0..=1)]
+    pub args: Vec<String>,
+}
+
+impl VpcRef {
+    pub fn resolve(self) -> Result<Name, InputError> {
+        let [name] = fill([("VPC name (--name)", self.name)], self.args)?;
+        vpc_name(&name)
+    }
+}
+
+/// A subnet of a VPC, as --vpc/--subnet or positionally.
+#[derive(Debug, Args)]
+pub struct AtSubnet {
+    /// VPC name
+    #[arg(long)]
+    pub vpc: Option<String>,
+    /// Subnet name
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// VPC and SUBNET, positionally
+    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+impl AtSubnet {
+    pub fn resolve(self) -> Result<req::At, InputError> {
+        let [vpc, subnet] = fill([("VPC (--vpc)", self.vpc), ("subnet (--subnet)", self.subnet)], self.args)?;
+        Ok(req::At { vpc: vpc_name(&vpc)?, subnet: subnet_name(&subnet)? })
+    }
+}
+
+/// Two VPCs, as --a/--b or positionally.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// First VPC
+    #[arg(long)]
+    pub a: Option<String>,
+    /// Second VPC
+    #[arg(long)]
+    pub b: Option<String>,
+    /// A and B, positionally
+    #[arg(value_name = "A B", num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+impl PairArgs {
+    pub fn resolve(self) -> Result<req::Pair, InputError> {
+        let [a, b] = fill([("first VPC (--a)", self.a), ("second VPC (--b)", self.b)], self.args)?;
+        Ok(req::Pair { a: vpc_name(&a)?, b: vpc_name(&b)? })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -366,8 +553,16 @@ pub struct CreateVpc {
     pub args: Vec<String>,
 }
 
+impl CreateVpc {
+    pub fn resolve(self) -> Result<req::NewVpc, InputError> {
+        let [name, cidr] = fill([("VPC name (--name)", self.name), ("VPC CIDR (--cidr)", self.cidr)], self.args)?;
+        Ok(req::NewVpc { name: vpc_name(&name)?, cidr: cidr::parse("VPC CIDR", &cidr)? })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddSubnet {
+    /// VPC name
     #[arg(long)]
     pub vpc: Option<String>,
     /// Subnet name
@@ -387,8 +582,19 @@ pub struct AddSubnet {
     pub args: Vec<String>,
 }
 
+impl AddSubnet {
+    pub fn resolve(self) -> Result<req::NewSubnet, InputError> {
+        let [vpc, name, cidr] =
+            fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name), ("subnet CIDR (--cidr)", self.cidr)], self.args)?;
+        let kind = if self.public { SubnetKind::Public } else { self.kind.unwrap_or(SubnetKind::Private) };
+        Ok(req::NewSubnet { vpc: vpc_name(&vpc)?, name: subnet_name(&name)?, cidr: cidr::parse("subnet CIDR", &cidr)?, kind })
+    }
+}
+
+/// delete-subnet: --vpc and --name, or positionally.
 #[derive(Debug, Args)]
 pub struct SubnetRef {
+    /// VPC name
     #[arg(long)]
     pub vpc: Option<String>,
     /// Subnet name
@@ -399,67 +605,51 @@ pub struct SubnetRef {
     pub args: Vec<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct VpcRef {
-    /// VPC name
-    #[arg(long)]
-    pub name: Option<String>,
-    /// NAME, positionally
-    #[arg(value_name = "NAME", num_args = 0..=1)]
-    pub args: Vec<String>,
+impl SubnetRef {
+    pub fn resolve(self) -> Result<req::At, InputError> {
+        let [vpc, name] = fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name)], self.args)?;
+        Ok(req::At { vpc: vpc_name(&vpc)?, subnet: subnet_name(&name)? })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct EnableNat {
-    #[arg(long)]
-    pub vpc: Option<String>,
+    #[command(flatten)]
+    pub vpc: VpcArg,
     /// Uplink to translate to (default: the interface of the default route)
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
     /// Translate exactly these subnets (default: the VPC's public subnets)
     #[arg(long, alias = "subnet-filter", value_delimiter = ',', value_name = "A,B")]
     pub subnets: Vec<String>,
-    /// VPC, positionally
-    #[arg(value_name = "VPC", num_args = 0..=1)]
-    pub args: Vec<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct VpcFlag {
-    #[arg(long)]
-    pub vpc: Option<String>,
-    /// VPC, positionally
-    #[arg(value_name = "VPC", num_args = 0..=1)]
-    pub args: Vec<String>,
+impl EnableNat {
+    pub fn resolve(self) -> Result<req::Nat, InputError> {
+        let subnets = self.subnets.iter().map(|s| subnet_name(s)).collect::<Result<_, _>>()?;
+        Ok(req::Nat { vpc: self.vpc.resolve()?, interface: self.interface, subnets })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct Peer {
-    #[arg(long)]
-    pub a: Option<String>,
-    #[arg(long)]
-    pub b: Option<String>,
+    #[command(flatten)]
+    pub pair: PairArgs,
     /// Only traffic between these CIDRs (each inside one of the two VPCs) passes
     #[arg(long, value_delimiter = ',', value_name = "C1,C2")]
     pub allow_cidrs: Vec<String>,
-    /// A and B, positionally
-    #[arg(value_name = "A B", num_args = 0..=2)]
-    pub args: Vec<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct Unpeer {
-    #[arg(long)]
-    pub a: Option<String>,
-    #[arg(long)]
-    pub b: Option<String>,
-    /// A and B, positionally
-    #[arg(value_name = "A B", num_args = 0..=2)]
-    pub args: Vec<String>,
+impl Peer {
+    pub fn resolve(self) -> Result<req::Peering, InputError> {
+        let allow = self.allow_cidrs.iter().map(|c| cidr::parse("allowed CIDR", c)).collect::<Result<_, _>>()?;
+        Ok(req::Peering { pair: self.pair.resolve()?, allow })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyPolicy {
+    /// VPC name
     #[arg(long)]
     pub vpc: Option<String>,
     /// Subnet name (default: the subnet whose CIDR the file's "subnet" names)
@@ -473,39 +663,61 @@ pub struct ApplyPolicy {
     pub args: Vec<String>,
 }
 
+impl ApplyPolicy {
+    /// `apply-policy VPC FILE`, `apply-firewall VPC SUBNET FILE`, or flags:
+    /// the first positional is the VPC, the last the file, one between is
+    /// the subnet.
+    pub fn resolve(self) -> Result<req::Policy, InputError> {
+        let mut pos: std::collections::VecDeque<String> = self.args.into();
+        let vpc = self.vpc.or_else(|| pos.pop_front()).ok_or_else(|| usage("missing VPC (--vpc)".into()))?;
+        let file = match self.policy {
+            Some(p) => p,
+            None => pos.pop_back().ok_or_else(|| usage("missing policy file (--policy FILE)".into()))?.into(),
+        };
+        let subnet = self.subnet.or_else(|| pos.pop_front());
+        if let Some(extra) = pos.pop_front() {
+            return Err(usage(format!("unexpected argument {extra:?}")));
+        }
+        Ok(req::Policy { vpc: vpc_name(&vpc)?, subnet: subnet.as_deref().map(subnet_name).transpose()?, file })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DeployApp {
-    #[arg(long)]
-    pub vpc: Option<String>,
-    #[arg(long)]
-    pub subnet: Option<String>,
+    #[command(flatten)]
+    pub at: AtSubnet,
     /// Port the app listens on
-    #[arg(long)]
+    #[arg(long, value_parser = port())]
     pub port: u16,
-    /// VPC and SUBNET, positionally
-    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
-    pub args: Vec<String>,
     /// Command to run instead of the default HTTP server, after --
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
+impl DeployApp {
+    pub fn resolve(self) -> Result<req::App, InputError> {
+        Ok(req::App { at: self.at.resolve()?, port: self.port, command: self.command })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct StopApp {
-    #[arg(long)]
-    pub vpc: Option<String>,
-    #[arg(long)]
-    pub subnet: Option<String>,
+    #[command(flatten)]
+    pub at: AtSubnet,
     /// Only the app on this port (default: all apps of the subnet)
-    #[arg(long)]
+    #[arg(long, value_parser = port())]
     pub port: Option<u16>,
-    /// VPC and SUBNET, positionally
-    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
-    pub args: Vec<String>,
+}
+
+impl StopApp {
+    pub fn resolve(self) -> Result<req::StopApp, InputError> {
+        Ok(req::StopApp { at: self.at.resolve()?, port: self.port })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct TestConnectivity {
+    /// VPC name
     #[arg(long)]
     pub vpc: Option<String>,
     /// Subnet to test from
@@ -514,11 +726,12 @@ pub struct TestConnectivity {
     /// Address to reach
     #[arg(long)]
     pub to: Option<String>,
-    #[arg(long)]
+    /// Port (tcp or udp)
+    #[arg(long, value_parser = port())]
     pub port: Option<u16>,
     /// Default: tcp with --port, icmp without
     #[arg(long, value_enum)]
-    pub protocol: Option<crate::probe::Proto>,
+    pub protocol: Option<crate::model::Proto>,
     /// Every subnet of every VPC against every other
     #[arg(long, conflicts_with_all = ["vpc", "from", "to", "explain"])]
     pub matrix: bool,
@@ -530,18 +743,48 @@ pub struct TestConnectivity {
     pub args: Vec<String>,
 }
 
+/// Tcp with a port, icmp without; a port with icmp, or tcp/udp without one, is refused.
+fn protocol(proto: Option<Proto>, port: Option<u16>) -> Result<Proto, InputError> {
+    match (proto, port) {
+        (Some(Proto::Icmp), Some(_)) => Err(InputError::Usage("--port makes no sense with --protocol icmp; drop one of them".into())),
+        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => Err(InputError::Usage(format!("--protocol {} needs --port", format!("{p:?}").to_lowercase()))),
+        (Some(p), _) => Ok(p),
+        (None, Some(_)) => Ok(Proto::Tcp),
+        (None, None) => Ok(Proto::Icmp),
+    }
+}
+
+impl TestConnectivity {
+    pub fn resolve_matrix(self) -> Result<req::Matrix, InputError> {
+        if !self.args.is_empty() {
+            return Err(usage("--matrix takes no VPC, FROM or TO".into()));
+        }
+        Ok(req::Matrix { protocol: protocol(self.protocol, self.port)?, port: self.port })
+    }
+
+    pub fn resolve(self) -> Result<req::Probe, InputError> {
+        let [vpc, from, to] = fill(
+            [("VPC (--vpc)", self.vpc), ("subnet to test from (--from)", self.from), ("address (--to)", self.to)],
+            self.args,
+        )?;
+        let to = to.parse().map_err(|_| InputError::Usage(format!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)")))?;
+        Ok(req::Probe { vpc: vpc_name(&vpc)?, from: subnet_name(&from)?, to, protocol: protocol(self.protocol, self.port)?, port: self.port })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Exec {
-    #[arg(long)]
-    pub vpc: Option<String>,
-    #[arg(long)]
-    pub subnet: Option<String>,
-    /// VPC and SUBNET, positionally
-    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
-    pub args: Vec<String>,
+    #[command(flatten)]
+    pub at: AtSubnet,
     /// The command to run, after --
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+impl Exec {
+    pub fn resolve(self) -> Result<req::Exec, InputError> {
+        Ok(req::Exec { at: self.at.resolve()?, command: self.command })
+    }
 }
 
 #[cfg(test)]
@@ -553,17 +796,16 @@ mod tests {
     }
 
     #[test]
-    fn create_forms_all_parse() {
+    fn create_forms_all_resolve_the_same() {
         for args in [
             &["create-vpc", "--name", "v", "--cidr", "10.0.0.0/16"][..],
             &["create", "v", "10.0.0.0/16"],
             &["create", "v", "--cidr", "10.0.0.0/16"],
             &["create-vpc", "v", "10.0.0.0/16", "--dry-run"],
         ] {
-            let Command::CreateVpc(mut c) = parse(args).command else { panic!() };
-            let (mut n, mut cidr) = (c.name.take(), c.cidr.take());
-            fill(&mut [("--name", &mut n), ("--cidr", &mut cidr)], c.args).unwrap();
-            assert_eq!((n.unwrap(), cidr.unwrap()), ("v".to_string(), "10.0.0.0/16".to_string()), "{args:?}");
+            let Command::CreateVpc(c) = parse(args).command else { panic!() };
+            let r = c.resolve().unwrap();
+            assert_eq!((r.name.as_str(), r.cidr.to_string().as_str()), ("v", "10.0.0.0/16"), "{args:?}");
         }
     }
 
@@ -580,17 +822,34 @@ mod tests {
         let Command::AddSubnet(s) = parse(&["add-subnet", "v", "web", "10.0.1.0/24", "--type", "public"]).command else {
             panic!()
         };
-        assert_eq!(s.kind, Some(SubnetKind::Public));
-        assert_eq!(s.args.len(), 3);
+        let r = s.resolve().unwrap();
+        assert_eq!((r.vpc.as_str(), r.name.as_str(), r.kind), ("v", "web", SubnetKind::Public));
         assert!(Cli::try_parse_from(["vpcctl", "add-subnet", "v", "w", "--public", "--type", "private"]).is_err());
     }
 
     #[test]
     fn fill_reports_missing_and_extra() {
-        let (mut a, mut b) = (None, None);
-        assert_eq!(fill(&mut [("--name", &mut a), ("--cidr", &mut b)], vec!["x".into()]), Err("missing --cidr".into()));
-        let (mut a, mut b) = (Some("x".to_string()), Some("y".to_string()));
-        assert!(fill(&mut [("--name", &mut a), ("--cidr", &mut b)], vec!["z".into()]).is_err());
+        let e = fill([("--name", None), ("--cidr", None)], vec!["x".into()]).unwrap_err().to_string();
+        assert!(e.starts_with("missing --cidr"), "{e}");
+        let e = fill([("--name", Some("x".into())), ("--cidr", Some("y".into()))], vec!["z".into()]).unwrap_err().to_string();
+        assert!(e.starts_with("unexpected argument \"z\""), "{e}");
+        assert_eq!(fill([("--name", Some("x".into())), ("--cidr", None)], vec!["y".into()]).unwrap(), ["x", "y"]);
+    }
+
+    #[test]
+    fn names_cidrs_ports_and_protocols_are_checked_while_resolving() {
+        let Command::CreateVpc(c) = parse(&["create-vpc", "Bad", "10.0.0.0/16"]).command else { panic!() };
+        assert!(matches!(c.resolve(), Err(InputError::BadName { .. })));
+        let Command::AddSubnet(s) = parse(&["add-subnet", "v", "w", "10.0.1.5/24"]).command else { panic!() };
+        assert!(s.resolve().unwrap_err().to_string().contains("did you mean 10.0.1.0/24"));
+        assert!(Cli::try_parse_from(["vpcctl", "deploy-app", "v", "s", "--port", "0"]).is_err(), "port 0 is refused by clap");
+        let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--protocol", "udp"]).command else { panic!() };
+        assert!(matches!(t.resolve(), Err(InputError::Usage(_))));
+        let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--port", "80"]).command else { panic!() };
+        assert_eq!(t.resolve().unwrap().protocol, Proto::Tcp);
+        let Command::ApplyPolicy(p) = parse(&["apply-firewall", "v", "web", "p.json"]).command else { panic!() };
+        let r = p.resolve().unwrap();
+        assert_eq!((r.vpc.as_str(), r.subnet.map(|s| s.to_string()), r.file), ("v", Some("web".into()), "p.json".into()));
     }
 
     #[test]
@@ -605,6 +864,8 @@ mod tests {
         let Command::Exec(e) = parse(&["exec", "--vpc", "v", "--subnet", "s", "--", "ping", "-c1", "x"]).command else {
             panic!()
         };
-        assert_eq!(e.command, ["ping", "-c1", "x"]);
+        let r = e.resolve().unwrap();
+        assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"));
+        assert_eq!(r.command, ["ping", "-c1", "x"]);
     }
 }

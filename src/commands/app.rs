@@ -7,20 +7,15 @@ use super::converge::commit;
 use super::Ctx;
 use crate::apps;
 use crate::error::InputError;
-use crate::model::{validate, App, Name, Subnet};
-use crate::model::State;
+use crate::cli::req::At;
+use crate::model::{App, Name};
 use crate::state::Store;
 
-pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String>) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
-    let subnet_name = Name::parse("subnet name", subnet)?;
-    if port == 0 {
-        return Err(InputError::Invalid("port 0 is not a port; use 1-65535".into()).into());
-    }
+pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
+    let crate::cli::req::App { at: At { vpc: vpc_name, subnet: subnet_name }, port, command } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let v = validate::find_vpc(&before, vpc_name.as_str())?;
-    let s = validate::find_subnet(v, subnet_name.as_str())?;
+    let s = before.find_subnet(&vpc_name, &subnet_name)?;
     if let Some(a) = s.apps.iter().find(|a| a.port == port && apps::is_ours(a.pid, a.start_time)) {
         return Err(InputError::Conflict(format!(
             "port {port} in {vpc_name}/{subnet_name} is already used by app pid {} ({}); stop it first: vpcctl stop-app {vpc_name} {subnet_name} --port {port}",
@@ -31,16 +26,15 @@ pub fn deploy(ctx: &Ctx, vpc: &str, subnet: &str, port: u16, command: Vec<String
     }
     let app = new_app(&ctx.state_dir, &vpc_name, &subnet_name, port, (!command.is_empty()).then_some(command))?;
     let mut after = before.clone();
-    with_subnet(&mut after, &vpc_name, &subnet_name, |s| {
-        s.apps.retain(|a| a.port != port);
-        s.apps.push(app);
-    });
+    let s = after.find_subnet_mut(&vpc_name, &subnet_name)?;
+    s.apps.retain(|a| a.port != port);
+    s.apps.push(app);
     let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).expect("validated");
-    let a = s.apps.iter().find(|a| a.port == port).expect("just started");
+    let s = after.find_subnet(&vpc_name, &subnet_name)?;
+    let Some(a) = s.apps.iter().find(|a| a.port == port) else { return Ok(()) };
     ctx.report(
         format!("app listening on {}:{port} in {vpc_name}/{subnet_name} (pid {}, log {})", s.ip, a.pid, a.log.display()),
         super::show::app_json(a),
@@ -69,19 +63,11 @@ pub fn shell_words(words: &[String]) -> String {
     words.iter().map(|w| format!("'{}'", w.replace('\'', r"'\''"))).collect::<Vec<_>>().join(" ")
 }
 
-fn with_subnet(state: &mut State, vpc: &Name, subnet: &Name, f: impl FnOnce(&mut Subnet)) {
-    if let Some(s) = state.vpc_mut(vpc.as_str()).and_then(|v| v.subnets.iter_mut().find(|s| &s.name == subnet)) {
-        f(s);
-    }
-}
-
-pub fn stop(ctx: &Ctx, vpc: &str, subnet: &str, port: Option<u16>) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
-    let subnet_name = Name::parse("subnet name", subnet)?;
+pub fn stop(ctx: &Ctx, req: crate::cli::req::StopApp) -> Result<()> {
+    let crate::cli::req::StopApp { at: At { vpc: vpc_name, subnet: subnet_name }, port } = req;
     let store: Store = ctx.open()?;
     let before = store.load()?;
-    let v = validate::find_vpc(&before, vpc_name.as_str())?;
-    let s = validate::find_subnet(v, subnet_name.as_str())?;
+    let s = before.find_subnet(&vpc_name, &subnet_name)?;
     if let Some(p) = port.filter(|p| !s.apps.iter().any(|a| a.port == *p)) {
         let ports: Vec<String> = s.apps.iter().map(|a| a.port.to_string()).collect();
         return Err(InputError::NotFound(format!(
@@ -92,12 +78,12 @@ pub fn stop(ctx: &Ctx, vpc: &str, subnet: &str, port: Option<u16>) -> Result<()>
     }
     let stopped = s.apps.iter().filter(|a| port.is_none_or(|p| p == a.port) && apps::is_ours(a.pid, a.start_time)).count();
     let mut after = before.clone();
-    with_subnet(&mut after, &vpc_name, &subnet_name, |s| s.apps.retain(|a| port.is_some_and(|p| p != a.port)));
+    after.find_subnet_mut(&vpc_name, &subnet_name)?.apps.retain(|a| port.is_some_and(|p| p != a.port));
     let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).expect("validated");
+    let s = after.find_subnet(&vpc_name, &subnet_name)?;
     ctx.report(format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"), super::show::subnet_json(s));
     Ok(())
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::analyze::{self, Analysis};
+use crate::error::InputError;
 use crate::model::expect::{self, Expectation, Target};
 use crate::probe::{self, Verdict};
 use crate::model::State;
@@ -49,7 +50,7 @@ pub fn run(ctx: &Ctx, file: &Path, junit: Option<&Path>) -> Result<i32> {
         return Ok(bad_file(ctx, file, &e.to_string()));
     }
     super::require_root()?;
-    let analyses: Vec<Analysis> = list.iter().map(|e| analysis(&state, e)).collect();
+    let analyses: Vec<Analysis> = list.iter().map(|e| analysis(&state, e)).collect::<Result<_, _>>()?;
     let probes = probe_all(&state, &list)?;
     let outcomes: Vec<Outcome> = list
         .iter()
@@ -87,28 +88,25 @@ fn bad_file(ctx: &Ctx, file: &Path, why: &str) -> i32 {
     2
 }
 
-fn target_ip(state: &State, e: &Expectation) -> Ipv4Addr {
-    match &e.to {
+fn target_ip(state: &State, e: &Expectation) -> Result<Ipv4Addr, InputError> {
+    Ok(match &e.to {
         Target::Addr(a) => *a,
-        Target::Subnet { vpc, subnet } => state.vpc(vpc.as_str()).and_then(|v| v.subnet(subnet.as_str())).expect("checked").ip,
-    }
+        Target::Subnet { vpc, subnet } => state.find_subnet(vpc, subnet)?.ip,
+    })
 }
 
-fn analysis(state: &State, e: &Expectation) -> Analysis {
-    let v = state.vpc(e.from_vpc.as_str()).expect("checked");
-    let s = v.subnet(e.from_subnet.as_str()).expect("checked");
-    analyze::analyze(state, v, s, target_ip(state, e), e.protocol, e.port)
+fn analysis(state: &State, e: &Expectation) -> Result<Analysis, InputError> {
+    let v = state.find_vpc(&e.from_vpc)?;
+    let s = state.find_subnet(&e.from_vpc, &e.from_subnet)?;
+    Ok(analyze::analyze(state, v, s, target_ip(state, e)?, e.protocol, e.port))
 }
 
 /// Every probe, at most CONCURRENCY at a time, results in input order.
 fn probe_all(state: &State, list: &[Expectation]) -> Result<Vec<Verdict>> {
     let jobs: Vec<(String, Ipv4Addr, probe::Proto, Option<u16>)> = list
         .iter()
-        .map(|e| {
-            let ns = state.vpc(e.from_vpc.as_str()).and_then(|v| v.subnet(e.from_subnet.as_str())).expect("checked").namespace.clone();
-            (ns, target_ip(state, e), e.protocol, e.port)
-        })
-        .collect();
+        .map(|e| Ok((state.find_subnet(&e.from_vpc, &e.from_subnet)?.namespace.clone(), target_ip(state, e)?, e.protocol, e.port)))
+        .collect::<Result<_, InputError>>()?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<std::io::Result<Verdict>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {

@@ -6,30 +6,18 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::show::table;
-use crate::error::InputError;
+use crate::cli::req::{Matrix, Probe};
 use super::Ctx;
-use crate::model::{validate, Name, Status};
-use crate::probe::{self, Proto, Verdict};
+use crate::model::{validate, Status};
+use crate::probe::{self, Verdict};
 use crate::state::Store;
 
-fn pick_proto(proto: Option<Proto>, port: Option<u16>) -> Result<Proto> {
-    match (proto, port) {
-        (Some(Proto::Icmp), Some(_)) => Err(InputError::Usage("--port makes no sense with --protocol icmp; drop one of them".into()).into()),
-        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => Err(InputError::Usage(format!("--protocol {} needs --port", format!("{p:?}").to_lowercase())).into()),
-        (Some(p), _) => Ok(p),
-        (None, Some(_)) => Ok(Proto::Tcp),
-        (None, None) => Ok(Proto::Icmp),
-    }
-}
-
 /// Returns the exit code: 0 reachable, 1 not.
-pub fn single(ctx: &Ctx, vpc: &str, from: &str, to: Ipv4Addr, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
-    let proto = pick_proto(proto, port)?;
-    super::require_root()?;
+pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
+    let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    let v = validate::find_vpc(&state, vpc_name.as_str())?;
-    let s = validate::find_subnet(v, from)?;
+    let s = state.find_subnet(&vpc_name, &from)?;
+    super::require_root()?;
     let what = match port {
         Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),
         None => format!("icmp {to}"),
@@ -46,8 +34,8 @@ pub fn single(ctx: &Ctx, vpc: &str, from: &str, to: Ipv4Addr, port: Option<u16>,
 }
 
 /// Every subnet against every other, in parallel.
-pub fn matrix(ctx: &Ctx, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
-    let proto = pick_proto(proto, port)?;
+pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
+    let Matrix { protocol: proto, port } = req;
     super::require_root()?;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let subnets: Vec<(String, String, Ipv4Addr)> = state
@@ -107,12 +95,11 @@ pub fn matrix(ctx: &Ctx, port: Option<u16>, proto: Option<Proto>) -> Result<i32>
 
 /// `test-connectivity --explain`: the analyzer's walk, no packet sent.
 /// Returns the exit code: 0 open, 1 blocked.
-pub fn explain(ctx: &Ctx, vpc: &str, from: &str, to: Ipv4Addr, port: Option<u16>, proto: Option<Proto>) -> Result<i32> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
-    let proto = pick_proto(proto, port)?;
+pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
+    let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    let v = validate::find_vpc(&state, vpc_name.as_str())?;
-    let s = validate::find_subnet(v, from)?;
+    let v = state.find_vpc(&vpc_name)?;
+    let s = validate::find_subnet(v, from.as_str())?;
     let a = crate::analyze::analyze(&state, v, s, to, proto, port);
     let what = match port {
         Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),

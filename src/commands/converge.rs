@@ -136,9 +136,9 @@ pub fn start(ctx: &Ctx, store: &Store, state: &mut State, wanted: &[(Name, Name,
     }
     let mut children = vec![];
     for (v, s, port) in wanted {
-        let sub = state.vpc_mut(v.as_str()).and_then(|x| x.subnets.iter_mut().find(|x| &x.name == s)).expect("planned subnet");
+        let sub = state.find_subnet_mut(v, s)?;
         let ns = sub.namespace.clone();
-        let app = sub.apps.iter_mut().find(|a| a.port == *port).expect("planned app");
+        let Some(app) = sub.apps.iter_mut().find(|a| a.port == *port) else { continue };
         let child = apps::spawn_in_netns(&ns, &app.command, &app.log)?;
         app.pid = child.id();
         app.start_time = apps::start_time(app.pid).unwrap_or(0);

@@ -142,11 +142,11 @@ pub fn collect_errors(what: &str, errors: Vec<RunError>) -> Result<()> {
     )))
 }
 
-pub fn run_exec(ctx: &Ctx, vpc: &str, subnet: &str, command: &[String]) -> Result<i32> {
+pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
     use std::os::unix::process::CommandExt;
+    let command = &req.command;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    let v = crate::model::validate::find_vpc(&state, vpc)?;
-    let s = crate::model::validate::find_subnet(v, subnet)?;
+    let s = state.find_subnet(&req.at.vpc, &req.at.subnet)?;
     if ctx.dry_run {
         println!("ip netns exec {} {}", s.namespace, app::shell_words(command));
         return Ok(0);

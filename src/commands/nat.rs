@@ -8,13 +8,13 @@ use crate::host;
 use crate::model::validate;
 use crate::model::{Name, Nat};
 
-pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String]) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
+pub fn enable(ctx: &Ctx, req: crate::cli::req::Nat) -> Result<()> {
+    let crate::cli::req::Nat { vpc: vpc_name, interface, subnets } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    let v = before.find_vpc(&vpc_name)?;
     let (iface, chosen) = match interface {
-        Some(i) => (i.to_string(), false),
+        Some(i) => (i, false),
         None => match host::default_route_interface() {
             Some(i) => (i, true),
             None => {
@@ -26,13 +26,13 @@ pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String])
         },
     };
     validate::nat_interface(&before, &iface, ctx.dry_run || host::link_exists(&iface))?;
-    let names = if subnets.is_empty() { None } else { Some(validate::nat_subnets(v, subnets)?) };
+    let names = if subnets.is_empty() { None } else { Some(validate::nat_subnets(v, &subnets)?) };
     let nat = Nat { interface: iface.clone(), subnets: names };
     let mut after = before.clone();
-    after.vpc_mut(vpc_name.as_str()).expect("validated").nat = Some(nat);
-    let same = v.nat == after.vpc(vpc_name.as_str()).and_then(|v| v.nat.clone());
+    after.find_vpc_mut(&vpc_name)?.nat = Some(nat);
+    let same = v.nat == after.find_vpc(&vpc_name)?.nat;
     let after = commit(ctx, &store, &before, after)?;
-    let v = after.vpc(vpc_name.as_str()).expect("validated");
+    let v = after.find_vpc(&vpc_name)?;
     let translated: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
     let via = if chosen { format!("{iface} (the default route's interface)") } else { iface.clone() };
     let which = if translated.is_empty() {
@@ -47,19 +47,18 @@ pub fn enable(ctx: &Ctx, vpc: &str, interface: Option<&str>, subnets: &[String])
     Ok(())
 }
 
-pub fn disable(ctx: &Ctx, vpc: &str) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
+pub fn disable(ctx: &Ctx, vpc_name: &Name) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
-    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    let v = before.find_vpc(vpc_name)?;
     if v.nat.is_none() {
         ctx.report(format!("NAT is not enabled for VPC '{vpc_name}'; nothing to do"), super::show::vpc_json(&before, v));
         return Ok(());
     }
     let mut after = before.clone();
-    after.vpc_mut(vpc_name.as_str()).expect("validated").nat = None;
+    after.find_vpc_mut(vpc_name)?.nat = None;
     let after = commit(ctx, &store, &before, after)?;
-    let v = after.vpc(vpc_name.as_str()).expect("validated");
+    let v = after.find_vpc(vpc_name)?;
     ctx.report(format!("NAT disabled for VPC '{vpc_name}'"), super::show::vpc_json(&after, v));
     Ok(())
 }

@@ -5,19 +5,17 @@ use anyhow::Result;
 use super::converge::commit;
 use super::Ctx;
 use crate::model::validate::{self, Create};
-use crate::model::{cidr, Name, Peering};
+use crate::cli::req::{Pair, Peering};
+use crate::model::{self, Name};
 
-pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
-    let a = Name::parse("VPC name", a)?;
-    let b = Name::parse("VPC name", b)?;
-    let allow: Vec<ipnet::Ipv4Net> =
-        allow.iter().map(|c| cidr::parse("allowed CIDR", c)).collect::<Result<_, _>>()?;
+pub fn peer(ctx: &Ctx, req: Peering) -> Result<()> {
+    let Peering { pair: Pair { a, b }, allow } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let exists = validate::peer(&before, &a, &b, &allow)? == Create::Exists;
     let mut after = before.clone();
     if !exists {
-        after.peerings.push(Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
+        after.peerings.push(model::Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
     }
     let after = commit(ctx, &store, &before, after)?;
     let scope = if allow.is_empty() {
@@ -32,13 +30,12 @@ pub fn peer(ctx: &Ctx, a: &str, b: &str, allow: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn unpeer(ctx: &Ctx, a: &str, b: &str) -> Result<()> {
-    let a = Name::parse("VPC name", a)?;
-    let b = Name::parse("VPC name", b)?;
+pub fn unpeer(ctx: &Ctx, req: Pair) -> Result<()> {
+    let Pair { a, b } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    validate::find_vpc(&before, a.as_str())?;
-    validate::find_vpc(&before, b.as_str())?;
+    before.find_vpc(&a)?;
+    before.find_vpc(&b)?;
     if !before.peerings.iter().any(|p| p.joins(a.as_str(), b.as_str())) {
         return Err(crate::error::InputError::NotFound(format!("VPCs '{a}' and '{b}' are not peered (see 'vpcctl list')")).into());
     }

@@ -1,6 +1,5 @@
 //! apply-policy (alias apply-firewall).
 
-use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -8,20 +7,21 @@ use super::converge::commit;
 use super::Ctx;
 use crate::error::InputError;
 use crate::model::policy::Policy;
-use crate::model::{validate, Name};
+use crate::model::validate;
 
-pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc)?;
+pub fn apply(ctx: &Ctx, req: crate::cli::req::Policy) -> Result<()> {
+    let crate::cli::req::Policy { vpc: vpc_name, subnet, file } = req;
+    let file = file.as_path();
     let text = super::topology::read_capped(file)
         .map_err(|e| InputError::Invalid(format!("cannot read policy file {}: {e}", file.display())))?;
     let policy = Policy::parse(&text)
         .map_err(|e| InputError::Invalid(format!("policy file {}: {e}; nothing was changed", file.display())))?;
     let store = ctx.open()?;
     let before = store.load()?;
-    let v = validate::find_vpc(&before, vpc_name.as_str())?;
+    let v = before.find_vpc(&vpc_name)?;
     let s = match (subnet, policy.subnet) {
         (Some(name), file_cidr) => {
-            let s = validate::find_subnet(v, name)?;
+            let s = validate::find_subnet(v, name.as_str())?;
             if let Some(c) = file_cidr.filter(|c| *c != s.cidr) {
                 return Err(InputError::Conflict(format!(
                     "policy file {} is for subnet {c}, but subnet '{name}' is {}; fix the file's \"subnet\" or drop --subnet",
@@ -54,10 +54,9 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
     let policy = Policy { subnet: Some(cidr), ..policy };
     let unchanged = s.policy.as_ref() == Some(&policy);
     let mut after = before.clone();
-    let target = after.vpc_mut(vpc_name.as_str()).and_then(|v| v.subnets.iter_mut().find(|x| x.name == subnet_name));
-    target.expect("validated").policy = Some(policy.clone());
+    after.find_subnet_mut(&vpc_name, &subnet_name)?.policy = Some(policy.clone());
     let after = commit(ctx, &store, &before, after).context("applying the policy failed; the previous policy is still in force")?;
-    let shown = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(subnet_name.as_str())).map(super::show::subnet_json);
+    let shown = super::show::subnet_json(after.find_subnet(&vpc_name, &subnet_name)?);
     ctx.report(
         format!(
             "policy {} applied to {vpc_name}/{subnet_name}: {} ingress, {} egress rule(s); default ingress {}, egress {}{}",
@@ -68,7 +67,7 @@ pub fn apply(ctx: &Ctx, vpc: &str, subnet: Option<&str>, file: &Path) -> Result<
             policy.default_egress.as_str(),
             if unchanged { " (unchanged)" } else { "" }
         ),
-        shown.unwrap_or_default(),
+        shown,
     );
     Ok(())
 }

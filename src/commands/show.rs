@@ -4,7 +4,6 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::model::validate;
 use crate::model::Vpc;
 use crate::model::State;
 use crate::state::Store;
@@ -95,9 +94,9 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn inspect(ctx: &Ctx, name: &str) -> Result<()> {
+pub fn inspect(ctx: &Ctx, name: &crate::model::Name) -> Result<()> {
     let state = load(ctx)?;
-    let v = validate::find_vpc(&state, name)?;
+    let v = state.find_vpc(name)?;
     if ctx.json {
         println!("{}", serde_json::to_string_pretty(&vpc_json(&state, v))?);
         return Ok(());

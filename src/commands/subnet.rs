@@ -6,13 +6,12 @@ use super::converge::commit;
 use super::{show, Ctx};
 use crate::host;
 use crate::model::validate::{self, Create};
+use crate::cli::req::{At, NewSubnet};
 use crate::model::{cidr, kernel_names, Name, Status, Subnet, SubnetKind};
 use crate::model::State;
 
-pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKind) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc_name)?;
-    let name = Name::parse("subnet name", name)?;
-    let cidr = cidr::parse("subnet CIDR", cidr_raw)?;
+pub fn add(ctx: &Ctx, req: NewSubnet) -> Result<()> {
+    let NewSubnet { vpc: vpc_name, name, cidr, kind } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let recorded: Vec<ipnet::Ipv4Net> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
@@ -20,25 +19,24 @@ pub fn add(ctx: &Ctx, vpc_name: &str, name: &str, cidr_raw: &str, kind: SubnetKi
     let mut after = before.clone();
     match validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
         Create::Exists => {
-            let s = before.vpc(vpc_name.as_str()).and_then(|v| v.subnet(name.as_str())).expect("it exists");
+            let s = before.find_subnet(&vpc_name, &name)?;
             ctx.report(format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"), show::subnet_json(s));
             return Ok(());
         }
         Create::Resume => {
             ctx.say(format!("subnet '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
-            let v = after.vpc_mut(vpc_name.as_str()).expect("validated");
-            v.subnets.iter_mut().find(|s| s.name == name).expect("recorded").status = Status::Ready;
+            after.find_subnet_mut(&vpc_name, &name)?.status = Status::Ready;
         }
         Create::New => {
             let subnet = new_subnet(ctx, &before, &vpc_name, &name, cidr, kind)?;
-            after.vpc_mut(vpc_name.as_str()).expect("validated").subnets.push(subnet);
+            after.find_vpc_mut(&vpc_name)?.subnets.push(subnet);
         }
     }
     let after = commit(ctx, &store, &before, after).with_context(|| format!("adding subnet '{name}' failed"))?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.vpc(vpc_name.as_str()).and_then(|v| v.subnet(name.as_str())).expect("just added");
+    let s = after.find_subnet(&vpc_name, &name)?;
     ctx.report(
         format!(
             "added {kind} subnet '{name}' ({cidr}) to VPC '{vpc_name}': namespace {}, address {}, gateway {}",
@@ -81,13 +79,11 @@ pub fn without(state: &State, vpc: &str, name: &str) -> State {
     after
 }
 
-pub fn delete(ctx: &Ctx, vpc_name: &str, name: &str) -> Result<()> {
-    let vpc_name = Name::parse("VPC name", vpc_name)?;
-    let name = Name::parse("subnet name", name)?;
+pub fn delete(ctx: &Ctx, req: At) -> Result<()> {
+    let At { vpc: vpc_name, subnet: name } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let vpc = validate::find_vpc(&before, vpc_name.as_str())?;
-    let shown = show::subnet_json(validate::find_subnet(vpc, name.as_str())?);
+    let shown = show::subnet_json(before.find_subnet(&vpc_name, &name)?);
     let after = without(&before, vpc_name.as_str(), name.as_str());
     commit(ctx, &store, &before, after).with_context(|| format!("deleting subnet '{name}'"))?;
     ctx.report(

@@ -8,13 +8,13 @@ use super::converge::commit;
 use super::{show, Ctx};
 use crate::host;
 use crate::model::validate::{self, Create};
-use crate::model::{cidr, kernel_names, Name, Status, Vpc};
+use crate::cli::req::NewVpc;
+use crate::model::{kernel_names, Name, Status, Vpc};
 use crate::plan;
 use crate::model::State;
 
-pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
-    let name = Name::parse("VPC name", name)?;
-    let cidr = cidr::parse("VPC CIDR", cidr_raw)?;
+pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
+    let NewVpc { name, cidr } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
@@ -22,13 +22,13 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     let mut after = before.clone();
     match validate::create_vpc(&before, &name, &cidr, &host_routes)? {
         Create::Exists => {
-            let v = before.vpc(name.as_str()).expect("it exists");
+            let v = before.find_vpc(&name)?;
             ctx.report(format!("VPC '{name}' already exists ({cidr}); nothing to do"), show::vpc_json(&before, v));
             return Ok(());
         }
         Create::Resume => {
             ctx.say(format!("VPC '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
-            after.vpc_mut(name.as_str()).expect("recorded").status = Status::Ready;
+            after.find_vpc_mut(&name)?.status = Status::Ready;
         }
         Create::New => after.vpcs.push(new_vpc(ctx, &before, &name, cidr)?),
     }
@@ -36,7 +36,7 @@ pub fn create(ctx: &Ctx, name: &str, cidr_raw: &str) -> Result<()> {
     if ctx.dry_run {
         return Ok(());
     }
-    let v = after.vpc(name.as_str()).expect("just added");
+    let v = after.find_vpc(&name)?;
     ctx.report(
         format!("created VPC '{name}' ({cidr}) on bridge {}", v.bridge),
         show::vpc_json(&after, v),
@@ -73,11 +73,10 @@ pub fn without(state: &State, name: &str) -> State {
     after
 }
 
-pub fn delete(ctx: &Ctx, name: &str) -> Result<()> {
-    let name = Name::parse("VPC name", name)?;
+pub fn delete(ctx: &Ctx, name: &Name) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
-    let old = validate::find_vpc(&before, name.as_str())?;
+    let old = before.find_vpc(name)?;
     let (n, shown) = (old.subnets.len(), show::vpc_json(&before, old));
     commit(ctx, &store, &before, without(&before, name.as_str())).with_context(|| format!("deleting VPC '{name}'"))?;
     ctx.report(

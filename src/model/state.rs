@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Peering, Vpc};
+use super::{Name, Peering, Subnet, Vpc};
+use crate::error::InputError;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -46,6 +47,30 @@ impl State {
 
     pub fn vpc_mut(&mut self, name: &str) -> Option<&mut Vpc> {
         self.vpcs.iter_mut().find(|v| v.name.as_str() == name)
+    }
+
+    /// The VPC, or the error a user sees for a name that is not there.
+    pub fn find_vpc(&self, name: &Name) -> Result<&Vpc, InputError> {
+        super::validate::find_vpc(self, name.as_str())
+    }
+
+    pub fn find_vpc_mut(&mut self, name: &Name) -> Result<&mut Vpc, InputError> {
+        match self.vpcs.iter().position(|v| &v.name == name) {
+            Some(i) => Ok(&mut self.vpcs[i]),
+            None => Err(super::validate::no_vpc(self, name.as_str())),
+        }
+    }
+
+    pub fn find_subnet(&self, vpc: &Name, subnet: &Name) -> Result<&Subnet, InputError> {
+        super::validate::find_subnet(self.find_vpc(vpc)?, subnet.as_str())
+    }
+
+    pub fn find_subnet_mut(&mut self, vpc: &Name, subnet: &Name) -> Result<&mut Subnet, InputError> {
+        let v = self.find_vpc_mut(vpc)?;
+        match v.subnets.iter().position(|s| &s.name == subnet) {
+            Some(i) => Ok(&mut v.subnets[i]),
+            None => Err(super::validate::no_subnet(v, subnet.as_str())),
+        }
     }
 
     pub fn peerings_of<'a>(&'a self, vpc: &'a str) -> impl Iterator<Item = &'a Peering> + 'a {

@@ -66,23 +66,29 @@ pub fn create_vpc(
 }
 
 pub fn find_vpc<'a>(state: &'a State, name: &str) -> Result<&'a Vpc, InputError> {
-    state.vpc(name).ok_or_else(|| {
-        let known: Vec<&str> = state.vpcs.iter().map(|v| v.name.as_str()).collect();
-        let hint = if known.is_empty() {
-            "no VPCs exist yet; create one with 'vpcctl create-vpc --name NAME --cidr CIDR'".to_string()
-        } else {
-            format!("existing VPCs: {}", known.join(", "))
-        };
-        InputError::NotFound(format!("no VPC named '{name}' ({hint})"))
-    })
+    state.vpc(name).ok_or_else(|| no_vpc(state, name))
 }
 
 pub fn find_subnet<'a>(vpc: &'a Vpc, name: &str) -> Result<&'a super::Subnet, InputError> {
-    vpc.subnet(name).ok_or_else(|| {
-        let known: Vec<&str> = vpc.subnets.iter().map(|s| s.name.as_str()).collect();
-        let hint = if known.is_empty() { "it has no subnets".to_string() } else { format!("its subnets: {}", known.join(", ")) };
-        InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
-    })
+    vpc.subnet(name).ok_or_else(|| no_subnet(vpc, name))
+}
+
+/// "no VPC named X", with the ones there are.
+pub fn no_vpc(state: &State, name: &str) -> InputError {
+    let known: Vec<&str> = state.vpcs.iter().map(|v| v.name.as_str()).collect();
+    let hint = if known.is_empty() {
+        "no VPCs exist yet; create one with 'vpcctl create-vpc --name NAME --cidr CIDR'".to_string()
+    } else {
+        format!("existing VPCs: {}", known.join(", "))
+    };
+    InputError::NotFound(format!("no VPC named '{name}' ({hint})"))
+}
+
+/// "VPC V has no subnet named X", with the ones it has.
+pub fn no_subnet(vpc: &Vpc, name: &str) -> InputError {
+    let known: Vec<&str> = vpc.subnets.iter().map(|s| s.name.as_str()).collect();
+    let hint = if known.is_empty() { "it has no subnets".to_string() } else { format!("its subnets: {}", known.join(", ")) };
+    InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
 }
 
 /// `host_routes` as for `create_vpc`, minus the routes of recorded subnets.
@@ -138,13 +144,12 @@ pub fn add_subnet(
 }
 
 /// The subnets named for `enable-nat --subnets`, checked against the VPC.
-pub fn nat_subnets(vpc: &Vpc, names: &[String]) -> Result<Vec<Name>, InputError> {
+pub fn nat_subnets(vpc: &Vpc, names: &[Name]) -> Result<Vec<Name>, InputError> {
     let mut out = vec![];
-    for raw in names {
-        let n = Name::parse("subnet name", raw)?;
+    for n in names {
         find_subnet(vpc, n.as_str())?;
-        if !out.contains(&n) {
-            out.push(n);
+        if !out.contains(n) {
+            out.push(n.clone());
         }
     }
     Ok(out)
