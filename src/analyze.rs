@@ -16,11 +16,11 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
+use crate::model::State;
 use crate::model::policy::{Action, Policy, Protocol};
 use crate::model::{Subnet, Vpc};
 use crate::plan::peering::pairs;
 use crate::probe::Proto;
-use crate::model::State;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,8 +136,20 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
     let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
     if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
-        hops.push(hop("VPC router", Outcome::Allow, format!("{dst} is the gateway of {}/{}: the host itself answers", dvpc.name, s.name), None));
-        return Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {dst} is a gateway address of the host"), code: "PATH_FOUND", hops };
+        hops.push(hop(
+            "VPC router",
+            Outcome::Allow,
+            format!("{dst} is the gateway of {}/{}: the host itself answers", dvpc.name, s.name),
+            None,
+        ));
+        return Analysis {
+            reachable: true,
+            certain: false,
+            network_open: true,
+            verdict: format!("open: {dst} is a gateway address of the host"),
+            code: "PATH_FOUND",
+            hops,
+        };
     }
     let Some(dsub) = dvpc.subnets.iter().find(|s| s.ip == dst) else {
         let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
@@ -189,7 +201,14 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
 
 /// The last hop: does something answer?
 fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, decided_by: String, mut hops: Vec<Hop>) -> Analysis {
-    let open = |hops, certain| Analysis { reachable: true, certain, network_open: true, verdict: format!("open: {decided_by}"), code: "PATH_FOUND", hops };
+    let open = |hops, certain| Analysis {
+        reachable: true,
+        certain,
+        network_open: true,
+        verdict: format!("open: {decided_by}"),
+        code: "PATH_FOUND",
+        hops,
+    };
     let Some(port) = port else {
         hops.push(hop("destination", Outcome::Allow, format!("{dst_name} answers {} itself", proto_word(proto)), None));
         return open(hops, true);
@@ -205,7 +224,12 @@ fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, deci
             Analysis { reachable: false, certain: false, network_open: true, verdict: format!("blocked: {why}"), code: "NO_LISTENER", hops }
         }
         None if dsub.apps.is_empty() => {
-            hops.push(hop("app", Outcome::Info, format!("no app deployed in {dst_name}: whether anything listens on {port} is not in the model"), None));
+            hops.push(hop(
+                "app",
+                Outcome::Info,
+                format!("no app deployed in {dst_name}: whether anything listens on {port} is not in the model"),
+                None,
+            ));
             open(hops, false)
         }
         None => {
@@ -230,14 +254,23 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
             None => format!("{src} is private and {}'s NAT translates only public subnets", vpc.name),
             Some(names) => {
                 let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-                format!("{src} is not translated by {}'s NAT (only {})", vpc.name, if names.is_empty() { "-".into() } else { names.join(", ") })
+                format!(
+                    "{src} is not translated by {}'s NAT (only {})",
+                    vpc.name,
+                    if names.is_empty() { "-".into() } else { names.join(", ") }
+                )
             }
         };
         return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
     }
     let rule = format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface);
     hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
-    hops.push(hop("internet", Outcome::Info, format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), nat.interface), None));
+    hops.push(hop(
+        "internet",
+        Outcome::Info,
+        format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), nat.interface),
+        None,
+    ));
     Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
 }
 
@@ -311,7 +344,8 @@ mod tests {
     #[test]
     fn security_groups_decide_with_the_rule_that_matched() {
         let mut st = state("");
-        let db = Policy::parse(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#).unwrap();
+        let db = Policy::parse(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#)
+            .unwrap();
         st.vpcs[0].subnets[1].policy = Some(db);
         let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
         assert_eq!(a.verdict, "open: vpc1/db ingress[0] allows tcp 5432 from 10.10.1.0/24");
@@ -354,12 +388,12 @@ mod agreement_with_the_planners {
     use proptest::prelude::*;
 
     use super::analyze;
-    use crate::plan::iptables::normalize;
+    use crate::model::State;
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
     use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind, Vpc};
+    use crate::plan::iptables::normalize;
     use crate::plan::{firewall, policy};
     use crate::probe::Proto;
-    use crate::model::State;
 
     struct Pkt<'a> {
         i: &'a str,
@@ -528,12 +562,14 @@ mod agreement_with_the_planners {
 
     fn policy_of(d: &mut Dice, nets: &[Ipv4Net]) -> crate::model::policy::Policy {
         let action = |d: &mut Dice| if d.roll(2) == 0 { Action::Allow } else { Action::Deny };
-        let mut rules = |d: &mut Dice| -> Vec<Rule> {
+        let rules = |d: &mut Dice| -> Vec<Rule> {
             (0..d.roll(4))
                 .map(|_| {
                     let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::All][d.roll(4)];
-                    let ports = matches!(protocol, Protocol::Tcp | Protocol::Udp)
-                        .then(|| [PortRange { first: 80, last: 80 }, PortRange { first: 5432, last: 5432 }, PortRange { first: 8000, last: 8100 }][d.roll(3)]);
+                    let ports = matches!(protocol, Protocol::Tcp | Protocol::Udp).then(|| {
+                        [PortRange { first: 80, last: 80 }, PortRange { first: 5432, last: 5432 }, PortRange { first: 8000, last: 8100 }]
+                            [d.roll(3)]
+                    });
                     let cidr = (d.roll(2) == 0).then(|| nets[d.roll(nets.len())]);
                     Rule { protocol, ports, action: action(d), cidr, description: None }
                 })

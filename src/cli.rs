@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::error::InputError;
-use crate::model::{cidr, Name, Proto, SubnetKind};
+use crate::model::{Name, Proto, SubnetKind, cidr};
 
 const ABOUT: &str = "Build AWS-style VPCs on one Linux host from namespaces, bridges, veth pairs and iptables";
 
@@ -54,11 +54,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a VPC: one bridge, its address space reserved on the host
-    #[command(visible_alias = "create", after_help = "\
+    #[command(
+        visible_alias = "create",
+        after_help = "\
 Examples:
   vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16
   vpcctl create-vpc vpc1 10.10.0.0/16
-  vpcctl create vpc1 --cidr 10.10.0.0/16")]
+  vpcctl create vpc1 --cidr 10.10.0.0/16"
+    )]
     CreateVpc(CreateVpc),
 
     /// Add a subnet: a namespace wired to the VPC bridge (private unless told)
@@ -90,7 +93,9 @@ Examples:
     TeardownAll,
 
     /// Run a command inside a subnet's namespace; its exit code is passed through
-    #[command(after_help = "Examples:\n  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2\n  vpcctl exec vpc1 public -- ip addr")]
+    #[command(
+        after_help = "Examples:\n  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2\n  vpcctl exec vpc1 public -- ip addr"
+    )]
     Exec(Exec),
 
     /// Give a VPC's public subnets (or the ones named) internet access, translated
@@ -106,10 +111,13 @@ Examples:
     DisableNat(VpcArg),
 
     /// Let two VPCs reach each other (optionally only between some CIDRs)
-    #[command(visible_alias = "peer-vpcs", after_help = "\
+    #[command(
+        visible_alias = "peer-vpcs",
+        after_help = "\
 Examples:
   vpcctl peer --a vpc1 --b vpc2
-  vpcctl peer-vpcs vpc1 vpc2 --allow-cidrs 10.10.1.0/24,10.20.1.0/24")]
+  vpcctl peer-vpcs vpc1 vpc2 --allow-cidrs 10.10.1.0/24,10.20.1.0/24"
+    )]
     Peer(Peer),
 
     /// Remove a peering; the two VPCs are isolated again
@@ -117,11 +125,14 @@ Examples:
     Unpeer(PairArgs),
 
     /// Apply a security-group policy (JSON) to a subnet, replacing the previous one
-    #[command(visible_alias = "apply-firewall", after_help = "\
+    #[command(
+        visible_alias = "apply-firewall",
+        after_help = "\
 Examples:
   vpcctl apply-policy --vpc vpc1 --subnet web --policy examples/policies/web.json
   vpcctl apply-policy vpc1 examples/policies/web.json     # subnet from the file's \"subnet\"
-  vpcctl apply-firewall vpc1 web examples/policies/web.json")]
+  vpcctl apply-firewall vpc1 web examples/policies/web.json"
+    )]
     ApplyPolicy(ApplyPolicy),
 
     /// Run an app in a subnet (default: a small HTTP server naming who answered)
@@ -200,10 +211,13 @@ Examples:
     Repair,
 
     /// Check the host and compare the kernel with the record, object by object
-    #[command(visible_alias = "verify", after_help = "\
+    #[command(
+        visible_alias = "verify",
+        after_help = "\
 Exits 1 when anything differs; 'vpcctl repair' fixes what it lists.
 
-Example:\n  vpcctl doctor")]
+Example:\n  vpcctl doctor"
+    )]
     Doctor,
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -310,7 +324,9 @@ pub fn man_page() -> std::io::Result<String> {
                 (Some(s), Some(l)) => format!("-{s}, --{l}"),
                 (None, Some(l)) => format!("--{l}"),
                 (Some(s), None) => format!("-{s}"),
-                (None, None) => arg.get_value_names().map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
+                (None, None) => {
+                    arg.get_value_names().map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+                }
             };
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
             page.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(&name), roff(&help)));
@@ -747,7 +763,9 @@ pub struct TestConnectivity {
 fn protocol(proto: Option<Proto>, port: Option<u16>) -> Result<Proto, InputError> {
     match (proto, port) {
         (Some(Proto::Icmp), Some(_)) => Err(InputError::Usage("--port makes no sense with --protocol icmp; drop one of them".into())),
-        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => Err(InputError::Usage(format!("--protocol {} needs --port", format!("{p:?}").to_lowercase()))),
+        (Some(p @ (Proto::Tcp | Proto::Udp)), None) => {
+            Err(InputError::Usage(format!("--protocol {} needs --port", format!("{p:?}").to_lowercase())))
+        }
         (Some(p), _) => Ok(p),
         (None, Some(_)) => Ok(Proto::Tcp),
         (None, None) => Ok(Proto::Icmp),
@@ -763,12 +781,16 @@ impl TestConnectivity {
     }
 
     pub fn resolve(self) -> Result<req::Probe, InputError> {
-        let [vpc, from, to] = fill(
-            [("VPC (--vpc)", self.vpc), ("subnet to test from (--from)", self.from), ("address (--to)", self.to)],
-            self.args,
-        )?;
+        let [vpc, from, to] =
+            fill([("VPC (--vpc)", self.vpc), ("subnet to test from (--from)", self.from), ("address (--to)", self.to)], self.args)?;
         let to = to.parse().map_err(|_| InputError::Usage(format!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)")))?;
-        Ok(req::Probe { vpc: vpc_name(&vpc)?, from: subnet_name(&from)?, to, protocol: protocol(self.protocol, self.port)?, port: self.port })
+        Ok(req::Probe {
+            vpc: vpc_name(&vpc)?,
+            from: subnet_name(&from)?,
+            to,
+            protocol: protocol(self.protocol, self.port)?,
+            port: self.port,
+        })
     }
 }
 
@@ -819,9 +841,7 @@ mod tests {
 
     #[test]
     fn subnet_forms_and_type() {
-        let Command::AddSubnet(s) = parse(&["add-subnet", "v", "web", "10.0.1.0/24", "--type", "public"]).command else {
-            panic!()
-        };
+        let Command::AddSubnet(s) = parse(&["add-subnet", "v", "web", "10.0.1.0/24", "--type", "public"]).command else { panic!() };
         let r = s.resolve().unwrap();
         assert_eq!((r.vpc.as_str(), r.name.as_str(), r.kind), ("v", "web", SubnetKind::Public));
         assert!(Cli::try_parse_from(["vpcctl", "add-subnet", "v", "w", "--public", "--type", "private"]).is_err());
@@ -843,7 +863,9 @@ mod tests {
         let Command::AddSubnet(s) = parse(&["add-subnet", "v", "w", "10.0.1.5/24"]).command else { panic!() };
         assert!(s.resolve().unwrap_err().to_string().contains("did you mean 10.0.1.0/24"));
         assert!(Cli::try_parse_from(["vpcctl", "deploy-app", "v", "s", "--port", "0"]).is_err(), "port 0 is refused by clap");
-        let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--protocol", "udp"]).command else { panic!() };
+        let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--protocol", "udp"]).command else {
+            panic!()
+        };
         assert!(matches!(t.resolve(), Err(InputError::Usage(_))));
         let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--port", "80"]).command else { panic!() };
         assert_eq!(t.resolve().unwrap().protocol, Proto::Tcp);
@@ -861,9 +883,7 @@ mod tests {
             assert!(matches!(parse(&[cmd]).command, Command::TeardownAll));
         }
         assert!(matches!(parse(&["verify"]).command, Command::Doctor));
-        let Command::Exec(e) = parse(&["exec", "--vpc", "v", "--subnet", "s", "--", "ping", "-c1", "x"]).command else {
-            panic!()
-        };
+        let Command::Exec(e) = parse(&["exec", "--vpc", "v", "--subnet", "s", "--", "ping", "-c1", "x"]).command else { panic!() };
         let r = e.resolve().unwrap();
         assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"));
         assert_eq!(r.command, ["ping", "-c1", "x"]);

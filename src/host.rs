@@ -55,8 +55,7 @@ pub fn link_list() -> Vec<String> {
 }
 
 pub fn parse_proc_net_dev(text: &str) -> Vec<String> {
-    let mut v: Vec<String> =
-        text.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect();
+    let mut v: Vec<String> = text.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect();
     v.sort();
     v
 }
@@ -225,10 +224,8 @@ pub fn iptables_backend() -> Option<Backend> {
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let nft = version.contains("nf_tables");
     let other = if nft { "iptables-legacy-save" } else { "iptables-nft-save" };
-    let other_has_rules = Command::new(other)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("-A ")))
-        .unwrap_or(false);
+    let other_has_rules =
+        Command::new(other).output().map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("-A "))).unwrap_or(false);
     Some(Backend { version, nft, other_has_rules })
 }
 
@@ -236,9 +233,7 @@ pub fn iptables_backend() -> Option<Backend> {
 /// (doctor, teardown-all): its cost grows with the host's ruleset.
 pub fn iptables_save() -> Result<String, RunError> {
     let prog = resolve("iptables-save")?;
-    let out = Command::new(prog)
-        .output()
-        .map_err(|source| RunError::Spawn { prog: "iptables-save".into(), source })?;
+    let out = Command::new(prog).output().map_err(|source| RunError::Spawn { prog: "iptables-save".into(), source })?;
     if !out.status.success() {
         return Err(RunError::Failed {
             command: "iptables-save".into(),

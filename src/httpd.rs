@@ -32,10 +32,6 @@ fn answer(mut conn: TcpStream, banner: &str) -> std::io::Result<()> {
         line.clear();
     }
     let body = format!("{banner} at {local}; you are {peer}\n");
-    write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
+    write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
     conn.flush()
 }

@@ -8,8 +8,8 @@ mod error;
 mod host;
 mod httpd;
 mod model;
-mod plan;
 mod observe;
+mod plan;
 mod probe;
 mod runner;
 mod state;
@@ -97,7 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Repair => repair::run(&ctx)?,
         Command::Doctor => return doctor::run(&ctx),
         Command::Graph(a) => graph::run(&ctx, a.vpc.as_deref())?,
-        Command::Completions(a) => clap_complete::generate(a.shell, &mut <Cli as clap::CommandFactory>::command(), "vpcctl", &mut std::io::stdout()),
+        Command::Completions(a) => {
+            clap_complete::generate(a.shell, &mut <Cli as clap::CommandFactory>::command(), "vpcctl", &mut std::io::stdout())
+        }
         Command::Man => print!("{}", cli::man_page()?),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
     }

@@ -19,21 +19,18 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::host;
+use crate::host::{RunError, resolve};
+use crate::model::State;
 use crate::plan::iptables::parse_save;
 pub use crate::plan::repair::{Link, Netns, Observed};
-use crate::host::{resolve, RunError};
-use crate::model::State;
 
 /// Everything `doctor` and `repair` compare with `state`.
 pub fn observe(state: &State) -> Result<Observed> {
     let links = root_links()?;
     let unreachable = host::unreachable_routes();
     let dump = host::iptables_save()?;
-    let wanted: Vec<(String, bool)> = state
-        .vpcs
-        .iter()
-        .flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), s.policy.is_some())))
-        .collect();
+    let wanted: Vec<(String, bool)> =
+        state.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), s.policy.is_some()))).collect();
     let namespaces = read_namespaces(&wanted);
     let dead_apps = state
         .vpcs

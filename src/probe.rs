@@ -16,7 +16,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(1);
 
 pub use crate::model::Proto;
 
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub reachable: bool,
@@ -120,7 +119,9 @@ fn icmp_echo(ip: Ipv4Addr) -> std::io::Result<Verdict> {
         return Err(std::io::Error::last_os_error());
     }
     let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    let id = (std::process::id() as u16) ^ (Instant::now().elapsed().subsec_nanos() as u16) ^ u16::from_be_bytes([ip.octets()[2], ip.octets()[3]]);
+    let id = (std::process::id() as u16)
+        ^ (Instant::now().elapsed().subsec_nanos() as u16)
+        ^ u16::from_be_bytes([ip.octets()[2], ip.octets()[3]]);
     let mut pkt = [8u8, 0, 0, 0, (id >> 8) as u8, id as u8, 0, 1, b'v', b'p', b'c', b'c', b't', b'l', 0, 0];
     let c = checksum(&pkt);
     pkt[2..4].copy_from_slice(&c.to_be_bytes());
@@ -133,7 +134,14 @@ fn icmp_echo(ip: Ipv4Addr) -> std::io::Result<Verdict> {
     let start = Instant::now();
     // SAFETY: valid buffer and address for the call's duration.
     let sent = unsafe {
-        libc::sendto(sock.as_raw_fd(), pkt.as_ptr().cast(), pkt.len(), 0, (&addr as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32)
+        libc::sendto(
+            sock.as_raw_fd(),
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
     };
     if sent < 0 {
         let e = std::io::Error::last_os_error();
@@ -145,7 +153,13 @@ fn icmp_echo(ip: Ipv4Addr) -> std::io::Result<Verdict> {
         let tv = libc::timeval { tv_sec: left.as_secs() as _, tv_usec: left.subsec_micros().max(1000) as _ };
         // SAFETY: setting a timeval option on our socket.
         unsafe {
-            libc::setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&tv as *const libc::timeval).cast(), std::mem::size_of::<libc::timeval>() as u32)
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
         };
         // SAFETY: reading into our buffer.
         let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };

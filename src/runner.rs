@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::host::{self, resolve, RunError};
+use crate::host::{self, RunError, resolve};
 use crate::plan::iproute;
 use crate::plan::{Plan, Step};
 
@@ -39,8 +39,13 @@ impl Runner {
         };
         let path = resolve(prog)?;
         let spawn_err = |source| RunError::Spawn { prog: prog.to_string(), source };
-        let mut child =
-            Command::new(&path).args(&args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(spawn_err)?;
+        let mut child = Command::new(&path)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
         let stdin = child.stdin.take().ok_or_else(|| spawn_err(std::io::Error::other("no stdin pipe")))?;
         let writer = feed(stdin, step.stdin_text());
         let out = child.wait_with_output().map_err(spawn_err)?;

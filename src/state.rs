@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::StateError;
-use crate::model::state::{State, SCHEMA_VERSION};
+use crate::model::state::{SCHEMA_VERSION, State};
 
 pub const STATE_FILE: &str = "state.json";
 const LOCK_FILE: &str = "state.lock";
@@ -29,13 +29,7 @@ impl Store {
     pub fn open_locked(dir: &Path) -> Result<Store, StateError> {
         let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(dir.join(LOCK_FILE))
-            .map_err(dir_err)?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
         lock.lock().map_err(dir_err)?;
         Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock) })
     }
@@ -60,8 +54,8 @@ impl Store {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
         let found = value.get("schema_version").and_then(|v| v.as_u64());
         match found {
             Some(v) if v == u64::from(SCHEMA_VERSION) => {}

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{Sandbox, BIN};
+use common::{BIN, Sandbox};
 
 /// vpc1: a public web tier (NAT, an app) and a private db tier (a policy
 /// that admits only web on 5432, and an app there); vpc2 peered with vpc1
@@ -95,8 +95,15 @@ fn plan_apply_and_a_second_apply_that_changes_nothing() {
 
     let plan = sb.vpcctl(&["plan", "-f", &file, "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{plan:?}");
-    for line in ["+ vpc vpc1  10.10.0.0/16", "+ subnet vpc1/web  10.10.1.0/24 public", "+ policy vpc1/db", "+ app vpc1/web:8080",
-        "+ nat vpc1  via uplink0 for web", "+ peering vpc1<->vpc2  only 10.10.1.0/24, 10.20.1.0/24", "plan: 13 to create, 0 to change, 0 to delete"] {
+    for line in [
+        "+ vpc vpc1  10.10.0.0/16",
+        "+ subnet vpc1/web  10.10.1.0/24 public",
+        "+ policy vpc1/db",
+        "+ app vpc1/web:8080",
+        "+ nat vpc1  via uplink0 for web",
+        "+ peering vpc1<->vpc2  only 10.10.1.0/24, 10.20.1.0/24",
+        "plan: 13 to create, 0 to change, 0 to delete",
+    ] {
         assert!(plan.stdout.contains(line), "missing {line:?}\n{plan:?}");
     }
     let verbose = sb.v(&["plan", "-f", &file, "-v"]);
@@ -229,12 +236,24 @@ fn each_class_of_bad_file_is_refused_and_changes_nothing() {
         (vpc(r#""web": {"cidr": "10.91.1.0/24"}"#), "vpcs.vpc9.subnets.web: subnet CIDR 10.91.1.0/24 is not inside VPC 'vpc9'"),
         (vpc(r#""a": {"cidr": "10.90.1.0/24"}, "b": {"cidr": "10.90.1.0/25"}"#), "overlaps subnet 'a'"),
         (r#"{"vpcs": {"a": {"cidr": "10.0.0.0/8"}, "b": {"cidr": "10.90.0.0/16"}}}"#.into(), "vpcs.b: CIDR 10.90.0.0/16 overlaps VPC 'a'"),
-        (r#"{"vpcs": {"a": {"cidr": "10.90.0.0/16"}}, "peerings": [{"vpcs": ["a", "ghost"]}]}"#.into(), "peerings[0].vpcs: no VPC named 'ghost'"),
-        (vpc(r#""s": {"cidr": "10.90.1.0/24", "policy": "missing.json"}"#), "vpcs.vpc9.subnets.s.policy: cannot read policy file /run/vpcctl-sandbox/missing.json"),
-        (vpc(r#""s": {"cidr": "10.90.1.0/24", "policy": {"ingress": [{"port": 70000, "action": "allow"}]}}"#), "ingress[0].port: 70000 is not a port"),
+        (
+            r#"{"vpcs": {"a": {"cidr": "10.90.0.0/16"}}, "peerings": [{"vpcs": ["a", "ghost"]}]}"#.into(),
+            "peerings[0].vpcs: no VPC named 'ghost'",
+        ),
+        (
+            vpc(r#""s": {"cidr": "10.90.1.0/24", "policy": "missing.json"}"#),
+            "vpcs.vpc9.subnets.s.policy: cannot read policy file /run/vpcctl-sandbox/missing.json",
+        ),
+        (
+            vpc(r#""s": {"cidr": "10.90.1.0/24", "policy": {"ingress": [{"port": 70000, "action": "allow"}]}}"#),
+            "ingress[0].port: 70000 is not a port",
+        ),
         (vpc(r#""s": {"cidr": "10.90.1.0/24", "apps": [{"port": 8080, "command": []}]}"#), "vpcs.vpc9.subnets.s.apps[0].command: is empty"),
         (r#"{"vpcs": {"vpc9": {"cidr": "203.0.113.0/25"}}}"#.into(), "overlaps 203.0.113.0/24, which this host already routes via uplink0"),
-        (r#"{"vpcs": {"vpc9": {"cidr": "10.90.0.0/16", "nat": {"interface": "nope0"}}}}"#.into(), "vpcs.vpc9.nat: interface \"nope0\" does not exist"),
+        (
+            r#"{"vpcs": {"vpc9": {"cidr": "10.90.0.0/16", "nat": {"interface": "nope0"}}}}"#.into(),
+            "vpcs.vpc9.nat: interface \"nope0\" does not exist",
+        ),
     ];
     for (text, needle) in cases {
         let file = sb.file("bad.json", &text);
@@ -264,8 +283,14 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
     // firewall comes back as the host had it, forwarding is off.
     let pids: Vec<u64> = {
         let st: serde_json::Value = serde_json::from_str(&state).unwrap();
-        st["vpcs"].as_array().unwrap().iter().flat_map(|v| v["subnets"].as_array().unwrap().clone())
-            .flat_map(|s| s["apps"].as_array().cloned().unwrap_or_default()).map(|a| a["pid"].as_u64().unwrap()).collect()
+        st["vpcs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|v| v["subnets"].as_array().unwrap().clone())
+            .flat_map(|s| s["apps"].as_array().cloned().unwrap_or_default())
+            .map(|a| a["pid"].as_u64().unwrap())
+            .collect()
     };
     assert_eq!(pids.len(), 2);
     sb.ok(&format!(
@@ -282,9 +307,14 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
     let doctor = sb.vpcctl(&["doctor"]);
     assert_eq!(doctor.code, 1, "{doctor:?}");
     for want in [
-        "VPC vpc1: bridge br-vpc1 is missing", "VPC vpc1: unreachable route for 10.10.0.0/16 is missing",
-        "subnet vpc1/web: namespace ns-vpc1-web is missing", "subnet vpc1/db: app on port 5432", "host: jump from FORWARD to VPCCTL-FORWARD is missing",
-        "host: jump from POSTROUTING to VPCCTL-POSTROUTING is missing", "VPC vpc2: filter chain VPCCTL-FWD-vpc2 is missing", "host: net.ipv4.ip_forward is 0",
+        "VPC vpc1: bridge br-vpc1 is missing",
+        "VPC vpc1: unreachable route for 10.10.0.0/16 is missing",
+        "subnet vpc1/web: namespace ns-vpc1-web is missing",
+        "subnet vpc1/db: app on port 5432",
+        "host: jump from FORWARD to VPCCTL-FORWARD is missing",
+        "host: jump from POSTROUTING to VPCCTL-POSTROUTING is missing",
+        "VPC vpc2: filter chain VPCCTL-FWD-vpc2 is missing",
+        "host: net.ipv4.ip_forward is 0",
     ] {
         assert!(doctor.stdout.contains(want), "doctor does not say {want:?}\n{doctor:?}");
     }

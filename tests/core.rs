@@ -56,12 +56,11 @@ fn lifecycle_on_a_docker_like_host_leaves_it_as_found() {
     assert_eq!(v["cidr"], "10.10.0.0/16");
     assert_eq!(v["bridge"], "br-vpc1");
     let s0 = &v["subnets"][0];
+    assert_eq!((s0["name"].as_str(), s0["cidr"].as_str(), s0["type"].as_str()), (Some("public"), Some("10.10.1.0/24"), Some("public")));
     assert_eq!(
-        (s0["name"].as_str(), s0["cidr"].as_str(), s0["type"].as_str()),
-        (Some("public"), Some("10.10.1.0/24"), Some("public"))
+        (s0["namespace"].as_str(), s0["ip"].as_str(), s0["gateway"].as_str()),
+        (Some("ns-vpc1-public"), Some("10.10.1.2"), Some("10.10.1.1"))
     );
-    assert_eq!((s0["namespace"].as_str(), s0["ip"].as_str(), s0["gateway"].as_str()),
-        (Some("ns-vpc1-public"), Some("10.10.1.2"), Some("10.10.1.1")));
     assert_eq!(v["subnets"][1]["type"], "private");
     let tree = sb.v(&["inspect-vpc", "vpc1"]);
     assert!(tree.contains("br-vpc1") && tree.contains("ns-vpc1-private") && tree.contains("10.10.2.1"), "{tree}");
@@ -304,12 +303,10 @@ fn kill_9_during_add_subnet_then_delete_leaves_nothing() {
     for stop_at in 1..=2 {
         sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
         sb.ip_shim(stop_at, "hang");
-        sb.ok(
-            "PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL add-subnet vpc1 web 10.10.1.0/24 >/dev/null 2>&1 & pid=$!
+        sb.ok("PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL add-subnet vpc1 web 10.10.1.0/24 >/dev/null 2>&1 & pid=$!
              for i in $(seq 200); do [ -s /run/vpcctl-sandbox/shim/hung ] && break; sleep 0.05; done
              [ -s /run/vpcctl-sandbox/shim/hung ]
-             kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid || true",
-        );
+             kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid || true");
         let list = sb.v(&["list"]);
         assert!(list.contains("web"), "the interrupted subnet must be recorded: {list}");
         sb.v(&["delete", "vpc1"]);
@@ -332,10 +329,8 @@ fn an_interrupted_create_can_be_repeated() {
 fn eight_concurrent_add_subnets_are_all_recorded() {
     let sb = sandbox!();
     sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
-    sb.ok(
-        "for i in 1 2 3 4 5 6 7 8; do $VPCCTL -q add-subnet vpc1 s$i 10.10.$i.0/24 & done
-         fail=0; for j in $(jobs -p); do wait $j || fail=1; done; exit $fail",
-    );
+    sb.ok("for i in 1 2 3 4 5 6 7 8; do $VPCCTL -q add-subnet vpc1 s$i 10.10.$i.0/24 & done
+         fail=0; for j in $(jobs -p); do wait $j || fail=1; done; exit $fail");
     let v: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "vpc1", "--json"])).unwrap();
     let subnets = v["subnets"].as_array().unwrap();
     assert_eq!(subnets.len(), 8, "{v}");

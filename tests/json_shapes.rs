@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{golden, Sandbox};
+use common::{Sandbox, golden};
 use serde_json::Value;
 
 fn json(sb: &Sandbox, args: &[&str]) -> Value {
@@ -36,7 +36,8 @@ fn every_command_prints_json_in_a_pinned_shape() {
     json(&sb, &["create-vpc", "vpc2", "10.20.0.0/16"]);
     json(&sb, &["add-subnet", "vpc2", "api", "10.20.1.0/24"]);
     golden("peer", &json(&sb, &["peer", "vpc1", "vpc2", "--allow-cidrs", "10.10.1.0/24,10.20.1.0/24"]));
-    let policy = sb.file("db.json", r#"{"default_ingress": "deny", "ingress": [{"port": 8080, "cidr": "10.10.1.0/24", "action": "allow"}]}"#);
+    let policy =
+        sb.file("db.json", r#"{"default_ingress": "deny", "ingress": [{"port": 8080, "cidr": "10.10.1.0/24", "action": "allow"}]}"#);
     golden("apply-policy", &json(&sb, &["apply-policy", "vpc1", "db", &policy]));
     golden("deploy-app", &json(&sb, &["deploy-app", "vpc1", "db", "--port", "8080"]));
     golden("inspect", &json(&sb, &["inspect", "vpc1"]));

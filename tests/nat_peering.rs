@@ -9,10 +9,7 @@ use common::Sandbox;
 /// Packets that reached the fake internet with a private source address.
 fn leaked(sb: &Sandbox) -> u64 {
     let out = sb.ok("ip netns exec internet iptables -w -t raw -L PREROUTING -v -x -n");
-    out.lines()
-        .filter(|l| l.contains("leaked private source"))
-        .map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap())
-        .sum()
+    out.lines().filter(|l| l.contains("leaked private source")).map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum()
 }
 
 fn curl(sb: &Sandbox, ns: &str, url: &str) -> Option<String> {

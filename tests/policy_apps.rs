@@ -78,7 +78,10 @@ fn stop_app_closes_the_port_and_delete_leaves_no_process() {
     assert!(reach(&sb, "db", "10.10.1.2", Some(80)), "the other app keeps running");
     let pids: Vec<String> = {
         let v: serde_json::Value = serde_json::from_str(&sb.v(&["list", "--json"])).unwrap();
-        v[0]["subnets"].as_array().unwrap().iter()
+        v[0]["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
             .flat_map(|s| s["apps"].as_array().unwrap().iter().map(|a| a["pid"].to_string()).collect::<Vec<_>>())
             .collect()
     };
@@ -106,8 +109,12 @@ fn a_recycled_pid_is_never_killed() {
 fn policies_block_replace_and_survive_bad_files() {
     let sb = sandbox!();
     three_tier(&sb);
-    let deny80 = policy(&sb, "deny80", r#"{"subnet": "10.10.1.0/24", "ingress": [
-        {"port": 80, "protocol": "tcp", "action": "deny", "description": "no plain http"}]}"#);
+    let deny80 = policy(
+        &sb,
+        "deny80",
+        r#"{"subnet": "10.10.1.0/24", "ingress": [
+        {"port": 80, "protocol": "tcp", "action": "deny", "description": "no plain http"}]}"#,
+    );
     sb.v(&["apply-policy", "vpc1", &deny80]);
     assert!(!reach(&sb, "db", "10.10.1.2", Some(80)));
     assert!(reach(&sb, "db", "10.10.1.2", Some(8080)), "unmatched port");
@@ -162,8 +169,12 @@ fn default_deny_is_stateful_and_egress_rules_block_outbound() {
     let body = sb.ok("ip netns exec ns-vpc1-web curl -s -m 2 http://10.10.2.2:5432/");
     assert!(body.contains("subnet db"), "{body}");
 
-    let egress = policy(&sb, "egress", r#"{"subnet": "10.10.1.0/24", "egress": [
-        {"port": 5432, "protocol": "tcp", "action": "deny", "cidr": "10.10.2.0/24"}]}"#);
+    let egress = policy(
+        &sb,
+        "egress",
+        r#"{"subnet": "10.10.1.0/24", "egress": [
+        {"port": 5432, "protocol": "tcp", "action": "deny", "cidr": "10.10.2.0/24"}]}"#,
+    );
     sb.v(&["apply-policy", "vpc1", &egress]);
     assert!(!reach(&sb, "web", "10.10.2.2", Some(5432)), "egress deny");
     assert!(reach(&sb, "web", "10.10.2.2", None), "egress ping still allowed");

@@ -67,7 +67,10 @@ fn six_expectations_met_and_a_junit_report_with_six_cases() {
     assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
     assert!(xml.contains("name=\"shop/web -&gt; shop/db tcp 5432 is reachable\""), "{xml}");
     // The same list inside the topology file works too.
-    let both = sb.file("both.json", &NETWORK.replacen('{', &format!("{{\"expect\": {},", six(false).trim_start_matches("{\"expect\": ").trim_end_matches('}')), 1));
+    let both = sb.file(
+        "both.json",
+        &NETWORK.replacen('{', &format!("{{\"expect\": {},", six(false).trim_start_matches("{\"expect\": ").trim_end_matches('}')), 1),
+    );
     assert!(sb.v(&["apply", "-f", &both]).contains("no changes"), "apply ignores the expectations");
     let out = sb.vpcctl(&["check", "-f", &both, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
@@ -99,9 +102,15 @@ fn a_bad_file_exits_2_and_says_where() {
     let sb = sandbox!();
     network(&sb);
     let cases = [
-        (r#"{"expect": [{"from": "shop/nope", "to": "shop/db", "reachable": true}]}"#, "expect[0].from: VPC 'shop' has no subnet named 'nope'"),
+        (
+            r#"{"expect": [{"from": "shop/nope", "to": "shop/db", "reachable": true}]}"#,
+            "expect[0].from: VPC 'shop' has no subnet named 'nope'",
+        ),
         (r#"{"expect": [{"from": "shop/web", "to": "ghost/db", "reachable": true}]}"#, "expect[0].to: no VPC named 'ghost'"),
-        (r#"{"expect": [{"from": "shop/web", "to": "shop/db", "protocol": "tcp", "reachable": true}]}"#, "expect[0].port: is required for tcp"),
+        (
+            r#"{"expect": [{"from": "shop/web", "to": "shop/db", "protocol": "tcp", "reachable": true}]}"#,
+            "expect[0].port: is required for tcp",
+        ),
         (r#"{"expect": [{"from": "shop/web", "to": "shop/db", "reachable": true, "reach": 1}]}"#, "expect[0]: unknown key \"reach\""),
     ];
     for (text, needle) in cases {
@@ -131,9 +140,24 @@ fn explain_names_the_deciding_rule_and_sends_nothing() {
     let before = packets(&sb);
     let cases: [(&[&str], i32, &str, &str); 4] = [
         (&["lab", "sandbox", "10.40.1.2"], 1, "blocked: lab and shop are not peered (VPC isolation)", "VPC_NOT_PEERED"),
-        (&["partner", "batch", "10.40.1.2"], 1, "blocked: peering shop<->partner allows only 10.40.1.0/24, 10.41.1.0/24", "PEERING_CIDR_RESTRICTION"),
-        (&["shop", "web", "10.40.2.2", "--port", "5432"], 0, "open: shop/db ingress[0] allows tcp 5432 from 10.40.1.0/24 (web only)", "PATH_FOUND"),
-        (&["shop", "db", "198.51.100.80", "--port", "80"], 1, "blocked: shop/db is private and shop's NAT translates only public subnets", "NO_NAT_FOR_PRIVATE_SUBNET"),
+        (
+            &["partner", "batch", "10.40.1.2"],
+            1,
+            "blocked: peering shop<->partner allows only 10.40.1.0/24, 10.41.1.0/24",
+            "PEERING_CIDR_RESTRICTION",
+        ),
+        (
+            &["shop", "web", "10.40.2.2", "--port", "5432"],
+            0,
+            "open: shop/db ingress[0] allows tcp 5432 from 10.40.1.0/24 (web only)",
+            "PATH_FOUND",
+        ),
+        (
+            &["shop", "db", "198.51.100.80", "--port", "80"],
+            1,
+            "blocked: shop/db is private and shop's NAT translates only public subnets",
+            "NO_NAT_FOR_PRIVATE_SUBNET",
+        ),
     ];
     for (args, code, verdict, json_code) in cases {
         let mut a = vec!["test-connectivity"];

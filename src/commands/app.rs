@@ -3,11 +3,11 @@
 
 use anyhow::{Context, Result};
 
-use super::converge::commit;
 use super::Ctx;
+use super::converge::commit;
 use crate::apps;
-use crate::error::InputError;
 use crate::cli::req::At;
+use crate::error::InputError;
 use crate::model::{App, Name};
 use crate::state::Store;
 

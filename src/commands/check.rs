@@ -5,8 +5,8 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -15,9 +15,9 @@ use serde_json::json;
 use super::Ctx;
 use crate::analyze::{self, Analysis};
 use crate::error::InputError;
+use crate::model::State;
 use crate::model::expect::{self, Expectation, Target};
 use crate::probe::{self, Verdict};
-use crate::model::State;
 use crate::state::Store;
 
 /// Probes in flight at once: each may wait a second for an answer.
@@ -181,9 +181,18 @@ fn junit_xml(outcomes: &[Outcome]) -> String {
         let name = xml(&format!("{} is {}", o.expectation, word(o.expected)));
         out.push_str(&format!("    <testcase classname=\"vpcctl.check\" name=\"{name}\">\n"));
         if !o.met {
-            let mut body = format!("expected {}, probe saw {}: {}\nanalyzer: {} [{}]", word(o.expected), word(o.observed), o.how, o.analysis.verdict, o.analysis.code);
+            let mut body = format!(
+                "expected {}, probe saw {}: {}\nanalyzer: {} [{}]",
+                word(o.expected),
+                word(o.observed),
+                o.how,
+                o.analysis.verdict,
+                o.analysis.code
+            );
             if o.mismatch {
-                body.push_str("\nMODEL_KERNEL_MISMATCH: the kernel no longer matches the model (drift); run 'vpcctl doctor', then 'vpcctl repair'");
+                body.push_str(
+                    "\nMODEL_KERNEL_MISMATCH: the kernel no longer matches the model (drift); run 'vpcctl doctor', then 'vpcctl repair'",
+                );
             }
             let message = xml(&format!("expected {}, but {}", word(o.expected), word(o.observed)));
             out.push_str(&format!("      <failure message=\"{message}\" type=\"unmet\">{}</failure>\n", xml(&body)));

@@ -5,10 +5,10 @@ use std::net::Ipv4Addr;
 use anyhow::Result;
 use serde_json::json;
 
+use super::Ctx;
 use super::show::table;
 use crate::cli::req::{Matrix, Probe};
-use super::Ctx;
-use crate::model::{validate, Status};
+use crate::model::{Status, validate};
 use crate::probe::{self, Verdict};
 use crate::state::Store;
 
@@ -24,8 +24,11 @@ pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     };
     let verdict = probe::in_netns(&s.namespace, move || probe::probe(proto, to, port))?;
     if ctx.json {
-        println!("{}", json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
-                              "reachable": verdict.reachable, "how": verdict.how}));
+        println!(
+            "{}",
+            json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
+                              "reachable": verdict.reachable, "how": verdict.how})
+        );
     } else if !ctx.quiet {
         let word = if verdict.reachable { "reachable" } else { "NOT reachable" };
         println!("{word}: {vpc_name}/{} -> {what}: {}", s.name, verdict.how);

@@ -14,16 +14,16 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result, anyhow};
 
-use super::{collect_errors, Ctx};
+use super::{Ctx, collect_errors};
 use crate::apps::{self, Ready};
 use crate::host;
 use crate::model::Name;
-use crate::plan::diff::{self, Facts};
-use crate::plan::policy::{jump_args, INGRESS_CHAIN};
-use crate::plan::vpc::IP_FORWARD;
 use crate::model::State;
+use crate::plan::diff::{self, Facts};
+use crate::plan::policy::{INGRESS_CHAIN, jump_args};
+use crate::plan::vpc::IP_FORWARD;
 use crate::state::Store;
 
 /// Converge the kernel from `before` (what state records) to `after`.

@@ -8,10 +8,10 @@ use serde::Serialize;
 use super::Ctx;
 use crate::host;
 use crate::model::Name;
-use crate::observe::{self, Observed};
-use crate::plan::repair::assess;
-use crate::plan::firewall::{FORWARD_CHAIN, POSTROUTING_CHAIN};
 use crate::model::State;
+use crate::observe::{self, Observed};
+use crate::plan::firewall::{FORWARD_CHAIN, POSTROUTING_CHAIN};
+use crate::plan::repair::assess;
 use crate::state::Store;
 
 #[derive(Debug, Serialize, PartialEq, Eq, Clone, Copy)]
@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
         Ok(_) if !root => checks.push(check(Level::Info, "the kernel was not compared with the record (needs root)", None)),
         Ok(state) => match observe::observe(&state) {
             Ok(obs) => {
-                let policy = obs.tables.iter().find(|t| t.name == "filter").and_then(|t| forward_policy(t)).unwrap_or("?".into());
+                let policy = obs.tables.iter().find(|t| t.name == "filter").and_then(forward_policy).unwrap_or("?".into());
                 checks.push(check(
                     Level::Info,
                     format!("FORWARD policy is {policy}; fine either way: vpcctl decides its own traffic in its own chains"),
@@ -174,12 +174,20 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
         .flat_map(|v| std::iter::once(v.bridge.as_str()).chain(v.subnets.iter().flat_map(|s| [s.veth.as_str(), s.namespace.as_str()])))
         .collect();
     for ns in host::netns_list().iter().filter(|n| n.starts_with("ns-") && !recorded.contains(n.as_str())) {
-        checks.push(check(Level::Warn, format!("namespace {ns} looks like vpcctl's but is not recorded (orphaned?)"), Some(format!("ip netns del {ns}"))));
+        checks.push(check(
+            Level::Warn,
+            format!("namespace {ns} looks like vpcctl's but is not recorded (orphaned?)"),
+            Some(format!("ip netns del {ns}")),
+        ));
     }
     let mut links: Vec<&String> = obs.links.keys().collect();
     links.sort();
     for l in links.into_iter().filter(|l| (l.starts_with("br-") || l.starts_with("v-")) && !recorded.contains(l.as_str())) {
-        checks.push(check(Level::Warn, format!("link {l} looks like vpcctl's but is not recorded (orphaned?)"), Some(format!("ip link del {l}"))));
+        checks.push(check(
+            Level::Warn,
+            format!("link {l} looks like vpcctl's but is not recorded (orphaned?)"),
+            Some(format!("ip link del {l}")),
+        ));
     }
     if checks.is_empty() {
         checks.push(check(Level::Ok, format!("the kernel matches the record ({} VPC(s))", state.vpcs.len()), None));

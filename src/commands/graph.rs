@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::model::{validate, State, SubnetKind};
+use crate::model::{State, SubnetKind, validate};
 use crate::state::Store;
 
 pub fn run(ctx: &Ctx, vpc: Option<&str>) -> Result<()> {
@@ -33,12 +33,22 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
     let mut uplinks = vec![];
     for v in state.vpcs.iter().filter(|v| shown(v.name.as_str())) {
         let _ = writeln!(out, "  subgraph {} {{", q(&format!("cluster_{}", v.name)));
-        let _ = writeln!(out, "    label={}; style=\"rounded,filled\"; fillcolor=\"#eef4fb\";", q(&format!("VPC {} {}\nbridge {}", v.name, v.cidr, v.bridge)));
+        let _ = writeln!(
+            out,
+            "    label={}; style=\"rounded,filled\"; fillcolor=\"#eef4fb\";",
+            q(&format!("VPC {} {}\nbridge {}", v.name, v.cidr, v.bridge))
+        );
         let _ = writeln!(out, "    {} [label={}, shape=circle, fillcolor=\"#dde8f5\"];", q(&format!("{}/router", v.name)), q("router"));
         for s in &v.subnets {
             let mut label = format!("{} ({})\n{}\n{}", s.name, s.kind, s.cidr, s.ip);
             if let Some(p) = &s.policy {
-                let _ = write!(label, "\npolicy: in {} / out {}, {} rule(s)", p.default_ingress.as_str(), p.default_egress.as_str(), p.ingress.len() + p.egress.len());
+                let _ = write!(
+                    label,
+                    "\npolicy: in {} / out {}, {} rule(s)",
+                    p.default_ingress.as_str(),
+                    p.default_egress.as_str(),
+                    p.ingress.len() + p.egress.len()
+                );
             }
             for a in &s.apps {
                 let _ = write!(label, "\napp :{}", a.port);
@@ -46,7 +56,13 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
             let fill = if s.kind == SubnetKind::Public { "#e3f6e3" } else { "#fdf3e1" };
             let id = format!("{}/{}", v.name, s.name);
             let _ = writeln!(out, "    {} [label={}, fillcolor=\"{fill}\"];", q(&id), q(&label));
-            let _ = writeln!(out, "    {} -> {} [dir=both, arrowsize=0.5, label={}];", q(&id), q(&format!("{}/router", v.name)), q(&s.gateway.to_string()));
+            let _ = writeln!(
+                out,
+                "    {} -> {} [dir=both, arrowsize=0.5, label={}];",
+                q(&id),
+                q(&format!("{}/router", v.name)),
+                q(&s.gateway.to_string())
+            );
         }
         out.push_str("  }\n");
         if let Some(n) = &v.nat {
@@ -64,7 +80,12 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
         }
     }
     for u in &uplinks {
-        let _ = writeln!(out, "  {} [label={}, shape=cds, fillcolor=\"#f0f0f0\"];", q(&format!("uplink/{u}")), q(&format!("internet\nvia {u}")));
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape=cds, fillcolor=\"#f0f0f0\"];",
+            q(&format!("uplink/{u}")),
+            q(&format!("internet\nvia {u}"))
+        );
     }
     for p in state.peerings.iter().filter(|p| shown(p.a.as_str()) && shown(p.b.as_str())) {
         let label = if p.allow_cidrs.is_empty() {

@@ -7,13 +7,13 @@ pub mod connectivity;
 pub mod converge;
 pub mod doctor;
 pub mod graph;
-pub mod topology;
 pub mod nat;
 pub mod peering;
-pub mod repair;
 pub mod policy;
+pub mod repair;
 pub mod show;
 pub mod subnet;
+pub mod topology;
 pub mod vpc;
 
 use std::path::PathBuf;
@@ -21,11 +21,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::host;
-use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, NAT_JUMP};
-use crate::plan::Plan;
 use crate::host::RunError;
-use crate::runner::Runner;
 use crate::model::State;
+use crate::plan::Plan;
+use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, NAT_JUMP};
+use crate::runner::Runner;
 use crate::state::Store;
 
 pub struct Ctx {

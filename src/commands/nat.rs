@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use super::converge::commit;
 use super::Ctx;
+use super::converge::commit;
 use crate::host;
 use crate::model::validate;
 use crate::model::{Name, Nat};
@@ -35,11 +35,8 @@ pub fn enable(ctx: &Ctx, req: crate::cli::req::Nat) -> Result<()> {
     let v = after.find_vpc(&vpc_name)?;
     let translated: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
     let via = if chosen { format!("{iface} (the default route's interface)") } else { iface.clone() };
-    let which = if translated.is_empty() {
-        "no subnets yet (public subnets added later get NAT)".to_string()
-    } else {
-        translated.join(", ")
-    };
+    let which =
+        if translated.is_empty() { "no subnets yet (public subnets added later get NAT)".to_string() } else { translated.join(", ") };
     ctx.report(
         format!("NAT for VPC '{vpc_name}' goes out via {via}, translating: {which}{}", if same { " (unchanged)" } else { "" }),
         super::show::vpc_json(&after, v),

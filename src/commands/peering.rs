@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 
-use super::converge::commit;
 use super::Ctx;
-use crate::model::validate::{self, Create};
+use super::converge::commit;
 use crate::cli::req::{Pair, Peering};
+use crate::model::validate::{self, Create};
 use crate::model::{self, Name};
 
 pub fn peer(ctx: &Ctx, req: Peering) -> Result<()> {

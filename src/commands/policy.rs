@@ -1,10 +1,9 @@
 //! apply-policy (alias apply-firewall).
 
-
 use anyhow::{Context, Result};
 
-use super::converge::commit;
 use super::Ctx;
+use super::converge::commit;
 use crate::error::InputError;
 use crate::model::policy::Policy;
 use crate::model::validate;
@@ -12,10 +11,10 @@ use crate::model::validate;
 pub fn apply(ctx: &Ctx, req: crate::cli::req::Policy) -> Result<()> {
     let crate::cli::req::Policy { vpc: vpc_name, subnet, file } = req;
     let file = file.as_path();
-    let text = super::topology::read_capped(file)
-        .map_err(|e| InputError::Invalid(format!("cannot read policy file {}: {e}", file.display())))?;
-    let policy = Policy::parse(&text)
-        .map_err(|e| InputError::Invalid(format!("policy file {}: {e}; nothing was changed", file.display())))?;
+    let text =
+        super::topology::read_capped(file).map_err(|e| InputError::Invalid(format!("cannot read policy file {}: {e}", file.display())))?;
+    let policy =
+        Policy::parse(&text).map_err(|e| InputError::Invalid(format!("policy file {}: {e}; nothing was changed", file.display())))?;
     let store = ctx.open()?;
     let before = store.load()?;
     let v = before.find_vpc(&vpc_name)?;
@@ -41,11 +40,9 @@ pub fn apply(ctx: &Ctx, req: crate::cli::req::Policy) -> Result<()> {
             ))
         })?,
         (None, None) => {
-            return Err(InputError::Invalid(format!(
-                "policy file {} names no \"subnet\"; add one or pass --subnet NAME",
-                file.display()
-            ))
-            .into());
+            return Err(
+                InputError::Invalid(format!("policy file {} names no \"subnet\"; add one or pass --subnet NAME", file.display())).into()
+            );
         }
     };
     let (subnet_name, cidr) = (s.name.clone(), s.cidr);

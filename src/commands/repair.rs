@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{collect_errors, converge, Ctx};
+use super::{Ctx, collect_errors, converge};
 use crate::apps;
 use crate::observe;
 use crate::plan::diff;

@@ -1,11 +1,11 @@
 //! list and inspect: read state only, spawn nothing.
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::model::Vpc;
 use crate::model::State;
+use crate::model::Vpc;
 use crate::state::Store;
 
 fn load(ctx: &Ctx) -> Result<State> {
@@ -29,10 +29,8 @@ pub fn subnet_json(s: &crate::model::Subnet) -> Value {
 /// A VPC as `inspect --json` shows it (and the VPC commands print it).
 pub fn vpc_json(state: &State, v: &Vpc) -> Value {
     let subnets: Vec<Value> = v.subnets.iter().map(subnet_json).collect();
-    let peers: Vec<Value> = state
-        .peerings_of(v.name.as_str())
-        .map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs}))
-        .collect();
+    let peers: Vec<Value> =
+        state.peerings_of(v.name.as_str()).map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs})).collect();
     json!({
         "name": v.name, "cidr": v.cidr, "bridge": v.bridge, "chain": v.chain, "status": v.status,
         "subnets": subnets,
@@ -133,7 +131,7 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         })
         .collect();
     out.push_str(&format!("├─ peers    {}\n", or_dash(peers.join(", "))));
-    out.push_str(&format!("└─ subnets  {}\n", if v.subnets.is_empty() { "none" } else { "" }).trim_end().to_string());
+    out.push_str(format!("└─ subnets  {}\n", if v.subnets.is_empty() { "none" } else { "" }).trim_end());
     out.push('\n');
     for (i, s) in v.subnets.iter().enumerate() {
         let last = i + 1 == v.subnets.len();
@@ -155,12 +153,7 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         }
         for a in &s.apps {
             let state = if crate::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
-            out.push_str(&format!(
-                "   {stem}   app: port {} pid {} ({state}) log {}\n",
-                a.port,
-                a.pid,
-                a.log.display()
-            ));
+            out.push_str(&format!("   {stem}   app: port {} pid {} ({state}) log {}\n", a.port, a.pid, a.log.display()));
         }
     }
     out

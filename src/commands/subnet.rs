@@ -3,12 +3,12 @@
 use anyhow::{Context, Result};
 
 use super::converge::commit;
-use super::{show, Ctx};
-use crate::host;
-use crate::model::validate::{self, Create};
+use super::{Ctx, show};
 use crate::cli::req::{At, NewSubnet};
-use crate::model::{cidr, kernel_names, Name, Status, Subnet, SubnetKind};
+use crate::host;
 use crate::model::State;
+use crate::model::validate::{self, Create};
+use crate::model::{Name, Status, Subnet, SubnetKind, cidr, kernel_names};
 
 pub fn add(ctx: &Ctx, req: NewSubnet) -> Result<()> {
     let NewSubnet { vpc: vpc_name, name, cidr, kind } = req;
@@ -86,9 +86,6 @@ pub fn delete(ctx: &Ctx, req: At) -> Result<()> {
     let shown = show::subnet_json(before.find_subnet(&vpc_name, &name)?);
     let after = without(&before, vpc_name.as_str(), name.as_str());
     commit(ctx, &store, &before, after).with_context(|| format!("deleting subnet '{name}'"))?;
-    ctx.report(
-        format!("deleted subnet '{name}' from VPC '{vpc_name}'"),
-        shown,
-    );
+    ctx.report(format!("deleted subnet '{name}' from VPC '{vpc_name}'"), shown);
     Ok(())
 }

@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::converge::commit;
 use super::Ctx;
+use super::converge::commit;
 use crate::error::InputError;
 use crate::host;
-use crate::model::topology::{self, Topology, MAX_FILE_BYTES};
+use crate::model::State;
+use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
-use crate::model::{cidr::overlaps, kernel_names, App, Nat, Peering, Status, Subnet, Vpc};
+use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, cidr::overlaps, kernel_names};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
-use crate::model::State;
 use crate::state::Store;
 
 /// Read a file, refusing one far larger than any topology or policy.
@@ -63,7 +63,16 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 let link_group = kernel_names::link_group(spec.name.as_str(), &|g| groups.contains(&g));
                 taken.insert(bridge.clone());
                 groups.push(link_group);
-                Vpc { name: spec.name.clone(), cidr: spec.cidr, chain: kernel_names::vpc_chain(&bridge), bridge, link_group, status: Status::Ready, subnets: vec![], nat: None }
+                Vpc {
+                    name: spec.name.clone(),
+                    cidr: spec.cidr,
+                    chain: kernel_names::vpc_chain(&bridge),
+                    bridge,
+                    link_group,
+                    status: Status::Ready,
+                    subnets: vec![],
+                    nat: None,
+                }
             }
         };
         let old_subnets: &[Subnet] = old.map(|o| o.subnets.as_slice()).unwrap_or(&[]);
@@ -143,14 +152,14 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
     let recorded = current.taken_names();
     for v in &next.vpcs {
         let known = current.vpc(v.name.as_str());
-        if known.is_none_or(|k| k.cidr != v.cidr) {
-            if let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr)) {
-                return Err(InputError::Conflict(format!(
-                    "vpcs.{}: CIDR {} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use",
-                    v.name, v.cidr
-                ))
-                .into());
-            }
+        if known.is_none_or(|k| k.cidr != v.cidr)
+            && let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr))
+        {
+            return Err(InputError::Conflict(format!(
+                "vpcs.{}: CIDR {} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use",
+                v.name, v.cidr
+            ))
+            .into());
         }
         if !ctx.dry_run && !recorded.contains(&v.bridge) && host::link_exists(&v.bridge) {
             return Err(super::unrecorded("interface", &v.bridge, &format!("ip link del {}", v.bridge)).into());

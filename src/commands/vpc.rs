@@ -5,13 +5,13 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::converge::commit;
-use super::{show, Ctx};
-use crate::host;
-use crate::model::validate::{self, Create};
+use super::{Ctx, show};
 use crate::cli::req::NewVpc;
-use crate::model::{kernel_names, Name, Status, Vpc};
-use crate::plan;
+use crate::host;
 use crate::model::State;
+use crate::model::validate::{self, Create};
+use crate::model::{Name, Status, Vpc, kernel_names};
+use crate::plan;
 
 pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
     let NewVpc { name, cidr } = req;
@@ -37,10 +37,7 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
         return Ok(());
     }
     let v = after.find_vpc(&name)?;
-    ctx.report(
-        format!("created VPC '{name}' ({cidr}) on bridge {}", v.bridge),
-        show::vpc_json(&after, v),
-    );
+    ctx.report(format!("created VPC '{name}' ({cidr}) on bridge {}", v.bridge), show::vpc_json(&after, v));
     Ok(())
 }
 
@@ -79,10 +76,7 @@ pub fn delete(ctx: &Ctx, name: &Name) -> Result<()> {
     let old = before.find_vpc(name)?;
     let (n, shown) = (old.subnets.len(), show::vpc_json(&before, old));
     commit(ctx, &store, &before, without(&before, name.as_str())).with_context(|| format!("deleting VPC '{name}'"))?;
-    ctx.report(
-        format!("deleted VPC '{name}' and its {n} subnet(s)"),
-        shown,
-    );
+    ctx.report(format!("deleted VPC '{name}' and its {n} subnet(s)"), shown);
     Ok(())
 }
 
@@ -91,16 +85,12 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     let before = store.load()?;
     let names: Vec<String> = before.vpcs.iter().map(|v| v.name.to_string()).collect();
     let shown: Vec<serde_json::Value> = before.vpcs.iter().map(|v| show::vpc_json(&before, v)).collect();
-    let mut after = State::default();
-    after.host = before.host.clone();
+    let after = State { host: before.host.clone(), ..State::default() };
     commit(ctx, &store, &before, after).context("teardown-all")?;
     if !ctx.dry_run {
         sweep_leftover_chains(ctx)?;
     }
-    ctx.report(
-        format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()),
-        json!(shown),
-    );
+    ctx.report(format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()), json!(shown));
     Ok(())
 }
 

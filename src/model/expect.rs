@@ -72,7 +72,9 @@ pub fn parse(text: &str) -> Result<Vec<Expectation>, TopologyError> {
     if let Some(k) = top.keys().find(|k| !["expect", "vpcs", "peerings"].contains(&k.as_str())) {
         return Err(err("(file)", format!("unknown key {k:?} (allowed: expect, and a topology's vpcs, peerings)")));
     }
-    let list = top.get("expect").ok_or_else(|| err("expect", "is missing: a list of {\"from\", \"to\", \"protocol\", \"port\", \"reachable\"}"))?;
+    let list = top
+        .get("expect")
+        .ok_or_else(|| err("expect", "is missing: a list of {\"from\", \"to\", \"protocol\", \"port\", \"reachable\"}"))?;
     let list = list.as_array().ok_or_else(|| err("expect", "is not a list"))?;
     list.iter().enumerate().map(|(i, e)| expectation(e, &format!("expect[{i}]"))).collect()
 }
@@ -98,7 +100,9 @@ fn expectation(v: &Value, at: &str) -> Result<Expectation, TopologyError> {
         Err(_) => {
             return Err(err(
                 &format!("{at}.to"),
-                format!("{to_raw:?} is neither vpc/subnet nor an IPv4 address (DNS names need a VPC resolver, which vpcctl does not run yet)"),
+                format!(
+                    "{to_raw:?} is neither vpc/subnet nor an IPv4 address (DNS names need a VPC resolver, which vpcctl does not run yet)"
+                ),
             ));
         }
     };
@@ -165,12 +169,21 @@ mod tests {
     #[test]
     fn errors_say_where() {
         let cases = [
-            (r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "protocol": "tcp", "reachable": true}]}"#, "expect[0].port: is required for tcp"),
+            (
+                r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "protocol": "tcp", "reachable": true}]}"#,
+                "expect[0].port: is required for tcp",
+            ),
             (r#"{"expect": [{"from": "vpc1", "to": "vpc1/db", "reachable": true}]}"#, "expect[0].from: \"vpc1\" is not vpc/subnet"),
             (r#"{"expect": [{"from": "vpc1/web", "to": "db.internal", "reachable": true}]}"#, "expect[0].to: \"db.internal\" is neither"),
             (r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "reachable": "yes"}]}"#, "expect[0].reachable: is not true or false"),
-            (r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "reachable": true, "proto": "tcp"}]}"#, "expect[0]: unknown key \"proto\""),
-            (r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "protocol": "icmp", "port": 1, "reachable": true}]}"#, "expect[0].port: makes no sense"),
+            (
+                r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "reachable": true, "proto": "tcp"}]}"#,
+                "expect[0]: unknown key \"proto\"",
+            ),
+            (
+                r#"{"expect": [{"from": "vpc1/web", "to": "vpc1/db", "protocol": "icmp", "port": 1, "reachable": true}]}"#,
+                "expect[0].port: makes no sense",
+            ),
             (r#"{"expected": []}"#, "(file): unknown key \"expected\""),
             (r#"{"vpcs": {}}"#, "expect: is missing"),
         ];

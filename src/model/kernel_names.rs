@@ -26,13 +26,7 @@ pub fn stable_hash(s: &str) -> u64 {
 
 /// `readable` if it fits in `max` and is free, else `<prefix><trimmed>-<hash>`
 /// with the hash salted until the name is free.
-pub fn pick_name(
-    prefix: &str,
-    readable_tail: &str,
-    identity: &str,
-    max: usize,
-    taken: &dyn Fn(&str) -> bool,
-) -> String {
+pub fn pick_name(prefix: &str, readable_tail: &str, identity: &str, max: usize, taken: &dyn Fn(&str) -> bool) -> String {
     let readable = format!("{prefix}{readable_tail}");
     if readable.len() <= max && !taken(&readable) {
         return readable;

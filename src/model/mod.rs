@@ -2,9 +2,9 @@
 //! These types are also the on-disk state (see `state`).
 
 pub mod cidr;
-pub mod name;
 pub mod expect;
 pub mod kernel_names;
+pub mod name;
 pub mod policy;
 pub mod state;
 pub mod topology;
@@ -139,12 +139,8 @@ impl Vpc {
     pub fn translated_subnets(&self) -> Vec<&Subnet> {
         match &self.nat {
             None => vec![],
-            Some(Nat { subnets: None, .. }) => {
-                self.subnets.iter().filter(|s| s.kind == SubnetKind::Public).collect()
-            }
-            Some(Nat { subnets: Some(names), .. }) => {
-                self.subnets.iter().filter(|s| names.contains(&s.name)).collect()
-            }
+            Some(Nat { subnets: None, .. }) => self.subnets.iter().filter(|s| s.kind == SubnetKind::Public).collect(),
+            Some(Nat { subnets: Some(names), .. }) => self.subnets.iter().filter(|s| names.contains(&s.name)).collect(),
         }
     }
 }

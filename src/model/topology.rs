@@ -16,9 +16,9 @@
 use std::path::Path;
 
 use ipnet::Ipv4Net;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::cidr::{self, overlaps, MAX_SUBNET_PREFIX};
+use super::cidr::{self, MAX_SUBNET_PREFIX, overlaps};
 use super::policy::Policy;
 use super::validate::vpc_cidr;
 use super::{Name, SubnetKind};
@@ -152,7 +152,10 @@ impl Topology {
         for (i, v) in self.vpcs.iter().enumerate() {
             let at = format!("vpcs.{}", v.name);
             if let Some(o) = self.vpcs[..i].iter().find(|o| overlaps(&o.cidr, &v.cidr)) {
-                return Err(err(&at, format!("CIDR {} overlaps VPC '{}' ({}); VPC address spaces must not overlap", v.cidr, o.name, o.cidr)));
+                return Err(err(
+                    &at,
+                    format!("CIDR {} overlaps VPC '{}' ({}); VPC address spaces must not overlap", v.cidr, o.name, o.cidr),
+                ));
             }
             for (j, s) in v.subnets.iter().enumerate() {
                 let at = format!("{at}.subnets.{}", s.name);
@@ -163,17 +166,16 @@ impl Topology {
                     return Err(err(&at, format!("subnet CIDR {} overlaps subnet '{}' ({})", s.cidr, o.name, o.cidr)));
                 }
             }
-            if let Some(names) = v.nat.as_ref().and_then(|n| n.subnets.as_ref()) {
-                if let Some(n) = names.iter().find(|n| !v.subnets.iter().any(|s| &s.name == *n)) {
-                    return Err(err(&format!("{at}.nat.subnets"), format!("VPC '{}' has no subnet named '{n}'", v.name)));
-                }
+            if let Some(names) = v.nat.as_ref().and_then(|n| n.subnets.as_ref())
+                && let Some(n) = names.iter().find(|n| !v.subnets.iter().any(|s| &s.name == *n))
+            {
+                return Err(err(&format!("{at}.nat.subnets"), format!("VPC '{}' has no subnet named '{n}'", v.name)));
             }
         }
         for (i, p) in self.peerings.iter().enumerate() {
             let at = format!("peerings[{i}]");
-            let find = |n: &Name| {
-                self.vpc(n.as_str()).ok_or_else(|| err(&format!("{at}.vpcs"), format!("no VPC named '{n}' in this file")))
-            };
+            let find =
+                |n: &Name| self.vpc(n.as_str()).ok_or_else(|| err(&format!("{at}.vpcs"), format!("no VPC named '{n}' in this file")));
             let (va, vb) = (find(&p.a)?, find(&p.b)?);
             if p.a == p.b {
                 return Err(err(&format!("{at}.vpcs"), format!("cannot peer VPC '{}' with itself", p.a)));
@@ -183,12 +185,18 @@ impl Topology {
             }
             for c in &p.allow_cidrs {
                 if !va.cidr.contains(c) && !vb.cidr.contains(c) {
-                    return Err(err(&format!("{at}.allow_cidrs"), format!("{c} lies in neither VPC '{}' ({}) nor '{}' ({})", p.a, va.cidr, p.b, vb.cidr)));
+                    return Err(err(
+                        &format!("{at}.allow_cidrs"),
+                        format!("{c} lies in neither VPC '{}' ({}) nor '{}' ({})", p.a, va.cidr, p.b, vb.cidr),
+                    ));
                 }
             }
             for v in [va, vb] {
                 if !p.allow_cidrs.is_empty() && !p.allow_cidrs.iter().any(|c| v.cidr.contains(c)) {
-                    return Err(err(&format!("{at}.allow_cidrs"), format!("names nothing inside VPC '{}' ({}), so no traffic could pass", v.name, v.cidr)));
+                    return Err(err(
+                        &format!("{at}.allow_cidrs"),
+                        format!("names nothing inside VPC '{}' ({}), so no traffic could pass", v.name, v.cidr),
+                    ));
                 }
             }
             if self.peerings[..i].iter().any(|q| (q.a == p.a && q.b == p.b) || (q.a == p.b && q.b == p.a)) {
@@ -225,7 +233,9 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
     let obj = object(v, at, &["interface", "subnets"])?;
     let interface = obj.get("interface").map(|i| string(i, &format!("{at}.interface")).map(str::to_string)).transpose()?;
     if let Some(i) = &interface {
-        let ok = !i.is_empty() && i.len() <= crate::model::kernel_names::IFNAME_MAX && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        let ok = !i.is_empty()
+            && i.len() <= crate::model::kernel_names::IFNAME_MAX
+            && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
         if !ok {
             return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
         }
@@ -360,17 +370,18 @@ pub fn export(state: &State) -> Value {
         o.insert("subnets".into(), Value::Object(subnets));
         vpcs.insert(v.name.to_string(), Value::Object(o));
     }
-    let peerings: Vec<Value> = state
-        .peerings
-        .iter()
-        .map(|p| {
-            if p.allow_cidrs.is_empty() {
-                json!({"vpcs": [p.a, p.b]})
-            } else {
-                json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
-            }
-        })
-        .collect();
+    let peerings: Vec<Value> =
+        state
+            .peerings
+            .iter()
+            .map(|p| {
+                if p.allow_cidrs.is_empty() {
+                    json!({"vpcs": [p.a, p.b]})
+                } else {
+                    json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
+                }
+            })
+            .collect();
     json!({"vpcs": vpcs, "peerings": peerings})
 }
 
@@ -380,7 +391,9 @@ mod tests {
 
     fn no_files(p: &Path) -> std::io::Result<String> {
         match p.to_str() {
-            Some("/t/policies/db.json") => Ok(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#.into()),
+            Some("/t/policies/db.json") => {
+                Ok(r#"{"default_ingress": "deny", "ingress": [{"port": 5432, "cidr": "10.10.1.0/24", "action": "allow"}]}"#.into())
+            }
             _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")),
         }
     }
@@ -423,36 +436,65 @@ mod tests {
     #[test]
     fn every_error_names_where_it_is() {
         let cases = [
-            (r#"{"vpcs": {"vpc1": {"cidr": "10.10.0.0/16", "subnets": {"web": {"cidr": "10.10.1.0/24", "pubic": true}}}}}"#,
-             r#"vpcs.vpc1.subnets.web: unknown key "pubic""#),
+            (
+                r#"{"vpcs": {"vpc1": {"cidr": "10.10.0.0/16", "subnets": {"web": {"cidr": "10.10.1.0/24", "pubic": true}}}}}"#,
+                r#"vpcs.vpc1.subnets.web: unknown key "pubic""#,
+            ),
             (r#"{"vpc": {}}"#, r#"(file): unknown key "vpc""#),
             (r#"{"vpcs": {"Bad": {"cidr": "10.10.0.0/16"}}}"#, "vpcs.Bad: invalid VPC name \"Bad\""),
             (r#"{"vpcs": {"v": {}}}"#, "vpcs.v.cidr: is required"),
             (r#"{"vpcs": {"v": {"cidr": "10.10.1.5/16"}}}"#, "vpcs.v.cidr: invalid VPC CIDR \"10.10.1.5/16\""),
             (r#"{"vpcs": {"v": {"cidr": "0.0.0.0/0"}}}"#, "vpcs.v.cidr: VPC CIDR 0.0.0.0/0 is /0"),
-            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.20.1.0/24"}}}}}"#,
-             "vpcs.v.subnets.s: subnet CIDR 10.20.1.0/24 is not inside VPC 'v'"),
-            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"a": {"cidr": "10.10.1.0/24"}, "b": {"cidr": "10.10.1.128/25"}}}}}"#,
-             "vpcs.v.subnets.b: subnet CIDR 10.10.1.128/25 overlaps subnet 'a'"),
-            (r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.10.1.0/31"}}}}}"#, "vpcs.v.subnets.s.cidr: 10.10.1.0/31 is too small"),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.20.1.0/24"}}}}}"#,
+                "vpcs.v.subnets.s: subnet CIDR 10.20.1.0/24 is not inside VPC 'v'",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"a": {"cidr": "10.10.1.0/24"}, "b": {"cidr": "10.10.1.128/25"}}}}}"#,
+                "vpcs.v.subnets.b: subnet CIDR 10.10.1.128/25 overlaps subnet 'a'",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"s": {"cidr": "10.10.1.0/31"}}}}}"#,
+                "vpcs.v.subnets.s.cidr: 10.10.1.0/31 is too small",
+            ),
             (r#"{"vpcs": {"a": {"cidr": "10.0.0.0/8"}, "b": {"cidr": "10.10.0.0/16"}}}"#, "vpcs.b: CIDR 10.10.0.0/16 overlaps VPC 'a'"),
             (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}}, "peerings": [{"vpcs": ["a", "zz"]}]}"#, "peerings[0].vpcs: no VPC named 'zz'"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"], "allow_cidrs": ["10.3.0.0/24"]}]}"#,
-             "peerings[0].allow_cidrs: 10.3.0.0/24 lies in neither"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"]}, {"vpcs": ["b", "a"]}]}"#,
-             "peerings[1]: VPCs 'b' and 'a' are peered twice"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": "nope.json"}}}}}"#,
-             "vpcs.a.subnets.s.policy: cannot read policy file /t/nope.json"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"ingress": [{"port": 70000, "action": "allow"}]}}}}}}"#,
-             "vpcs.a.subnets.s.policy: ingress[0].port: 70000 is not a port"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"subnet": "10.1.2.0/24"}}}}}}"#,
-             "the policy is for subnet 10.1.2.0/24"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 80}, {"port": 80}]}}}}}"#,
-             "vpcs.a.subnets.s.apps[1].port: port 80 is used by another app"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 0}]}}}}}"#,
-             "vpcs.a.subnets.s.apps[0].port: 0 is not a port"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"subnets": ["web"]}}}}"#, "vpcs.a.nat.subnets: VPC 'a' has no subnet named 'web'"),
-            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"interface": "eth0; rm"}}}}"#, "vpcs.a.nat.interface: \"eth0; rm\" is not an interface name"),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"], "allow_cidrs": ["10.3.0.0/24"]}]}"#,
+                "peerings[0].allow_cidrs: 10.3.0.0/24 lies in neither",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}, "b": {"cidr": "10.2.0.0/16"}}, "peerings": [{"vpcs": ["a", "b"]}, {"vpcs": ["b", "a"]}]}"#,
+                "peerings[1]: VPCs 'b' and 'a' are peered twice",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": "nope.json"}}}}}"#,
+                "vpcs.a.subnets.s.policy: cannot read policy file /t/nope.json",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"ingress": [{"port": 70000, "action": "allow"}]}}}}}}"#,
+                "vpcs.a.subnets.s.policy: ingress[0].port: 70000 is not a port",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "policy": {"subnet": "10.1.2.0/24"}}}}}}"#,
+                "the policy is for subnet 10.1.2.0/24",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 80}, {"port": 80}]}}}}}"#,
+                "vpcs.a.subnets.s.apps[1].port: port 80 is used by another app",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "apps": [{"port": 0}]}}}}}"#,
+                "vpcs.a.subnets.s.apps[0].port: 0 is not a port",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"subnets": ["web"]}}}}"#,
+                "vpcs.a.nat.subnets: VPC 'a' has no subnet named 'web'",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "nat": {"interface": "eth0; rm"}}}}"#,
+                "vpcs.a.nat.interface: \"eth0; rm\" is not an interface name",
+            ),
             ("{", "(file): not valid JSON"),
         ];
         for (text, want) in cases {

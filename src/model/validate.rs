@@ -3,7 +3,7 @@
 
 use ipnet::Ipv4Net;
 
-use super::cidr::{overlaps, MAX_SUBNET_PREFIX};
+use super::cidr::{MAX_SUBNET_PREFIX, overlaps};
 use super::{Name, SubnetKind, Vpc};
 use crate::error::InputError;
 use crate::model::State;
@@ -35,12 +35,7 @@ pub fn vpc_cidr(cidr: &Ipv4Net) -> Result<(), InputError> {
 
 /// `host_routes`: (interface, network) of routes the host already has that
 /// vpcctl did not make. A VPC over one of them would cut the host off.
-pub fn create_vpc(
-    state: &State,
-    name: &Name,
-    cidr: &Ipv4Net,
-    host_routes: &[(String, Ipv4Net)],
-) -> Result<Create, InputError> {
+pub fn create_vpc(state: &State, name: &Name, cidr: &Ipv4Net, host_routes: &[(String, Ipv4Net)]) -> Result<Create, InputError> {
     if let Some(v) = state.vpc(name.as_str()) {
         if v.cidr != *cidr {
             return Err(InputError::Conflict(format!(
@@ -164,9 +159,7 @@ pub fn nat_interface(state: &State, iface: &str, exists: bool) -> Result<(), Inp
         )));
     }
     if !exists {
-        return Err(InputError::NotFound(format!(
-            "interface {iface:?} does not exist on this host; list interfaces with 'ip -br link'"
-        )));
+        return Err(InputError::NotFound(format!("interface {iface:?} does not exist on this host; list interfaces with 'ip -br link'")));
     }
     Ok(())
 }

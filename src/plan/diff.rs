@@ -18,10 +18,10 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::firewall::{self, BasePresence};
-use super::{policy, subnet, vpc, Plan, Step};
-use crate::plan::iproute;
-use crate::model::{App, Status, Subnet, Vpc};
+use super::{Plan, Step, policy, subnet, vpc};
 use crate::model::State;
+use crate::model::{App, Status, Subnet, Vpc};
+use crate::plan::iproute;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Op {
@@ -58,17 +58,11 @@ fn change(op: Op, object: String, detail: impl Into<String>) -> Change {
 
 /// Whether `after` needs `before`'s kernel objects torn down and made anew.
 pub fn vpc_replaced(before: &Vpc, after: &Vpc) -> bool {
-    before.status == Status::Pending
-        || before.cidr != after.cidr
-        || before.bridge != after.bridge
-        || before.link_group != after.link_group
+    before.status == Status::Pending || before.cidr != after.cidr || before.bridge != after.bridge || before.link_group != after.link_group
 }
 
 pub fn subnet_replaced(before: &Subnet, after: &Subnet) -> bool {
-    before.status == Status::Pending
-        || before.cidr != after.cidr
-        || before.namespace != after.namespace
-        || before.veth != after.veth
+    before.status == Status::Pending || before.cidr != after.cidr || before.namespace != after.namespace || before.veth != after.veth
 }
 
 /// How one subnet of `after` relates to `before`.
@@ -215,10 +209,11 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
-    if after.vpcs.is_empty() && !before.vpcs.is_empty() {
-        if let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1") {
-            plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
-        }
+    if after.vpcs.is_empty()
+        && !before.vpcs.is_empty()
+        && let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1")
+    {
+        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
     }
     plan
 }
@@ -494,10 +489,7 @@ mod tests {
 
     #[test]
     fn removal_tears_down_first_and_replacement_rebuilds() {
-        let before = st(vec![
-            vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.2.0/24")]),
-            vpc("b", "10.2.0.0/16", &[]),
-        ]);
+        let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.2.0/24")]), vpc("b", "10.2.0.0/16", &[])]);
         let mut after = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24"), ("s2", "10.1.3.0/24")])]);
         after.host.ip_forward_before = Some("0".into());
         let s = script(&before, &after);

@@ -21,9 +21,9 @@
 
 use super::{Plan, Restore, Step, TableEdit};
 use super::{nat, peering};
-use crate::plan::iptables::{append, comment, declare, jump_args, remove_chain};
-use crate::model::Vpc;
 use crate::model::State;
+use crate::model::Vpc;
+use crate::plan::iptables::{append, comment, declare, jump_args, remove_chain};
 
 pub const FORWARD_CHAIN: &str = "VPCCTL-FORWARD";
 pub const POSTROUTING_CHAIN: &str = "VPCCTL-POSTROUTING";
@@ -359,10 +359,8 @@ mod tests {
 
     #[test]
     fn peering_is_mirrored_in_both_chains_and_restricted_by_allow_cidrs() {
-        let mut st = state(vec![
-            vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24", PRIV)]),
-            vpc("b", "10.2.0.0/16", &[("s1", "10.2.1.0/24", PRIV)]),
-        ]);
+        let mut st =
+            state(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24", PRIV)]), vpc("b", "10.2.0.0/16", &[("s1", "10.2.1.0/24", PRIV)])]);
         st.peerings.push(Peering {
             a: Name::parse("n", "a").unwrap(),
             b: Name::parse("n", "b").unwrap(),

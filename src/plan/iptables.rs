@@ -142,13 +142,7 @@ fn split_words(s: &str) -> Vec<String> {
 /// The `-A` lines of `chain` in a dump, in order.
 pub fn chain_rules<'a>(tables: &'a [TableDump], table: &str, chain: &str) -> Vec<&'a str> {
     let prefix = format!("-A {chain} ");
-    tables
-        .iter()
-        .filter(|t| t.name == table)
-        .flat_map(|t| t.rules.iter())
-        .map(String::as_str)
-        .filter(|r| r.starts_with(&prefix))
-        .collect()
+    tables.iter().filter(|t| t.name == table).flat_map(|t| t.rules.iter()).map(String::as_str).filter(|r| r.starts_with(&prefix)).collect()
 }
 
 /// Whether two lists of rules do the same thing, in the same order.

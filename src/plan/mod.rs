@@ -161,10 +161,7 @@ mod tests {
         let mut p = Plan::default();
         p.push(Step::ip(None, vec!["link add br-a type bridge".into()]));
         p.push(Step::ip(Some("ns-a-b"), vec![]));
-        p.push(Step::Iptables(Restore {
-            netns: None,
-            tables: vec![TableEdit { table: "filter", lines: vec![":X - [0:0]".into()] }],
-        }));
+        p.push(Step::Iptables(Restore { netns: None, tables: vec![TableEdit { table: "filter", lines: vec![":X - [0:0]".into()] }] }));
         p.push(Step::Sysctl { key: "net.ipv4.ip_forward".into(), value: "1".into() });
         assert_eq!(
             p.to_script(),

@@ -4,8 +4,8 @@
 //! the host from a VPC hits the VPC chain's final DROP, so nothing ever
 //! leaves untranslated.
 
-use crate::plan::iptables::{append, comment};
 use crate::model::Vpc;
+use crate::plan::iptables::{append, comment};
 
 /// Filter rules in the VPC's chain (see plan::firewall).
 pub fn forward_rules(vpc: &Vpc) -> Vec<String> {

@@ -5,9 +5,9 @@
 
 use ipnet::Ipv4Net;
 
-use crate::plan::iptables::{append, comment};
-use crate::model::{Peering, Vpc};
 use crate::model::State;
+use crate::model::{Peering, Vpc};
+use crate::plan::iptables::{append, comment};
 
 pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (&vpc.chain, &vpc.bridge, vpc.name.as_str());

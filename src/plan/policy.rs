@@ -4,9 +4,9 @@
 //! file's rules in order (first match wins), then the default.
 
 use super::{Plan, Restore, Step, TableEdit};
-use crate::plan::iptables::{append, comment, declare};
 use crate::model::policy::{Policy, Protocol, Rule};
 use crate::model::{Subnet, Vpc};
+use crate::plan::iptables::{append, comment, declare};
 
 pub const INGRESS_CHAIN: &str = "VPCCTL-INGRESS";
 pub const EGRESS_CHAIN: &str = "VPCCTL-EGRESS";
@@ -52,10 +52,7 @@ pub fn rules(vpc: &Vpc, s: &Subnet, policy: &Policy) -> Vec<String> {
 
 pub fn in_netns(s: &Subnet, lines: Vec<String>) -> Plan {
     let mut plan = Plan::default();
-    plan.push(Step::Iptables(Restore {
-        netns: Some(s.namespace.clone()),
-        tables: vec![TableEdit { table: "filter", lines }],
-    }));
+    plan.push(Step::Iptables(Restore { netns: Some(s.namespace.clone()), tables: vec![TableEdit { table: "filter", lines }] }));
     plan
 }
 

@@ -18,11 +18,11 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::firewall::{self, FILTER_JUMP, NAT_JUMP};
-use super::{nat, policy, subnet, vpc, Plan, Restore, Step, TableEdit};
-use crate::plan::iproute;
-use crate::plan::iptables::{chain_rules, declare, same_rules, TableDump};
-use crate::model::{Name, Subnet, Vpc};
+use super::{Plan, Restore, Step, TableEdit, nat, policy, subnet, vpc};
 use crate::model::State;
+use crate::model::{Name, Subnet, Vpc};
+use crate::plan::iproute;
+use crate::plan::iptables::{TableDump, chain_rules, declare, same_rules};
 
 /// What the kernel has, as `crate::observe` reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +124,10 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         lines.extend(tail);
         TableEdit { table: t, lines }
     };
-    plan.push(Step::Iptables(Restore { netns: None, tables: vec![table("filter", b.filter, b.filter_tail), table("nat", b.nat, b.nat_tail)] }));
+    plan.push(Step::Iptables(Restore {
+        netns: None,
+        tables: vec![table("filter", b.filter, b.filter_tail), table("nat", b.nat, b.nat_tail)],
+    }));
     plan.push(Step::ip(None, b.root));
     for (ns, lines) in b.netns {
         plan.push(Step::ip(Some(&ns), lines));
@@ -175,7 +178,8 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
                 inside(b, v, s, &ns);
             }
             (ns, veth) => {
-                let what = if ns.is_none() { format!("namespace {} is missing", s.namespace) } else { format!("veth {} is missing", s.veth) };
+                let what =
+                    if ns.is_none() { format!("namespace {} is missing", s.namespace) } else { format!("veth {} is missing", s.veth) };
                 let _ = veth;
                 b.drift(Some(v), Some(s), what);
                 rebuild(b, v, s, has_gateway, obs);
@@ -219,7 +223,11 @@ fn inside(b: &mut Builder, v: &Vpc, s: &Subnet, ns: &Netns) {
     }
     let eth0 = ns.links.get(subnet::INNER_IF);
     if !eth0.is_some_and(|l| l.addrs.contains(&(s.ip, s.cidr.prefix_len()))) {
-        b.drift(Some(v), Some(s), format!("address {}/{} is missing from {} in {}", s.ip, s.cidr.prefix_len(), subnet::INNER_IF, s.namespace));
+        b.drift(
+            Some(v),
+            Some(s),
+            format!("address {}/{} is missing from {} in {}", s.ip, s.cidr.prefix_len(), subnet::INNER_IF, s.namespace),
+        );
         lines.push(iproute::addr_add(s.ip, &s.cidr, subnet::INNER_IF));
     }
     if !eth0.is_some_and(|l| l.up) {
@@ -337,7 +345,8 @@ mod tests {
             ns.links.insert("lo".into(), link(true, None, &[("127.0.0.1", 8)]));
             ns.links.insert("eth0".into(), link(true, None, &[(&s.ip.to_string(), 24)]));
             if let Some(p) = &s.policy {
-                let mut rules: Vec<String> = policy::JUMPS.iter().map(|(b, c)| format!("-A {b} {}", policy::jump_args(c).join(" "))).collect();
+                let mut rules: Vec<String> =
+                    policy::JUMPS.iter().map(|(b, c)| format!("-A {b} {}", policy::jump_args(c).join(" "))).collect();
                 // As iptables-save lists them: EGRESS before INGRESS.
                 let mut mine = policy::rules(v, s, p);
                 mine.sort_by_key(|r| !r.starts_with("-A VPCCTL-EGRESS"));
@@ -408,9 +417,17 @@ mod tests {
         let a = assess(&st, &o);
         let s = a.plan.to_script();
         for want in [
-            "link add br-v address", "route add unreachable 10.1.0.0/16", "netns add ns-v-web", "addr add 10.1.2.1/24 dev br-v",
-            "ip -n ns-v-db -batch", ":VPCCTL-FWD-v - [0:0]", "-I FORWARD 1", "-I POSTROUTING 1", "-A VPCCTL-NAT-v",
-            "ip netns exec ns-v-db iptables-restore", "echo 1 > /proc/sys/net/ipv4/ip_forward",
+            "link add br-v address",
+            "route add unreachable 10.1.0.0/16",
+            "netns add ns-v-web",
+            "addr add 10.1.2.1/24 dev br-v",
+            "ip -n ns-v-db -batch",
+            ":VPCCTL-FWD-v - [0:0]",
+            "-I FORWARD 1",
+            "-I POSTROUTING 1",
+            "-A VPCCTL-NAT-v",
+            "ip netns exec ns-v-db iptables-restore",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward",
         ] {
             assert!(s.contains(want), "missing {want:?} in\n{s}");
         }

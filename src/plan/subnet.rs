@@ -2,8 +2,8 @@
 //! a veth pair, the gateway address on the bridge, and inside the
 //! namespace its address and default route.
 
-use crate::plan::iproute;
 use crate::model::{Subnet, Vpc};
+use crate::plan::iproute;
 
 /// Name of the subnet's interface inside its namespace.
 pub const INNER_IF: &str = "eth0";
@@ -51,7 +51,10 @@ mod tests {
                 "addr add 10.1.1.1/24 dev br-v"
             ]
         );
-        assert_eq!(netns_lines(s), ["link set lo up", "addr add 10.1.1.2/24 dev eth0", "link set eth0 up", "route add default via 10.1.1.1"]);
+        assert_eq!(
+            netns_lines(s),
+            ["link set lo up", "addr add 10.1.1.2/24 dev eth0", "link set eth0 up", "route add default via 10.1.1.1"]
+        );
         assert_eq!(teardown_lines(s), ["link del v-v-web", "netns del ns-v-web"]);
     }
 }

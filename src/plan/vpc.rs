@@ -1,8 +1,8 @@
 //! The kernel objects of a VPC: a bridge (with every veth of the VPC in its
 //! link group) and an unreachable route over its whole range.
 
-use crate::plan::iproute;
 use crate::model::Vpc;
+use crate::plan::iproute;
 
 pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 

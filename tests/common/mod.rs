@@ -144,28 +144,24 @@ impl Sandbox {
     /// Make the sandbox look like a Docker host: FORWARD policy DROP and
     /// rules of its own in filter and nat, which vpcctl must leave alone.
     pub fn docker_like_host(&self) {
-        self.ok(
-            "iptables -w -P FORWARD DROP
+        self.ok("iptables -w -P FORWARD DROP
              iptables -w -N DOCKER-USER
              iptables -w -A DOCKER-USER -j RETURN
              iptables -w -A FORWARD -j DOCKER-USER
              iptables -w -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
              iptables -w -A INPUT -p tcp --dport 2222 -j ACCEPT
-             iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
-        );
+             iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
     }
 
     /// What "the host as found" means: firewall (without counters), links,
     /// addresses, routes, namespaces and forwarding.
     pub fn snapshot(&self) -> String {
-        self.ok(
-            "iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'
+        self.ok("iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'
              echo '--- links'; ip -o link | awk '{print $2}' | sort
              echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
              echo '--- routes'; ip -4 route show table all | sort
              echo '--- netns'; ip netns
-             echo '--- forwarding'; cat /proc/sys/net/ipv4/ip_forward",
-        )
+             echo '--- forwarding'; cat /proc/sys/net/ipv4/ip_forward")
     }
 
     pub fn ping(&self, ns: &str, ip: &str) -> bool {
@@ -276,10 +272,10 @@ pub fn golden(name: &str, value: &serde_json::Value) {
                     *s = s.replace(BIN, "<vpcctl>");
                 }
                 // App PIDs appear inside analyzer sentences too.
-                if let Some(i) = s.find("(pid ") {
-                    if let Some(j) = s[i..].find(')') {
-                        s.replace_range(i..i + j + 1, "(pid N)");
-                    }
+                if let Some(i) = s.find("(pid ")
+                    && let Some(j) = s[i..].find(')')
+                {
+                    s.replace_range(i..i + j + 1, "(pid N)");
                 }
             }
             _ => {}
