@@ -96,3 +96,34 @@ fn errors_are_one_json_object_and_the_exit_code_says_what_kind() {
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("iptables") && out.stderr.contains("apt-get install"), "{out:?}");
 }
+
+#[test]
+fn completions_man_page_and_graph() {
+    let sb = sandbox!();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = sb.v(&["completions", shell]);
+        assert!(out.contains("create-vpc") && out.contains("test-connectivity") && out.contains("state-dir"), "{shell}: {out}");
+    }
+    let man = sb.v(&["man"]);
+    assert!(man.starts_with(".ie") || man.contains(".TH vpcctl 1"), "{}", &man[..200.min(man.len())]);
+    for sub in ["create-vpc", "add-subnet", "apply", "plan", "repair", "check", "graph", "test-connectivity"] {
+        assert!(man.contains(&format!(".SS \"vpcctl {sub}\"")), "man page lacks {sub}");
+    }
+    // groff reads it without a warning, where groff is installed.
+    let rendered = sb.sh("command -v groff >/dev/null || exit 0; $VPCCTL man | groff -man -Tutf8 -ww 2>&1 >/dev/null");
+    assert!(rendered.ok() && rendered.stdout.trim().is_empty(), "{rendered:?}");
+    let file = sb.file(
+        "net.json",
+        r#"{"vpcs": {"vpc1": {"cidr": "10.10.0.0/16", "nat": {"interface": "uplink0"}, "subnets": {"web": {"cidr": "10.10.1.0/24", "public": true}}},
+            "vpc2": {"cidr": "10.20.0.0/16", "subnets": {"api": {"cidr": "10.20.1.0/24"}}}},
+            "peerings": [{"vpcs": ["vpc1", "vpc2"], "allow_cidrs": ["10.10.1.0/24", "10.20.1.0/24"]}]}"#,
+    );
+    sb.v(&["apply", "-f", &file]);
+    let dot = sb.v(&["graph"]);
+    assert!(dot.starts_with("digraph vpcctl {") && dot.contains("cluster_vpc1") && dot.contains("cluster_vpc2"), "{dot}");
+    assert!(dot.contains("NAT for web") && dot.contains(r"only 10.10.1.0/24, 10.20.1.0/24"), "{dot}");
+    // Graphviz accepts it, where it is installed.
+    let svg = sb.sh("command -v dot >/dev/null || exit 0; $VPCCTL graph | dot -Tsvg >/dev/null");
+    assert!(svg.ok(), "{svg:?}");
+    assert_eq!(sb.vpcctl(&["graph", "--vpc", "nope"]).code, 2);
+}
