@@ -32,7 +32,7 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 row() { printf '%-44s %12s %14s %7s  %s\n' "$@"; }
 
 # ---------------------------------------------------------------- the floor
-floor_vpc() {   # $1 = bridge, $2 = cidr
+floor_rules() {   # $1 = bridge: the VPC chain, dispatch and jump, one restore
     iptables-restore --noflush -w <<R
 *filter
 :VPCCTL-FWD-f - [0:0]
@@ -44,6 +44,9 @@ floor_vpc() {   # $1 = bridge, $2 = cidr
 -I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD
 COMMIT
 R
+}
+floor_vpc() {   # $1 = bridge, $2 = cidr
+    floor_rules "$1"
     ip -batch - <<B
 link add $1 address 02:00:00:00:00:01 type bridge
 link set $1 up
@@ -149,17 +152,7 @@ t0=$(now_us); for v in $(seq "$SV"); do measure delete "v$v"; done; t1=$(now_us)
 # `ip -n NS -batch` per namespace, one iptables-restore.
 floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name prefix (f)
     local p=${4:-f}
-    iptables-restore --noflush -w <<R
-*filter
-:VPCCTL-FWD-f - [0:0]
--A VPCCTL-FWD-f -i $1 -o $1 -m comment --comment "floor" -j ACCEPT
--A VPCCTL-FWD-f -m comment --comment "floor" -j DROP
-:VPCCTL-FORWARD - [0:0]
--A VPCCTL-FORWARD -i $1 -j VPCCTL-FWD-f
--A VPCCTL-FORWARD -o $1 -j VPCCTL-FWD-f
--I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD
-COMMIT
-R
+    floor_rules "$1"
     { echo "link add $1 address 02:00:00:00:00:01 type bridge"; echo "link set $1 up"; echo "route add unreachable $2.0.0/16"
       for i in $(seq "$3"); do
           echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 netns ${p}ns-$i"

@@ -39,37 +39,16 @@ const NARROW: &str = r#""10.10.1.0/24", "10.20.1.0/24""#;
 const WIDE: &str = r#""10.10.1.0/24", "10.10.2.0/24", "10.20.1.0/24""#;
 const WEB: &str = "http://198.51.100.80/";
 
-fn curl(sb: &Sandbox, ns: &str, url: &str) -> Option<String> {
-    let out = sb.sh(&format!("ip netns exec {ns} curl -s -m 2 {url}"));
-    out.ok().then_some(out.stdout)
-}
-
-/// Packets that reached the fake internet with a private source address.
-fn leaked(sb: &Sandbox) -> u64 {
-    let out = sb.ok("ip netns exec internet iptables -w -t raw -L PREROUTING -v -x -n");
-    out.lines().filter(|l| l.contains("leaked private source")).map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum()
-}
-
-/// Blocked under both FORWARD policies: isolation is ours, not the host's.
-fn isolated(sb: &Sandbox, ns: &str, ip: &str) -> bool {
-    let mut blocked = true;
-    for policy in ["ACCEPT", "DROP"] {
-        sb.ok(&format!("iptables -w -P FORWARD {policy}"));
-        blocked &= !sb.ping(ns, ip);
-    }
-    blocked
-}
-
 /// Everything the topology promises, checked with packets.
 fn assert_topology_works(sb: &Sandbox) {
-    let body = curl(sb, "ns-vpc1-web", WEB).expect("web reaches the internet through NAT");
+    let body = sb.curl("ns-vpc1-web", WEB).expect("web reaches the internet through NAT");
     assert!(body.contains("you are 203.0.113.2"), "{body}");
-    assert_eq!(curl(sb, "ns-vpc1-db", WEB), None, "db is private");
-    assert_eq!(leaked(sb), 0);
-    let db = curl(sb, "ns-vpc1-web", "http://10.10.2.2:5432/").expect("web -> db:5432 is allowed by db's policy");
+    assert_eq!(sb.curl("ns-vpc1-db", WEB), None, "db is private");
+    assert_eq!(sb.leaked(), 0);
+    let db = sb.curl("ns-vpc1-web", "http://10.10.2.2:5432/").expect("web -> db:5432 is allowed by db's policy");
     assert!(db.contains("db at 10.10.2.2:5432"), "{db}");
-    assert_eq!(curl(sb, "ns-vpc1-app", "http://10.10.2.2:5432/"), None, "app -> db is not in db's policy");
-    assert!(curl(sb, "ns-vpc1-app", "http://10.10.1.2:8080/").is_some_and(|b| b.contains("subnet web")), "web's app answers");
+    assert_eq!(sb.curl("ns-vpc1-app", "http://10.10.2.2:5432/"), None, "app -> db is not in db's policy");
+    assert!(sb.curl("ns-vpc1-app", "http://10.10.1.2:8080/").is_some_and(|b| b.contains("subnet web")), "web's app answers");
     assert!(sb.ping("ns-vpc2-api", "10.10.1.2"), "peered between api and web");
     assert!(!sb.ping("ns-vpc2-api", "10.10.3.2"), "the peering allows only web and api");
 }
@@ -114,7 +93,7 @@ fn plan_apply_and_a_second_apply_that_changes_nothing() {
     let out = sb.v(&["apply", "-f", &file]);
     assert!(out.contains("applied: 13 to create"), "{out}");
     assert_topology_works(&sb);
-    assert!(isolated(&sb, "ns-vpc3-lab", "10.10.1.2") && isolated(&sb, "ns-vpc1-web", "10.30.1.2"));
+    assert!(sb.isolated("ns-vpc3-lab", "10.10.1.2") && sb.isolated("ns-vpc1-web", "10.30.1.2"));
 
     // Again: nothing to do, no process spawned, the state file not rewritten.
     let stamp = |sb: &Sandbox| sb.ok("stat -c '%i %y' /var/lib/vpcctl/state.json");
@@ -213,7 +192,7 @@ fn export_then_teardown_then_apply_reproduces_everything() {
     assert_eq!(inspect_all(&sb), listed);
     assert_eq!(sb.v(&["export"]), text);
     assert_topology_works(&sb);
-    assert!(isolated(&sb, "ns-vpc3-lab", "10.10.1.2"));
+    assert!(sb.isolated("ns-vpc3-lab", "10.10.1.2"));
     sb.v(&["teardown-all"]);
     assert_eq!(sb.snapshot(), before);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -302,7 +281,7 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
          echo 0 > /proc/sys/net/ipv4/ip_forward",
         pids = pids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
     ));
-    assert_eq!(curl(&sb, "ns-vpc1-web", WEB), None);
+    assert_eq!(sb.curl("ns-vpc1-web", WEB), None);
 
     let doctor = sb.vpcctl(&["doctor"]);
     assert_eq!(doctor.code, 1, "{doctor:?}");
@@ -323,7 +302,7 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
     let out = sb.v(&["repair"]);
     assert!(out.contains("repaired"), "{out}");
     assert_topology_works(&sb);
-    assert!(isolated(&sb, "ns-vpc3-lab", "10.10.1.2") && isolated(&sb, "ns-vpc1-web", "10.30.1.2"), "isolation is back");
+    assert!(sb.isolated("ns-vpc3-lab", "10.10.1.2") && sb.isolated("ns-vpc1-web", "10.30.1.2"), "isolation is back");
     assert_eq!(sb.ok("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
     assert_eq!(sb.vpcctl(&["doctor", "-q"]).code, 0);
 

@@ -4,30 +4,6 @@
 #[macro_use]
 mod common;
 
-use common::Sandbox;
-
-/// Packets that reached the fake internet with a private source address.
-fn leaked(sb: &Sandbox) -> u64 {
-    let out = sb.ok("ip netns exec internet iptables -w -t raw -L PREROUTING -v -x -n");
-    out.lines().filter(|l| l.contains("leaked private source")).map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum()
-}
-
-fn curl(sb: &Sandbox, ns: &str, url: &str) -> Option<String> {
-    let out = sb.sh(&format!("ip netns exec {ns} curl -s -m 2 {url}"));
-    out.ok().then_some(out.stdout)
-}
-
-/// No ping gets through, whatever the host's FORWARD policy: isolation is
-/// ours, not the host's.
-fn isolated(sb: &Sandbox, ns: &str, ip: &str) -> bool {
-    let mut blocked = true;
-    for policy in ["ACCEPT", "DROP"] {
-        sb.ok(&format!("iptables -w -P FORWARD {policy}"));
-        blocked &= !sb.ping(ns, ip);
-    }
-    blocked
-}
-
 const WEB: &str = "http://198.51.100.80/";
 
 #[test]
@@ -41,26 +17,26 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
     sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
     sb.v(&["add-subnet", "vpc2", "web", "10.20.1.0/24", "--public"]);
     // Before NAT: nothing leaves, and nothing leaked.
-    assert_eq!(curl(&sb, "ns-vpc1-public", WEB), None);
+    assert_eq!(sb.curl("ns-vpc1-public", WEB), None);
     let rules_without_nat = sb.rules();
 
     let out = sb.v(&["enable-nat", "--vpc", "vpc1"]);
     assert!(out.contains("uplink0") && out.contains("default route"), "{out}");
-    let body = curl(&sb, "ns-vpc1-public", WEB).expect("public subnet reaches the internet");
+    let body = sb.curl("ns-vpc1-public", WEB).expect("public subnet reaches the internet");
     assert!(body.contains("you are 203.0.113.2"), "server must see the translated source: {body}");
     assert!(sb.ping("ns-vpc1-public", "198.51.100.80"));
     // A private subnet and a VPC without NAT do not get out, by TCP or ping.
-    assert_eq!(curl(&sb, "ns-vpc1-private", WEB), None);
+    assert_eq!(sb.curl("ns-vpc1-private", WEB), None);
     assert!(!sb.ping("ns-vpc1-private", "198.51.100.80"));
-    assert_eq!(curl(&sb, "ns-vpc2-web", WEB), None);
+    assert_eq!(sb.curl("ns-vpc2-web", WEB), None);
     assert!(!sb.ping("ns-vpc2-web", "198.51.100.80"));
     // ...and not one packet of theirs arrived untranslated.
-    assert_eq!(leaked(&sb), 0);
+    assert_eq!(sb.leaked(), 0);
     // That is our DROP, not the host's policy: it holds under ACCEPT too.
     sb.ok("iptables -w -P FORWARD ACCEPT");
-    assert_eq!(curl(&sb, "ns-vpc1-private", WEB), None);
+    assert_eq!(sb.curl("ns-vpc1-private", WEB), None);
     assert!(!sb.ping("ns-vpc2-web", "198.51.100.80"));
-    assert_eq!(leaked(&sb), 0);
+    assert_eq!(sb.leaked(), 0);
     sb.ok("iptables -w -P FORWARD DROP");
     // New connections from outside into a VPC are dropped.
     sb.ok("ip netns exec ns-vpc1-public $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
@@ -76,7 +52,7 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
 
     // A public subnet added later gets NAT without another command.
     sb.v(&["add-subnet", "vpc1", "public2", "10.10.3.0/24", "--type", "public"]);
-    let body = curl(&sb, "ns-vpc1-public2", WEB).expect("later public subnet is translated");
+    let body = sb.curl("ns-vpc1-public2", WEB).expect("later public subnet is translated");
     assert!(body.contains("you are 203.0.113.2"), "{body}");
     sb.v(&["delete-subnet", "--vpc", "vpc1", "--name", "public2"]);
     assert_eq!(sb.rules(), rules);
@@ -84,8 +60,8 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
     // disable-nat removes exactly what enable-nat added.
     sb.v(&["disable-nat", "--vpc", "vpc1"]);
     assert_eq!(sb.rules(), rules_without_nat);
-    assert_eq!(curl(&sb, "ns-vpc1-public", WEB), None);
-    assert_eq!(leaked(&sb), 0);
+    assert_eq!(sb.curl("ns-vpc1-public", WEB), None);
+    assert_eq!(sb.leaked(), 0);
 
     sb.v(&["enable-nat", "vpc1"]);
     sb.v(&["delete", "vpc1"]);
@@ -100,9 +76,9 @@ fn nat_for_named_subnets_includes_private_ones() {
     sb.v(&["add-subnet", "vpc1", "public", "10.10.1.0/24", "--public"]);
     sb.v(&["add-subnet", "vpc1", "private", "10.10.2.0/24"]);
     sb.v(&["enable-nat", "--vpc", "vpc1", "--interface", "uplink0", "--subnet-filter", "private"]);
-    assert!(curl(&sb, "ns-vpc1-private", WEB).unwrap().contains("you are 203.0.113.2"));
-    assert_eq!(curl(&sb, "ns-vpc1-public", WEB), None, "only the named subnets are translated");
-    assert_eq!(leaked(&sb), 0);
+    assert!(sb.curl("ns-vpc1-private", WEB).unwrap().contains("you are 203.0.113.2"));
+    assert_eq!(sb.curl("ns-vpc1-public", WEB), None, "only the named subnets are translated");
+    assert_eq!(sb.leaked(), 0);
     let v: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "vpc1", "--json"])).unwrap();
     assert_eq!(v["nat"]["interface"], "uplink0");
     assert_eq!(v["nat"]["subnets"], serde_json::json!(["private"]));
@@ -145,23 +121,23 @@ fn peering_is_both_ways_restrictable_and_not_transitive() {
     }
     sb.ok("sleep 0.3");
     // Isolated by default, both ways, by ping and TCP.
-    assert!(isolated(&sb, "ns-a-s1", "10.2.1.2") && isolated(&sb, "ns-b-s1", "10.1.1.2"));
-    assert_eq!(curl(&sb, "ns-a-s1", "http://10.2.1.2:8080/"), None);
+    assert!(sb.isolated("ns-a-s1", "10.2.1.2") && sb.isolated("ns-b-s1", "10.1.1.2"));
+    assert_eq!(sb.curl("ns-a-s1", "http://10.2.1.2:8080/"), None);
 
     sb.v(&["peer", "--a", "a", "--b", "b"]);
     assert!(sb.ping("ns-a-s1", "10.2.1.2") && sb.ping("ns-b-s2", "10.1.1.2"));
     assert!(sb.ping("ns-a-s2", "10.2.2.2"));
     // Peer traffic keeps its own source address, even with NAT on.
     sb.v(&["enable-nat", "a", "--interface", "uplink0"]);
-    let body = curl(&sb, "ns-a-s1", "http://10.2.1.2:8080/").expect("peered TCP");
+    let body = sb.curl("ns-a-s1", "http://10.2.1.2:8080/").expect("peered TCP");
     assert!(body.contains("you are 10.1.1.2"), "{body}");
-    let body = curl(&sb, "ns-b-s1", "http://10.1.1.2:8080/").expect("peered TCP, other way");
+    let body = sb.curl("ns-b-s1", "http://10.1.1.2:8080/").expect("peered TCP, other way");
     assert!(body.contains("you are 10.2.1.2"), "{body}");
 
     // Not transitive: a-b and b-c give no path from a to c.
     sb.v(&["peer-vpcs", "b", "c"]);
     assert!(sb.ping("ns-b-s1", "10.3.1.2"));
-    assert!(isolated(&sb, "ns-a-s1", "10.3.1.2") && isolated(&sb, "ns-c-s1", "10.1.1.2"));
+    assert!(sb.isolated("ns-a-s1", "10.3.1.2") && sb.isolated("ns-c-s1", "10.1.1.2"));
 
     // Shown on both sides.
     let list = sb.v(&["list"]);
@@ -171,13 +147,13 @@ fn peering_is_both_ways_restrictable_and_not_transitive() {
 
     // Unpeer restores isolation.
     sb.v(&["unpeer", "--a", "b", "--b", "a"]);
-    assert!(isolated(&sb, "ns-a-s1", "10.2.1.2") && isolated(&sb, "ns-b-s1", "10.1.1.2"));
+    assert!(sb.isolated("ns-a-s1", "10.2.1.2") && sb.isolated("ns-b-s1", "10.1.1.2"));
 
     // allow-cidrs: only a.s1 <-> b.s1 passes, both ways.
     sb.v(&["peer", "a", "b", "--allow-cidrs", "10.1.1.0/24,10.2.1.0/24"]);
     assert!(sb.ping("ns-a-s1", "10.2.1.2") && sb.ping("ns-b-s1", "10.1.1.2"));
-    assert!(isolated(&sb, "ns-a-s2", "10.2.1.2") && isolated(&sb, "ns-a-s1", "10.2.2.2"));
-    assert!(isolated(&sb, "ns-b-s2", "10.1.1.2"));
+    assert!(sb.isolated("ns-a-s2", "10.2.1.2") && sb.isolated("ns-a-s1", "10.2.2.2"));
+    assert!(sb.isolated("ns-b-s2", "10.1.1.2"));
     let same = sb.vpcctl(&["peer", "a", "b", "--allow-cidrs", "10.2.1.0/24,10.1.1.0/24"]);
     assert!(same.ok() && same.stdout.contains("unchanged"), "{same:?}");
 

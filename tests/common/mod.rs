@@ -189,6 +189,33 @@ chmod +x /run/vpcctl-sandbox/shim/ip"#
         ));
     }
 
+    /// Packets that reached the fake internet with a private source address
+    /// (anything that left a VPC without NAT).
+    pub fn leaked(&self) -> u64 {
+        let out = self.ok("ip netns exec internet iptables -w -t raw -L PREROUTING -v -x -n");
+        out.lines()
+            .filter(|l| l.contains("leaked private source"))
+            .map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+
+    /// The body `curl` fetched from inside `ns`, or None if it failed.
+    pub fn curl(&self, ns: &str, url: &str) -> Option<String> {
+        let out = self.sh(&format!("ip netns exec {ns} curl -s -m 2 {url}"));
+        out.ok().then_some(out.stdout)
+    }
+
+    /// No ping gets through, whatever the host's FORWARD policy: isolation
+    /// is ours, not the host's. Leaves the policy DROP.
+    pub fn isolated(&self, ns: &str, ip: &str) -> bool {
+        let mut blocked = true;
+        for policy in ["ACCEPT", "DROP"] {
+            self.ok(&format!("iptables -w -P FORWARD {policy}"));
+            blocked &= !self.ping(ns, ip);
+        }
+        blocked
+    }
+
     /// The live ruleset without iptables-save's timestamp comments.
     pub fn rules(&self) -> String {
         self.ok("iptables-save | grep -v '^#'")
