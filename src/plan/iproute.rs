@@ -26,6 +26,13 @@ pub fn bridge_mac(bridge: &str) -> String {
     format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2], h[3], h[4])
 }
 
+/// No IPv6 address of any kind (not even link-local) on `dev`. vpcctl is
+/// IPv4-only: its policies, isolation and NAT are IPv4 rules, so a subnet
+/// must have no IPv6 address to be reached at around them.
+pub fn no_ipv6(dev: &str) -> String {
+    format!("link set {dev} addrgenmode none")
+}
+
 pub fn link_up(dev: &str) -> String {
     format!("link set {dev} up")
 }

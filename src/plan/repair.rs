@@ -144,7 +144,7 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
     match bridge {
         None => {
             b.drift(Some(v), None, format!("bridge {} is missing", v.bridge));
-            b.root.extend(vpc::create_lines(v).into_iter().take(2));
+            b.root.extend(vpc::bridge_lines(v));
         }
         Some(l) if !l.up => {
             b.drift(Some(v), None, format!("bridge {} is down", v.bridge));

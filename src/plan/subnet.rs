@@ -13,6 +13,7 @@ pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
     vec![
         iproute::netns_add(&s.namespace),
         iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF),
+        iproute::no_ipv6(&s.veth),
         iproute::attach_up(&s.veth, &vpc.bridge),
         iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
     ]
@@ -20,7 +21,13 @@ pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
 
 /// Lines for the batch inside the subnet's namespace.
 pub fn netns_lines(s: &Subnet) -> Vec<String> {
-    vec![iproute::link_up("lo"), iproute::addr_add(s.ip, &s.cidr, INNER_IF), iproute::link_up(INNER_IF), iproute::default_route(s.gateway)]
+    vec![
+        iproute::link_up("lo"),
+        iproute::addr_add(s.ip, &s.cidr, INNER_IF),
+        iproute::no_ipv6(INNER_IF),
+        iproute::link_up(INNER_IF),
+        iproute::default_route(s.gateway),
+    ]
 }
 
 /// Lines that remove a subnet's objects from the root namespace. Deleting
@@ -34,7 +41,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_subnet_is_four_root_lines_and_four_inside() {
+    fn a_subnet_is_five_root_lines_and_five_inside() {
         let v: Vpc = serde_json::from_str(
             r#"{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":9,"chain":"VPCCTL-FWD-v","status":"ready",
             "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public","namespace":"ns-v-web","veth":"v-v-web",
@@ -47,13 +54,20 @@ mod tests {
             [
                 "netns add ns-v-web",
                 "link add v-v-web group 9 type veth peer name eth0 netns ns-v-web",
+                "link set v-v-web addrgenmode none",
                 "link set v-v-web master br-v up",
                 "addr add 10.1.1.1/24 dev br-v"
             ]
         );
         assert_eq!(
             netns_lines(s),
-            ["link set lo up", "addr add 10.1.1.2/24 dev eth0", "link set eth0 up", "route add default via 10.1.1.1"]
+            [
+                "link set lo up",
+                "addr add 10.1.1.2/24 dev eth0",
+                "link set eth0 addrgenmode none",
+                "link set eth0 up",
+                "route add default via 10.1.1.1"
+            ]
         );
         assert_eq!(teardown_lines(s), ["link del v-v-web", "netns del ns-v-web"]);
     }

@@ -8,7 +8,14 @@ pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 
 /// Lines that make the VPC's own objects (its subnets come separately).
 pub fn create_lines(vpc: &Vpc) -> Vec<String> {
-    vec![iproute::bridge_add(&vpc.bridge, vpc.link_group), iproute::link_up(&vpc.bridge), iproute::route_unreachable_add(&vpc.cidr)]
+    let mut lines = bridge_lines(vpc);
+    lines.push(iproute::route_unreachable_add(&vpc.cidr));
+    lines
+}
+
+/// The bridge, up, with no IPv6 address (set before it comes up).
+pub fn bridge_lines(vpc: &Vpc) -> Vec<String> {
+    vec![iproute::bridge_add(&vpc.bridge, vpc.link_group), iproute::no_ipv6(&vpc.bridge), iproute::link_up(&vpc.bridge)]
 }
 
 /// Lines that remove a VPC's objects whether or not they exist, for one
@@ -40,6 +47,6 @@ mod tests {
         );
         let create = create_lines(&v);
         assert!(create[0].starts_with("link add br-v address 02:") && create[0].ends_with("group 1073741830 type bridge"));
-        assert_eq!(create[2], "route add unreachable 10.1.0.0/16");
+        assert_eq!(create[1..], ["link set br-v addrgenmode none", "link set br-v up", "route add unreachable 10.1.0.0/16"]);
     }
 }
