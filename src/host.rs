@@ -132,6 +132,46 @@ pub fn default_route_interface() -> Option<String> {
     routes().into_iter().find(|(_, n)| n.prefix_len() == 0).map(|(d, _)| d)
 }
 
+/// Links and IPv4 addresses of the calling thread's network namespace.
+pub fn ifaddrs() -> std::io::Result<std::collections::HashMap<String, crate::plan::repair::Link>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut links: std::collections::HashMap<String, crate::plan::repair::Link> = std::collections::HashMap::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
+        let link = links.entry(name).or_default();
+        link.up = ifa.ifa_flags & libc::IFF_UP as u32 != 0;
+        if !ifa.ifa_addr.is_null() && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
+            // SAFETY: an AF_INET sockaddr is a sockaddr_in; so is its netmask.
+            let addr = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+            let prefix = if ifa.ifa_netmask.is_null() {
+                32
+            } else {
+                u32::from_be(unsafe { &*(ifa.ifa_netmask as *const libc::sockaddr_in) }.sin_addr.s_addr).count_ones() as u8
+            };
+            link.addrs.push((Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)), prefix));
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: freeing the list getifaddrs allocated, once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(links)
+}
+
+/// Every IPv4 address of this namespace's interfaces, with its device.
+pub fn local_addresses() -> Vec<(String, Ipv4Addr)> {
+    let mut out: Vec<(String, Ipv4Addr)> =
+        ifaddrs().unwrap_or_default().into_iter().flat_map(|(dev, l)| l.addrs.into_iter().map(move |(a, _)| (dev.clone(), a))).collect();
+    out.sort();
+    out
+}
+
 /// Whether our jump from a built-in chain exists (`iptables -C`).
 pub fn jump_present(j: &BaseJump) -> Result<bool, RunError> {
     rule_present(None, j.table, j.builtin, &j.rule_args())

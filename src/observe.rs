@@ -10,7 +10,6 @@
 //!   spawned from that thread and so inside the namespace.
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
@@ -115,7 +114,7 @@ fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
                 if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return None;
                 }
-                let links = ifaddrs().ok()?;
+                let links = host::ifaddrs().ok()?;
                 let route = std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default();
                 let default_via = default_gateway(&route);
                 let filter_rules = if rules { filter_rules_here() } else { None };
@@ -125,38 +124,6 @@ fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
             .ok()
             .flatten()
     })
-}
-
-/// Links and IPv4 addresses of the calling thread's network namespace.
-fn ifaddrs() -> std::io::Result<HashMap<String, Link>> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list we free below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let mut links: HashMap<String, Link> = HashMap::new();
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned.
-        let ifa = unsafe { &*cur };
-        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
-        let link = links.entry(name).or_default();
-        link.up = ifa.ifa_flags & libc::IFF_UP as u32 != 0;
-        if !ifa.ifa_addr.is_null() && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
-            // SAFETY: an AF_INET sockaddr is a sockaddr_in; so is its netmask.
-            let addr = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-            let prefix = if ifa.ifa_netmask.is_null() {
-                32
-            } else {
-                u32::from_be(unsafe { &*(ifa.ifa_netmask as *const libc::sockaddr_in) }.sin_addr.s_addr).count_ones() as u8
-            };
-            link.addrs.push((Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr)), prefix));
-        }
-        cur = ifa.ifa_next;
-    }
-    // SAFETY: freeing the list getifaddrs allocated, once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(links)
 }
 
 fn default_gateway(proc_route: &str) -> Option<Ipv4Addr> {
@@ -199,7 +166,7 @@ mod tests {
 
     #[test]
     fn reads_this_threads_namespace() {
-        let links = ifaddrs().unwrap();
+        let links = host::ifaddrs().unwrap();
         assert!(links.contains_key("lo"), "{links:?}");
     }
 }

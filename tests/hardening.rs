@@ -43,3 +43,38 @@ fn ipv6_cannot_bypass_a_deny_all_policy() {
     let tcp = sb.sh(&format!("ip netns exec ns-vpc1-a curl -g -s -m 2 'http://[{target}%eth0]:8080/'"));
     assert!(!tcp.ok(), "the app answered over IPv6: {tcp:?}");
 }
+
+#[test]
+fn address_spaces_that_cut_the_host_off_are_refused() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    for (cidr, why) in [
+        ("0.0.0.0/8", "0.0.0.0/8"),
+        ("127.10.0.0/16", "loopback"),
+        ("169.254.0.0/16", "metadata"),
+        ("224.1.0.0/16", "multicast"),
+        ("240.0.0.0/8", "reserved"),
+    ] {
+        let out = sb.refused(&["create-vpc", "v", cidr], why);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"), "{out:?}");
+    }
+    // A range over an address the host holds (here a /32 on lo, which no
+    // main-table route shows) would take it from the host.
+    sb.ok("ip addr add 192.0.2.7/32 dev lo");
+    let snap_with_addrs = sb.snapshot();
+    sb.refused(&["create-vpc", "v", "192.0.2.0/24"], "covers 192.0.2.7, an address of this host (on lo)");
+    let file = sb.file("t.json", r#"{"vpcs": {"v": {"cidr": "192.0.2.0/24"}}}"#);
+    sb.refused(&["apply", "-f", &file], "covers 192.0.2.7");
+    // An address the host gains inside a VPC later keeps its range from subnets.
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.ok("ip addr add 10.10.9.9/32 dev lo");
+    sb.refused(&["add-subnet", "vpc1", "s", "10.10.9.0/24"], "covers 10.10.9.9, an address of this host (on lo)");
+    sb.v(&["add-subnet", "vpc1", "s", "10.10.8.0/24"]);
+    sb.v(&["teardown-all"]);
+    sb.ok("ip addr del 10.10.9.9/32 dev lo");
+    assert_eq!(sb.snapshot(), snap_with_addrs);
+    sb.ok("ip addr del 192.0.2.7/32 dev lo");
+    assert_eq!(sb.snapshot(), snap);
+}

@@ -17,7 +17,13 @@ pub fn add(ctx: &Ctx, req: NewSubnet) -> Result<()> {
     let recorded: Vec<ipnet::Ipv4Net> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
     let host_routes: Vec<_> = host::routes().into_iter().filter(|(_, n)| !recorded.contains(n)).collect();
     let mut after = before.clone();
-    match validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)? {
+    let created = validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)?;
+    if created == Create::New {
+        let gateways: Vec<std::net::Ipv4Addr> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.gateway)).collect();
+        let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !gateways.contains(a)).collect();
+        validate::clear_of_host_addresses("subnet CIDR", &cidr, &addrs)?;
+    }
+    match created {
         Create::Exists => {
             let s = before.find_subnet(&vpc_name, &name)?;
             ctx.report(format!("subnet '{name}' already exists in VPC '{vpc_name}' ({kind} {cidr}); nothing to do"), show::subnet_json(s));

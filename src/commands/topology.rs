@@ -150,8 +150,12 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
     let ours: Vec<&str> = current.vpcs.iter().map(|v| v.bridge.as_str()).collect();
     let routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
     let recorded = current.taken_names();
+    let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
     for v in &next.vpcs {
         let known = current.vpc(v.name.as_str());
+        if known.is_none_or(|k| k.cidr != v.cidr) {
+            validate::clear_of_host_addresses(&format!("vpcs.{}: CIDR", v.name), &v.cidr, &addrs)?;
+        }
         if known.is_none_or(|k| k.cidr != v.cidr)
             && let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr))
         {

@@ -20,7 +20,12 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
     let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
     let host_routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
     let mut after = before.clone();
-    match validate::create_vpc(&before, &name, &cidr, &host_routes)? {
+    let created = validate::create_vpc(&before, &name, &cidr, &host_routes)?;
+    if created == Create::New {
+        let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
+        validate::clear_of_host_addresses("VPC CIDR", &cidr, &addrs)?;
+    }
+    match created {
         Create::Exists => {
             let v = before.find_vpc(&name)?;
             ctx.report(format!("VPC '{name}' already exists ({cidr}); nothing to do"), show::vpc_json(&before, v));

@@ -27,6 +27,20 @@ pub fn parse(what: &'static str, raw: &str) -> Result<Ipv4Net, InputError> {
     Ok(net)
 }
 
+/// Ranges no VPC may use, and why: the host needs them to stay itself.
+pub const RESERVED: [(&str, &str); 5] = [
+    ("0.0.0.0/8", "\"this network\", which no host can be reached at"),
+    ("127.0.0.0/8", "loopback: the host's own addresses"),
+    ("169.254.0.0/16", "link-local, where cloud metadata services answer (169.254.169.254)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved, and the broadcast address"),
+];
+
+/// The reserved range `net` overlaps, with why it is reserved.
+pub fn reserved(net: &Ipv4Net) -> Option<(Ipv4Net, &'static str)> {
+    RESERVED.iter().map(|(r, why)| (r.parse::<Ipv4Net>().expect("a valid constant"), *why)).find(|(r, _)| overlaps(r, net))
+}
+
 pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }

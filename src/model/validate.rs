@@ -30,6 +30,11 @@ pub fn vpc_cidr(cidr: &Ipv4Net) -> Result<(), InputError> {
             cidr.prefix_len()
         )));
     }
+    if let Some((range, why)) = super::cidr::reserved(cidr) {
+        return Err(InputError::Invalid(format!(
+            "VPC CIDR {cidr} overlaps {range} ({why}); use a private range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+        )));
+    }
     Ok(())
 }
 
@@ -84,6 +89,17 @@ pub fn no_subnet(vpc: &Vpc, name: &str) -> InputError {
     let known: Vec<&str> = vpc.subnets.iter().map(|s| s.name.as_str()).collect();
     let hint = if known.is_empty() { "it has no subnets".to_string() } else { format!("its subnets: {}", known.join(", ")) };
     InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
+}
+
+/// A range over an address the host itself holds (on `dev`) would take
+/// that address away from the host. `what` names the range for the error.
+pub fn clear_of_host_addresses(what: &str, cidr: &Ipv4Net, host_addrs: &[(String, std::net::Ipv4Addr)]) -> Result<(), InputError> {
+    match host_addrs.iter().find(|(_, a)| cidr.contains(a)) {
+        Some((dev, a)) => Err(InputError::Conflict(format!(
+            "{what} {cidr} covers {a}, an address of this host (on {dev}); pick a range the host does not use"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `host_routes` as for `create_vpc`, minus the routes of recorded subnets.
