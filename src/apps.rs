@@ -2,7 +2,7 @@
 //! know when they listen, and stop them without ever killing a stranger
 //! who inherited a recycled PID.
 
-use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -33,7 +33,15 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path) -> Result<Chi
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let out = File::create(log).with_context(|| format!("cannot create log file {}", log.display()))?;
+    // 0600, and never through a link planted where the log goes.
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(log)
+        .with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
     let ip = crate::host::resolve("ip")?;
     let mut cmd = Command::new(ip);

@@ -100,6 +100,19 @@ pub enum StateError {
     Corrupt { path: PathBuf, reason: String },
     #[error("state file {} has schema version {found}, this vpcctl understands {supported}; use a matching vpcctl", path.display())]
     Version { path: PathBuf, found: u32, supported: u32 },
+    #[error(
+        "state file {p}: {field} is {value:?}, which vpcctl never writes ({why}); nothing was run. \
+         Restore the file if it was edited, or move it aside and run 'vpcctl doctor'",
+        p = path.display()
+    )]
+    Tampered { path: PathBuf, field: String, value: String, why: &'static str },
+    #[error(
+        "state directory {} is {why}, so anyone could rewrite what vpcctl runs as root; \
+         fix it (chown root: {p}; chmod go-w {p}) or pick another with --state-dir",
+        path.display(),
+        p = path.display()
+    )]
+    Unsafe { path: PathBuf, why: String },
     #[error("cannot write state file {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }

@@ -31,6 +31,7 @@ impl Store {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
         lock.lock().map_err(dir_err)?;
+        check_dir(dir)?;
         Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock) })
     }
 
@@ -46,7 +47,7 @@ impl Store {
 
     pub fn load(&self) -> Result<State, StateError> {
         let path = self.path();
-        let text = match fs::read_to_string(&path) {
+        let text = match read_nofollow(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(State::default()),
             Err(e) if e.kind() == ErrorKind::InvalidData => {
@@ -54,6 +55,7 @@ impl Store {
             }
             Err(source) => return Err(StateError::Read { path, source }),
         };
+        check_dir(&self.dir)?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
         let found = value.get("schema_version").and_then(|v| v.as_u64());
@@ -64,7 +66,9 @@ impl Store {
             }
             None => return Err(StateError::Corrupt { path, reason: "no schema_version".into() }),
         }
-        serde_json::from_value(value).map_err(|e| StateError::Corrupt { path, reason: e.to_string() })
+        let state: State = serde_json::from_value(value).map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        state.check().map_err(|(field, value, why)| StateError::Tampered { path, field, value, why })?;
+        Ok(state)
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
@@ -74,7 +78,14 @@ impl Store {
         let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
         let mut body = serde_json::to_vec_pretty(state).expect("state serialises");
         body.push(b'\n');
-        let mut f = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp).map_err(werr)?;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(werr)?;
         f.write_all(&body).map_err(werr)?;
         f.sync_all().map_err(werr)?;
         drop(f);
@@ -83,6 +94,36 @@ impl Store {
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(werr)?;
         Ok(())
     }
+}
+
+/// Read a file that must not be a symlink (O_NOFOLLOW): a link planted in
+/// the state dir would make vpcctl read, or write, somewhere else.
+fn read_nofollow(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The state dir decides what vpcctl runs as root, so only root (or the
+/// user running vpcctl) may own it and nobody else may write it.
+fn check_dir(dir: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(dir) else { return Ok(()) };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let unsafe_dir = |why: String| Err(StateError::Unsafe { path: dir.to_path_buf(), why });
+    if meta.file_type().is_symlink() {
+        return unsafe_dir("a symbolic link".into());
+    }
+    if meta.uid() != 0 && meta.uid() != me {
+        return unsafe_dir(format!("owned by uid {}, not root", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return unsafe_dir(format!("writable by its group or by everyone (mode {:o})", meta.mode() & 0o777));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -78,3 +78,81 @@ fn address_spaces_that_cut_the_host_off_are_refused() {
     sb.ok("ip addr del 192.0.2.7/32 dev lo");
     assert_eq!(sb.snapshot(), snap);
 }
+
+#[test]
+fn tampered_state_is_refused_and_runs_nothing() {
+    let sb = sandbox!();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8080"]);
+    let good = sb.state_json();
+    let cases: [(&str, &str, &str); 4] = [
+        // A newline in a kernel name would be a second line of an ip batch.
+        (r#""bridge": "br-vpc1""#, r#""bridge": "br-vpc1\nnetns add pwned""#, "vpcs[0].bridge"),
+        (r#""namespace": "ns-vpc1-web""#, r#""namespace": "ns-vpc1-web\nnetns add pwned""#, "vpcs[0].subnets[0].namespace"),
+        (r#""chain": "VPCCTL-FWD-vpc1""#, r#""chain": "INPUT""#, "vpcs[0].chain"),
+        // pid 1 would be kill(-1): every process.
+        (r#""pid": "#, r#""pid": 1, "was": "#, "apps[0].pid"),
+    ];
+    for (from, to, field) in cases {
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(bad, good, "{from}");
+        sb.ok(&format!("cat > /var/lib/vpcctl/state.json <<'EOF'\n{bad}EOF"));
+        for args in [&["delete", "vpc1"][..], &["repair"], &["stop-app", "vpc1", "web"], &["list"]] {
+            let out = sb.vpcctl(args);
+            assert!(
+                !out.ok() && out.stderr.contains("/var/lib/vpcctl/state.json") && out.stderr.contains(field),
+                "{args:?} {field}\n{out:?}"
+            );
+            assert!(out.stderr.contains("nothing was run"), "{out:?}");
+        }
+        assert!(!sb.ok("ip netns list").contains("pwned"));
+        assert!(sb.sh("ip link show br-vpc1").ok(), "nothing was torn down");
+    }
+    sb.ok(&format!("cat > /var/lib/vpcctl/state.json <<'EOF'\n{good}EOF"));
+    // A state dir others can write is refused, and so is a state file that is a link.
+    sb.ok("chmod 0777 /var/lib/vpcctl");
+    sb.refused(&["delete", "vpc1"], "writable by its group or by everyone");
+    sb.ok("chmod 0755 /var/lib/vpcctl; mv /var/lib/vpcctl/state.json /run/vpcctl-sandbox/real.json; ln -s /run/vpcctl-sandbox/real.json /var/lib/vpcctl/state.json");
+    let out = sb.vpcctl(&["delete", "vpc1"]);
+    assert!(!out.ok() && out.stderr.contains("state.json"), "{out:?}");
+    sb.ok("rm /var/lib/vpcctl/state.json; mv /run/vpcctl-sandbox/real.json /var/lib/vpcctl/state.json");
+    // The app's log is the owner's alone.
+    assert_eq!(sb.ok("stat -c %a /var/lib/vpcctl/apps/vpc1/web-8080.log").trim(), "600");
+    sb.v(&["delete", "vpc1"]);
+}
+
+/// Resident memory of a process, KiB.
+fn rss_kib(sb: &Sandbox, pid: u64) -> u64 {
+    let status = sb.ok(&format!("cat /proc/{pid}/status"));
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_built_in_server_survives_hostile_clients() {
+    let sb = sandbox!();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8080"]);
+    let v: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "vpc1", "--json"])).unwrap();
+    let pid = v["subnets"][0]["apps"][0]["pid"].as_u64().unwrap();
+    let before = rss_kib(&sb, pid);
+    // One client streams 20 MB without a newline; 300 more connect and say nothing.
+    sb.ok("(exec 3<>/dev/tcp/10.10.1.2/8080; head -c 20000000 /dev/zero >&3; sleep 8) >/dev/null 2>&1 &
+         (ulimit -n 4096; for i in $(seq 300); do exec {fd}<>/dev/tcp/10.10.1.2/8080 || break; done; sleep 8) >/dev/null 2>&1 &
+         sleep 1.5");
+    let open = sb.ok("ip netns exec ns-vpc1-web ss -tn state established '( sport = :8080 )' | tail -n +2 | wc -l");
+    assert!(open.trim().parse::<u32>().unwrap() >= 250, "the idle clients are connected: {open}");
+    let start = std::time::Instant::now();
+    let body = sb.ok("curl -s -m 2 http://10.10.1.2:8080/");
+    assert!(body.contains("vpcctl app in vpc vpc1 subnet web"), "{body}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(2), "answered in {:?}", start.elapsed());
+    let after = rss_kib(&sb, pid);
+    assert!(after < before + 8 * 1024, "memory grew from {before} KiB to {after} KiB");
+    // A head past 8 KiB is refused outright.
+    let big =
+        sb.ok("curl -s -m 2 -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 9000 /dev/zero | tr '\\0' a)\" http://10.10.1.2:8080/");
+    assert_eq!(big.trim(), "431");
+    assert!(sb.curl("ns-vpc1-web", "http://10.10.1.2:8080/").is_some(), "still serving");
+}

@@ -153,9 +153,6 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
     let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
     for v in &next.vpcs {
         let known = current.vpc(v.name.as_str());
-        if known.is_none_or(|k| k.cidr != v.cidr) {
-            validate::clear_of_host_addresses(&format!("vpcs.{}: CIDR", v.name), &v.cidr, &addrs)?;
-        }
         if known.is_none_or(|k| k.cidr != v.cidr)
             && let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr))
         {
@@ -164,6 +161,9 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
                 v.name, v.cidr
             ))
             .into());
+        }
+        if known.is_none_or(|k| k.cidr != v.cidr) {
+            validate::clear_of_host_addresses(&format!("vpcs.{}: CIDR", v.name), &v.cidr, &addrs)?;
         }
         if !ctx.dry_run && !recorded.contains(&v.bridge) && host::link_exists(&v.bridge) {
             return Err(super::unrecorded("interface", &v.bridge, &format!("ip link del {}", v.bridge)).into());

@@ -76,6 +76,25 @@ pub fn link_group(vpc: &str, taken: &dyn Fn(u32) -> bool) -> u32 {
     unreachable!("u32 salts exhausted")
 }
 
+/// Whether `name` is one that `pick_name` could have made with `prefix`
+/// within `max` bytes. State is checked against this on load, so a name
+/// edited into state.json cannot smuggle a second command into a batch.
+pub fn is_ours(prefix: &str, name: &str, max: usize) -> bool {
+    name.len() <= max
+        && name
+            .strip_prefix(prefix)
+            .is_some_and(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+}
+
+/// An interface name the host may have (a NAT uplink): what `ip link`
+/// accepts, without anything a shell or a batch line would read specially.
+pub fn is_ifname(name: &str) -> bool {
+    !name.is_empty() && name.len() <= IFNAME_MAX && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
+/// Smallest link group vpcctl uses.
+pub const MIN_GROUP: u32 = GROUP_BASE;
+
 /// Per-VPC filter chain. Derived from the bridge name, which is already unique.
 pub fn vpc_chain(bridge: &str) -> String {
     let tail = bridge.strip_prefix("br-").unwrap_or(bridge);

@@ -77,6 +77,51 @@ impl State {
         self.peerings.iter().filter(move |p| p.involves(vpc))
     }
 
+    /// Check every field that reaches a command line or a syscall against
+    /// what vpcctl itself writes. Returns the field's path, its value and
+    /// what is wrong.
+    pub fn check(&self) -> Result<(), (String, String, &'static str)> {
+        use super::kernel_names::{CHAIN_MAX, IFNAME_MAX, MIN_GROUP, is_ifname, is_ours};
+        let bad = |path: String, value: &dyn std::fmt::Display, why| Err((path, value.to_string(), why));
+        for (i, v) in self.vpcs.iter().enumerate() {
+            let at = format!("vpcs[{i}]");
+            if !is_ours("br-", &v.bridge, IFNAME_MAX) {
+                return bad(format!("{at}.bridge"), &v.bridge, "not a bridge name vpcctl makes");
+            }
+            if !is_ours("VPCCTL-FWD-", &v.chain, CHAIN_MAX) {
+                return bad(format!("{at}.chain"), &v.chain, "not a chain name vpcctl makes");
+            }
+            if v.link_group < MIN_GROUP {
+                return bad(format!("{at}.link_group"), &v.link_group, "not a link group vpcctl uses");
+            }
+            if let Some(n) = v.nat.as_ref().filter(|n| !is_ifname(&n.interface)) {
+                return bad(format!("{at}.nat.interface"), &n.interface, "not an interface name");
+            }
+            for (j, s) in v.subnets.iter().enumerate() {
+                let at = format!("{at}.subnets[{j}]");
+                if !is_ours("v-", &s.veth, IFNAME_MAX) {
+                    return bad(format!("{at}.veth"), &s.veth, "not a veth name vpcctl makes");
+                }
+                if !is_ours("ns-", &s.namespace, 3 + 64) {
+                    return bad(format!("{at}.namespace"), &s.namespace, "not a namespace name vpcctl makes");
+                }
+                if !v.cidr.contains(&s.cidr) || (s.gateway, s.ip) != super::cidr::gateway_and_host(&s.cidr) {
+                    return bad(format!("{at}.cidr"), &s.cidr, "the subnet, its gateway and its address do not agree");
+                }
+                for (k, a) in s.apps.iter().enumerate() {
+                    // 0 is "not started yet"; 1 is init, and kill(-1) is everyone.
+                    if a.pid == 1 || a.pid > i32::MAX as u32 {
+                        return bad(format!("{at}.apps[{k}].pid"), &a.pid, "not a process vpcctl could have started");
+                    }
+                    if a.command.is_empty() || a.command.iter().any(|w| w.contains('\0')) {
+                        return bad(format!("{at}.apps[{k}].command"), &a.command.join(" "), "not a command");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every interface and namespace name we have recorded, so new names
     /// can be chosen not to collide with them.
     pub fn taken_names(&self) -> std::collections::HashSet<String> {

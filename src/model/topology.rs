@@ -233,10 +233,7 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
     let obj = object(v, at, &["interface", "subnets"])?;
     let interface = obj.get("interface").map(|i| string(i, &format!("{at}.interface")).map(str::to_string)).transpose()?;
     if let Some(i) = &interface {
-        let ok = !i.is_empty()
-            && i.len() <= crate::model::kernel_names::IFNAME_MAX
-            && i.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-        if !ok {
+        if !crate::model::kernel_names::is_ifname(i) {
             return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
         }
     }
