@@ -232,10 +232,8 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
 fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
     let obj = object(v, at, &["interface", "subnets"])?;
     let interface = obj.get("interface").map(|i| string(i, &format!("{at}.interface")).map(str::to_string)).transpose()?;
-    if let Some(i) = &interface {
-        if !crate::model::kernel_names::is_ifname(i) {
-            return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
-        }
+    if let Some(i) = interface.as_ref().filter(|i| !crate::model::kernel_names::is_ifname(i)) {
+        return Err(err(&format!("{at}.interface"), format!("{i:?} is not an interface name (see 'ip -br link')")));
     }
     let subnets = obj
         .get("subnets")
