@@ -136,20 +136,22 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
     let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
     if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
-        hops.push(hop(
-            "VPC router",
-            Outcome::Allow,
-            format!("{dst} is the gateway of {}/{}: the host itself answers", dvpc.name, s.name),
-            None,
-        ));
-        return Analysis {
-            reachable: true,
-            certain: false,
-            network_open: true,
-            verdict: format!("open: {dst} is a gateway address of the host"),
-            code: "PATH_FOUND",
-            hops,
-        };
+        // The host itself: VPCCTL-INPUT lets a VPC ping its own gateways, nothing else.
+        if proto == Proto::Icmp && dvpc.name == vpc.name {
+            let rule = format!("{} ping own gateway", vpc.name);
+            hops.push(hop("host", Outcome::Allow, format!("{dst} is the gateway of {}/{}: {rule}", dvpc.name, s.name), None));
+            return Analysis {
+                reachable: true,
+                certain: true,
+                network_open: true,
+                verdict: format!("open: {rule}"),
+                code: "PATH_FOUND",
+                hops,
+            };
+        }
+        let why = format!("{dst} is the host (gateway of {}/{}), and the host is not a service of the VPC", dvpc.name, s.name);
+        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
+        return blocked(hops, why, "HOST_NOT_A_SERVICE");
     }
     let Some(dsub) = dvpc.subnets.iter().find(|s| s.ip == dst) else {
         let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
@@ -246,6 +248,18 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
         hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
         Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
     };
+    if dst.is_link_local() {
+        let why = format!("{dst} is link-local (169.254.0.0/16, where metadata services answer), never NAT'd out");
+        hops.push(hop("VPC chain", Outcome::Block, format!("{} nat never link-local: {why}", vpc.name), Some("NO_ROUTE_TO_DESTINATION")));
+        return Analysis {
+            reachable: false,
+            certain: true,
+            network_open: false,
+            verdict: format!("blocked: {why}"),
+            code: "NO_ROUTE_TO_DESTINATION",
+            hops,
+        };
+    }
     let Some(nat) = &vpc.nat else {
         return blocked(hops, format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name), "NO_NAT_GATEWAY");
     };
@@ -327,6 +341,16 @@ mod tests {
         assert!(a.reachable && a.verdict.contains("vpc1 intra-vpc"), "{a:?}");
         let a = run(&st, "vpc1/web", "10.10.9.9", Proto::Icmp, None);
         assert_eq!(a.code, "CANNOT_ROUTE");
+    }
+
+    #[test]
+    fn the_host_answers_only_pings_to_the_vpcs_own_gateway() {
+        let st = state("");
+        assert!(run(&st, "vpc1/web", "10.10.2.1", Proto::Icmp, None).reachable, "any gateway of its own VPC");
+        let a = run(&st, "vpc1/web", "10.10.1.1", Proto::Tcp, Some(22));
+        assert_eq!((a.reachable, a.code), (false, "HOST_NOT_A_SERVICE"));
+        assert_eq!(run(&st, "vpc2/api", "10.10.1.1", Proto::Icmp, None).code, "HOST_NOT_A_SERVICE", "another VPC's gateway");
+        assert_eq!(run(&st, "vpc1/web", "169.254.169.254", Proto::Tcp, Some(80)).code, "NO_ROUTE_TO_DESTINATION");
     }
 
     #[test]

@@ -156,3 +156,35 @@ fn the_built_in_server_survives_hostile_clients() {
     assert_eq!(big.trim(), "431");
     assert!(sb.curl("ns-vpc1-web", "http://10.10.1.2:8080/").is_some(), "still serving");
 }
+
+#[test]
+fn the_host_is_not_a_service_of_the_vpc() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
+    sb.v(&["add-subnet", "vpc2", "api", "10.20.1.0/24"]);
+    sb.v(&["enable-nat", "vpc1", "--interface", "uplink0"]);
+    // A service of the host's own, on every address; the host's INPUT policy is ACCEPT.
+    sb.ok("$VPCCTL serve --port 9999 >/dev/null 2>&1 & sleep 0.3; curl -s -m 2 http://127.0.0.1:9999/ >/dev/null");
+    for addr in ["10.10.1.1", "10.20.1.1", "203.0.113.2"] {
+        assert!(sb.curl("ns-vpc1-web", &format!("http://{addr}:9999/")).is_none(), "web reached the host's service at {addr}");
+        assert!(sb.curl("ns-vpc2-api", &format!("http://{addr}:9999/")).is_none(), "api reached the host's service at {addr}");
+    }
+    // What vpcctl offers: a ping to the VPC's own gateway, not another VPC's.
+    assert!(sb.ping("ns-vpc1-web", "10.10.1.1"));
+    assert!(!sb.ping("ns-vpc1-web", "10.20.1.1"));
+    // The host still reaches its subnets, and their answers come back.
+    assert!(sb.ok("ping -c1 -W1 10.10.1.2 >/dev/null && echo yes").contains("yes"));
+    sb.ok("ip netns exec ns-vpc2-api $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    assert!(sb.ok("curl -s -m 2 http://10.20.1.2:8080/").contains("you are 10.20.1.1"));
+    // NAT'd traffic never reaches link-local addresses (cloud metadata).
+    sb.ok("ip -n internet addr add 169.254.169.254/32 dev lo; ip netns exec internet $VPCCTL serve --bind 169.254.169.254 --port 80 >/dev/null 2>&1 & sleep 0.3");
+    sb.ok("ip route add 169.254.169.254/32 via 203.0.113.1");
+    assert!(sb.curl("ns-vpc1-web", "http://198.51.100.80/").is_some(), "NAT works");
+    assert!(sb.curl("ns-vpc1-web", "http://169.254.169.254/").is_none(), "metadata reached through NAT");
+    assert!(sb.ok("curl -s -m 2 http://169.254.169.254/").contains("at 169.254.169.254"), "the host itself still reaches it");
+    let out = sb.vpcctl(&["test-connectivity", "vpc1", "web", "10.20.1.1", "--port", "9999", "--explain"]);
+    assert!(out.code == 1 && out.stdout.contains("HOST_NOT_A_SERVICE"), "the analyzer agrees: {out:?}");
+}

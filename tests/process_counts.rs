@@ -9,8 +9,9 @@ mod common;
 #[test]
 fn each_command_spawns_a_fixed_number_of_processes() {
     let sb = sandbox!();
-    // First VPC: probe for our jump, one iptables-restore, one ip batch.
-    assert_eq!(sb.count("create-vpc big 10.0.0.0/16"), 3);
+    // First VPC: probes for our two jumps (FORWARD, INPUT), one
+    // iptables-restore, one ip batch.
+    assert_eq!(sb.count("create-vpc big 10.0.0.0/16"), 4);
     // Later VPCs: no probe.
     assert_eq!(sb.count("create-vpc small 10.1.0.0/16"), 2);
     // add-subnet: one root batch, one batch in the namespace; the same for
@@ -39,11 +40,11 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(sb.count("deploy-app big s2 --port 8080"), 1);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2"), 0);
-    // Deleting a 41-subnet VPC and a 1-subnet VPC costs the same: one ip
-    // batch, one restore, and one probe (big: the last NAT goes; small: the
-    // last VPC goes).
+    // Deleting a 41-subnet VPC costs what deleting a 1-subnet VPC does:
+    // one ip batch, one restore, and the probes for the jumps that may go
+    // (big: the last NAT's; small: the last VPC's FORWARD and INPUT jumps).
     assert_eq!(sb.count("delete big"), 3);
-    assert_eq!(sb.count("delete small"), 3);
+    assert_eq!(sb.count("delete small"), 4);
 }
 
 /// A topology of one VPC with `n` subnets.
@@ -57,9 +58,9 @@ fn topologies_are_applied_read_and_repaired_with_fixed_processes() {
     let sb = sandbox!();
     let one = sb.file("one.json", &topology(1));
     let forty = sb.file("forty.json", &topology(40));
-    // The first VPC: a probe for our jump, one restore, one root batch, and
-    // one batch per namespace (as the floor has).
-    assert_eq!(sb.count(&format!("apply -f {one}")), 4);
+    // The first VPC: probes for our two jumps, one restore, one root batch,
+    // and one batch per namespace (as the floor has).
+    assert_eq!(sb.count(&format!("apply -f {one}")), 5);
     // Reading the kernel costs the same for 1 subnet and for 40: doctor
     // runs `iptables -V`, `ip -j addr` and `iptables-save`; repair the last two.
     let (doctor_1, repair_1) = (sb.count("doctor"), sb.count("repair"));

@@ -154,6 +154,7 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
     }
     if !state.vpcs.is_empty() {
         expected_chains.insert(FORWARD_CHAIN.into());
+        expected_chains.insert(crate::plan::firewall::INPUT_CHAIN.into());
     }
     if state.vpcs.iter().any(|v| v.nat.is_some()) {
         expected_chains.insert(POSTROUTING_CHAIN.into());

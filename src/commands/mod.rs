@@ -24,7 +24,7 @@ use crate::host;
 use crate::host::RunError;
 use crate::model::State;
 use crate::plan::Plan;
-use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, NAT_JUMP};
+use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, INPUT_JUMP, NAT_JUMP};
 use crate::runner::Runner;
 use crate::state::Store;
 
@@ -106,6 +106,7 @@ impl Ctx {
         }
         if filter {
             base.filter = host::jump_present(&FILTER_JUMP)?;
+            base.input = host::jump_present(&INPUT_JUMP)?;
         }
         if nat {
             base.nat = host::jump_present(&NAT_JUMP)?;

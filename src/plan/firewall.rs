@@ -5,6 +5,10 @@
 //!   FORWARD            -> VPCCTL-FORWARD           (one jump, inserted at the top)
 //!   VPCCTL-FORWARD     -i br-X -> VPCCTL-FWD-X,  -o br-X -> VPCCTL-FWD-X   (per VPC)
 //!   VPCCTL-FWD-X       intra-VPC accept, peering accepts, NAT out/replies, then DROP
+//!   INPUT              -> VPCCTL-INPUT
+//!   VPCCTL-INPUT       per VPC: replies to the host's own connections,
+//!                      ICMP to the VPC's gateways, then DROP (the host is
+//!                      not a service of the VPC)
 //! nat (only while some VPC has NAT):
 //!   POSTROUTING        -> VPCCTL-POSTROUTING
 //!   VPCCTL-POSTROUTING -s <vpc cidr> -> VPCCTL-NAT-X
@@ -27,6 +31,7 @@ use crate::plan::iptables::{append, comment, declare, jump_args, remove_chain};
 
 pub const FORWARD_CHAIN: &str = "VPCCTL-FORWARD";
 pub const POSTROUTING_CHAIN: &str = "VPCCTL-POSTROUTING";
+pub const INPUT_CHAIN: &str = "VPCCTL-INPUT";
 
 /// A jump from a built-in chain into one of ours.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +43,7 @@ pub struct BaseJump {
 
 pub const FILTER_JUMP: BaseJump = BaseJump { table: "filter", builtin: "FORWARD", chain: FORWARD_CHAIN };
 pub const NAT_JUMP: BaseJump = BaseJump { table: "nat", builtin: "POSTROUTING", chain: POSTROUTING_CHAIN };
+pub const INPUT_JUMP: BaseJump = BaseJump { table: "filter", builtin: "INPUT", chain: INPUT_CHAIN };
 
 impl BaseJump {
     /// The rule, without the -A/-I/-D/-C verb and chain.
@@ -60,13 +66,14 @@ impl BaseJump {
 pub struct BasePresence {
     pub filter: bool,
     pub nat: bool,
+    pub input: bool,
 }
 
 impl BasePresence {
     /// What state implies: our jumps exist while any VPC (any NAT) does.
     /// Probes replace this only where a change may add or remove a jump.
     pub fn implied_by(state: &State) -> Self {
-        BasePresence { filter: !state.vpcs.is_empty(), nat: uses_nat(state) }
+        BasePresence { filter: !state.vpcs.is_empty(), nat: uses_nat(state), input: !state.vpcs.is_empty() }
     }
 }
 
@@ -103,6 +110,21 @@ pub fn filter_dispatch(state: &State) -> Vec<String> {
     lines
 }
 
+/// What subnets may send to the host itself: ICMP to their VPC's gateways,
+/// and replies to connections the host opened. Nothing else: a service the
+/// host runs on 0.0.0.0 is not a service of the VPC.
+pub fn input_rules(state: &State) -> Vec<String> {
+    let mut lines = vec![declare(INPUT_CHAIN)];
+    for v in &state.vpcs {
+        let (br, n) = (v.bridge.as_str(), v.name.as_str());
+        let established = format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED");
+        lines.push(append(INPUT_CHAIN, &established, &comment(n, "host replies"), "ACCEPT"));
+        lines.push(append(INPUT_CHAIN, &format!("-i {br} -d {} -p icmp", v.cidr), &comment(n, "ping own gateway"), "ACCEPT"));
+        lines.push(append(INPUT_CHAIN, &format!("-i {br}"), &comment(n, "host is not a service"), "DROP"));
+    }
+    lines
+}
+
 pub fn nat_dispatch(state: &State) -> Vec<String> {
     let mut lines = vec![declare(POSTROUTING_CHAIN)];
     for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
@@ -118,7 +140,7 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
 /// when re-creating after an interrupted run).
 pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -> Plan {
     let mut plan = Plan::default();
-    let filter = filter_lines(before, after, force, base.filter);
+    let filter = filter_lines(before, after, force, base);
     let nat = nat_lines(before, after, force, base.nat);
     plan.push(Step::Iptables(Restore {
         netns: None,
@@ -127,7 +149,7 @@ pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -
     plan
 }
 
-fn filter_lines(before: &State, after: &State, force: &[&str], base_present: bool) -> Vec<String> {
+fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresence) -> Vec<String> {
     let mut lines = vec![];
     for v in &after.vpcs {
         let old = before.vpc(v.name.as_str());
@@ -142,15 +164,23 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base_present: boo
     }
     let names = |s: &State| s.vpcs.iter().map(|v| (v.name.clone(), v.bridge.clone())).collect::<Vec<_>>();
     let removed = before.vpcs.iter().filter(|v| after.vpc(v.name.as_str()).is_none()).map(|v| v.chain.clone()).collect();
+    let dispatch_changed = names(before) != names(after) || !force.is_empty();
+    let in_use = !after.vpcs.is_empty();
+    finish(
+        &mut lines,
+        Table { jump: FILTER_JUMP, in_use, dispatch_changed, base_present: base.filter, dispatch: filter_dispatch(after), removed },
+    );
+    let cidrs = |s: &State| s.vpcs.iter().map(|v| (v.bridge.clone(), v.cidr)).collect::<Vec<_>>();
+    let input_changed = dispatch_changed || cidrs(before) != cidrs(after);
     finish(
         &mut lines,
         Table {
-            jump: FILTER_JUMP,
-            in_use: !after.vpcs.is_empty(),
-            dispatch_changed: names(before) != names(after) || !force.is_empty(),
-            base_present,
-            dispatch: filter_dispatch(after),
-            removed,
+            jump: INPUT_JUMP,
+            in_use,
+            dispatch_changed: input_changed,
+            base_present: base.input,
+            dispatch: input_rules(after),
+            removed: vec![],
         },
     );
     lines
@@ -285,6 +315,11 @@ mod tests {
                 "-A VPCCTL-FORWARD -i br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
                 "-A VPCCTL-FORWARD -o br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
                 "-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD",
+                ":VPCCTL-INPUT - [0:0]",
+                "-A VPCCTL-INPUT -i br-a -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment \"vpcctl:vpc=a host replies\" -j ACCEPT",
+                "-A VPCCTL-INPUT -i br-a -d 10.1.0.0/16 -p icmp -m comment --comment \"vpcctl:vpc=a ping own gateway\" -j ACCEPT",
+                "-A VPCCTL-INPUT -i br-a -m comment --comment \"vpcctl:vpc=a host is not a service\" -j DROP",
+                "-I INPUT 1 -m comment --comment vpcctl -j VPCCTL-INPUT",
             ]
         );
         assert!(nat.is_empty(), "no NAT, so the nat table is not touched: {nat:?}");
@@ -300,7 +335,7 @@ mod tests {
     #[test]
     fn deleting_the_last_vpc_removes_everything_of_ours() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
-        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false }));
+        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false, input: true }));
         assert_eq!(
             filter,
             [
@@ -309,6 +344,9 @@ mod tests {
                 ":VPCCTL-FWD-a - [0:0]",
                 "-X VPCCTL-FWD-a",
                 "-X VPCCTL-FORWARD",
+                "-D INPUT -m comment --comment vpcctl -j VPCCTL-INPUT",
+                ":VPCCTL-INPUT - [0:0]",
+                "-X VPCCTL-INPUT",
             ]
         );
         // Already gone from the kernel: no -D that would fail the restore.
@@ -352,7 +390,7 @@ mod tests {
         // Same again: nothing to do.
         assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
         // Disabling removes the nat chain, dispatch and jump.
-        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true }));
+        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true, input: true }));
         assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
         assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");
     }

@@ -11,7 +11,9 @@ use crate::plan::iptables::{append, comment};
 pub fn forward_rules(vpc: &Vpc) -> Vec<String> {
     let Some(nat) = &vpc.nat else { return vec![] };
     let (ch, br, uplink) = (&vpc.chain, &vpc.bridge, &nat.interface);
-    let mut rules = vec![];
+    // Cloud metadata services answer on 169.254.169.254: never NAT there.
+    let c = comment(vpc.name.as_str(), "nat never link-local");
+    let mut rules = vec![append(ch, &format!("-i {br} -o {uplink} -d 169.254.0.0/16"), &c, "DROP")];
     for s in vpc.translated_subnets() {
         let c = comment(vpc.name.as_str(), &format!("nat subnet={}", s.name));
         rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}", s.cidr), &c, "ACCEPT"));

@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::firewall::{self, FILTER_JUMP, NAT_JUMP};
+use super::firewall::{self, FILTER_JUMP, INPUT_JUMP, NAT_JUMP};
 use super::{Plan, Restore, Step, TableEdit, nat, policy, subnet, vpc};
 use crate::model::State;
 use crate::model::{Name, Subnet, Vpc};
@@ -293,13 +293,14 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
         check(b, "filter", &v.chain, firewall::vpc_rules(state, v), Some(v));
     }
     check(b, "filter", firewall::FORWARD_CHAIN, firewall::filter_dispatch(state).split_off(1), None);
+    check(b, "filter", firewall::INPUT_CHAIN, firewall::input_rules(state).split_off(1), None);
     if firewall::uses_nat(state) {
         for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
             check(b, "nat", &v.nat_chain(), nat::masquerade_rules(v), Some(v));
         }
         check(b, "nat", firewall::POSTROUTING_CHAIN, firewall::nat_dispatch(state).split_off(1), None);
     }
-    let jumps = if firewall::uses_nat(state) { vec![FILTER_JUMP, NAT_JUMP] } else { vec![FILTER_JUMP] };
+    let jumps = if firewall::uses_nat(state) { vec![FILTER_JUMP, INPUT_JUMP, NAT_JUMP] } else { vec![FILTER_JUMP, INPUT_JUMP] };
     for j in jumps {
         let line = format!("-A {} {}", j.builtin, j.rule_args().join(" "));
         if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
@@ -356,11 +357,13 @@ mod tests {
             o.namespaces.insert(s.namespace.clone(), Some(ns));
         }
         // The root firewall, as iptables-restore of our own plan would leave it.
-        let mut dump = String::from("*filter\n:FORWARD ACCEPT [0:0]\n");
-        let mut chains = vec![v.chain.clone(), firewall::FORWARD_CHAIN.into()];
-        let mut rules = vec![format!("-A FORWARD {}", FILTER_JUMP.rule_args().join(" "))];
+        let mut dump = String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n");
+        let mut chains = vec![v.chain.clone(), firewall::FORWARD_CHAIN.into(), firewall::INPUT_CHAIN.into()];
+        let mut rules =
+            vec![format!("-A FORWARD {}", FILTER_JUMP.rule_args().join(" ")), format!("-A INPUT {}", INPUT_JUMP.rule_args().join(" "))];
         rules.extend(firewall::vpc_rules(st, v));
         rules.extend(firewall::filter_dispatch(st).split_off(1));
+        rules.extend(firewall::input_rules(st).split_off(1));
         for c in &chains {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
