@@ -188,3 +188,33 @@ fn the_host_is_not_a_service_of_the_vpc() {
     let out = sb.vpcctl(&["test-connectivity", "vpc1", "web", "10.20.1.1", "--port", "9999", "--explain"]);
     assert!(out.code == 1 && out.stdout.contains("HOST_NOT_A_SERVICE"), "the analyzer agrees: {out:?}");
 }
+
+#[test]
+fn a_huge_policy_with_long_descriptions_applies_and_doctor_agrees() {
+    let sb = sandbox!();
+    // The longest names, so that "vpcctl:vpc=V subnet=S ingress[N] DESCRIPTION"
+    // is well past iptables' 255-byte limit for a comment.
+    let (v, s) = ("a-very-long-vpc-name-for-testing", "a-very-long-subnet-name-for-test");
+    sb.v(&["create-vpc", v, "10.10.0.0/16"]);
+    sb.v(&["add-subnet", v, s, "10.10.1.0/24"]);
+    let info: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", v, "--json"])).unwrap();
+    let ns = info["subnets"][0]["namespace"].as_str().unwrap().to_string();
+    // 3000 rules, each described at the longest a description may be
+    // (written in the sandbox: too large for an argument).
+    let file = "/run/vpcctl-sandbox/huge.json";
+    sb.ok(&format!(
+        r#"d=$(head -c 200 /dev/zero | tr '\0' d)
+           {{ printf '{{"default_ingress": "deny", "ingress": ['
+             for i in $(seq 0 2999); do [ $i -gt 0 ] && printf ','
+               printf '{{"port": %d, "protocol": "tcp", "action": "allow", "description": "%s %d"}}' $((1000 + i)) "$d" $i; done
+             printf ']}}'; }} > {file}"#
+    ));
+    let out = sb.vpcctl(&["apply-policy", v, s, file]);
+    // Applied (or refused with a message), never killed by a signal.
+    assert!(out.code == 0 || (out.code > 0 && out.code < 128 && out.stderr.starts_with("error:")), "{out:?}");
+    assert!(out.ok(), "3000 rules fit: {out:?}");
+    let loaded = sb.ok(&format!("ip netns exec {ns} iptables-save -t filter | grep -c '^-A VPCCTL-INGRESS'"));
+    assert_eq!(loaded.trim(), "3003", "loopback, stateful, 3000 rules, default");
+    let doctor = sb.vpcctl(&["doctor", "-q"]);
+    assert_eq!(doctor.code, 0, "doctor agrees with the kernel: {doctor:?}");
+}

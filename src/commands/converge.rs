@@ -42,7 +42,8 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         return Ok(after);
     }
     let first = !after.vpcs.is_empty() && (before.vpcs.is_empty() || force_all);
-    let ip_forward = if first && !ctx.dry_run {
+    let last = after.vpcs.is_empty() && !before.vpcs.is_empty();
+    let ip_forward = if (first || last) && !ctx.dry_run {
         host::read_sysctl(IP_FORWARD).with_context(|| format!("cannot read {IP_FORWARD}"))?
     } else {
         "1".to_string()

@@ -209,8 +209,11 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
+    // Put back what the host had, unless someone else changed it since:
+    // then their value stands.
     if after.vpcs.is_empty()
         && !before.vpcs.is_empty()
+        && facts.ip_forward.trim() == "1"
         && let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1")
     {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
@@ -451,6 +454,16 @@ mod tests {
 
     fn script(before: &State, after: &State) -> String {
         plan(before, after, &facts(before)).to_script()
+    }
+
+    #[test]
+    fn forwarding_is_put_back_only_if_it_is_still_what_vpcctl_set() {
+        let mut before = st(vec![vpc("a", "10.1.0.0/16", &[])]);
+        before.host.ip_forward_before = Some("0".into());
+        let ours = Facts { ip_forward: "1".into(), ..facts(&before) };
+        assert!(plan(&before, &State::default(), &ours).to_script().contains("echo 0 > /proc/sys/net/ipv4/ip_forward"));
+        let changed = Facts { ip_forward: "0".into(), ..facts(&before) };
+        assert!(!plan(&before, &State::default(), &changed).to_script().contains("ip_forward"));
     }
 
     #[test]

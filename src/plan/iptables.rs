@@ -8,8 +8,18 @@
 /// Every rule carries a comment naming its VPC, so a human reading
 /// `iptables-save` knows who made it and why.
 pub fn comment(vpc: &str, what: &str) -> String {
-    format!("-m comment --comment \"vpcctl:vpc={vpc} {what}\"")
+    let mut text = format!("vpcctl:vpc={vpc} {what}");
+    // iptables refuses a comment over 255 bytes, and one bad line fails the
+    // whole restore: cut long ones (policy descriptions) short instead.
+    if text.len() > COMMENT_MAX {
+        let cut = (0..=COMMENT_MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+    }
+    format!("-m comment --comment \"{text}\"")
 }
+
+/// Longest comment the iptables comment match takes.
+pub const COMMENT_MAX: usize = 255;
 
 /// Arguments of a jump from a built-in chain into one of ours (after the
 /// verb and the built-in chain's name). The plain "vpcctl" comment says who.
@@ -220,6 +230,13 @@ mod tests {
         assert_ne!(normalize("-A C -j ACCEPT"), normalize("-A C -j DROP"));
         assert!(same_rules(&["-A C -i x -j DROP"], &["-A C -i x -j DROP"]));
         assert!(!same_rules(&["-A C -i x -j DROP"], &["-A C -i x -j DROP", "-A C -j ACCEPT"]));
+    }
+
+    #[test]
+    fn comments_fit_iptables() {
+        let long = comment("vpc", &"x".repeat(400));
+        assert_eq!(long.len(), "-m comment --comment \"\"".len() + COMMENT_MAX, "{long}");
+        assert_eq!(comment("vpc", "intra-vpc"), "-m comment --comment \"vpcctl:vpc=vpc intra-vpc\"");
     }
 
     #[test]
