@@ -393,6 +393,7 @@ mod tests {
             command: vec![],
             log: "/l".into(),
             builtin: true,
+            user: None,
         });
         let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
         assert!(a.reachable && a.certain, "{a:?}");

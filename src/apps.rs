@@ -28,8 +28,36 @@ pub fn is_ours(pid: u32, recorded_start: u64) -> bool {
     matches!(stat(pid), Some((state, t)) if t == recorded_start && state != 'Z' && state != 'X')
 }
 
-/// Start `command` inside `netns`, in its own session, output to `log`.
-pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path) -> Result<Child> {
+/// Who an app runs as. Apps run unprivileged unless told otherwise: a
+/// hole in the app must not be root on the host, nor able to remove its
+/// own subnet's security group (which lives in the namespace it runs in).
+pub const DEFAULT_USER: &str = "nobody";
+
+/// A user's uid and primary gid, from the password database.
+fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
+    let c = std::ffi::CString::new(name).map_err(|_| anyhow::anyhow!("user name {name:?} has a NUL byte"))?;
+    // SAFETY: getpwnam with a valid C string; the result is read at once,
+    // before anything else could call getpw*.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    if pw.is_null() {
+        return Err(crate::error::InputError::NotFound(format!(
+            "no user named {name:?} on this host (see 'getent passwd'); use --user NAME"
+        ))
+        .into());
+    }
+    // SAFETY: non-null pointer from getpwnam.
+    Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
+/// Start `command` inside `netns` as `user` (uid 0: as full root), in its
+/// own session, output to `log`. The namespace and the program are opened
+/// here, as root; the child joins the namespace, lets unprivileged users
+/// bind ports below 1024 there, drops to the user with no capabilities and
+/// no_new_privs, and executes the already-open program (so a program in a
+/// directory the user cannot enter, such as a checkout under /root, runs).
+pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -> Result<Child> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -43,35 +71,110 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path) -> Result<Chi
         .open(log)
         .with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
-    let ip = crate::host::resolve("ip")?;
-    let mut cmd = Command::new(ip);
-    cmd.args(["netns", "exec", netns]).args(command).stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: setsid is async-signal-safe; it detaches the app from our
-    // terminal and makes it a process-group leader we can signal as a group.
+    let (uid, gid) = lookup_user(user)?;
+    let ns = std::fs::File::open(format!("/run/netns/{netns}")).with_context(|| format!("cannot open network namespace {netns}"))?;
+    let program = command.first().ok_or_else(|| anyhow::anyhow!("an app needs a command"))?;
+    let path = which::which(program).with_context(|| format!("cannot find {program:?} to run (on root's PATH)"))?;
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).context("program path has a NUL byte")?;
+    // No O_CLOEXEC: a script's interpreter opens it again through /proc/self/fd.
+    // SAFETY: open(2) with a valid path; the fd is owned below.
+    let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDONLY) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot open {}", path.display()));
+    }
+    // SAFETY: a fresh fd we own.
+    let exe = unsafe { OwnedFd::from_raw_fd(fd) };
+    let argv: Vec<CString> =
+        command.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>().context("an argument has a NUL byte")?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let envp: Vec<CString> =
+        std::env::vars_os().filter_map(|(k, v)| CString::new([k.as_encoded_bytes(), b"=", v.as_encoded_bytes()].concat()).ok()).collect();
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let sysctl = CString::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").expect("no NUL");
+    let (ns_fd, exe_fd) = (ns.as_raw_fd(), exe.as_raw_fd());
+    // Addresses, not pointers, cross into the closure (which must be Send);
+    // what they point to lives until spawn returns.
+    let (argv_at, envp_at, sysctl_at) = (argv_ptrs.as_ptr() as usize, envp_ptrs.as_ptr() as usize, sysctl.as_ptr() as usize);
+    let mut cmd = Command::new(&path);
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: only async-signal-safe calls (setsid, setns, open, write,
+    // close, setgroups, setgid, setuid, prctl, execveat) on memory prepared
+    // before the fork.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
+        cmd.pre_exec(move || {
+            let fail = || Err(std::io::Error::last_os_error());
+            if libc::setsid() < 0 || libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return fail();
             }
-            Ok(())
+            // Per namespace: the app may bind port 80 without being root.
+            let f = libc::open(sysctl_at as *const libc::c_char, libc::O_WRONLY);
+            if f >= 0 {
+                libc::write(f, b"0\n".as_ptr().cast(), 2);
+                libc::close(f);
+            }
+            if uid != 0 {
+                let groups = [gid];
+                if libc::setgroups(1, groups.as_ptr()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                    return fail();
+                }
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    return fail();
+                }
+            }
+            let (argv, envp) = (argv_at as *const *const libc::c_char, envp_at as *const *const libc::c_char);
+            libc::syscall(libc::SYS_execveat, exe_fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH);
+            fail()
         });
     }
-    cmd.spawn().with_context(|| format!("cannot start {:?} in {netns}", command.join(" ")))
+    let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {user}", command.join(" ")))?;
+    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl));
+    Ok(child)
 }
 
-/// Whether `pid`'s network namespace has a TCP socket listening on `port`.
-/// Reads /proc/PID/net/tcp{,6}: no process, no packet.
+/// Socket inodes held by the processes of `pid`'s process group (an app is
+/// a group leader: setsid).
+fn group_sockets(pid: u32) -> std::collections::HashSet<String> {
+    let mut inodes = std::collections::HashSet::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return inodes };
+    for p in procs.flatten() {
+        let Ok(n) = p.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let in_group = std::fs::read_to_string(format!("/proc/{n}/stat"))
+            .ok()
+            .and_then(|t| t.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2).map(|g| g == pid.to_string())))
+            .unwrap_or(false);
+        if !in_group {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{n}/fd")) else { continue };
+        for fd in fds.flatten() {
+            if let Some(i) = std::fs::read_link(fd.path())
+                .ok()
+                .and_then(|l| l.to_string_lossy().strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')).map(String::from))
+            {
+                inodes.insert(i);
+            }
+        }
+    }
+    inodes
+}
+
+/// Whether the app `pid` (its process group) listens on TCP `port`: a
+/// listening socket in its namespace that one of its processes holds, so
+/// another process on the same port does not count.
 pub fn listening(pid: u32, port: u16) -> bool {
     let want = format!(":{port:04X}");
+    let mut ours = None;
     ["tcp", "tcp6"].iter().any(|f| {
-        std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
-            .map(|t| {
-                t.lines().skip(1).any(|l| {
-                    let cols: Vec<&str> = l.split_whitespace().collect();
-                    cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
-                })
-            })
-            .unwrap_or(false)
+        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{f}")) else { return false };
+        table.lines().skip(1).any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 9
+                && cols[1].ends_with(&want)
+                && cols[3] == "0A"
+                && ours.get_or_insert_with(|| group_sockets(pid)).contains(cols[9])
+        })
     })
 }
 

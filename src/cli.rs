@@ -435,6 +435,7 @@ pub mod req {
         pub at: At,
         pub port: u16,
         pub command: Vec<String>,
+        pub user: Option<String>,
     }
 
     #[derive(Debug)]
@@ -705,6 +706,9 @@ pub struct DeployApp {
     /// Port the app listens on
     #[arg(long, value_parser = port())]
     pub port: u16,
+    /// Run as this user (default: nobody, with no capabilities); --user root opts out
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
     /// Command to run instead of the default HTTP server, after --
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -712,7 +716,7 @@ pub struct DeployApp {
 
 impl DeployApp {
     pub fn resolve(self) -> Result<req::App, InputError> {
-        Ok(req::App { at: self.at.resolve()?, port: self.port, command: self.command })
+        Ok(req::App { at: self.at.resolve()?, port: self.port, command: self.command, user: self.user })
     }
 }
 

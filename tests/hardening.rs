@@ -218,3 +218,44 @@ fn a_huge_policy_with_long_descriptions_applies_and_doctor_agrees() {
     let doctor = sb.vpcctl(&["doctor", "-q"]);
     assert_eq!(doctor.code, 0, "doctor agrees with the kernel: {doctor:?}");
 }
+
+/// A field of /proc/PID/status, e.g. "Uid".
+fn status(sb: &Sandbox, pid: u64, field: &str) -> String {
+    let text = sb.ok(&format!("cat /proc/{pid}/status"));
+    text.lines().find(|l| l.starts_with(&format!("{field}:"))).map(|l| l[field.len() + 1..].trim().to_string()).unwrap_or_default()
+}
+
+fn app_pid(sb: &Sandbox, port: u64) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "vpc1", "--json"])).unwrap();
+    let apps = v["subnets"][0]["apps"].as_array().unwrap();
+    apps.iter().find(|a| a["port"] == port).unwrap()["pid"].as_u64().unwrap()
+}
+
+#[test]
+fn apps_run_unprivileged_and_listening_means_the_app_itself() {
+    let sb = sandbox!();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    // The default server, on a port below 1024.
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "80"]);
+    let pid = app_pid(&sb, 80);
+    assert!(status(&sb, pid, "Uid").starts_with("65534"), "not nobody: {}", status(&sb, pid, "Uid"));
+    assert_eq!(status(&sb, pid, "CapEff"), "0000000000000000");
+    assert_eq!(status(&sb, pid, "CapPrm"), "0000000000000000");
+    assert_eq!(status(&sb, pid, "NoNewPrivs"), "1");
+    assert!(sb.ok("curl -s -m 2 http://10.10.1.2/").contains("subnet web"), "port 80 works unprivileged");
+    // As nobody, the app cannot touch its subnet's firewall.
+    let out = sb.sh("ip netns exec ns-vpc1-web setpriv --reuid=65534 --regid=65534 --clear-groups iptables -w -F");
+    assert!(!out.ok(), "{out:?}");
+    // A custom command runs as the user named, and --user root is the opt-out.
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8081", "--user", "daemon", "--", common::BIN, "serve", "--port", "8081"]);
+    assert!(status(&sb, app_pid(&sb, 8081), "Uid").starts_with(&sb.ok("id -u daemon").trim().to_string()));
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8082", "--user", "root", "--", common::BIN, "serve", "--port", "8082"]);
+    assert!(status(&sb, app_pid(&sb, 8082), "Uid").starts_with("0\t"));
+    sb.refused(&["deploy-app", "vpc1", "web", "--port", "8083", "--user", "no-such-user"], "no user named \"no-such-user\"");
+    // Someone else's server on 9000 does not make an app that never listens "listening".
+    sb.ok("ip netns exec ns-vpc1-web $VPCCTL serve --port 9000 >/dev/null 2>&1 & sleep 0.3");
+    let out = sb.vpcctl(&["deploy-app", "vpc1", "web", "--port", "9000", "--", "sleep", "30"]);
+    assert!(!out.ok() && out.stderr.contains("did not listen on port 9000"), "{out:?}");
+    assert!(!sb.v(&["inspect", "vpc1"]).contains("port 9000"), "not recorded");
+}

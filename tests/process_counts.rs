@@ -36,8 +36,8 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(sb.count("apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
     // The same policy again is no change: nothing to probe or load.
     assert_eq!(sb.count("apply-policy big s1 /run/vpcctl-sandbox/p.json"), 0);
-    // Apps: the app itself (started through ip netns exec); probes: none.
-    assert_eq!(sb.count("deploy-app big s2 --port 8080"), 1);
+    // Apps: started straight into the namespace (setns, no ip process); probes: none.
+    assert_eq!(sb.count("deploy-app big s2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2"), 0);
     // Deleting a 41-subnet VPC costs what deleting a 1-subnet VPC does:

@@ -12,7 +12,7 @@ use crate::model::{App, Name};
 use crate::state::Store;
 
 pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
-    let crate::cli::req::App { at: At { vpc: vpc_name, subnet: subnet_name }, port, command } = req;
+    let crate::cli::req::App { at: At { vpc: vpc_name, subnet: subnet_name }, port, command, user } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let s = before.find_subnet(&vpc_name, &subnet_name)?;
@@ -24,7 +24,7 @@ pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
         ))
         .into());
     }
-    let app = new_app(&ctx.state_dir, &vpc_name, &subnet_name, port, (!command.is_empty()).then_some(command))?;
+    let app = new_app(&ctx.state_dir, &vpc_name, &subnet_name, port, (!command.is_empty()).then_some(command), user)?;
     let mut after = before.clone();
     let s = after.find_subnet_mut(&vpc_name, &subnet_name)?;
     s.apps.retain(|a| a.port != port);
@@ -43,14 +43,21 @@ pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
 }
 
 /// An app record, not yet started. No command: vpcctl's own HTTP server.
-pub fn new_app(state_dir: &std::path::Path, vpc: &Name, subnet: &Name, port: u16, command: Option<Vec<String>>) -> Result<App> {
+pub fn new_app(
+    state_dir: &std::path::Path,
+    vpc: &Name,
+    subnet: &Name,
+    port: u16,
+    command: Option<Vec<String>>,
+    user: Option<String>,
+) -> Result<App> {
     let log = state_dir.join("apps").join(vpc.as_str()).join(format!("{subnet}-{port}.log"));
     let builtin = command.is_none();
     let command = match command {
         Some(c) => c,
         None => default_app(vpc, subnet, port)?,
     };
-    Ok(App { port, pid: 0, start_time: 0, command, log, builtin })
+    Ok(App { port, pid: 0, start_time: 0, command, log, builtin, user })
 }
 
 fn default_app(vpc: &Name, subnet: &Name, port: u16) -> Result<Vec<String>> {

@@ -61,7 +61,10 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         }
         ctx.print_script(&plan);
         for (_, s, a) in diff::apps_to_start(before, &after) {
-            println!("ip netns exec {} setsid {} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
+            let user = a.user.as_deref().unwrap_or(apps::DEFAULT_USER);
+            let drop =
+                if user == "root" { String::new() } else { format!("setpriv --reuid={user} --regid={user} --init-groups --no-new-privs ") };
+            println!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
         }
         return Ok(after);
     }
@@ -140,7 +143,7 @@ pub fn start(ctx: &Ctx, store: &Store, state: &mut State, wanted: &[(Name, Name,
         let sub = state.find_subnet_mut(v, s)?;
         let ns = sub.namespace.clone();
         let Some(app) = sub.apps.iter_mut().find(|a| a.port == *port) else { continue };
-        let child = apps::spawn_in_netns(&ns, &app.command, &app.log)?;
+        let child = apps::spawn_in_netns(&ns, &app.command, &app.log, app.user.as_deref().unwrap_or(apps::DEFAULT_USER))?;
         app.pid = child.id();
         app.start_time = apps::start_time(app.pid).unwrap_or(0);
         children.push((format!("{v}/{s}"), app.clone(), child));

@@ -92,7 +92,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
             let mut apps: Vec<App> = vec![];
             let old_apps: &[App] = prev.map(|p| p.apps.as_slice()).unwrap_or(&[]);
             for a in in_recorded_order(&s.apps, |a| old_apps.iter().position(|o| o.port == a.port)) {
-                let fresh = super::app::new_app(&ctx.state_dir, &spec.name, &s.name, a.port, a.command.clone())?;
+                let fresh = super::app::new_app(&ctx.state_dir, &spec.name, &s.name, a.port, a.command.clone(), a.user.clone())?;
                 apps.push(old_apps.iter().find(|o| o.same_spec(&fresh)).cloned().unwrap_or(fresh));
             }
             v.subnets.push(Subnet {

@@ -89,12 +89,18 @@ pub struct App {
     /// builtin apps on one port are the same app whatever the path.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub builtin: bool,
+    /// Who it runs as; `None` is the unprivileged default (`nobody`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl App {
     /// Whether `other` asks for the same process (pids aside).
     pub fn same_spec(&self, other: &App) -> bool {
-        self.port == other.port && self.builtin == other.builtin && (self.builtin || self.command == other.command)
+        self.port == other.port
+            && self.builtin == other.builtin
+            && self.user == other.user
+            && (self.builtin || self.command == other.command)
     }
 }
 

@@ -64,6 +64,8 @@ pub struct AppSpec {
     pub port: u16,
     /// `None`: vpcctl's own HTTP server.
     pub command: Option<Vec<String>>,
+    /// `None`: the unprivileged default.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -290,7 +292,7 @@ fn policy(v: &Value, at: &str, subnet: Ipv4Net, dir: &Path, read: ReadFile) -> R
 }
 
 fn app(v: &Value, at: &str) -> Result<AppSpec, TopologyError> {
-    let obj = object(v, at, &["port", "command"])?;
+    let obj = object(v, at, &["port", "command", "user"])?;
     let port_at = format!("{at}.port");
     let port = match obj.get("port").and_then(Value::as_u64) {
         Some(p @ 1..=65535) => p as u16,
@@ -308,7 +310,8 @@ fn app(v: &Value, at: &str) -> Result<AppSpec, TopologyError> {
             Ok(words)
         })
         .transpose()?;
-    Ok(AppSpec { port, command })
+    let user = obj.get("user").map(|u| string(u, &format!("{at}.user")).map(str::to_string)).transpose()?;
+    Ok(AppSpec { port, command, user })
 }
 
 fn peering(v: &Value, at: &str) -> Result<PeeringSpec, TopologyError> {
@@ -346,7 +349,13 @@ pub fn export(state: &State) -> Value {
                 let apps: Vec<Value> = s
                     .apps
                     .iter()
-                    .map(|a| if a.builtin { json!({"port": a.port}) } else { json!({"port": a.port, "command": a.command}) })
+                    .map(|a| {
+                        let mut o = if a.builtin { json!({"port": a.port}) } else { json!({"port": a.port, "command": a.command}) };
+                        if let Some(u) = &a.user {
+                            o["user"] = json!(u);
+                        }
+                        o
+                    })
                     .collect();
                 o.insert("apps".into(), Value::Array(apps));
             }
@@ -520,7 +529,13 @@ mod tests {
         let web = &v.subnets[0];
         assert_eq!(web.kind, SubnetKind::Public);
         assert_eq!(web.policy.as_ref(), st.vpcs[0].subnets[0].policy.as_ref());
-        assert_eq!(web.apps, [AppSpec { port: 80, command: None }, AppSpec { port: 81, command: Some(vec!["nc".into(), "-lk".into()]) }]);
+        assert_eq!(
+            web.apps,
+            [
+                AppSpec { port: 80, command: None, user: None },
+                AppSpec { port: 81, command: Some(vec!["nc".into(), "-lk".into()]), user: None }
+            ]
+        );
         assert_eq!(t.peerings[0].allow_cidrs, st.peerings[0].allow_cidrs);
     }
 }

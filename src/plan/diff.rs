@@ -558,6 +558,7 @@ mod tests {
             command: cmd.split(' ').map(String::from).collect(),
             log: "/x".into(),
             builtin,
+            user: None,
         };
         let mut before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")])]);
         before.vpcs[0].subnets[0].apps = vec![app(80, true, "/old/vpcctl serve"), app(5432, false, "nc -lk -p 5432")];
