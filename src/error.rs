@@ -75,7 +75,7 @@ impl Kind {
                     _ => Kind::Input,
                 };
             }
-            if cause.is::<crate::model::topology::TopologyError>() || cause.is::<crate::model::policy::PolicyError>() {
+            if cause.is::<crate::model::policy::PathError>() {
                 return Kind::Input;
             }
             if cause.is::<NeedsRoot>() {

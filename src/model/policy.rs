@@ -86,13 +86,16 @@ pub struct Policy {
     pub egress: Vec<Rule>,
 }
 
-/// A problem in a policy file, at a JSON path.
+/// A problem in a JSON input file (policy, topology, expectations), at a
+/// path such as `ingress[0].port`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{path}: {message}")]
-pub struct PolicyError {
+pub struct PathError {
     pub path: String,
     pub message: String,
 }
+
+pub type PolicyError = PathError;
 
 fn err(path: &str, message: impl Into<String>) -> PolicyError {
     PolicyError { path: path.to_string(), message: message.into() }

@@ -76,12 +76,7 @@ pub struct PeeringSpec {
 }
 
 /// A problem in a topology file, at a JSON path.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{path}: {message}")]
-pub struct TopologyError {
-    pub path: String,
-    pub message: String,
-}
+pub type TopologyError = super::policy::PathError;
 
 fn err(path: &str, message: impl Into<String>) -> TopologyError {
     TopologyError { path: path.to_string(), message: message.into() }
