@@ -83,46 +83,45 @@ fn list_dir(dir: &str) -> Vec<String> {
 /// IPv4 routes of the main table, as (interface, network), from
 /// /proc/net/route. Routes without a device (unreachable) are skipped.
 pub fn routes() -> Vec<(String, Ipv4Net)> {
-    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    parse_proc_routes(&text)
-}
-
-pub fn parse_proc_routes(text: &str) -> Vec<(String, Ipv4Net)> {
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok().map(|v| Ipv4Addr::from(u32::from_be(v)));
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 8 || f[0] == "*" {
-                return None;
-            }
-            let (dest, mask) = (hex(f[1])?, hex(f[7])?);
-            let prefix = u32::from(mask).count_ones() as u8;
-            Some((f[0].to_string(), Ipv4Net::new(dest, prefix).ok()?))
-        })
-        .collect()
+    route_table().into_iter().filter(|r| r.dev != "*").map(|r| (r.dev, r.dest)).collect()
 }
 
 /// Unreachable (reject) routes of the main table: /proc/net/route lists
 /// them with device "*" and the RTF_REJECT flag.
 pub fn unreachable_routes() -> std::collections::HashSet<Ipv4Net> {
-    let text = std::fs::read_to_string("/proc/self/net/route").unwrap_or_default();
-    parse_proc_unreachable(&text)
+    route_table().into_iter().filter(|r| r.dev == "*" && r.reject).map(|r| r.dest).collect()
 }
 
-pub fn parse_proc_unreachable(text: &str) -> std::collections::HashSet<Ipv4Net> {
+/// One line of /proc/net/route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// "*" for routes without a device (unreachable ones).
+    pub dev: String,
+    pub dest: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    /// RTF_REJECT: an unreachable route.
+    pub reject: bool,
+}
+
+/// The main table of this (the calling thread's) network namespace.
+pub fn route_table() -> Vec<Route> {
+    parse_proc_route(&std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default())
+}
+
+pub fn parse_proc_route(text: &str) -> Vec<Route> {
     const RTF_REJECT: u32 = 0x0200;
     let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    let addr = |s: &str| hex(s).map(|v| Ipv4Addr::from(u32::from_be(v)));
     text.lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 8 || f[0] != "*" || hex(f[3])? & RTF_REJECT == 0 {
+            if f.len() < 8 {
                 return None;
             }
-            let dest = Ipv4Addr::from(u32::from_be(hex(f[1])?));
-            let prefix = u32::from_be(hex(f[7])?).count_ones() as u8;
-            Ipv4Net::new(dest, prefix).ok()
+            let prefix = u32::from(addr(f[7])?).count_ones() as u8;
+            let dest = Ipv4Net::new(addr(f[1])?, prefix).ok()?;
+            Some(Route { dev: f[0].to_string(), dest, gateway: addr(f[2])?, reject: hex(f[3])? & RTF_REJECT != 0 })
         })
         .collect()
 }
@@ -225,12 +224,11 @@ mod tests {
             uplink0\t00000000\t017100CB\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
             uplink0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
             *\t00000A0A\t00000000\t0201\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
-        let r = parse_proc_routes(text);
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0], ("uplink0".to_string(), "0.0.0.0/0".parse().unwrap()));
-        assert_eq!(r[1], ("uplink0".to_string(), "203.0.113.0/24".parse().unwrap()));
-        let u = parse_proc_unreachable(text);
-        assert_eq!(u.into_iter().collect::<Vec<_>>(), ["10.10.0.0/16".parse::<Ipv4Net>().unwrap()]);
+        let r = parse_proc_route(text);
+        assert_eq!(r.len(), 3);
+        assert_eq!((r[0].dev.as_str(), r[0].dest, r[0].gateway), ("uplink0", "0.0.0.0/0".parse().unwrap(), "203.0.113.1".parse().unwrap()));
+        assert_eq!((r[1].dev.as_str(), r[1].dest, r[1].reject), ("uplink0", "203.0.113.0/24".parse().unwrap(), false));
+        assert_eq!((r[2].dev.as_str(), r[2].dest, r[2].reject), ("*", "10.10.0.0/16".parse().unwrap(), true));
     }
 }
 

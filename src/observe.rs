@@ -115,8 +115,7 @@ fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
                     return None;
                 }
                 let links = host::ifaddrs().ok()?;
-                let route = std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default();
-                let default_via = default_gateway(&route);
+                let default_via = default_gateway(&host::route_table());
                 let filter_rules = if rules { filter_rules_here() } else { None };
                 Some(Netns { links, default_via, filter_rules })
             })
@@ -126,12 +125,9 @@ fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
     })
 }
 
-fn default_gateway(proc_route: &str) -> Option<Ipv4Addr> {
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok().map(|v| Ipv4Addr::from(u32::from_be(v)));
-    proc_route.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() >= 8 && f[1] == "00000000" && f[7] == "00000000").then(|| hex(f[2])).flatten()
-    })
+/// The gateway of the default route.
+fn default_gateway(routes: &[host::Route]) -> Option<Ipv4Addr> {
+    routes.iter().find(|r| r.dest.prefix_len() == 0 && !r.reject).map(|r| r.gateway)
 }
 
 /// `iptables-save -t filter`, run from this thread: the child is created
@@ -160,8 +156,8 @@ mod tests {
         let route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n\
             eth0\t0001010A\t00000000\t0001\t0\t0\t0\t00FFFFFF\n\
             eth0\t00000000\t0101010A\t0003\t0\t0\t0\t00000000\n";
-        assert_eq!(default_gateway(route), Some("10.1.1.1".parse().unwrap()));
-        assert_eq!(default_gateway("Iface\n"), None);
+        assert_eq!(default_gateway(&host::parse_proc_route(route)), Some("10.1.1.1".parse().unwrap()));
+        assert_eq!(default_gateway(&[]), None);
     }
 
     #[test]
