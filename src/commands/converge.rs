@@ -53,10 +53,9 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     }
     let facts = facts(ctx, before, &after, force_all, ip_forward)?;
     let plan = diff::plan(before, &after, &facts);
-    let stops: Vec<(String, u32, u64)> =
-        diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (app_label(a.port, &a.command), a.pid, a.start_time)).collect();
+    let stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
     if ctx.dry_run {
-        for (_, pid, _) in &stops {
+        for (pid, _) in &stops {
             println!("kill -TERM -- -{pid}");
         }
         ctx.print_script(&plan);
@@ -70,7 +69,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     }
     let mid = diff::in_progress(before, &after);
     store.save(&mid)?;
-    for (_, pid, start) in &stops {
+    for (pid, start) in &stops {
         apps::stop(*pid, *start);
     }
     let soft = match ctx.apply(&plan) {
@@ -82,7 +81,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     // same command, run again, finishes the job.
     collect_errors("removing what goes", soft)?;
     let mut done = diff::done(after);
-    match start_apps(ctx, store, before, &mut done) {
+    match start_apps(store, before, &mut done) {
         Ok(()) => {}
         Err(e) if may_roll_back => return Err(roll_back(ctx, store, &done, before, e)),
         Err(e) => return Err(e),
@@ -120,21 +119,17 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
     Ok(Facts { base, ip_forward, policy_jumps, force_all })
 }
 
-fn app_label(port: u16, command: &[String]) -> String {
-    format!("{:?} on port {port}", command.join(" "))
-}
-
 /// Start the apps `state` records that `before` did not run.
-fn start_apps(ctx: &Ctx, store: &Store, before: &State, state: &mut State) -> Result<()> {
+fn start_apps(store: &Store, before: &State, state: &mut State) -> Result<()> {
     let wanted: Vec<(Name, Name, u16)> =
         diff::apps_to_start(before, state).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect();
-    start(ctx, store, state, &wanted)
+    start(store, state, &wanted)
 }
 
 /// Start the recorded apps `wanted` (vpc, subnet, port), record their PIDs
 /// (saved before waiting, so a killed run still knows what to stop), and
 /// wait until each listens.
-pub fn start(ctx: &Ctx, store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<()> {
+pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<()> {
     if wanted.is_empty() {
         return Ok(());
     }
@@ -155,7 +150,6 @@ pub fn start(ctx: &Ctx, store: &Store, state: &mut State, wanted: &[(Name, Name,
             Ready::Exited(status) => format!("it exited ({status})"),
             Ready::TimedOut => format!("it did not listen on port {} within 10 s and was stopped", app.port),
         };
-        let _ = ctx;
         return Err(anyhow!(
             "app {:?} in {at} failed: {why}. Log {}:\n{}",
             app.command.join(" "),

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     collect_errors("repair", soft)?;
     // Everything recorded now exists: an unfinished change is finished.
     let mut state = diff::done(state);
-    converge::start(ctx, &store, &mut state, &found.restart)?;
+    converge::start(&store, &mut state, &found.restart)?;
     store.save(&state)?;
     ctx.report(
         format!("repaired {} difference(s); the kernel matches the record again", found.drifts.len()),
