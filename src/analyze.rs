@@ -415,7 +415,8 @@ mod agreement_with_the_planners {
     use super::analyze;
     use crate::model::State;
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
-    use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind, Vpc};
+    use crate::model::testing;
+    use crate::model::{Nat, Peering, Subnet, SubnetKind, Vpc};
     use crate::plan::iptables::normalize;
     use crate::plan::{firewall, policy};
     use crate::probe::Proto;
@@ -515,40 +516,13 @@ mod agreement_with_the_planners {
         }
     }
 
-    fn name(s: &str) -> Name {
-        Name::parse("n", s).unwrap()
-    }
-
     fn topology(d: &mut Dice) -> State {
         let mut st = State::default();
         for k in 1..=1 + d.roll(3) {
-            let cidr: Ipv4Net = format!("10.{k}.0.0/16").parse().unwrap();
-            let bridge = format!("br-v{k}");
-            let mut v = Vpc {
-                name: name(&format!("v{k}")),
-                cidr,
-                chain: format!("VPCCTL-FWD-v{k}"),
-                bridge,
-                link_group: k as u32,
-                status: Status::Ready,
-                subnets: vec![],
-                nat: None,
-            };
+            let mut v = testing::vpc(&format!("v{k}"), &format!("10.{k}.0.0/16"), &[]);
             for j in 1..=1 + d.roll(3) {
-                let net: Ipv4Net = format!("10.{k}.{j}.0/24").parse().unwrap();
-                let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
-                v.subnets.push(Subnet {
-                    name: name(&format!("s{j}")),
-                    cidr: net,
-                    kind: if d.roll(2) == 0 { SubnetKind::Public } else { SubnetKind::Private },
-                    namespace: format!("ns-v{k}-s{j}"),
-                    veth: format!("v-v{k}-s{j}"),
-                    gateway,
-                    ip,
-                    status: Status::Ready,
-                    policy: None,
-                    apps: vec![],
-                });
+                let kind = if d.roll(2) == 0 { SubnetKind::Public } else { SubnetKind::Private };
+                v.subnets.push(testing::subnet(&format!("v{k}"), &format!("s{j}"), &format!("10.{k}.{j}.0/24"), kind));
             }
             v.nat = match d.roll(3) {
                 0 => None,

@@ -174,3 +174,41 @@ impl Peering {
         (self.a.as_str() == x && self.b.as_str() == y) || (self.a.as_str() == y && self.b.as_str() == x)
     }
 }
+
+/// Builders for unit tests: a VPC and its subnets with the names vpcctl
+/// would give them (`br-V`, `ns-V-S`, `v-V-S`), all ready.
+#[cfg(test)]
+pub mod testing {
+    use super::{Name, Status, Subnet, SubnetKind, Vpc};
+
+    pub fn subnet(vpc: &str, name: &str, cidr: &str, kind: SubnetKind) -> Subnet {
+        let net: ipnet::Ipv4Net = cidr.parse().unwrap();
+        let (gateway, ip) = super::cidr::gateway_and_host(&net);
+        Subnet {
+            name: Name::parse("n", name).unwrap(),
+            cidr: net,
+            kind,
+            namespace: format!("ns-{vpc}-{name}"),
+            veth: format!("v-{vpc}-{name}"),
+            gateway,
+            ip,
+            status: Status::Ready,
+            policy: None,
+            apps: vec![],
+        }
+    }
+
+    pub fn vpc(name: &str, cidr: &str, subnets: &[(&str, &str, SubnetKind)]) -> Vpc {
+        let bridge = format!("br-{name}");
+        Vpc {
+            name: Name::parse("n", name).unwrap(),
+            cidr: cidr.parse().unwrap(),
+            chain: super::kernel_names::vpc_chain(&bridge),
+            bridge,
+            link_group: 7,
+            status: Status::Ready,
+            subnets: subnets.iter().map(|(n, c, k)| subnet(name, n, c, *k)).collect(),
+            nat: None,
+        }
+    }
+}

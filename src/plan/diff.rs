@@ -414,34 +414,10 @@ mod tests {
     use super::*;
     use crate::model::{Name, Nat, Peering, SubnetKind};
 
-    fn subnet(vpc: &str, name: &str, cidr: &str, kind: SubnetKind) -> Subnet {
-        let net: ipnet::Ipv4Net = cidr.parse().unwrap();
-        let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
-        Subnet {
-            name: Name::parse("n", name).unwrap(),
-            cidr: net,
-            kind,
-            namespace: format!("ns-{vpc}-{name}"),
-            veth: format!("v-{vpc}-{name}"),
-            gateway,
-            ip,
-            status: Status::Ready,
-            policy: None,
-            apps: vec![],
-        }
-    }
-
+    /// A VPC whose subnets are all private.
     fn vpc(name: &str, cidr: &str, subnets: &[(&str, &str)]) -> Vpc {
-        Vpc {
-            name: Name::parse("n", name).unwrap(),
-            cidr: cidr.parse().unwrap(),
-            bridge: format!("br-{name}"),
-            link_group: 7,
-            chain: format!("VPCCTL-FWD-{name}"),
-            status: Status::Ready,
-            subnets: subnets.iter().map(|(n, c)| subnet(name, n, c, SubnetKind::Private)).collect(),
-            nat: None,
-        }
+        let subnets: Vec<(&str, &str, SubnetKind)> = subnets.iter().map(|(n, c)| (*n, *c, SubnetKind::Private)).collect();
+        crate::model::testing::vpc(name, cidr, &subnets)
     }
 
     fn st(vpcs: Vec<Vpc>) -> State {

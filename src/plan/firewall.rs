@@ -255,39 +255,8 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Name, Nat, Peering, Status, Subnet, SubnetKind};
-
-    fn vpc(name: &str, cidr: &str, subnets: &[(&str, &str, SubnetKind)]) -> Vpc {
-        let bridge = format!("br-{name}");
-        Vpc {
-            name: Name::parse("n", name).unwrap(),
-            cidr: cidr.parse().unwrap(),
-            chain: crate::model::kernel_names::vpc_chain(&bridge),
-            bridge,
-            link_group: 1,
-            status: Status::Ready,
-            subnets: subnets
-                .iter()
-                .map(|(n, c, k)| {
-                    let net: ipnet::Ipv4Net = c.parse().unwrap();
-                    let (gateway, ip) = crate::model::cidr::gateway_and_host(&net);
-                    Subnet {
-                        name: Name::parse("n", n).unwrap(),
-                        cidr: net,
-                        kind: *k,
-                        namespace: format!("ns-{name}-{n}"),
-                        veth: format!("v-{name}-{n}"),
-                        gateway,
-                        ip,
-                        status: Status::Ready,
-                        policy: None,
-                        apps: vec![],
-                    }
-                })
-                .collect(),
-            nat: None,
-        }
-    }
+    use crate::model::testing::vpc;
+    use crate::model::{Name, Nat, Peering, SubnetKind};
 
     fn state(vpcs: Vec<Vpc>) -> State {
         State { vpcs, ..State::default() }
