@@ -70,15 +70,12 @@ B
 floor_delete() {   # $1 = bridge, $2 = cidr, $3 = n
     { for i in $(seq "$3"); do echo "netns del fns-$i"; done
       echo "route del unreachable $2"; echo "link del $1"; } | ip -force -batch -
-    iptables-restore --noflush -w <<R
-*filter
--D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
-:VPCCTL-FORWARD - [0:0]
-:VPCCTL-FWD-f - [0:0]
--X VPCCTL-FWD-f
--X VPCCTL-FORWARD
-COMMIT
-R
+    floor_rules_delete 1
+}
+floor_rules_delete() {   # $1 = how many floors jumped to VPCCTL-FORWARD: their jumps, then the chains
+    { echo "*filter"
+      for _ in $(seq "$1"); do echo "-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD"; done
+      printf ':VPCCTL-FORWARD - [0:0]\n:VPCCTL-FWD-f - [0:0]\n-X VPCCTL-FWD-f\n-X VPCCTL-FORWARD\nCOMMIT\n'; } | iptables-restore --noflush -w
 }
 
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
@@ -190,16 +187,7 @@ fbulk=$(med "${F_BULK[@]}"); vapply=$(med "${V_APPLY[@]}")
 t0=$(now_us); floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b; t1=$(now_us); fbulk400=$((t1 - t0))
 { for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
   echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"; } | ip -force -batch - 2>/dev/null || true
-iptables-restore --noflush -w <<R
-*filter
--D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
--D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD
-:VPCCTL-FORWARD - [0:0]
-:VPCCTL-FWD-f - [0:0]
--X VPCCTL-FWD-f
--X VPCCTL-FORWARD
-COMMIT
-R
+floor_rules_delete 2
 # 400 subnets in one apply, then the no-op reads on that size.
 peak400=0
 t0=$(now_us)
