@@ -1,6 +1,7 @@
 //! plan, apply, export: whole topologies, converged by the same change path
 //! as every other command.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -54,8 +55,9 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     let mut taken = current.taken_names();
     let mut groups: Vec<u32> = current.vpcs.iter().map(|v| v.link_group).collect();
     let default_iface = std::cell::OnceCell::new();
-    for spec in in_recorded_order(&topo.vpcs, |v| current.vpcs.iter().position(|c| c.name == v.name)) {
-        let old = current.vpc(spec.name.as_str());
+    let recorded: HashMap<&str, (usize, &Vpc)> = current.vpcs.iter().enumerate().map(|(i, v)| (v.name.as_str(), (i, v))).collect();
+    for spec in in_recorded_order(&topo.vpcs, |v| recorded.get(v.name.as_str()).map(|(i, _)| *i)) {
+        let old = recorded.get(spec.name.as_str()).map(|(_, v)| *v);
         let mut v = match old {
             Some(o) => Vpc { cidr: spec.cidr, status: Status::Ready, subnets: vec![], nat: None, ..o.clone() },
             None => {
@@ -75,9 +77,11 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 }
             }
         };
-        let old_subnets: &[Subnet] = old.map(|o| o.subnets.as_slice()).unwrap_or(&[]);
-        for s in in_recorded_order(&spec.subnets, |s| old_subnets.iter().position(|o| o.name == s.name)) {
-            let prev = old_subnets.iter().find(|o| o.name == s.name);
+        // Indexed once per VPC: no rescan of its subnets for each subnet.
+        let old_subnets: HashMap<&str, (usize, &Subnet)> =
+            old.map(|o| o.subnets.iter().enumerate().map(|(i, s)| (s.name.as_str(), (i, s))).collect()).unwrap_or_default();
+        for s in in_recorded_order(&spec.subnets, |s| old_subnets.get(s.name.as_str()).map(|(i, _)| *i)) {
+            let prev = old_subnets.get(s.name.as_str()).map(|(_, p)| *p);
             let (namespace, veth) = match prev {
                 Some(p) => (p.namespace.clone(), p.veth.clone()),
                 None => {
@@ -134,7 +138,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
 /// Items already recorded first, in recorded order, then new ones in file order.
 fn in_recorded_order<T>(items: &[T], pos: impl Fn(&T) -> Option<usize>) -> Vec<&T> {
     let mut v: Vec<&T> = items.iter().collect();
-    v.sort_by_key(|x| pos(x).unwrap_or(usize::MAX));
+    v.sort_by_cached_key(|x| pos(x).unwrap_or(usize::MAX));
     v
 }
 

@@ -141,6 +141,12 @@ impl Vpc {
         self.subnets.iter().find(|s| s.name.as_str() == name)
     }
 
+    /// Its subnets by name: for lookups inside a loop over subnets, where
+    /// `subnet()` would rescan the list each time.
+    pub fn subnet_index(&self) -> std::collections::HashMap<&str, &Subnet> {
+        self.subnets.iter().map(|s| (s.name.as_str(), s)).collect()
+    }
+
     /// Subnets whose traffic leaves through the NAT gateway, translated.
     pub fn translated_subnets(&self) -> Vec<&Subnet> {
         match &self.nat {

@@ -78,9 +78,9 @@ pub enum Fate<'a> {
 pub fn subnet_fates<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, Fate<'a>)> {
     let mut out = vec![];
     for v in &after.vpcs {
-        let kept_vpc = before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
+        let kept = before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v)).map(Vpc::subnet_index).unwrap_or_default();
         for s in &v.subnets {
-            let fate = match kept_vpc.and_then(|b| b.subnet(s.name.as_str())) {
+            let fate = match kept.get(s.name.as_str()) {
                 Some(bs) if !subnet_replaced(bs, s) => Fate::Kept(bs),
                 _ => Fate::New,
             };
@@ -95,14 +95,18 @@ fn vpcs_going<'a>(before: &'a State, after: &'a State) -> Vec<&'a Vpc> {
     before.vpcs.iter().filter(|b| after.vpc(b.name.as_str()).is_none_or(|a| vpc_replaced(b, a))).collect()
 }
 
-/// Subnets of VPCs that stay whose kernel objects go, with their VPC.
-fn subnets_going<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet)> {
+/// Subnets of VPCs that stay whose kernel objects go, with their VPC, and
+/// whether `after` drops them (true) or replaces them (false).
+fn subnets_going<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, bool)> {
     let mut out = vec![];
     for b in &before.vpcs {
         let Some(a) = after.vpc(b.name.as_str()).filter(|a| !vpc_replaced(b, a)) else { continue };
+        let next = a.subnet_index();
         for s in &b.subnets {
-            if a.subnet(s.name.as_str()).is_none_or(|n| subnet_replaced(s, n)) {
-                out.push((b, s));
+            match next.get(s.name.as_str()) {
+                None => out.push((b, s, true)),
+                Some(n) if subnet_replaced(s, n) => out.push((b, s, false)),
+                Some(_) => {}
             }
         }
     }
@@ -115,7 +119,7 @@ pub fn apps_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Subnet,
     for v in vpcs_going(before, after) {
         out.extend(v.subnets.iter().flat_map(|s| s.apps.iter().map(move |a| (s, a))));
     }
-    for (_, s) in subnets_going(before, after) {
+    for (_, s, _) in subnets_going(before, after) {
         out.extend(s.apps.iter().map(move |a| (s, a)));
     }
     for (_, s, fate) in subnet_fates(before, after) {
@@ -226,7 +230,7 @@ fn teardown_lines(before: &State, after: &State) -> Vec<String> {
     for v in vpcs_going(before, after) {
         lines.extend(vpc::teardown_lines(v));
     }
-    for (v, s) in subnets_going(before, after) {
+    for (v, s, _) in subnets_going(before, after) {
         lines.extend(subnet::teardown_lines(s));
         lines.push(iproute::addr_del(s.gateway, &s.cidr, &v.bridge));
     }
@@ -263,13 +267,12 @@ pub fn in_progress(before: &State, after: &State) -> State {
             mid.vpcs.push(gone);
         }
     }
-    for (b, s) in subnets_going(before, after) {
+    // A replaced subnet is already there (pending); a dropped one is added back.
+    for (b, s, _) in subnets_going(before, after).into_iter().filter(|(_, _, dropped)| *dropped) {
         let v = mid.vpc_mut(b.name.as_str()).expect("kept VPC");
-        if v.subnet(s.name.as_str()).is_none() {
-            let mut gone = s.clone();
-            gone.status = Status::Pending;
-            v.subnets.push(gone);
-        }
+        let mut gone = s.clone();
+        gone.status = Status::Pending;
+        v.subnets.push(gone);
     }
     mid
 }
@@ -312,13 +315,14 @@ pub fn changes(before: &State, after: &State) -> Vec<Change> {
 fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
     let mut out = vec![];
     let path = |s: &Subnet| format!("{}/{}", v.name, s.name);
+    let (old_index, new_index) = (before.map(Vpc::subnet_index).unwrap_or_default(), v.subnet_index());
     if let Some(b) = before {
-        for s in b.subnets.iter().filter(|s| v.subnet(s.name.as_str()).is_none()) {
+        for s in b.subnets.iter().filter(|s| !new_index.contains_key(s.name.as_str())) {
             out.push(change(Op::Delete, format!("subnet {}", path(s)), s.cidr.to_string()));
         }
     }
     for s in &v.subnets {
-        let old = before.and_then(|b| b.subnet(s.name.as_str()));
+        let old = old_index.get(s.name.as_str()).copied();
         match old {
             None => out.push(change(Op::Create, format!("subnet {}", path(s)), format!("{} {}", s.cidr, s.kind))),
             Some(o) if subnet_replaced(o, s) => {
