@@ -10,7 +10,6 @@ use crate::host;
 use crate::model::Name;
 use crate::model::State;
 use crate::observe::{self, Observed};
-use crate::plan::firewall::{FORWARD_CHAIN, POSTROUTING_CHAIN};
 use crate::plan::repair::assess;
 use crate::state::Store;
 
@@ -145,20 +144,7 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
             Some("run the same command again, or 'vpcctl repair' to rebuild what is recorded".into()),
         ));
     }
-    let mut expected_chains: HashSet<String> = HashSet::new();
-    for v in &state.vpcs {
-        expected_chains.insert(v.chain.clone());
-        if v.nat.is_some() {
-            expected_chains.insert(v.nat_chain());
-        }
-    }
-    if !state.vpcs.is_empty() {
-        expected_chains.insert(FORWARD_CHAIN.into());
-        expected_chains.insert(crate::plan::firewall::INPUT_CHAIN.into());
-    }
-    if state.vpcs.iter().any(|v| v.nat.is_some()) {
-        expected_chains.insert(POSTROUTING_CHAIN.into());
-    }
+    let expected_chains = crate::plan::firewall::chains(state);
     let chains: HashSet<String> = obs.tables.iter().flat_map(|t| t.our_chains().into_iter().map(String::from)).collect();
     let mut orphans: Vec<&String> = chains.difference(&expected_chains).collect();
     orphans.sort();

@@ -89,6 +89,19 @@ pub fn uses_nat(state: &State) -> bool {
     state.vpcs.iter().any(|v| v.nat.is_some())
 }
 
+/// Every chain of ours that `state` implies exists, in either table.
+pub fn chains(state: &State) -> std::collections::HashSet<String> {
+    let mut out: std::collections::HashSet<String> = state.vpcs.iter().map(|v| v.chain.clone()).collect();
+    out.extend(state.vpcs.iter().filter(|v| v.nat.is_some()).map(Vpc::nat_chain));
+    if !state.vpcs.is_empty() {
+        out.extend([FORWARD_CHAIN.to_string(), INPUT_CHAIN.to_string()]);
+    }
+    if uses_nat(state) {
+        out.insert(POSTROUTING_CHAIN.to_string());
+    }
+    out
+}
+
 /// The full content of a VPC's filter chain: intra-VPC traffic, peering
 /// (plan::peering), NAT (plan::nat), and DROP for everything else.
 pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
@@ -292,6 +305,16 @@ mod tests {
             ]
         );
         assert!(nat.is_empty(), "no NAT, so the nat table is not touched: {nat:?}");
+    }
+
+    #[test]
+    fn the_chains_state_implies() {
+        let mut st = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
+        st.vpcs[1].nat = Some(Nat { interface: "eth9".into(), subnets: None });
+        let mut got: Vec<String> = chains(&st).into_iter().collect();
+        got.sort();
+        assert_eq!(got, ["VPCCTL-FORWARD", "VPCCTL-FWD-a", "VPCCTL-FWD-b", "VPCCTL-INPUT", "VPCCTL-NAT-b", "VPCCTL-POSTROUTING"]);
+        assert!(chains(&State::default()).is_empty());
     }
 
     #[test]
