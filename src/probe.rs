@@ -46,6 +46,32 @@ pub fn in_netns<T: Send + 'static>(netns: &str, f: impl FnOnce() -> T + Send + '
     .map_err(|_| std::io::Error::other("probe thread panicked"))?
 }
 
+/// One probe: from inside a namespace, to an address.
+pub type Job = (String, Ipv4Addr, Proto, Option<u16>);
+
+/// Run every probe, at most `parallel` at once (each on its own thread
+/// inside its namespace); results in the order of `jobs`.
+pub fn probe_all(jobs: &[Job], parallel: usize) -> Vec<std::io::Result<Verdict>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<std::io::Result<Verdict>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((ns, ip, proto, port)) = jobs.get(i).cloned() else { break };
+                    let v = in_netns(&ns, move || probe(proto, ip, port));
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(v);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(std::io::Error::other("probe thread panicked")))).collect()
+}
+
 pub fn probe(proto: Proto, ip: Ipv4Addr, port: Option<u16>) -> Verdict {
     match (proto, port) {
         (Proto::Icmp, _) => icmp(ip),

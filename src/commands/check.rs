@@ -5,8 +5,6 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -103,30 +101,11 @@ fn analysis(state: &State, e: &Expectation) -> Result<Analysis, InputError> {
 
 /// Every probe, at most CONCURRENCY at a time, results in input order.
 fn probe_all(state: &State, list: &[Expectation]) -> Result<Vec<Verdict>> {
-    let jobs: Vec<(String, Ipv4Addr, probe::Proto, Option<u16>)> = list
+    let jobs: Vec<probe::Job> = list
         .iter()
         .map(|e| Ok((state.find_subnet(&e.from_vpc, &e.from_subnet)?.namespace.clone(), target_ip(state, e)?, e.protocol, e.port)))
         .collect::<Result<_, InputError>>()?;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<std::io::Result<Verdict>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..CONCURRENCY.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((ns, ip, proto, port)) = jobs.get(i).cloned() else { break };
-                    let v = probe::in_netns(&ns, move || probe::probe(proto, ip, port));
-                    results.lock().expect("no panic while held")[i] = Some(v);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no panic while held")
-        .into_iter()
-        .map(|r| r.expect("every job ran").context("could not run a probe inside a subnet's namespace"))
-        .collect()
+    probe::probe_all(&jobs, CONCURRENCY).into_iter().map(|r| r.context("could not run a probe inside a subnet's namespace")).collect()
 }
 
 fn word(reachable: bool) -> &'static str {

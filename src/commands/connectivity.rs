@@ -51,20 +51,13 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
                 .map(move |s| (format!("{}/{}", v.name, s.name), s.namespace.clone(), s.ip))
         })
         .collect();
-    let mut jobs = vec![];
-    for (i, (_, ns, _)) in subnets.iter().enumerate() {
-        for (j, (_, _, ip)) in subnets.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            let (ns, ip) = (ns.clone(), *ip);
-            jobs.push((i, j, std::thread::spawn(move || probe::in_netns(&ns, move || probe::probe(proto, ip, port)))));
-        }
-    }
+    let pairs: Vec<(usize, usize)> =
+        (0..subnets.len()).flat_map(|i| (0..subnets.len()).filter(move |j| *j != i).map(move |j| (i, j))).collect();
+    let jobs: Vec<probe::Job> = pairs.iter().map(|(i, j)| (subnets[*i].1.clone(), subnets[*j].2, proto, port)).collect();
+    // All at once: a matrix is mostly probes that wait out their timeout.
     let mut results: Vec<(usize, usize, Verdict)> = vec![];
-    for (i, j, h) in jobs {
-        let v = h.join().map_err(|_| anyhow::anyhow!("probe thread panicked"))??;
-        results.push((i, j, v));
+    for ((i, j), v) in pairs.into_iter().zip(probe::probe_all(&jobs, jobs.len())) {
+        results.push((i, j, v?));
     }
     if ctx.json {
         let rows: Vec<_> = results
