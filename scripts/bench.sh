@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark vpcctl against the floor: the same kernel objects and rules made
 # by hand with the cheapest shell-outs (one root `ip -batch`, one
-# `ip -n NS -batch`, one `iptables-restore --noflush`). Runs in a private
+# `ip -n NS -batch`, one `iptables-restore --noflush`, one
+# `ebtables-restore --noflush` for the ports' anti-spoofing rules). Runs in a private
 # sandbox, prints a table, and exits 0 whatever the numbers: it reports, it
 # does not gate.
 #
@@ -44,6 +45,11 @@ floor_rules() {   # $1 = bridge: the VPC chain, dispatch and jump, one restore
 -I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD
 COMMIT
 R
+    # Anti-spoofing: the bridge family's chain and jumps (rules per port below).
+    printf '*filter\n:FAS RETURN\n-I INPUT 1 -j FAS\n-I FORWARD 1 -j FAS\nCOMMIT\n' | ebtables-restore --noflush
+}
+floor_port() {   # $1 = veth, $2 = its address: the 3 anti-spoofing rules
+    printf -- '-A FAS -p IPv4 -i %s --ip-src %s -j RETURN\n-A FAS -p ARP -i %s --arp-ip-src %s -j RETURN\n-A FAS -i %s -j DROP\n' "$1" "$2" "$1" "$2" "$1"
 }
 floor_vpc() {   # $1 = bridge, $2 = cidr
     floor_rules "$1"
@@ -66,6 +72,7 @@ addr add 10.99.$2.2/24 dev eth0
 link set eth0 up
 route add default via 10.99.$2.1
 B
+    { echo '*filter'; floor_port "fv-$2" "10.99.$2.2"; echo COMMIT; } | ebtables-restore --noflush
 }
 floor_delete() {   # $1 = bridge, $2 = cidr, $3 = n
     { for i in $(seq "$3"); do echo "netns del fns-$i"; done
@@ -76,6 +83,9 @@ floor_rules_delete() {   # $1 = how many floors jumped to VPCCTL-FORWARD: their 
     { echo "*filter"
       for _ in $(seq "$1"); do echo "-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD"; done
       printf ':VPCCTL-FORWARD - [0:0]\n:VPCCTL-FWD-f - [0:0]\n-X VPCCTL-FWD-f\n-X VPCCTL-FORWARD\nCOMMIT\n'; } | iptables-restore --noflush -w
+    { echo "*filter"
+      for _ in $(seq "$1"); do echo "-D INPUT -j FAS"; echo "-D FORWARD -j FAS"; done
+      printf ':FAS RETURN\n-X FAS\nCOMMIT\n'; } | ebtables-restore --noflush
 }
 
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
@@ -112,7 +122,7 @@ fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
 "$V" -q create-vpc bench 10.99.0.0/16
 for i in $(seq "$N"); do "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; done
 mkdir -p $SANDBOX_TMP/count
-for p in ip iptables iptables-restore iptables-save; do
+for p in ip iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
     printf '#!/bin/sh\necho %s >> %s/count/log\nexec %s "$@"\n' "$p" "$SANDBOX_TMP" "$(command -v $p)" > "$SANDBOX_TMP/count/$p"
     chmod +x $SANDBOX_TMP/count/$p
 done
@@ -158,6 +168,7 @@ floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name
     for i in $(seq "$3"); do
         printf 'link set lo up\naddr add %s.%s.2/24 dev eth0\nlink set eth0 up\nroute add default via %s.%s.1\n' "$2" "$i" "$2" "$i" | ip -n "${p}ns-$i" -batch -
     done
+    { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2"; done; echo COMMIT; } | ebtables-restore --noflush
 }
 topology() {   # $1.. = "name prefix n" per VPC -> a topology file on stdout
     local first=1

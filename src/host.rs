@@ -270,11 +270,24 @@ pub fn iptables_backend() -> Option<Backend> {
 /// The whole ruleset, as `iptables-save` prints it. Only for rare commands
 /// (doctor, teardown-all): its cost grows with the host's ruleset.
 pub fn iptables_save() -> Result<String, RunError> {
-    let prog = resolve("iptables-save")?;
-    let out = Command::new(prog).output().map_err(|source| RunError::Spawn { prog: "iptables-save".into(), source })?;
+    read_output("iptables-save", &[])
+}
+
+/// The bridge family's rules (`ebtables-save`), where the anti-spoofing lives.
+pub fn ebtables_save() -> Result<String, RunError> {
+    read_output("ebtables-save", &[])
+}
+
+/// A built-in chain's rules as `iptables -S` prints them.
+pub fn list_rules(table: &str, chain: &str) -> Result<Vec<String>, RunError> {
+    Ok(read_output("iptables", &["-w", "-t", table, "-S", chain])?.lines().map(str::to_string).collect())
+}
+
+fn read_output(prog: &'static str, args: &[&str]) -> Result<String, RunError> {
+    let out = Command::new(resolve(prog)?).args(args).output().map_err(|source| RunError::Spawn { prog: prog.into(), source })?;
     if !out.status.success() {
         return Err(RunError::Failed {
-            command: "iptables-save".into(),
+            command: format!("{prog} {}", args.join(" ")).trim_end().to_string(),
             status: out.status.to_string(),
             detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });

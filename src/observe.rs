@@ -2,7 +2,8 @@
 //! number of processes whatever the number of objects:
 //!
 //! - the root namespace: one `ip -j addr` (links, masters, addresses), one
-//!   `iptables-save`, and /proc/net/route for the unreachable routes;
+//!   `iptables-save`, one `ebtables-save`, and
+//!   /proc/net/route for the unreachable routes;
 //! - each subnet namespace: a worker thread joins it with setns(2) and
 //!   reads its links and addresses with getifaddrs(3) and its routes from
 //!   /proc/thread-self/net/route, so a namespace costs no process. A
@@ -44,6 +45,7 @@ pub fn observe(state: &State) -> Result<Observed> {
         unreachable,
         namespaces,
         tables: parse_save(&dump),
+        bridge: host::ebtables_save()?,
         ip_forward: host::read_sysctl(crate::plan::vpc::IP_FORWARD).unwrap_or_else(|_| "?".into()),
         dead_apps,
     })

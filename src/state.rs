@@ -2,7 +2,9 @@
 //!
 //! Writers hold an exclusive lock on `state.lock` for the whole command
 //! (read, plan, apply, write), so concurrent runs serialise instead of losing
-//! updates. Writes go to a temp file that is fsynced and renamed over
+//! updates. They also hold the host lock (`HostLock`): state dirs share the
+//! built-in chains and `ip_forward`, so changes from different dirs
+//! serialise too. Writes go to a temp file that is fsynced and renamed over
 //! `state.json`, so readers never see a torn file and need no lock.
 
 use std::fs::{self, File, OpenOptions};
@@ -21,6 +23,38 @@ pub struct Store {
     /// Held for the life of the store; the lock is released on drop or exit,
     /// including when the process is killed.
     _lock: Option<File>,
+    _host: Option<HostLock>,
+}
+
+/// The host-wide lock: an abstract unix socket bound under a fixed name.
+/// Abstract names belong to the network namespace, which is exactly the
+/// scope of what state dirs share (one sandbox does not wait for another),
+/// the kernel releases it when the process dies however it dies, and it
+/// leaves no file behind.
+pub struct HostLock(#[allow(dead_code)] std::os::unix::net::UnixListener);
+
+impl HostLock {
+    const NAME: &'static [u8] = b"vpcctl/host-lock";
+
+    pub fn acquire() -> std::io::Result<HostLock> {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(Self::NAME)?;
+        let start = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match std::os::unix::net::UnixListener::bind_addr(&addr) {
+                Ok(l) => return Ok(HostLock(l)),
+                Err(e) if e.kind() == ErrorKind::AddrInUse => {
+                    if !told && start.elapsed() > std::time::Duration::from_secs(2) {
+                        eprintln!("vpcctl: waiting for another vpcctl run on this host to finish");
+                        told = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 impl Store {
@@ -32,13 +66,15 @@ impl Store {
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
         lock.lock().map_err(dir_err)?;
         check_dir(dir)?;
-        Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock) })
+        // Always after the dir's lock, so two runs cannot wait on each other.
+        let host = HostLock::acquire().map_err(dir_err)?;
+        Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock), _host: Some(host) })
     }
 
     /// Open for reading only (list, inspect, dry runs): no lock, no directory
     /// created. Safe because writers replace the file atomically.
     pub fn open_readonly(dir: &Path) -> Store {
-        Store { dir: dir.to_path_buf(), _lock: None }
+        Store { dir: dir.to_path_buf(), _lock: None, _host: None }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -49,7 +85,7 @@ impl Store {
         let path = self.path();
         let text = match read_nofollow(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(self.fresh(State::default())),
             Err(e) if e.kind() == ErrorKind::InvalidData => {
                 return Err(StateError::Corrupt { path, reason: "it is not UTF-8 text".into() });
             }
@@ -68,7 +104,17 @@ impl Store {
         }
         let state: State = serde_json::from_value(value).map_err(|e| StateError::Corrupt { path: path.clone(), reason: e.to_string() })?;
         state.check().map_err(|(field, value, why)| StateError::Tampered { path, field, value, why })?;
-        Ok(state)
+        Ok(self.fresh(state))
+    }
+
+    /// While no VPC exists, the chain names follow the dir; once one does,
+    /// they are what was recorded (a dir reached by another path, or
+    /// moved, still removes the chains it made).
+    fn fresh(&self, mut state: State) -> State {
+        if state.vpcs.is_empty() {
+            state.host.chain_suffix = crate::model::kernel_names::chain_suffix(&self.dir);
+        }
+        state
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
@@ -146,6 +192,20 @@ mod tests {
         store.save(&st).unwrap();
         assert_eq!(store.load().unwrap(), st);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_host_lock_is_held_until_dropped() {
+        let held = HostLock::acquire().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _second = HostLock::acquire().unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "a second holder got in");
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(5)).expect("released on drop");
+        waiter.join().unwrap();
     }
 
     #[test]

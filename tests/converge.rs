@@ -250,7 +250,7 @@ fn each_class_of_bad_file_is_refused_and_changes_nothing() {
 fn after_a_simulated_reboot_repair_brings_everything_back() {
     let sb = sandbox!();
     sb.docker_like_host();
-    let pristine_firewall = sb.ok("iptables-save > /run/vpcctl-sandbox/pre.rules; echo saved");
+    let pristine_firewall = sb.ok("iptables-save > /run/vpcctl-sandbox/pre.rules; ebtables-save > /run/vpcctl-sandbox/pre.eb; echo saved");
     assert!(pristine_firewall.contains("saved"));
     let before = sb.snapshot();
     let file = sb.file("net.json", &topology("", NARROW, true));
@@ -278,6 +278,7 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
          for br in br-vpc1 br-vpc2 br-vpc3; do ip link del $br; done
          for net in 10.10.0.0/16 10.20.0.0/16 10.30.0.0/16; do ip route del unreachable $net; done
          iptables-restore < /run/vpcctl-sandbox/pre.rules
+         ebtables-restore < /run/vpcctl-sandbox/pre.eb
          echo 0 > /proc/sys/net/ipv4/ip_forward",
         pids = pids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
     ));
@@ -292,6 +293,8 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
         "subnet vpc1/db: app on port 5432",
         "host: jump from FORWARD to VPCCTL-FORWARD is missing",
         "host: jump from POSTROUTING to VPCCTL-POSTROUTING is missing",
+        "host: ebtables jump '-A FORWARD -j VPCCTL-SPOOF' is missing",
+        "VPC vpc1: ebtables chain VPCCTL-AS-vpc1 is missing",
         "VPC vpc2: filter chain VPCCTL-FWD-vpc2 is missing",
         "host: net.ipv4.ip_forward is 0",
     ] {
@@ -309,7 +312,7 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
     // A second repair finds nothing and spawns only its two readers.
     let stamp = sb.ok("stat -c '%y' /var/lib/vpcctl/state.json");
     assert!(sb.v(&["repair"]).contains("nothing to repair"));
-    assert_eq!(sb.count("repair"), 3, "ip -j addr, iptables-save, and iptables-save in the one namespace with a policy");
+    assert_eq!(sb.count("repair"), 4, "ip -j addr, iptables-save, ebtables-save, and iptables-save in the one namespace with a policy");
     assert_eq!(sb.ok("stat -c '%y' /var/lib/vpcctl/state.json"), stamp, "a no-op repair writes nothing");
 
     sb.v(&["teardown-all"]);

@@ -259,3 +259,117 @@ fn apps_run_unprivileged_and_listening_means_the_app_itself() {
     assert!(!out.ok() && out.stderr.contains("did not listen on port 9000"), "{out:?}");
     assert!(!sb.v(&["inspect", "vpc1"]).contains("port 9000"), "not recorded");
 }
+
+const WEB: &str = "http://198.51.100.80/";
+
+/// Root in `ns` borrows `addr` and fetches `url` from it.
+fn curl_from(sb: &Sandbox, ns: &str, addr: &str, url: &str) -> bool {
+    sb.ok(&format!("ip -n {ns} addr add {addr}/32 dev eth0"));
+    sb.sh(&format!("ip netns exec {ns} curl -s -m 2 --interface {addr} {url}")).ok()
+}
+
+#[test]
+fn a_borrowed_address_does_not_get_out_through_nat() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "pub", "10.10.1.0/24", "--public"]);
+    sb.v(&["add-subnet", "vpc1", "priv", "10.10.2.0/24"]);
+    sb.v(&["enable-nat", "vpc1", "--interface", "uplink0"]);
+    assert!(sb.curl("ns-vpc1-pub", WEB).is_some(), "the public subnet gets out");
+    assert!(sb.curl("ns-vpc1-priv", WEB).is_none(), "the private one does not");
+    // Root in the private subnet takes an address of the public range, and
+    // the public subnet's own address: neither gets anywhere.
+    assert!(!curl_from(&sb, "ns-vpc1-priv", "10.10.1.99", WEB), "spoofed source reached the internet");
+    assert!(!curl_from(&sb, "ns-vpc1-priv", "10.10.1.2", WEB), "the public subnet's own address reached the internet");
+    assert_eq!(sb.leaked(), 0);
+    // Nor the other subnet, nor the gateway of the public one.
+    assert!(!sb.sh("ip netns exec ns-vpc1-priv ping -c1 -W1 -I 10.10.1.99 10.10.1.1").ok());
+    // The public subnet is unaffected.
+    sb.ok("ip -n ns-vpc1-priv addr del 10.10.1.99/32 dev eth0; ip -n ns-vpc1-priv addr del 10.10.1.2/32 dev eth0");
+    assert!(sb.curl("ns-vpc1-pub", WEB).is_some());
+    assert!(sb.ping("ns-vpc1-pub", "10.10.2.2"));
+}
+
+#[test]
+fn a_borrowed_address_does_not_pass_a_peering_allow_list() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "a", "10.1.0.0/16"]);
+    sb.v(&["add-subnet", "a", "s1", "10.1.1.0/24"]);
+    sb.v(&["add-subnet", "a", "s2", "10.1.2.0/24"]);
+    sb.v(&["create-vpc", "b", "10.2.0.0/16"]);
+    sb.v(&["add-subnet", "b", "s1", "10.2.1.0/24"]);
+    sb.v(&["peer", "a", "b", "--allow-cidrs", "10.1.1.0/24,10.2.1.0/24"]);
+    sb.ok("ip netns exec ns-b-s1 $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    assert!(sb.curl("ns-a-s1", "http://10.2.1.2:8080/").is_some(), "allowed: a/s1 -> b/s1");
+    assert!(sb.curl("ns-a-s2", "http://10.2.1.2:8080/").is_none(), "not allowed: a/s2 -> b/s1");
+    assert!(!curl_from(&sb, "ns-a-s2", "10.1.1.77", "http://10.2.1.2:8080/"), "a borrowed address passed the allow-list");
+    assert!(sb.curl("ns-a-s1", "http://10.2.1.2:8080/").is_some(), "a/s1 still allowed");
+}
+
+/// VPCs `x1` (subnets s1, s2) and `x2` (s1) in `dir`, on 10.<n>.0.0/16 and 10.<n+1>.0.0/16.
+fn two_vpcs(sb: &Sandbox, dir: &str, x: &str, n: u8) {
+    let (v1, v2) = (format!("{x}1"), format!("{x}2"));
+    for (vpc, net, subnets) in [(&v1, n, &["s1", "s2"][..]), (&v2, n + 1, &["s1"][..])] {
+        sb.v(&["--state-dir", dir, "create-vpc", vpc, &format!("10.{net}.0.0/16")]);
+        for (i, s) in subnets.iter().enumerate() {
+            sb.v(&["--state-dir", dir, "add-subnet", vpc, s, &format!("10.{net}.{}.0/24", i + 1)]);
+        }
+    }
+}
+
+/// Within each VPC of `x`, subnets route to each other; nothing crosses to
+/// the other VPC of `x` or to `other`'s.
+fn routes_and_isolates(sb: &Sandbox, x: &str, n: u8, other: &str, m: u8) {
+    assert!(sb.ping(&format!("ns-{x}1-s1"), &format!("10.{n}.2.2")), "{x}1: s1 -> s2 routes");
+    assert!(sb.ping(&format!("ns-{x}1-s2"), &format!("10.{n}.1.2")), "{x}1: s2 -> s1 routes");
+    assert!(sb.isolated(&format!("ns-{x}1-s1"), &format!("10.{}.1.2", n + 1)), "{x}1 reaches {x}2");
+    assert!(sb.isolated(&format!("ns-{x}1-s1"), &format!("10.{m}.1.2")), "{x}1 reaches {other}1");
+    assert!(sb.isolated(&format!("ns-{x}2-s1"), &format!("10.{}.1.2", m + 1)), "{x}2 reaches {other}2");
+}
+
+#[test]
+fn two_state_dirs_keep_each_others_vpcs_routing_and_isolated() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let before = sb.snapshot();
+    let b = "/run/vpcctl-sandbox/state-b";
+    two_vpcs(&sb, "/var/lib/vpcctl", "a", 10);
+    routes_and_isolates(&sb, "a", 10, "b", 20);
+    two_vpcs(&sb, b, "b", 20);
+    routes_and_isolates(&sb, "a", 10, "b", 20);
+    routes_and_isolates(&sb, "b", 20, "a", 10);
+    // A VPC name in use by the other dir is refused, not taken over.
+    sb.refused(&["--state-dir", b, "create-vpc", "a1", "10.50.0.0/16"], "br-a1");
+    assert!(sb.v(&["doctor"]).contains("matches the record"), "the other dir's chains are not orphans");
+
+    sb.v(&["--state-dir", b, "teardown-all"]);
+    routes_and_isolates(&sb, "a", 10, "b", 20);
+    assert!(sb.v(&["doctor"]).contains("matches the record"));
+    assert_eq!(sb.ok("cat /proc/sys/net/ipv4/ip_forward").trim(), "1", "a still routes");
+
+    two_vpcs(&sb, b, "b", 20);
+    sb.v(&["teardown-all"]);
+    routes_and_isolates(&sb, "b", 20, "a", 10);
+    sb.v(&["--state-dir", b, "teardown-all"]);
+    assert_eq!(sb.snapshot(), before, "ip_forward and every chain as found");
+}
+
+#[test]
+fn a_changing_command_puts_back_a_missing_jump() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "pub", "10.10.1.0/24", "--public"]);
+    sb.v(&["enable-nat", "vpc1", "--interface", "uplink0"]);
+    sb.ok("iptables -w -S FORWARD | grep -- '-j VPCCTL-FORWARD$' | sed 's/^-A/-D/' | xargs iptables -w
+           iptables -w -t nat -D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
+    assert!(sb.curl("ns-vpc1-pub", WEB).is_none(), "without the jumps nothing gets out");
+    sb.v(&["add-subnet", "vpc1", "other", "10.10.2.0/24"]);
+    assert!(sb.curl("ns-vpc1-pub", WEB).is_some(), "the jumps are back");
+    assert!(sb.ping("ns-vpc1-other", "10.10.1.2"));
+    let rules = sb.rules();
+    assert_eq!(rules.matches("-j VPCCTL-FORWARD").count(), 1, "exactly one jump: {rules}");
+    assert_eq!(rules.matches("-j VPCCTL-POSTROUTING").count(), 1, "{rules}");
+}

@@ -9,31 +9,36 @@ mod common;
 #[test]
 fn each_command_spawns_a_fixed_number_of_processes() {
     let sb = sandbox!();
-    // First VPC: probes for our two jumps (FORWARD, INPUT), one
-    // iptables-restore, one ip batch.
-    assert_eq!(sb.count("create-vpc big 10.0.0.0/16"), 4);
-    // Later VPCs: no probe.
-    assert_eq!(sb.count("create-vpc small 10.1.0.0/16"), 2);
-    // add-subnet: one root batch, one batch in the namespace; the same for
-    // the 1st and the 40th subnet.
+    // Every change that touches the kernel first checks our jumps from
+    // FORWARD and INPUT (`iptables -S FORWARD`, `iptables -C INPUT`; and
+    // POSTROUTING while NAT is on). First VPC: those two, ebtables-save for
+    // the bridge family's jumps, one iptables-restore, one ebtables-restore,
+    // one ip batch.
+    assert_eq!(sb.count("create-vpc big 10.0.0.0/16"), 6);
+    // Later VPCs: no ebtables-save.
+    assert_eq!(sb.count("create-vpc small 10.1.0.0/16"), 5);
+    // add-subnet: the two checks, one root batch, one batch in the
+    // namespace, one ebtables-restore for its port; the same for the 1st
+    // and the 40th subnet.
     let mut per_subnet = vec![];
     for i in 1..=40 {
         per_subnet.push(sb.count(&format!("add-subnet big s{i} 10.0.{i}.0/24")));
     }
-    assert!(per_subnet.iter().all(|&c| c == 2), "{per_subnet:?}");
-    assert_eq!(sb.count("add-subnet small s1 10.1.1.0/24"), 2);
+    assert!(per_subnet.iter().all(|&c| c == 5), "{per_subnet:?}");
+    assert_eq!(sb.count("add-subnet small s1 10.1.1.0/24"), 5);
     // list and inspect read state only.
     assert_eq!(sb.count("list"), 0);
     assert_eq!(sb.count("inspect big"), 0);
     assert_eq!(sb.count("list --json"), 0);
-    // NAT and peering: one iptables-restore each.
-    assert_eq!(sb.count("enable-nat big --interface uplink0"), 2, "probe for the nat jump + restore");
-    assert_eq!(sb.count("peer big small"), 1);
-    assert_eq!(sb.count("add-subnet big pub 10.0.200.0/24 --public"), 3, "NAT'd subnet: + one restore");
+    // NAT and peering: one iptables-restore each, after the checks (now
+    // three: NAT is on).
+    assert_eq!(sb.count("enable-nat big --interface uplink0"), 4);
+    assert_eq!(sb.count("peer big small"), 4);
+    assert_eq!(sb.count("add-subnet big pub 10.0.200.0/24 --public"), 7, "NAT'd subnet: + one iptables-restore");
     // Policies: a probe for our jump in the namespace and one restore; each
     // is `ip netns exec` exec'ing iptables, so each passes two shims.
     sb.ok(r#"echo '{"ingress": [{"port": 80, "action": "deny"}]}' > /run/vpcctl-sandbox/p.json"#);
-    assert_eq!(sb.count("apply-policy big s1 /run/vpcctl-sandbox/p.json"), 4);
+    assert_eq!(sb.count("apply-policy big s1 /run/vpcctl-sandbox/p.json"), 3 + 4);
     // The same policy again is no change: nothing to probe or load.
     assert_eq!(sb.count("apply-policy big s1 /run/vpcctl-sandbox/p.json"), 0);
     // Apps: started straight into the namespace (setns, no ip process); probes: none.
@@ -41,10 +46,10 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2"), 0);
     // Deleting a 41-subnet VPC costs what deleting a 1-subnet VPC does:
-    // one ip batch, one restore, and the probes for the jumps that may go
-    // (big: the last NAT's; small: the last VPC's FORWARD and INPUT jumps).
-    assert_eq!(sb.count("delete big"), 3);
-    assert_eq!(sb.count("delete small"), 4);
+    // the checks, one ip batch, one restore per family (small, the last
+    // VPC: ebtables-save too, for the bridge family's jumps).
+    assert_eq!(sb.count("delete big"), 3 + 3);
+    assert_eq!(sb.count("delete small"), 2 + 1 + 3);
 }
 
 /// A topology of one VPC with `n` subnets.
@@ -58,18 +63,21 @@ fn topologies_are_applied_read_and_repaired_with_fixed_processes() {
     let sb = sandbox!();
     let one = sb.file("one.json", &topology(1));
     let forty = sb.file("forty.json", &topology(40));
-    // The first VPC: probes for our two jumps, one restore, one root batch,
-    // and one batch per namespace (as the floor has).
-    assert_eq!(sb.count(&format!("apply -f {one}")), 5);
+    // The first VPC: checks for our jumps (three, with ebtables-save), one
+    // restore per family, one root batch, and one batch per namespace (as
+    // the floor has).
+    assert_eq!(sb.count(&format!("apply -f {one}")), 3 + 2 + 2);
     // Reading the kernel costs the same for 1 subnet and for 40: doctor
-    // runs `iptables -V`, `ip -j addr` and `iptables-save`; repair the last two.
+    // runs `iptables -V`, `ip -j addr`, `iptables-save` and `ebtables-save`;
+    // repair the last three.
     let (doctor_1, repair_1) = (sb.count("doctor"), sb.count("repair"));
-    assert_eq!((doctor_1, repair_1), (3, 2));
-    // 39 more subnets: one root batch and 39 namespace batches.
-    assert_eq!(sb.count(&format!("apply -f {forty}")), 40);
+    assert_eq!((doctor_1, repair_1), (4, 3));
+    // 39 more subnets: the two checks, one root batch, 39 namespace
+    // batches, one ebtables-restore.
+    assert_eq!(sb.count(&format!("apply -f {forty}")), 2 + 40 + 1);
     assert_eq!(sb.count(&format!("apply -f {forty}")), 0, "nothing to do, nothing spawned");
     assert_eq!((sb.count("doctor"), sb.count("repair")), (doctor_1, repair_1));
     assert_eq!(sb.count(&format!("plan -f {forty}")), 0, "plan reads state only");
     // Back to one: a single tolerant batch removes 39 subnets.
-    assert_eq!(sb.count(&format!("apply -f {one}")), 1);
+    assert_eq!(sb.count(&format!("apply -f {one}")), 2 + 1 + 1, "the checks, the batch, and ebtables-restore for the ports");
 }

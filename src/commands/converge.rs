@@ -22,6 +22,7 @@ use crate::host;
 use crate::model::Name;
 use crate::model::State;
 use crate::plan::diff::{self, Facts};
+use crate::plan::firewall::BasePresence;
 use crate::plan::policy::{INGRESS_CHAIN, jump_args};
 use crate::plan::vpc::IP_FORWARD;
 use crate::state::Store;
@@ -48,10 +49,11 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     } else {
         "1".to_string()
     };
+    let facts = facts(ctx, before, &after, force_all, ip_forward.clone())?;
     if before.vpcs.is_empty() && !after.vpcs.is_empty() {
-        after.host.ip_forward_before = Some(ip_forward.clone());
+        // Another state dir started first: what the host had is what it saw.
+        after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
-    let facts = facts(ctx, before, &after, force_all, ip_forward)?;
     let plan = diff::plan(before, &after, &facts);
     let stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
     if ctx.dry_run {
@@ -104,7 +106,12 @@ fn roll_back(ctx: &Ctx, store: &Store, recorded: &State, before: &State, cause: 
 }
 
 fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: String) -> Result<Facts> {
-    let base = ctx.base_presence(before, after)?;
+    let implied = Facts { base: BasePresence::implied_by(before), ip_forward, force_all, ..Facts::default() };
+    // Nothing for the kernel to do (an app change, say): nothing to probe.
+    if diff::plan(before, after, &implied).steps.is_empty() {
+        return Ok(implied);
+    }
+    let (base, others) = ctx.base_presence(before, after)?;
     let mut policy_jumps = std::collections::HashSet::new();
     for s in diff::policy_probes(before, after, force_all) {
         let present = if ctx.dry_run {
@@ -116,7 +123,7 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
             policy_jumps.insert(s.namespace.clone());
         }
     }
-    Ok(Facts { base, ip_forward, policy_jumps, force_all })
+    Ok(Facts { base, others, policy_jumps, ..implied })
 }
 
 /// Start the apps `state` records that `before` did not run.

@@ -144,14 +144,19 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
             Some("run the same command again, or 'vpcctl repair' to rebuild what is recorded".into()),
         ));
     }
-    let expected_chains = crate::plan::firewall::chains(state);
-    let chains: HashSet<String> = obs.tables.iter().flat_map(|t| t.our_chains().into_iter().map(String::from)).collect();
-    let mut orphans: Vec<&String> = chains.difference(&expected_chains).collect();
+    use crate::plan::{firewall, iptables, spoof};
+    let tops = [firewall::forward_chain(state), firewall::input_chain(state), firewall::postrouting_chain(state)];
+    let expected = firewall::chains(state);
+    let mut orphans: Vec<(&str, &str)> =
+        obs.tables.iter().flat_map(|t| iptables::orphans(t, &expected, &tops)).map(|c| ("iptables", c)).collect();
+    let bridge = iptables::parse_save(&obs.bridge);
+    let expected: HashSet<String> = spoof::chains(state).into_iter().collect();
+    orphans.extend(bridge.iter().flat_map(|t| iptables::orphans(t, &expected, &[spoof::dispatch_chain(state)])).map(|c| ("ebtables", c)));
     orphans.sort();
-    for c in orphans {
+    for (family, c) in orphans {
         checks.push(check(
             Level::Warn,
-            format!("iptables chain {c} is not in vpcctl's state (orphaned)"),
+            format!("{family} chain {c} is not in vpcctl's state (orphaned)"),
             Some("vpcctl teardown-all removes vpcctl chains once no VPC is recorded".into()),
         ));
     }
@@ -160,10 +165,15 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
         .iter()
         .flat_map(|v| std::iter::once(v.bridge.as_str()).chain(v.subnets.iter().flat_map(|s| [s.veth.as_str(), s.namespace.as_str()])))
         .collect();
+    // With another state dir active, what this one does not record may be
+    // that dir's: say so, and do not call it a problem.
+    let forward: Vec<String> = crate::plan::iptables::chain_rules(&obs.tables, "filter", "FORWARD").into_iter().map(String::from).collect();
+    let shared = firewall::other_dirs(&forward, &firewall::forward_chain(state)).active;
+    let (level, why) = if shared { (Level::Info, "another state dir's, or orphaned") } else { (Level::Warn, "orphaned?") };
     for ns in host::netns_list().iter().filter(|n| n.starts_with("ns-") && !recorded.contains(n.as_str())) {
         checks.push(check(
-            Level::Warn,
-            format!("namespace {ns} looks like vpcctl's but is not recorded (orphaned?)"),
+            level,
+            format!("namespace {ns} looks like vpcctl's but is not recorded here ({why})"),
             Some(format!("ip netns del {ns}")),
         ));
     }
@@ -171,12 +181,12 @@ pub fn compare(state: &State, obs: &Observed) -> Vec<Check> {
     links.sort();
     for l in links.into_iter().filter(|l| (l.starts_with("br-") || l.starts_with("v-")) && !recorded.contains(l.as_str())) {
         checks.push(check(
-            Level::Warn,
-            format!("link {l} looks like vpcctl's but is not recorded (orphaned?)"),
+            level,
+            format!("link {l} looks like vpcctl's but is not recorded here ({why})"),
             Some(format!("ip link del {l}")),
         ));
     }
-    if checks.is_empty() {
+    if checks.iter().all(|c| c.level == Level::Info) {
         checks.push(check(Level::Ok, format!("the kernel matches the record ({} VPC(s))", state.vpcs.len()), None));
     }
     checks

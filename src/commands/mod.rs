@@ -24,7 +24,9 @@ use crate::host;
 use crate::host::RunError;
 use crate::model::State;
 use crate::plan::Plan;
-use crate::plan::firewall::{self, BasePresence, FILTER_JUMP, INPUT_JUMP, NAT_JUMP};
+use crate::plan::firewall::{self, BaseJump, BasePresence, OtherDirs};
+use crate::plan::iptables::same_rules;
+use crate::plan::spoof;
 use crate::runner::Runner;
 use crate::state::Store;
 
@@ -92,26 +94,43 @@ impl Ctx {
         print!("{}", plan.to_script());
     }
 
-    /// Where our base jumps are. State implies it; a change that may add or
-    /// remove one checks the kernel (dry runs assume state is right).
-    pub fn base_presence(&self, before: &State, after: &State) -> Result<BasePresence> {
+    /// Where our jumps from the built-in chains are, and whether other
+    /// state dirs are active. Every change that touches the kernel checks
+    /// the iptables jumps (a missing one is put back by the plan); the
+    /// bridge family's only when the first VPC comes or the last goes, or
+    /// after an unfinished run. Dry runs assume state is right.
+    pub fn base_presence(&self, before: &State, after: &State) -> Result<(BasePresence, OtherDirs)> {
         let mut base = BasePresence::implied_by(before);
-        if self.dry_run {
-            return Ok(base);
+        if self.dry_run || (before.vpcs.is_empty() && after.vpcs.is_empty()) {
+            return Ok((base, OtherDirs::default()));
         }
-        let (mut filter, mut nat) = firewall::probes_needed(before, after);
-        // A run that did not finish: the record says nothing about the jumps.
-        if before.host.in_progress {
-            (filter, nat) = (!after.vpcs.is_empty() || !before.vpcs.is_empty(), firewall::uses_nat(before) || firewall::uses_nat(after));
+        // The jumps as the record says they were made. The probes are
+        // independent processes: run them side by side.
+        let made = if before.vpcs.is_empty() { after } else { before };
+        let forward = BaseJump::filter(made);
+        let nat = firewall::uses_nat(before) || firewall::uses_nat(after);
+        let bridge = before.vpcs.is_empty() != after.vpcs.is_empty() || before.host.in_progress;
+        let (rules, input, nat_jump, saved) = std::thread::scope(|s| {
+            let input = s.spawn(|| host::jump_present(&BaseJump::input(made)));
+            let nat_jump = nat.then(|| s.spawn(|| host::jump_present(&BaseJump::nat(made))));
+            let saved = bridge.then(|| s.spawn(host::ebtables_save));
+            let rules = host::list_rules("filter", "FORWARD");
+            let input = input.join().expect("probe thread");
+            (rules, input, nat_jump.map(|h| h.join().expect("probe thread")), saved.map(|h| h.join().expect("probe thread")))
+        });
+        let rules = rules?;
+        let want = format!("-A FORWARD {}", forward.rule_args().join(" "));
+        base.filter = rules.iter().any(|r| same_rules(&[r.as_str()], &[want.as_str()]));
+        let others = firewall::other_dirs(&rules, &forward.chain);
+        base.input = input?;
+        if let Some(present) = nat_jump {
+            base.nat = present?;
         }
-        if filter {
-            base.filter = host::jump_present(&FILTER_JUMP)?;
-            base.input = host::jump_present(&INPUT_JUMP)?;
+        if let Some(saved) = saved {
+            let saved = saved?;
+            base.bridge = spoof::saved_jumps(made).iter().all(|j| saved.lines().any(|l| l.trim() == j));
         }
-        if nat {
-            base.nat = host::jump_present(&NAT_JUMP)?;
-        }
-        Ok(base)
+        Ok((base, others))
     }
 }
 

@@ -91,24 +91,25 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     let names: Vec<String> = before.vpcs.iter().map(|v| v.name.to_string()).collect();
     let shown: Vec<serde_json::Value> = before.vpcs.iter().map(|v| show::vpc_json(&before, v)).collect();
     let after = State { host: before.host.clone(), ..State::default() };
-    commit(ctx, &store, &before, after).context("teardown-all")?;
+    let after = commit(ctx, &store, &before, after).context("teardown-all")?;
     if !ctx.dry_run {
-        sweep_leftover_chains(ctx)?;
+        sweep_leftover_chains(ctx, &after)?;
     }
     ctx.report(format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()), json!(shown));
     Ok(())
 }
 
-/// With no VPC recorded, any VPCCTL-* chain or jump to one is a leftover
-/// (from a lost state file, say): remove them.
-fn sweep_leftover_chains(ctx: &Ctx) -> Result<()> {
-    let dump = crate::host::iptables_save()?;
-    let restore = crate::plan::iptables::sweep(&dump);
-    if restore.tables.iter().all(|t| t.lines.is_empty()) {
-        return Ok(());
-    }
+/// With no VPC recorded, this dir's top chains and any chain of ours that
+/// nothing uses (from a lost state file, say) are leftovers: remove them,
+/// in both families. Other state dirs' chains stay.
+fn sweep_leftover_chains(ctx: &Ctx, state: &State) -> Result<()> {
+    use crate::plan::{firewall, spoof};
+    let tops = [firewall::forward_chain(state), firewall::input_chain(state), firewall::postrouting_chain(state)];
     let mut p = plan::Plan::default();
-    p.push(plan::Step::Iptables(restore));
+    let tables = crate::plan::iptables::sweep(&crate::host::iptables_save()?, &tops, crate::plan::iptables::declare);
+    p.push(plan::Step::Iptables(plan::Restore { netns: None, tables }));
+    let tables = crate::plan::iptables::sweep(&crate::host::ebtables_save()?, &[spoof::dispatch_chain(state)], spoof::declare);
+    p.push(plan::Step::Ebtables(plan::Restore { netns: None, tables: tables.into_iter().filter(|t| t.table == "filter").collect() }));
     ctx.apply(&p).context("removing leftover vpcctl chains")?;
     Ok(())
 }

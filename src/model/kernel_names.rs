@@ -95,6 +95,25 @@ pub fn is_ifname(name: &str) -> bool {
 /// Smallest link group vpcctl uses.
 pub const MIN_GROUP: u32 = GROUP_BASE;
 
+/// The default state dir, whose top chains keep the plain names.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vpcctl";
+
+/// Suffix of a state dir's top chains: empty for the default dir, else
+/// `-` and 8 hex digits of its canonical path. Distinct dirs get distinct
+/// chains, so one dir's rewrite of its dispatch chain cannot cut another
+/// dir's VPCs off, and its teardown cannot remove them.
+pub fn chain_suffix(dir: &std::path::Path) -> String {
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()));
+    if abs == std::path::Path::new(DEFAULT_STATE_DIR) {
+        return String::new();
+    }
+    format!("-{:08x}", stable_hash(&abs.to_string_lossy()) as u32)
+}
+
+pub fn is_chain_suffix(s: &str) -> bool {
+    s.is_empty() || s.strip_prefix('-').is_some_and(|h| h.len() == 8 && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+}
+
 /// Per-VPC filter chain. Derived from the bridge name, which is already unique.
 pub fn vpc_chain(bridge: &str) -> String {
     let tail = bridge.strip_prefix("br-").unwrap_or(bridge);
@@ -109,6 +128,12 @@ pub fn vpc_nat_chain(bridge: &str) -> String {
     format!("VPCCTL-NAT-{tail}")
 }
 
+/// Per-VPC ebtables chain: which source addresses each bridge port may use.
+pub fn vpc_spoof_chain(bridge: &str) -> String {
+    let tail = bridge.strip_prefix("br-").unwrap_or(bridge);
+    format!("VPCCTL-AS-{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +141,16 @@ mod tests {
 
     fn free(_: &str) -> bool {
         false
+    }
+
+    #[test]
+    fn each_state_dir_has_its_own_chain_suffix() {
+        assert_eq!(chain_suffix(std::path::Path::new(DEFAULT_STATE_DIR)), "");
+        let a = chain_suffix(std::path::Path::new("/tmp/vpcctl-a-not-there"));
+        let b = chain_suffix(std::path::Path::new("/tmp/vpcctl-b-not-there"));
+        assert!(is_chain_suffix(&a) && is_chain_suffix(&b) && a != b && !a.is_empty(), "{a} {b}");
+        assert_eq!(format!("VPCCTL-POSTROUTING{a}").len(), 27, "fits iptables' 28");
+        assert!(!is_chain_suffix("-1234567") && !is_chain_suffix("x12345678") && !is_chain_suffix("-ABCDEF12"));
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub struct HostRecord {
     /// chain and policy instead of trusting state.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_progress: bool,
+    /// Suffix of this state dir's own top chains (`VPCCTL-FORWARD<suffix>`),
+    /// empty for the default dir. Each state dir jumps to its own chains from
+    /// the built-in ones, so several coexist on one host (see
+    /// `kernel_names::chain_suffix`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chain_suffix: String,
 }
 
 impl State {
@@ -83,6 +89,12 @@ impl State {
     pub fn check(&self) -> Result<(), (String, String, &'static str)> {
         use super::kernel_names::{CHAIN_MAX, IFNAME_MAX, MIN_GROUP, is_ifname, is_ours};
         let bad = |path: String, value: &dyn std::fmt::Display, why| Err((path, value.to_string(), why));
+        if let Some(v) = self.host.ip_forward_before.as_deref().filter(|v| !matches!(v.trim(), "0" | "1")) {
+            return bad("host.ip_forward_before".into(), &v, "not a value of net.ipv4.ip_forward");
+        }
+        if !super::kernel_names::is_chain_suffix(&self.host.chain_suffix) {
+            return bad("host.chain_suffix".into(), &self.host.chain_suffix, "not a chain suffix vpcctl makes");
+        }
         for (i, v) in self.vpcs.iter().enumerate() {
             let at = format!("vpcs[{i}]");
             if !is_ours("br-", &v.bridge, IFNAME_MAX) {

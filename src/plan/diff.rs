@@ -166,6 +166,8 @@ pub struct Facts {
     pub policy_jumps: HashSet<String>,
     /// Rewrite every chain and policy: a previous run did not finish.
     pub force_all: bool,
+    /// Other state dirs on this host.
+    pub others: firewall::OtherDirs,
 }
 
 /// The plan from `before` to `after`.
@@ -213,10 +215,11 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
-    // Put back what the host had, unless someone else changed it since:
-    // then their value stands.
+    // Put back what the host had, unless someone else changed it since
+    // (then their value stands) or another state dir still routes.
     if after.vpcs.is_empty()
         && !before.vpcs.is_empty()
+        && !facts.others.active
         && facts.ip_forward.trim() == "1"
         && let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1")
     {
@@ -443,7 +446,10 @@ mod tests {
         let ours = Facts { ip_forward: "1".into(), ..facts(&before) };
         assert!(plan(&before, &State::default(), &ours).to_script().contains("echo 0 > /proc/sys/net/ipv4/ip_forward"));
         let changed = Facts { ip_forward: "0".into(), ..facts(&before) };
-        assert!(!plan(&before, &State::default(), &changed).to_script().contains("ip_forward"));
+        assert!(!plan(&before, &State::default(), &changed).to_script().contains("/proc/sys/net/ipv4/ip_forward"));
+        // Another state dir still routes through this host: leave it on.
+        let shared = Facts { others: firewall::OtherDirs { active: true, ip_forward_before: None }, ..ours };
+        assert!(!plan(&before, &State::default(), &shared).to_script().contains("/proc/sys/net/ipv4/ip_forward"));
     }
 
     #[test]
@@ -459,9 +465,10 @@ mod tests {
         let before = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
         let after = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24"), ("db", "10.1.2.0/24")])]);
         let p = plan(&before, &after, &facts(&before));
-        assert_eq!(p.steps.len(), 2, "{}", p.to_script());
+        assert_eq!(p.steps.len(), 3, "{}", p.to_script());
         let s = p.to_script();
         assert!(s.contains("netns add ns-a-db") && s.contains("ip -n ns-a-db -batch"), "{s}");
+        assert!(s.contains("ebtables-restore --noflush") && s.contains("-i v-a-db --ip-src 10.1.2.2"), "its port's anti-spoofing: {s}");
         assert!(!s.contains("ns-a-web"), "the untouched subnet is not touched: {s}");
         assert_eq!(changes(&before, &after).iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["+ subnet a/db  10.1.2.0/24 private"]);
     }
@@ -474,7 +481,7 @@ mod tests {
         ]);
         let p = plan(&State::default(), &after, &Facts { ip_forward: "0".into(), ..Facts::default() });
         let kinds: Vec<String> = p.steps.iter().map(|s| s.command().map(|c| c.0.to_string()).unwrap_or("sysctl".into())).collect();
-        assert_eq!(kinds, ["iptables-restore", "ip", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
+        assert_eq!(kinds, ["iptables-restore", "ebtables-restore", "ip", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
         let c: Vec<String> = changes(&State::default(), &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c[0], "+ vpc a  10.1.0.0/16");
         assert_eq!(c.len(), 5, "{c:?}");

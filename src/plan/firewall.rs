@@ -27,28 +27,60 @@ use super::{Plan, Restore, Step, TableEdit};
 use super::{nat, peering};
 use crate::model::State;
 use crate::model::Vpc;
-use crate::plan::iptables::{append, comment, declare, jump_args, remove_chain};
+use crate::plan::iptables::{append, comment, declare};
 
+/// Base names of a state dir's top chains; each dir adds its
+/// `chain_suffix` (empty for the default dir), so several coexist.
 pub const FORWARD_CHAIN: &str = "VPCCTL-FORWARD";
 pub const POSTROUTING_CHAIN: &str = "VPCCTL-POSTROUTING";
 pub const INPUT_CHAIN: &str = "VPCCTL-INPUT";
 
+pub fn forward_chain(state: &State) -> String {
+    format!("{FORWARD_CHAIN}{}", state.host.chain_suffix)
+}
+
+pub fn input_chain(state: &State) -> String {
+    format!("{INPUT_CHAIN}{}", state.host.chain_suffix)
+}
+
+pub fn postrouting_chain(state: &State) -> String {
+    format!("{POSTROUTING_CHAIN}{}", state.host.chain_suffix)
+}
+
 /// A jump from a built-in chain into one of ours.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseJump {
     pub table: &'static str,
     pub builtin: &'static str,
-    pub chain: &'static str,
+    pub chain: String,
+    pub comment: String,
 }
 
-pub const FILTER_JUMP: BaseJump = BaseJump { table: "filter", builtin: "FORWARD", chain: FORWARD_CHAIN };
-pub const NAT_JUMP: BaseJump = BaseJump { table: "nat", builtin: "POSTROUTING", chain: POSTROUTING_CHAIN };
-pub const INPUT_JUMP: BaseJump = BaseJump { table: "filter", builtin: "INPUT", chain: INPUT_CHAIN };
+/// The FORWARD jump's comment carries `ip_forward` as it was before the
+/// first VPC: a state dir that starts while another runs learns it there,
+/// and whichever dir ends last puts it back.
+const IP_FORWARD_TAG: &str = "vpcctl:ip_forward_before=";
 
 impl BaseJump {
+    pub fn filter(state: &State) -> Self {
+        let comment = match state.host.ip_forward_before.as_deref() {
+            Some(v) => format!("{IP_FORWARD_TAG}{}", v.trim()),
+            None => "vpcctl".into(),
+        };
+        BaseJump { table: "filter", builtin: "FORWARD", chain: forward_chain(state), comment }
+    }
+
+    pub fn input(state: &State) -> Self {
+        BaseJump { table: "filter", builtin: "INPUT", chain: input_chain(state), comment: "vpcctl".into() }
+    }
+
+    pub fn nat(state: &State) -> Self {
+        BaseJump { table: "nat", builtin: "POSTROUTING", chain: postrouting_chain(state), comment: "vpcctl".into() }
+    }
+
     /// The rule, without the -A/-I/-D/-C verb and chain.
     pub fn rule_args(&self) -> Vec<String> {
-        jump_args(self.chain)
+        ["-m", "comment", "--comment", &self.comment, "-j", &self.chain].iter().map(|s| s.to_string()).collect()
     }
 
     pub fn insert(&self) -> String {
@@ -60,29 +92,50 @@ impl BaseJump {
     }
 }
 
+/// What `iptables -S FORWARD` says about the state dirs on this host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherDirs {
+    /// Another state dir's VPCs are in use here.
+    pub active: bool,
+    /// `ip_forward` before the first of them, from its jump's comment.
+    pub ip_forward_before: Option<String>,
+}
+
+/// Read the other dirs' jumps out of FORWARD's rules (as `iptables -S`
+/// prints them); `ours` is this dir's top chain.
+pub fn other_dirs(forward_rules: &[String], ours: &str) -> OtherDirs {
+    let mut out = OtherDirs::default();
+    for r in forward_rules {
+        let words: Vec<&str> = r.split_whitespace().collect();
+        let Some(target) = words.windows(2).find(|w| w[0] == "-j").map(|w| w[1]) else { continue };
+        if !target.starts_with(FORWARD_CHAIN) || target == ours {
+            continue;
+        }
+        out.active = true;
+        if let Some(v) = words.iter().find_map(|w| w.trim_matches('"').strip_prefix(IP_FORWARD_TAG)) {
+            out.ip_forward_before.get_or_insert_with(|| v.to_string());
+        }
+    }
+    out
+}
+
 /// Whether our jumps from the built-in chains are present right now.
-/// Only probed when the first VPC (or NAT) arrives or the last one leaves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BasePresence {
     pub filter: bool,
     pub nat: bool,
     pub input: bool,
+    /// The jumps into our ebtables chains (see `plan::spoof`).
+    pub bridge: bool,
 }
 
 impl BasePresence {
     /// What state implies: our jumps exist while any VPC (any NAT) does.
-    /// Probes replace this only where a change may add or remove a jump.
+    /// Probes replace this before any change to the kernel.
     pub fn implied_by(state: &State) -> Self {
-        BasePresence { filter: !state.vpcs.is_empty(), nat: uses_nat(state), input: !state.vpcs.is_empty() }
+        let any = !state.vpcs.is_empty();
+        BasePresence { filter: any, nat: uses_nat(state), input: any, bridge: any }
     }
-}
-
-/// Which base jumps a change from `before` to `after` may add or remove,
-/// and so must be probed first.
-pub fn probes_needed(before: &State, after: &State) -> (bool, bool) {
-    let filter = before.vpcs.is_empty() != after.vpcs.is_empty();
-    let nat = uses_nat(before) != uses_nat(after);
-    (filter, nat)
 }
 
 pub fn uses_nat(state: &State) -> bool {
@@ -94,10 +147,10 @@ pub fn chains(state: &State) -> std::collections::HashSet<String> {
     let mut out: std::collections::HashSet<String> = state.vpcs.iter().map(|v| v.chain.clone()).collect();
     out.extend(state.vpcs.iter().filter(|v| v.nat.is_some()).map(Vpc::nat_chain));
     if !state.vpcs.is_empty() {
-        out.extend([FORWARD_CHAIN.to_string(), INPUT_CHAIN.to_string()]);
+        out.extend([forward_chain(state), input_chain(state)]);
     }
     if uses_nat(state) {
-        out.insert(POSTROUTING_CHAIN.to_string());
+        out.insert(postrouting_chain(state));
     }
     out
 }
@@ -114,11 +167,12 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
 }
 
 pub fn filter_dispatch(state: &State) -> Vec<String> {
-    let mut lines = vec![declare(FORWARD_CHAIN)];
+    let top = forward_chain(state);
+    let mut lines = vec![declare(&top)];
     for v in &state.vpcs {
         let c = comment(v.name.as_str(), "dispatch");
-        lines.push(append(FORWARD_CHAIN, &format!("-i {}", v.bridge), &c, &v.chain));
-        lines.push(append(FORWARD_CHAIN, &format!("-o {}", v.bridge), &c, &v.chain));
+        lines.push(append(&top, &format!("-i {}", v.bridge), &c, &v.chain));
+        lines.push(append(&top, &format!("-o {}", v.bridge), &c, &v.chain));
     }
     lines
 }
@@ -127,28 +181,31 @@ pub fn filter_dispatch(state: &State) -> Vec<String> {
 /// and replies to connections the host opened. Nothing else: a service the
 /// host runs on 0.0.0.0 is not a service of the VPC.
 pub fn input_rules(state: &State) -> Vec<String> {
-    let mut lines = vec![declare(INPUT_CHAIN)];
+    let top = input_chain(state);
+    let mut lines = vec![declare(&top)];
     for v in &state.vpcs {
         let (br, n) = (v.bridge.as_str(), v.name.as_str());
         let established = format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED");
-        lines.push(append(INPUT_CHAIN, &established, &comment(n, "host replies"), "ACCEPT"));
-        lines.push(append(INPUT_CHAIN, &format!("-i {br} -d {} -p icmp", v.cidr), &comment(n, "ping own gateway"), "ACCEPT"));
-        lines.push(append(INPUT_CHAIN, &format!("-i {br}"), &comment(n, "host is not a service"), "DROP"));
+        lines.push(append(&top, &established, &comment(n, "host replies"), "ACCEPT"));
+        lines.push(append(&top, &format!("-i {br} -d {} -p icmp", v.cidr), &comment(n, "ping own gateway"), "ACCEPT"));
+        lines.push(append(&top, &format!("-i {br}"), &comment(n, "host is not a service"), "DROP"));
     }
     lines
 }
 
 pub fn nat_dispatch(state: &State) -> Vec<String> {
-    let mut lines = vec![declare(POSTROUTING_CHAIN)];
+    let top = postrouting_chain(state);
+    let mut lines = vec![declare(&top)];
     for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
         let c = comment(v.name.as_str(), "dispatch");
         let chain = v.nat_chain();
-        lines.push(append(POSTROUTING_CHAIN, &format!("-s {}", v.cidr), &c, &chain));
+        lines.push(append(&top, &format!("-s {}", v.cidr), &c, &chain));
     }
     lines
 }
 
-/// One `iptables-restore` that takes our chains from `before` to `after`.
+/// One `iptables-restore` that takes our chains from `before` to `after`,
+/// and one `ebtables-restore` for the bridge ports (`plan::spoof`).
 /// `force` names VPCs whose chains are rewritten even if unchanged (used
 /// when re-creating after an interrupted run).
 pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -> Plan {
@@ -159,6 +216,7 @@ pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -
         netns: None,
         tables: vec![TableEdit { table: "filter", lines: filter }, TableEdit { table: "nat", lines: nat }],
     }));
+    plan.push(super::spoof::step(super::spoof::lines(before, after, force, base)));
     plan
 }
 
@@ -181,61 +239,90 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
     let in_use = !after.vpcs.is_empty();
     finish(
         &mut lines,
-        Table { jump: FILTER_JUMP, in_use, dispatch_changed, base_present: base.filter, dispatch: filter_dispatch(after), removed },
+        Table {
+            in_use,
+            dispatch_changed,
+            base_present: base.filter,
+            dispatch: filter_dispatch(after),
+            removed,
+            ..Table::iptables(&BaseJump::filter(if in_use { after } else { before }))
+        },
     );
     let cidrs = |s: &State| s.vpcs.iter().map(|v| (v.bridge.clone(), v.cidr)).collect::<Vec<_>>();
     let input_changed = dispatch_changed || cidrs(before) != cidrs(after);
     finish(
         &mut lines,
         Table {
-            jump: INPUT_JUMP,
             in_use,
             dispatch_changed: input_changed,
             base_present: base.input,
             dispatch: input_rules(after),
             removed: vec![],
+            ..Table::iptables(&BaseJump::input(after))
         },
     );
     lines
 }
 
-/// How one table ends, whichever it is.
-struct Table {
-    jump: BaseJump,
+/// How one table ends, whichever it is (the bridge family's too, see
+/// `plan::spoof`).
+pub(super) struct Table {
+    /// The dir's top chain: what the built-in chains jump to.
+    pub top: String,
+    /// Each jump into `top`, as (insert, delete) lines.
+    pub jumps: Vec<(String, String)>,
+    /// How this family's restore declares (and so flushes) a chain.
+    pub declare: fn(&str) -> String,
     /// Some VPC still needs this table's chains.
-    in_use: bool,
-    dispatch_changed: bool,
-    base_present: bool,
+    pub in_use: bool,
+    pub dispatch_changed: bool,
+    pub base_present: bool,
     /// The dispatch chain's declaration and rules.
-    dispatch: Vec<String>,
+    pub dispatch: Vec<String>,
     /// Per-VPC chains to remove.
-    removed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl Table {
+    fn iptables(jump: &BaseJump) -> Self {
+        Table {
+            top: jump.chain.clone(),
+            jumps: vec![(jump.insert(), jump.delete())],
+            declare,
+            in_use: false,
+            dispatch_changed: false,
+            base_present: false,
+            dispatch: vec![],
+            removed: vec![],
+        }
+    }
 }
 
 /// The end every table's plan shares. While the table is in use: rewrite
-/// the dispatch chain if it changed (or the jump to it is missing), put the
-/// jump back, then remove the chains that go (nothing jumps to them any
-/// more). Once unused: remove the jump, then every chain of ours in it.
-fn finish(lines: &mut Vec<String>, t: Table) {
+/// the dispatch chain if it changed (or a jump to it is missing), put the
+/// jumps back, then remove the chains that go (nothing jumps to them any
+/// more). Once unused: remove the jumps, then every chain of ours in it.
+pub(super) fn finish(lines: &mut Vec<String>, t: Table) {
+    let remove = |lines: &mut Vec<String>, c: &str| lines.extend([(t.declare)(c), format!("-X {c}")]);
     if t.in_use {
         if t.dispatch_changed || !t.base_present {
             lines.extend(t.dispatch);
         }
         if !t.base_present {
-            lines.push(t.jump.insert());
+            lines.extend(t.jumps.iter().map(|(insert, _)| insert.clone()));
         }
         for c in &t.removed {
-            lines.extend(remove_chain(c));
+            remove(lines, c);
         }
     } else if !t.removed.is_empty() || t.base_present {
         if t.base_present {
-            lines.push(t.jump.delete());
+            lines.extend(t.jumps.iter().map(|(_, delete)| delete.clone()));
         }
-        lines.push(declare(t.jump.chain));
+        lines.push((t.declare)(&t.top));
         for c in &t.removed {
-            lines.extend(remove_chain(c));
+            remove(lines, c);
         }
-        lines.push(format!("-X {}", t.jump.chain));
+        lines.push(format!("-X {}", t.top));
     }
 }
 
@@ -260,7 +347,14 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     }
     finish(
         &mut lines,
-        Table { jump: NAT_JUMP, in_use: uses_nat(after), dispatch_changed, base_present, dispatch: nat_dispatch(after), removed },
+        Table {
+            in_use: uses_nat(after),
+            dispatch_changed,
+            base_present,
+            dispatch: nat_dispatch(after),
+            removed,
+            ..Table::iptables(&BaseJump::nat(after))
+        },
     );
     lines
 }
@@ -321,13 +415,15 @@ mod tests {
     fn a_plain_subnet_changes_no_rule() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
         let after = state(vec![vpc("a", "10.1.0.0/16", &[("s", "10.1.1.0/24", PUB)])]);
-        assert!(sync(&before, &after, &[], BasePresence::implied_by(&before)).steps.is_empty());
+        let p = sync(&before, &after, &[], BasePresence::implied_by(&before));
+        assert!(matches!(p.steps.as_slice(), [Step::Ebtables(_)]), "only the new port's anti-spoofing: {}", p.to_script());
     }
 
     #[test]
     fn deleting_the_last_vpc_removes_everything_of_ours() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
-        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false, input: true }));
+        let (filter, _) =
+            tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false, input: true, bridge: true }));
         assert_eq!(
             filter,
             [
@@ -382,7 +478,7 @@ mod tests {
         // Same again: nothing to do.
         assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
         // Disabling removes the nat chain, dispatch and jump.
-        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true, input: true }));
+        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true, input: true, bridge: true }));
         assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
         assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");
     }

@@ -178,26 +178,54 @@ impl TableDump {
     }
 }
 
-/// A restore that removes every VPCCTL-* chain and every jump into one.
-pub fn sweep(dump: &str) -> crate::plan::Restore {
-    let tables = parse_save(dump)
+/// Chains of ours in `t` that nothing uses: not `expected`, and not
+/// reached from a chain that is not ours except through `own_tops` (this
+/// state dir's top chains, whose content is ours to judge). Another state
+/// dir's chains are reached through its own top chain, so they never count.
+pub fn orphans<'a>(t: &'a TableDump, expected: &std::collections::HashSet<String>, own_tops: &[String]) -> Vec<&'a str> {
+    let mut edges: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+    for r in &t.rules {
+        let words: Vec<&str> = r.split_whitespace().collect();
+        if let (Some(chain), Some(target)) = (words.get(1), words.windows(2).find(|w| w[0] == "-j").map(|w| w[1])) {
+            edges.entry(chain).or_default().push(target);
+        }
+    }
+    let mut stack: Vec<&str> = t.chains.iter().map(String::as_str).filter(|c| !c.starts_with(OUR_PREFIX)).collect();
+    let mut reached: std::collections::HashSet<&str> = stack.iter().copied().collect();
+    while let Some(c) = stack.pop() {
+        for &target in edges.get(c).into_iter().flatten() {
+            if !own_tops.iter().any(|o| o == target) && reached.insert(target) {
+                stack.push(target);
+            }
+        }
+    }
+    t.our_chains().into_iter().filter(|c| !expected.contains(*c) && !reached.contains(c)).collect()
+}
+
+/// A restore that removes this state dir's top chains (`own_tops`), the
+/// jumps into them, and every chain of ours nothing else uses (left over
+/// from a lost state file, say). Another state dir's chains stay.
+pub fn sweep(dump: &str, own_tops: &[String], declare: fn(&str) -> String) -> Vec<crate::plan::TableEdit> {
+    parse_save(dump)
         .into_iter()
         .map(|t| {
-            let mut lines: Vec<String> = t.jumps_into_ours().iter().map(|r| format!("-D{}", &r[2..])).collect();
-            let ours = t.our_chains();
-            lines.extend(ours.iter().map(|c| declare(c)));
-            lines.extend(ours.iter().map(|c| format!("-X {c}")));
+            let into_own = |r: &&str| own_tops.iter().any(|o| r.ends_with(&format!("-j {o}")));
+            let mut lines: Vec<String> = t.jumps_into_ours().into_iter().filter(into_own).map(|r| format!("-D{}", &r[2..])).collect();
+            // Our own top chains are never "reached", so they are among these.
+            let gone = orphans(&t, &Default::default(), own_tops);
+            lines.extend(gone.iter().map(|c| declare(c)));
+            lines.extend(gone.iter().map(|c| format!("-X {c}")));
             let table: &'static str = match t.name.as_str() {
                 "filter" => "filter",
                 "nat" => "nat",
                 "mangle" => "mangle",
                 "raw" => "raw",
+                "broute" => "broute",
                 _ => "security",
             };
             crate::plan::TableEdit { table, lines }
         })
-        .collect();
-    crate::plan::Restore { netns: None, tables }
+        .collect()
 }
 
 #[cfg(test)]
@@ -241,9 +269,10 @@ mod tests {
 
     #[test]
     fn sweep_removes_only_ours() {
-        let r = sweep(DUMP);
+        let tops = ["VPCCTL-FORWARD".to_string()];
+        let r = sweep(DUMP, &tops, declare);
         assert_eq!(
-            r.tables[0].lines,
+            r[0].lines,
             [
                 "-D FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD",
                 ":VPCCTL-FORWARD - [0:0]",
@@ -252,6 +281,23 @@ mod tests {
                 "-X VPCCTL-FWD-a"
             ]
         );
-        assert!(r.tables[1].lines.is_empty());
+        assert!(r[1].lines.is_empty());
+    }
+
+    #[test]
+    fn another_state_dirs_chains_are_not_orphans() {
+        let other = "*filter\n:FORWARD ACCEPT [0:0]\n:VPCCTL-FORWARD - [0:0]\n:VPCCTL-FWD-a - [0:0]\n\
+            :VPCCTL-FORWARD-0badc0de - [0:0]\n:VPCCTL-FWD-b - [0:0]\n:VPCCTL-FWD-lost - [0:0]\n\
+            -A FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD\n\
+            -A FORWARD -m comment --comment vpcctl -j VPCCTL-FORWARD-0badc0de\n\
+            -A VPCCTL-FORWARD -i br-a -j VPCCTL-FWD-a\n-A VPCCTL-FORWARD-0badc0de -i br-b -j VPCCTL-FWD-b\nCOMMIT\n";
+        // The default dir sweeps: b's dir keeps its top chain and b.
+        let r = sweep(other, &["VPCCTL-FORWARD".to_string()], declare);
+        let gone: Vec<&String> = r[0].lines.iter().filter(|l| l.starts_with("-X")).collect();
+        assert_eq!(gone, ["-X VPCCTL-FORWARD", "-X VPCCTL-FWD-a", "-X VPCCTL-FWD-lost"]);
+        // A dir with VPC a sees only the lost chain as an orphan.
+        let t = &parse_save(other)[0];
+        let expected = ["VPCCTL-FORWARD".to_string(), "VPCCTL-FWD-a".to_string()].into_iter().collect();
+        assert_eq!(orphans(t, &expected, &["VPCCTL-FORWARD".to_string()]), ["VPCCTL-FWD-lost"]);
     }
 }

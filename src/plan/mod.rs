@@ -13,6 +13,7 @@ pub mod nat;
 pub mod peering;
 pub mod policy;
 pub mod repair;
+pub mod spoof;
 pub mod subnet;
 pub mod vpc;
 
@@ -24,6 +25,8 @@ pub enum Step {
     Ip(IpBatch),
     /// One `iptables-restore --noflush` process covering several tables.
     Iptables(Restore),
+    /// One `ebtables-restore --noflush` process (the bridge family).
+    Ebtables(Restore),
     /// A write under /proc/sys (no process needed).
     Sysctl { key: String, value: String },
 }
@@ -57,7 +60,7 @@ impl Plan {
     pub fn push(&mut self, step: Step) {
         let empty = match &step {
             Step::Ip(b) => b.lines.is_empty(),
-            Step::Iptables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
+            Step::Iptables(r) | Step::Ebtables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
             Step::Sysctl { .. } => false,
         };
         if !empty {
@@ -117,6 +120,7 @@ impl Step {
                 args.extend(["--noflush".to_string(), "-w".to_string()]);
                 Some(("iptables-restore", args))
             }
+            Step::Ebtables(_) => Some(("ebtables-restore", vec!["--noflush".to_string()])),
             Step::Sysctl { .. } => None,
         }
     }
@@ -124,7 +128,7 @@ impl Step {
     pub fn stdin_text(&self) -> String {
         match self {
             Step::Ip(b) => b.lines.iter().map(|l| format!("{l}\n")).collect(),
-            Step::Iptables(r) => {
+            Step::Iptables(r) | Step::Ebtables(r) => {
                 let mut s = String::new();
                 for t in r.tables.iter().filter(|t| !t.lines.is_empty()) {
                     let _ = writeln!(s, "*{}", t.table);

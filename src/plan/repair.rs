@@ -17,8 +17,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::firewall::{self, FILTER_JUMP, INPUT_JUMP, NAT_JUMP};
-use super::{Plan, Restore, Step, TableEdit, nat, policy, subnet, vpc};
+use super::firewall::{self, BaseJump};
+use super::{Plan, Restore, Step, TableEdit, nat, policy, spoof, subnet, vpc};
 use crate::model::State;
 use crate::model::{Name, Subnet, Vpc};
 use crate::plan::iproute;
@@ -49,6 +49,8 @@ pub struct Observed {
     /// Recorded namespaces; `None` where the namespace does not exist.
     pub namespaces: HashMap<String, Option<Netns>>,
     pub tables: Vec<TableDump>,
+    /// `ebtables-save` of the bridge family's filter table.
+    pub bridge: String,
     pub ip_forward: String,
     /// PIDs of recorded apps that are no longer the process vpcctl started.
     pub dead_apps: HashSet<u32>,
@@ -96,6 +98,7 @@ struct Builder {
     nat: Vec<(String, Vec<String>)>,
     filter_tail: Vec<String>,
     nat_tail: Vec<String>,
+    bridge: Vec<String>,
     policies: Plan,
     stop: Vec<(u32, u64)>,
     restart: Vec<Restart>,
@@ -113,6 +116,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         links(&mut b, v, obs);
     }
     firewall_rules(&mut b, state, obs);
+    bridge_rules(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         b.drifts.push(Drift { vpc: None, subnet: None, what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()) });
     }
@@ -128,6 +132,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         netns: None,
         tables: vec![table("filter", b.filter, b.filter_tail), table("nat", b.nat, b.nat_tail)],
     }));
+    plan.push(spoof::step(b.bridge));
     plan.push(Step::ip(None, b.root));
     for (ns, lines) in b.netns {
         plan.push(Step::ip(Some(&ns), lines));
@@ -292,21 +297,53 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
     for v in &state.vpcs {
         check(b, "filter", &v.chain, firewall::vpc_rules(state, v), Some(v));
     }
-    check(b, "filter", firewall::FORWARD_CHAIN, firewall::filter_dispatch(state).split_off(1), None);
-    check(b, "filter", firewall::INPUT_CHAIN, firewall::input_rules(state).split_off(1), None);
+    check(b, "filter", &firewall::forward_chain(state), firewall::filter_dispatch(state).split_off(1), None);
+    check(b, "filter", &firewall::input_chain(state), firewall::input_rules(state).split_off(1), None);
     if firewall::uses_nat(state) {
         for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
             check(b, "nat", &v.nat_chain(), nat::masquerade_rules(v), Some(v));
         }
-        check(b, "nat", firewall::POSTROUTING_CHAIN, firewall::nat_dispatch(state).split_off(1), None);
+        check(b, "nat", &firewall::postrouting_chain(state), firewall::nat_dispatch(state).split_off(1), None);
     }
-    let jumps = if firewall::uses_nat(state) { vec![FILTER_JUMP, INPUT_JUMP, NAT_JUMP] } else { vec![FILTER_JUMP, INPUT_JUMP] };
+    let mut jumps = vec![BaseJump::filter(state), BaseJump::input(state)];
+    if firewall::uses_nat(state) {
+        jumps.push(BaseJump::nat(state));
+    }
     for j in jumps {
         let line = format!("-A {} {}", j.builtin, j.rule_args().join(" "));
         if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
             b.drifts.push(Drift { vpc: None, subnet: None, what: format!("jump from {} to {} is missing", j.builtin, j.chain) });
             let tail = if j.table == "filter" { &mut b.filter_tail } else { &mut b.nat_tail };
             tail.push(j.insert());
+        }
+    }
+}
+
+/// The anti-spoofing chains (ebtables) and the jumps into them.
+fn bridge_rules(b: &mut Builder, state: &State, obs: &Observed) {
+    if state.vpcs.is_empty() {
+        return;
+    }
+    let saved: Vec<&str> = obs.bridge.lines().map(str::trim).collect();
+    let rules_of = |chain: &str| -> Vec<&str> { saved.iter().copied().filter(|l| l.starts_with(&format!("-A {chain} "))).collect() };
+    let check = |b: &mut Builder, chain: String, want: Vec<String>, vpc: Option<&Vpc>| {
+        let have = rules_of(&chain);
+        if have != want.iter().map(String::as_str).collect::<Vec<_>>() {
+            let why =
+                if !saved.contains(&spoof::declare(&chain).as_str()) { "is missing" } else { "has rules that differ from the record" };
+            b.drift(vpc, None, format!("ebtables chain {chain} {why}"));
+            b.bridge.push(spoof::declare(&chain));
+            b.bridge.extend(want);
+        }
+    };
+    for v in &state.vpcs {
+        check(b, crate::model::kernel_names::vpc_spoof_chain(&v.bridge), spoof::vpc_rules(v), Some(v));
+    }
+    check(b, spoof::dispatch_chain(state), spoof::dispatch(state).split_off(1), None);
+    for (saved_jump, (insert, _)) in spoof::saved_jumps(state).iter().zip(spoof::jumps(state)) {
+        if !saved.contains(&saved_jump.as_str()) {
+            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("ebtables jump '{saved_jump}' is missing") });
+            b.bridge.push(insert);
         }
     }
 }
@@ -358,9 +395,11 @@ mod tests {
         }
         // The root firewall, as iptables-restore of our own plan would leave it.
         let mut dump = String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n");
-        let mut chains = vec![v.chain.clone(), firewall::FORWARD_CHAIN.into(), firewall::INPUT_CHAIN.into()];
-        let mut rules =
-            vec![format!("-A FORWARD {}", FILTER_JUMP.rule_args().join(" ")), format!("-A INPUT {}", INPUT_JUMP.rule_args().join(" "))];
+        let mut chains = vec![v.chain.clone(), firewall::forward_chain(st), firewall::input_chain(st)];
+        let mut rules = vec![
+            format!("-A FORWARD {}", BaseJump::filter(st).rule_args().join(" ")),
+            format!("-A INPUT {}", BaseJump::input(st).rule_args().join(" ")),
+        ];
         rules.extend(firewall::vpc_rules(st, v));
         rules.extend(firewall::filter_dispatch(st).split_off(1));
         rules.extend(firewall::input_rules(st).split_off(1));
@@ -368,15 +407,22 @@ mod tests {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n"));
-        chains = vec![v.nat_chain(), firewall::POSTROUTING_CHAIN.into()];
+        chains = vec![v.nat_chain(), firewall::postrouting_chain(st)];
         for c in &chains {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
-        let mut rules = vec![format!("-A POSTROUTING {}", NAT_JUMP.rule_args().join(" "))];
+        let mut rules = vec![format!("-A POSTROUTING {}", BaseJump::nat(st).rule_args().join(" "))];
         rules.extend(nat::masquerade_rules(v));
         rules.extend(firewall::nat_dispatch(st).split_off(1));
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n"));
         o.tables = parse_save(&dump);
+        // The bridge family's, as ebtables-restore of our plan leaves it.
+        let mut bridge = vec![":INPUT ACCEPT".to_string(), ":FORWARD ACCEPT".into()];
+        bridge.extend(spoof::chains(st).iter().map(|c| spoof::declare(c)));
+        bridge.extend(spoof::saved_jumps(st));
+        bridge.extend(spoof::vpc_rules(v));
+        bridge.extend(spoof::dispatch(st).split_off(1));
+        o.bridge = bridge.join("\n");
         o
     }
 

@@ -69,7 +69,7 @@ impl Sandbox {
         if unsafe { libc::geteuid() } != 0 {
             return skip("needs root (sudo scripts/test.sh)");
         }
-        for tool in ["ip", "iptables", "iptables-restore", "ping", "curl", "unshare", "nsenter"] {
+        for tool in ["ip", "iptables", "iptables-restore", "ebtables-restore", "ping", "curl", "unshare", "nsenter"] {
             if which::which(tool).is_err() {
                 return skip(&format!("'{tool}' is not installed (scripts/test.sh installs it)"));
             }
@@ -142,7 +142,8 @@ impl Sandbox {
     }
 
     /// Make the sandbox look like a Docker host: FORWARD policy DROP and
-    /// rules of its own in filter and nat, which vpcctl must leave alone.
+    /// rules of its own in filter and nat (and a bridge-family rule, as
+    /// libvirt's would be), which vpcctl must leave alone.
     pub fn docker_like_host(&self) {
         self.ok("iptables -w -P FORWARD DROP
              iptables -w -N DOCKER-USER
@@ -150,13 +151,15 @@ impl Sandbox {
              iptables -w -A FORWARD -j DOCKER-USER
              iptables -w -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
              iptables -w -A INPUT -p tcp --dport 2222 -j ACCEPT
-             iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE");
+             iptables -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+             ebtables -A FORWARD -i vnet0 -j ACCEPT");
     }
 
     /// What "the host as found" means: firewall (without counters), links,
     /// addresses, routes, namespaces and forwarding.
     pub fn snapshot(&self) -> String {
         self.ok("iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'
+             echo '--- bridge family'; ebtables-save | grep -v '^#'
              echo '--- links'; ip -o link | awk '{print $2}' | sort
              echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
              echo '--- routes'; ip -4 route show table all | sort
@@ -221,12 +224,13 @@ chmod +x /run/vpcctl-sandbox/shim/ip"#
         self.ok("iptables-save | grep -v '^#'")
     }
 
-    /// Processes (ip, iptables, iptables-restore, iptables-save) that one
+    /// Processes (ip, iptables, iptables-restore, iptables-save, and the
+    /// ebtables ones) that one
     /// vpcctl call spawns, counted by shims first on PATH.
     pub fn count(&self, args: &str) -> usize {
         const SHIMS: &str = r#"
 mkdir -p /run/vpcctl-sandbox/count
-for p in ip iptables iptables-restore iptables-save; do
+for p in ip iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
   [ -x /run/vpcctl-sandbox/count/$p ] && continue
   real=$(command -v $p)
   printf '#!/bin/sh\necho %s >> /run/vpcctl-sandbox/count/log\nexec %s "$@"\n' "$p" "$real" > /run/vpcctl-sandbox/count/$p
