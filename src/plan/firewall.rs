@@ -22,6 +22,10 @@
 //!
 //! Each change rewrites only the chains whose content differs between the
 //! state before and after, so cost does not grow with unrelated VPCs.
+//!
+//! The top chains (VPCCTL-FORWARD, -INPUT, -POSTROUTING) are per state dir:
+//! a dir other than the default adds its `chain_suffix`, so several dirs
+//! coexist, each jumping to its own chains from the built-in ones.
 
 use super::{Plan, Restore, Step, TableEdit};
 use super::{nat, peering};
@@ -112,7 +116,8 @@ pub fn other_dirs(forward_rules: &[String], ours: &str) -> OtherDirs {
             continue;
         }
         out.active = true;
-        if let Some(v) = words.iter().find_map(|w| w.trim_matches('"').strip_prefix(IP_FORWARD_TAG)) {
+        let tagged = words.iter().find_map(|w| w.trim_matches('"').strip_prefix(IP_FORWARD_TAG));
+        if let Some(v) = tagged.filter(|v| matches!(*v, "0" | "1")) {
             out.ip_forward_before.get_or_insert_with(|| v.to_string());
         }
     }
@@ -399,6 +404,22 @@ mod tests {
             ]
         );
         assert!(nat.is_empty(), "no NAT, so the nat table is not touched: {nat:?}");
+    }
+
+    #[test]
+    fn other_state_dirs_are_read_from_their_forward_jumps() {
+        let rules: Vec<String> = [
+            "-P FORWARD DROP",
+            "-A FORWARD -m comment --comment \"vpcctl:ip_forward_before=0\" -j VPCCTL-FORWARD",
+            "-A FORWARD -j DOCKER-USER",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(other_dirs(&rules, "VPCCTL-FORWARD"), OtherDirs::default(), "only our own jump");
+        let seen = other_dirs(&rules, "VPCCTL-FORWARD-0badc0de");
+        assert_eq!(seen, OtherDirs { active: true, ip_forward_before: Some("0".into()) });
+        let odd = ["-A FORWARD -m comment --comment vpcctl:ip_forward_before=7 -j VPCCTL-FORWARD".to_string()];
+        assert_eq!(other_dirs(&odd, "x"), OtherDirs { active: true, ip_forward_before: None }, "not a sysctl value");
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! gateway); FORWARD covers what it sends to another port of the bridge.
 //!
 //! ebtables has no comment match, so the tag naming the VPC is the chain's
-//! name. Chains are rewritten whole when their content changes, like the
-//! iptables ones (see `firewall`).
+//! name. A new subnet's rules are appended; any other change rewrites the
+//! VPC's chain whole, like the iptables ones (see `firewall`).
 
 use super::firewall::{BasePresence, Table, finish};
 use super::{Restore, Step, TableEdit};
@@ -80,10 +80,17 @@ pub fn chains(state: &State) -> Vec<String> {
 pub fn lines(before: &State, after: &State, force: &[&str], base: BasePresence) -> Vec<String> {
     let mut lines = vec![];
     for v in &after.vpcs {
-        let changed = before.vpc(v.name.as_str()).is_none_or(|o| o.bridge != v.bridge || vpc_rules(o) != vpc_rules(v));
-        if changed || force.contains(&v.name.as_str()) {
-            lines.push(declare(&vpc_spoof_chain(&v.bridge)));
-            lines.extend(vpc_rules(v));
+        let want = vpc_rules(v);
+        let had = before.vpc(v.name.as_str()).filter(|o| o.bridge == v.bridge && !force.contains(&v.name.as_str())).map(vpc_rules);
+        match had {
+            // New subnets come last: append their ports' rules. ebtables-nft
+            // pays per rule, so rewriting a 40-subnet chain for each new
+            // subnet would cost more than everything else add-subnet does.
+            Some(had) if want.starts_with(&had) => lines.extend(want[had.len()..].iter().cloned()),
+            _ => {
+                lines.push(declare(&vpc_spoof_chain(&v.bridge)));
+                lines.extend(want);
+            }
         }
     }
     let bridges = |s: &State| s.vpcs.iter().map(|v| v.bridge.clone()).collect::<Vec<_>>();
@@ -143,14 +150,17 @@ mod tests {
     }
 
     #[test]
-    fn a_new_subnet_rewrites_only_its_vpcs_chain() {
+    fn a_new_subnet_appends_to_its_vpcs_chain_only() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
         let mut after = before.clone();
         after.vpcs[1] = vpc("b", "10.2.0.0/16", &[("s", "10.2.1.0/24", Private)]);
         let got = lines(&before, &after, &[], BasePresence::implied_by(&before));
-        assert_eq!(got[0], ":VPCCTL-AS-b RETURN");
-        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got.len(), 3, "appended, not rewritten: {got:?}");
+        assert!(got.iter().all(|l| l.starts_with("-A VPCCTL-AS-b -")), "{got:?}");
         assert!(lines(&after, &after, &[], BasePresence::implied_by(&after)).is_empty());
+        // A subnet that goes: the chain is rewritten without it.
+        let got = lines(&after, &before, &[], BasePresence::implied_by(&after));
+        assert_eq!(got, [":VPCCTL-AS-b RETURN"]);
     }
 
     #[test]
