@@ -119,7 +119,7 @@ impl Ctx {
             (rules, input, nat_jump.map(|h| h.join().expect("probe thread")), saved.map(|h| h.join().expect("probe thread")))
         });
         let rules = rules?;
-        let want = format!("-A FORWARD {}", forward.rule_args().join(" "));
+        let want = forward.saved();
         base.filter = rules.iter().any(|r| same_rules(&[r.as_str()], &[want.as_str()]));
         let others = firewall::other_dirs(&rules, &forward.chain);
         base.input = input?;

@@ -87,6 +87,11 @@ impl BaseJump {
         ["-m", "comment", "--comment", &self.comment, "-j", &self.chain].iter().map(|s| s.to_string()).collect()
     }
 
+    /// The jump as `iptables-save` and `iptables -S` list it.
+    pub fn saved(&self) -> String {
+        format!("-A {} {}", self.builtin, self.rule_args().join(" "))
+    }
+
     pub fn insert(&self) -> String {
         format!("-I {} 1 {}", self.builtin, self.rule_args().join(" "))
     }

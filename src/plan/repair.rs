@@ -310,7 +310,7 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
         jumps.push(BaseJump::nat(state));
     }
     for j in jumps {
-        let line = format!("-A {} {}", j.builtin, j.rule_args().join(" "));
+        let line = j.saved();
         if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
             b.drifts.push(Drift { vpc: None, subnet: None, what: format!("jump from {} to {} is missing", j.builtin, j.chain) });
             let tail = if j.table == "filter" { &mut b.filter_tail } else { &mut b.nat_tail };
@@ -396,10 +396,7 @@ mod tests {
         // The root firewall, as iptables-restore of our own plan would leave it.
         let mut dump = String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n");
         let mut chains = vec![v.chain.clone(), firewall::forward_chain(st), firewall::input_chain(st)];
-        let mut rules = vec![
-            format!("-A FORWARD {}", BaseJump::filter(st).rule_args().join(" ")),
-            format!("-A INPUT {}", BaseJump::input(st).rule_args().join(" ")),
-        ];
+        let mut rules = vec![BaseJump::filter(st).saved(), BaseJump::input(st).saved()];
         rules.extend(firewall::vpc_rules(st, v));
         rules.extend(firewall::filter_dispatch(st).split_off(1));
         rules.extend(firewall::input_rules(st).split_off(1));
@@ -411,7 +408,7 @@ mod tests {
         for c in &chains {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
-        let mut rules = vec![format!("-A POSTROUTING {}", BaseJump::nat(st).rule_args().join(" "))];
+        let mut rules = vec![BaseJump::nat(st).saved()];
         rules.extend(nat::masquerade_rules(v));
         rules.extend(firewall::nat_dispatch(st).split_off(1));
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n"));
