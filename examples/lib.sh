@@ -29,6 +29,7 @@ expect() {   # expect yes|no VPC FROM IP [PORT]: test-connectivity, compared
         failures=$((failures + 1))
     fi
 }
+fail() { printf '   FAIL %s\n' "$*"; failures=$((failures + 1)); }
 finish() {
     echo
     if (( failures == 0 )); then echo "every expectation held"; else echo "$failures expectation(s) failed"; exit 1; fi

@@ -40,6 +40,21 @@ expect no shop db 10.30.1.2 80
 expect no shop app 10.30.1.2 80             # app may only talk to db
 expect no shop app 198.51.100.80 80         # private: no NAT, and egress denied
 
+step "Names: every subnet is <subnet>.shop.internal, from the VPC's resolver"
+printf '$ vpcctl exec shop web -- getent hosts app.shop.internal\n'
+"$V" exec shop web -- getent hosts app.shop.internal || fail "web cannot resolve app.shop.internal"
+printf '$ vpcctl exec shop app -- curl http://db:5432/   (search domain shop.internal)\n'
+"$V" exec shop app -- curl -s -m 2 http://db:5432/ || fail "app cannot reach db by name"
+echo
+
+step "A network ACL at the db tier's edge: stateless, enforced outside the subnet"
+run apply-nacl --vpc shop --subnet db --nacl "$repo/examples/nacls/db.json"
+expect yes shop app 10.30.3.2 5432          # allowed in, replies allowed out
+expect no shop web 10.30.3.2 5432           # denied at the edge as well
+printf '$ vpcctl exec shop db -- iptables -F   (root in db flushes its own rules)\n'
+"$V" exec shop db -- iptables -F
+expect no shop web 10.30.3.2 5432           # the NACL is not in db's reach
+
 step "The whole VPC at a glance"
 "$V" test-connectivity --matrix --port 8080
 

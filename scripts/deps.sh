@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 for pair in ip:iproute2 iptables:iptables iptables-restore:iptables ebtables-restore:iptables ping:iputils-ping curl:curl \
-            unshare:util-linux nsenter:util-linux iperf3:iperf3; do
+            unshare:util-linux nsenter:util-linux iperf3:iperf3 \
+            dnsmasq:dnsmasq-base ulogd:ulogd2 getent:libc-bin; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 if [[ ${#need[@]} -gt 0 ]]; then
@@ -12,3 +13,6 @@ if [[ ${#need[@]} -gt 0 ]]; then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The flow-log collector writes JSON: ulogd2's JSON output is its own package.
+ls /usr/lib/*/ulogd/ulogd_output_JSON.so /usr/lib/ulogd/ulogd_output_JSON.so >/dev/null 2>&1 ||
+    { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq ulogd2-json >/dev/null; }

@@ -11,6 +11,11 @@
 # with a private source address (iptables -t raw -L PREROUTING -v -x -n),
 # i.e. anything that leaked out without NAT.
 #
+# The sandbox's /etc/resolv.conf is its own (bind-mounted), naming the fake
+# internet's DNS server 198.51.100.53 (dnsmasq): example.test is
+# 198.51.100.80, and every query is logged to $SANDBOX_TMP/upstream-dns.log.
+# No query ever goes to a real resolver.
+#
 # Inside, $SANDBOX_TMP (/run/vpcctl-sandbox) is private scratch space.
 # Environment: VPCCTL_BIN, the vpcctl binary for the fake internet's HTTP
 # server (default: target/debug/vpcctl, then vpcctl on PATH).
@@ -57,6 +62,18 @@ ip -n internet addr add 203.0.113.1/24 dev eth0
 ip -n internet addr add 198.51.100.80/32 dev lo
 ip -n internet link set eth0 up
 ip route add default via 203.0.113.1
+
+# Before anything could resolve a name: the sandbox asks only the fake internet.
+echo "nameserver 198.51.100.53" > /run/vpcctl-sandbox/resolv.conf
+mount --bind /run/vpcctl-sandbox/resolv.conf /etc/resolv.conf
+ip -n internet addr add 198.51.100.53/32 dev lo
+if command -v dnsmasq >/dev/null; then
+    ip netns exec internet dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts --no-resolv \
+        --listen-address=198.51.100.53 --bind-interfaces --address=/example.test/198.51.100.80 \
+        --pid-file= --user=root --log-queries --log-facility=/run/vpcctl-sandbox/upstream-dns.log &
+else
+    echo "sandbox.sh: dnsmasq is not installed; the fake internet serves no DNS" >&2
+fi
 
 for src in 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16; do
     ip netns exec internet iptables -w -t raw -A PREROUTING -s "$src" \

@@ -28,13 +28,18 @@ pub fn is_ours(pid: u32, recorded_start: u64) -> bool {
     matches!(stat(pid), Some((state, t)) if t == recorded_start && state != 'Z' && state != 'X')
 }
 
+/// Whether a recorded helper is still the process we started.
+pub fn helper_running(h: &crate::model::services::Helper) -> bool {
+    h.pid != 0 && is_ours(h.pid, h.start_time)
+}
+
 /// Who an app runs as. Apps run unprivileged unless told otherwise: a
 /// hole in the app must not be root on the host, nor able to remove its
 /// own subnet's security group (which lives in the namespace it runs in).
 pub const DEFAULT_USER: &str = "nobody";
 
 /// A user's uid and primary gid, from the password database.
-fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
+pub fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
     let c = std::ffi::CString::new(name).map_err(|_| anyhow::anyhow!("user name {name:?} has a NUL byte"))?;
     // SAFETY: getpwnam with a valid C string; the result is read at once,
     // before anything else could call getpw*.
@@ -131,6 +136,58 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
     let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {user}", command.join(" ")))?;
     drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl));
     Ok(child)
+}
+
+/// Start a helper (a resolver, a collector) in the host namespace, in its
+/// own session so that `stop` ends it and whatever it started, output to
+/// `log` (0600, never through a planted link).
+pub fn spawn_helper(program: &Path, args: &[String], log: &Path) -> Result<Child> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(log)
+        .with_context(|| format!("cannot create log file {}", log.display()))?;
+    let err = out.try_clone()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+    cmd.spawn().with_context(|| format!("cannot start {}", program.display()))
+}
+
+/// Helpers of the state dir `state_dir` still running though no record
+/// names them (a lost state file): resolvers watching its dns directory
+/// and collectors started for it. Their command lines say whose they are;
+/// only group leaders count, as every helper is (setsid).
+pub fn orphaned_helpers(state_dir: &Path) -> Vec<u32> {
+    let hosts = format!("--hostsdir={}/dns/", state_dir.display());
+    let dir = state_dir.display().to_string();
+    let mut out = vec![];
+    let Ok(procs) = std::fs::read_dir("/proc") else { return out };
+    for p in procs.flatten() {
+        let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let args: Vec<String> = raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let resolver = args.iter().any(|a| a.starts_with(&hosts));
+        let collector = args.windows(2).any(|w| w[0] == "--state-dir" && w[1] == dir)
+            && args.windows(2).any(|w| w[0] == "flow-logs" && w[1] == "collect");
+        let leader = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| t.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2).map(|g| g == pid.to_string())))
+            .unwrap_or(false);
+        if (resolver || collector) && leader {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// Socket inodes held by the processes of `pid`'s process group (an app is

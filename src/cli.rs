@@ -1,6 +1,7 @@
 //! The command line: flags, subcommands, aliases and the positional forms
 //! the tutorials teach. Parsing only; `commands` does the work.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -123,6 +124,57 @@ Examples:
     /// Remove a peering; the two VPCs are isolated again
     #[command(after_help = "Example:\n  vpcctl unpeer --a vpc1 --b vpc2")]
     Unpeer(PairArgs),
+
+    /// Forward a TCP port of the host (on the uplink and for the host itself) to a subnet
+    #[command(after_help = "\
+The app sees the real client address (no SNAT). Only public subnets, unless
+--allow-private.
+
+Examples:
+  vpcctl expose --vpc vpc1 --subnet web --port 8080 --host-port 8080
+  vpcctl expose vpc1 web --port 80 --host-port 8000 --interface eth0")]
+    Expose(ExposeArgs),
+
+    /// Stop forwarding a host port (see expose)
+    #[command(after_help = "Example:\n  vpcctl unexpose --vpc vpc1 --host-port 8080")]
+    Unexpose(UnexposeArgs),
+
+    /// Give a subnet an elastic IP: an uplink address of its own, 1:1 NAT both ways
+    #[command(after_help = "\
+Inbound to ADDR reaches the subnet on every port; the subnet's own
+connections leave from ADDR. ADDR must be a free address of the uplink's
+subnet.
+
+Example:
+  vpcctl associate-eip --vpc vpc1 --subnet web --ip 203.0.113.10")]
+    AssociateEip(AssociateEip),
+
+    /// Remove a subnet's elastic IP: its NAT and its address on the uplink
+    #[command(
+        after_help = "Examples:\n  vpcctl disassociate-eip --vpc vpc1 --ip 203.0.113.10\n  vpcctl disassociate-eip --vpc vpc1 --subnet web"
+    )]
+    DisassociateEip(DisassociateEip),
+
+    /// Put a network ACL (stateless, numbered rules) at a subnet's edge
+    #[command(after_help = "\
+The file:
+  {\"inbound\":  [{\"rule\": 100, \"protocol\": \"tcp\", \"ports\": \"5432\", \"cidr\": \"10.10.1.0/24\", \"action\": \"allow\"}],
+   \"outbound\": [{\"rule\": 100, \"protocol\": \"tcp\", \"ports\": \"1024-65535\", \"action\": \"allow\"}]}
+Lowest rule number first; the first match wins; anything unmatched is
+denied. Stateless: replies need their own rule. Enforced in the host, so
+root inside the subnet cannot remove it. Replacing one is atomic.
+
+Example:
+  vpcctl apply-nacl --vpc vpc1 --subnet db --nacl examples/nacls/db.json")]
+    ApplyNacl(ApplyNacl),
+
+    /// Remove a subnet's network ACL
+    #[command(after_help = "Example:\n  vpcctl remove-nacl --vpc vpc1 --subnet db")]
+    RemoveNacl(AtSubnet),
+
+    /// Flow logs: records of accepted and rejected traffic, in AWS's format
+    #[command(subcommand)]
+    FlowLogs(FlowLogsCommand),
 
     /// Apply a security-group policy (JSON) to a subnet, replacing the previous one
     #[command(
@@ -386,6 +438,7 @@ pub mod req {
     pub struct NewVpc {
         pub name: Name,
         pub cidr: Ipv4Net,
+        pub dns: bool,
     }
 
     #[derive(Debug)]
@@ -470,7 +523,7 @@ fn vpc_name(raw: &str) -> Result<Name, InputError> {
     Name::parse("VPC name", raw)
 }
 
-fn subnet_name(raw: &str) -> Result<Name, InputError> {
+pub fn subnet_name(raw: &str) -> Result<Name, InputError> {
     Name::parse("subnet name", raw)
 }
 
@@ -536,6 +589,107 @@ impl AtSubnet {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct ExposeArgs {
+    #[command(flatten)]
+    pub at: AtSubnet,
+    /// Port the app in the subnet listens on
+    #[arg(long, value_parser = port())]
+    pub port: u16,
+    /// Port of the host that is forwarded
+    #[arg(long, value_parser = port())]
+    pub host_port: u16,
+    /// Uplink to forward on (default: the default route's interface)
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Expose a private subnet too
+    #[arg(long)]
+    pub allow_private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnexposeArgs {
+    #[command(flatten)]
+    pub vpc: VpcArg,
+    /// The host port to stop forwarding
+    #[arg(long, value_parser = port())]
+    pub host_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct AssociateEip {
+    #[command(flatten)]
+    pub at: AtSubnet,
+    /// The elastic IP: a free address of the uplink's subnet
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Ipv4Addr,
+    /// Uplink that carries it (default: the default route's interface)
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DisassociateEip {
+    #[command(flatten)]
+    pub vpc: VpcArg,
+    /// The elastic IP
+    #[arg(long, value_name = "ADDR", required_unless_present = "subnet")]
+    pub ip: Option<Ipv4Addr>,
+    /// Or the subnet that has it
+    #[arg(long)]
+    pub subnet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyNacl {
+    #[command(flatten)]
+    pub at: AtSubnet,
+    /// NACL file (JSON)
+    #[arg(long, value_name = "FILE")]
+    pub nacl: std::path::PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowLogsCommand {
+    /// Start recording the VPC's flows
+    #[command(after_help = "Examples:\n  vpcctl flow-logs enable --vpc vpc1\n  vpcctl flow-logs enable vpc1 --window 10")]
+    Enable(FlowLogsEnable),
+    /// Stop recording the VPC's flows (its records stay until the VPC goes)
+    Disable(VpcArg),
+    /// Print the VPC's flow records
+    #[command(after_help = "\
+Fields (AWS's default format; '-' where there is no value):
+  version account-id interface-id srcaddr dstaddr srcport dstport protocol
+  packets bytes start end action log-status
+
+Examples:
+  vpcctl flow-logs show --vpc vpc1
+  vpcctl flow-logs show vpc1 --json
+  vpcctl flow-logs show vpc1 --follow")]
+    Show(FlowLogsShow),
+    /// The collector itself (started by enable; not for direct use)
+    #[command(hide = true)]
+    Collect,
+}
+
+#[derive(Debug, Args)]
+pub struct FlowLogsEnable {
+    #[command(flatten)]
+    pub vpc: VpcArg,
+    /// Seconds a flow is aggregated over before its record is written
+    #[arg(long, value_name = "SECS", value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=600))]
+    pub window: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlowLogsShow {
+    #[command(flatten)]
+    pub vpc: VpcArg,
+    /// Keep printing records as they are written
+    #[arg(long)]
+    pub follow: bool,
+}
+
 /// Two VPCs, as --a/--b or positionally.
 #[derive(Debug, Args)]
 pub struct PairArgs {
@@ -568,12 +722,16 @@ pub struct CreateVpc {
     /// NAME and CIDR, positionally
     #[arg(value_name = "NAME CIDR", num_args = 0..=2)]
     pub args: Vec<String>,
+    /// No resolver for this VPC (by default <subnet>.<vpc>.internal resolves
+    /// in every subnet, and other names through the host's resolvers)
+    #[arg(long)]
+    pub no_dns: bool,
 }
 
 impl CreateVpc {
     pub fn resolve(self) -> Result<req::NewVpc, InputError> {
         let [name, cidr] = fill([("VPC name (--name)", self.name), ("VPC CIDR (--cidr)", self.cidr)], self.args)?;
-        Ok(req::NewVpc { name: vpc_name(&name)?, cidr: cidr::parse("VPC CIDR", &cidr)? })
+        Ok(req::NewVpc { name: vpc_name(&name)?, cidr: cidr::parse("VPC CIDR", &cidr)?, dns: !self.no_dns })
     }
 }
 

@@ -21,11 +21,15 @@ pub enum RunError {
     Failed { command: String, status: String, detail: String },
     #[error("could not set {key}: {source}")]
     Sysctl { key: String, source: std::io::Error },
+    #[error("could not write {}: {source}", path.display())]
+    File { path: std::path::PathBuf, source: std::io::Error },
 }
 
 pub fn install_hint(prog: &str) -> &'static str {
     match prog {
         "ip" => "apt-get install -y iproute2",
+        "dnsmasq" => "apt-get install -y dnsmasq-base, or create VPCs with --no-dns",
+        "ulogd" => "apt-get install -y ulogd2 ulogd2-json",
         _ => "apt-get install -y iptables",
     }
 }
@@ -279,8 +283,13 @@ pub fn ebtables_save() -> Result<String, RunError> {
 }
 
 /// A built-in chain's rules as `iptables -S` prints them.
+/// `iptables -S` of one chain, or of the whole table when `chain` is "".
 pub fn list_rules(table: &str, chain: &str) -> Result<Vec<String>, RunError> {
-    Ok(read_output("iptables", &["-w", "-t", table, "-S", chain])?.lines().map(str::to_string).collect())
+    let mut args = vec!["-w", "-t", table, "-S"];
+    if !chain.is_empty() {
+        args.push(chain);
+    }
+    Ok(read_output("iptables", &args)?.lines().map(str::to_string).collect())
 }
 
 fn read_output(prog: &'static str, args: &[&str]) -> Result<String, RunError> {

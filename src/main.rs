@@ -5,12 +5,14 @@ mod apps;
 mod cli;
 mod commands;
 mod error;
+mod flowlogs;
 mod host;
 mod httpd;
 mod model;
 mod observe;
 mod plan;
 mod probe;
+mod resolver;
 mod runner;
 mod state;
 
@@ -84,6 +86,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::DisableNat(a) => nat::disable(&ctx, &a.resolve()?)?,
         Command::Peer(a) => peering::peer(&ctx, a.resolve()?)?,
         Command::Unpeer(a) => peering::unpeer(&ctx, a.resolve()?)?,
+        Command::Expose(a) => expose::expose(&ctx, a)?,
+        Command::Unexpose(a) => expose::unexpose(&ctx, &a.vpc.resolve()?, a.host_port)?,
+        Command::AssociateEip(a) => expose::associate(&ctx, a)?,
+        Command::DisassociateEip(a) => expose::disassociate(&ctx, a)?,
+        Command::ApplyNacl(a) => nacl::apply(&ctx, a)?,
+        Command::RemoveNacl(a) => nacl::remove(&ctx, a.resolve()?)?,
+        Command::FlowLogs(c) => return flow_logs::run(&ctx, c),
         Command::ApplyPolicy(a) => policy::apply(&ctx, a.resolve()?)?,
         Command::DeployApp(a) => app::deploy(&ctx, a.resolve()?)?,
         Command::StopApp(a) => app::stop(&ctx, a.resolve()?)?,

@@ -40,7 +40,18 @@ pub fn observe(state: &State) -> Result<Observed> {
         .filter(|a| !crate::apps::is_ours(a.pid, a.start_time))
         .map(|a| a.pid)
         .collect();
+    let dead_resolvers = state
+        .vpcs
+        .iter()
+        .filter(|v| v.dns.as_ref().is_some_and(|r| !crate::apps::helper_running(&r.process)))
+        .map(|v| v.name.to_string())
+        .collect();
+    let collector_dead = state.host.flow_logs.as_ref().is_some_and(|c| !crate::apps::helper_running(&c.process));
+    let files = crate::plan::dns::files(state).into_keys().map(|p| (p.clone(), std::fs::read_to_string(&p).ok())).collect();
     Ok(Observed {
+        dead_resolvers,
+        collector_dead,
+        files,
         links,
         unreachable,
         namespaces,

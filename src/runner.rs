@@ -34,8 +34,15 @@ impl Runner {
             tracing::info!("run:\n{}", step.to_script().trim_end());
         }
         let Some((prog, args)) = step.command() else {
-            let Step::Sysctl { key, value } = step else { unreachable!("only sysctl steps run no process") };
-            return host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source });
+            return match step {
+                Step::Sysctl { key, value } => {
+                    host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source })
+                }
+                Step::File { path, content } => {
+                    write_file(path, content.as_deref()).map_err(|source| RunError::File { path: path.clone(), source })
+                }
+                _ => unreachable!("every other step runs a process"),
+            };
         };
         let path = resolve(prog)?;
         let spawn_err = |source| RunError::Spawn { prog: prog.to_string(), source };
@@ -70,6 +77,31 @@ impl Runner {
         };
         Err(RunError::Failed { command, status: out.status.to_string(), detail })
     }
+}
+
+/// Write `text` to `path` whole: into a dot-file beside it (which a
+/// resolver watching the directory ignores), then renamed over it. `None`
+/// removes the file, and its directory once empty.
+fn write_file(path: &std::path::Path, text: Option<&str>) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("a file path without a directory"))?;
+    let Some(text) = text else {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let _ = std::fs::remove_dir(dir);
+        return Ok(());
+    };
+    // Readable by all: the resolver reads its hosts file as `nobody`.
+    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.vpcctl-tmp"));
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }
 
 /// Write a child's input from a thread, so that a child that fills its

@@ -24,7 +24,7 @@ fn lifecycle_on_a_docker_like_host_leaves_it_as_found() {
     // Different VPCs do not, either way, by ping or TCP.
     assert!(!sb.ping("ns-vpc1-public", "10.20.1.2"));
     assert!(!sb.ping("ns-vpc2-web", "10.10.1.2"));
-    sb.ok("ip netns exec ns-vpc2-web $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    sb.serve_by_hand("ns-vpc2-web", 8080);
     sb.ok("ip netns exec ns-vpc1-private timeout 5 bash -c 'exec 3<>/dev/tcp/10.10.1.2/22' || true");
     let tcp = sb.sh("ip netns exec ns-vpc1-public curl -s -m 2 http://10.20.1.2:8080/");
     assert!(!tcp.ok(), "TCP crossed VPCs: {tcp:?}");
@@ -79,6 +79,7 @@ fn lifecycle_on_a_docker_like_host_leaves_it_as_found() {
     sb.v(&["delete", "vpc1"]);
     assert!(!sb.sh("ip link show br-vpc1").ok());
     sb.v(&["delete-vpc", "--name", "vpc2"]);
+    sb.end_by_hand();
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
 

@@ -177,7 +177,7 @@ fn the_host_is_not_a_service_of_the_vpc() {
     assert!(!sb.ping("ns-vpc1-web", "10.20.1.1"));
     // The host still reaches its subnets, and their answers come back.
     assert!(sb.ok("ping -c1 -W1 10.10.1.2 >/dev/null && echo yes").contains("yes"));
-    sb.ok("ip netns exec ns-vpc2-api $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    sb.serve_by_hand("ns-vpc2-api", 8080);
     assert!(sb.ok("curl -s -m 2 http://10.20.1.2:8080/").contains("you are 10.20.1.1"));
     // NAT'd traffic never reaches link-local addresses (cloud metadata).
     sb.ok("ip -n internet addr add 169.254.169.254/32 dev lo; ip netns exec internet $VPCCTL serve --bind 169.254.169.254 --port 80 >/dev/null 2>&1 & sleep 0.3");
@@ -301,7 +301,7 @@ fn a_borrowed_address_does_not_pass_a_peering_allow_list() {
     sb.v(&["create-vpc", "b", "10.2.0.0/16"]);
     sb.v(&["add-subnet", "b", "s1", "10.2.1.0/24"]);
     sb.v(&["peer", "a", "b", "--allow-cidrs", "10.1.1.0/24,10.2.1.0/24"]);
-    sb.ok("ip netns exec ns-b-s1 $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    sb.serve_by_hand("ns-b-s1", 8080);
     assert!(sb.curl("ns-a-s1", "http://10.2.1.2:8080/").is_some(), "allowed: a/s1 -> b/s1");
     assert!(sb.curl("ns-a-s2", "http://10.2.1.2:8080/").is_none(), "not allowed: a/s2 -> b/s1");
     assert!(!curl_from(&sb, "ns-a-s2", "10.1.1.77", "http://10.2.1.2:8080/"), "a borrowed address passed the allow-list");

@@ -39,7 +39,7 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
     assert_eq!(sb.leaked(), 0);
     sb.ok("iptables -w -P FORWARD DROP");
     // New connections from outside into a VPC are dropped.
-    sb.ok("ip netns exec ns-vpc1-public $VPCCTL serve --port 8080 >/dev/null 2>&1 & sleep 0.3");
+    sb.serve_by_hand("ns-vpc1-public", 8080);
     sb.ok("ip -n internet route add 10.10.0.0/16 via 203.0.113.2");
     assert!(sb.sh("ip netns exec internet curl -s -m 2 http://10.10.1.2:8080/").code != 0);
     assert!(!sb.ping("internet", "10.10.1.2"));
@@ -66,6 +66,7 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
     sb.v(&["enable-nat", "vpc1"]);
     sb.v(&["delete", "vpc1"]);
     sb.v(&["teardown-all"]);
+    sb.end_by_hand();
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
 
@@ -117,9 +118,8 @@ fn peering_is_both_ways_restrictable_and_not_transitive() {
         sb.v(&["create-vpc", v, &format!("10.{n}.0.0/16")]);
         sb.v(&["add-subnet", v, "s1", &format!("10.{n}.1.0/24"), "--public"]);
         sb.v(&["add-subnet", v, "s2", &format!("10.{n}.2.0/24")]);
-        sb.ok(&format!("ip netns exec ns-{v}-s1 $VPCCTL serve --port 8080 >/dev/null 2>&1 &"));
+        sb.serve_by_hand(&format!("ns-{v}-s1"), 8080);
     }
-    sb.ok("sleep 0.3");
     // Isolated by default, both ways, by ping and TCP.
     assert!(sb.isolated("ns-a-s1", "10.2.1.2") && sb.isolated("ns-b-s1", "10.1.1.2"));
     assert_eq!(sb.curl("ns-a-s1", "http://10.2.1.2:8080/"), None);
@@ -163,6 +163,7 @@ fn peering_is_both_ways_restrictable_and_not_transitive() {
     let vb: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "b", "--json"])).unwrap();
     assert_eq!(vb["peers"].as_array().unwrap().len(), 1);
     sb.v(&["teardown-all"]);
+    sb.end_by_hand();
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
 

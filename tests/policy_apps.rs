@@ -98,7 +98,8 @@ fn a_recycled_pid_is_never_killed() {
     let sb = sandbox!();
     three_tier(&sb);
     // Pretend the recorded web app started at another time, as a recycled PID would.
-    sb.ok("sed -i 's/\"start_time\": [0-9]*/\"start_time\": 1/' /var/lib/vpcctl/state.json");
+    // (The apps' start times only: an app's is followed by its command.)
+    sb.ok(r#"sed -z -E -i 's/"start_time": [0-9]+,(\s*"command")/"start_time": 1,\1/g' /var/lib/vpcctl/state.json"#);
     sb.v(&["stop-app", "vpc1", "web"]);
     assert!(reach(&sb, "db", "10.10.1.2", Some(80)), "a process that is not provably ours was killed");
     let tree = sb.v(&["inspect", "vpc1"]);

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, anyhow};
 
 use super::{Ctx, collect_errors};
 use crate::apps::{self, Ready};
+use crate::flowlogs;
 use crate::host;
 use crate::model::Name;
 use crate::model::State;
@@ -25,6 +26,7 @@ use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
 use crate::plan::policy::{INGRESS_CHAIN, jump_args};
 use crate::plan::vpc::IP_FORWARD;
+use crate::resolver;
 use crate::state::Store;
 
 /// Converge the kernel from `before` (what state records) to `after`.
@@ -38,6 +40,10 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     after.host.in_progress = false;
     if after.vpcs.is_empty() {
         after.host.ip_forward_before = None;
+    }
+    // The collector runs while some VPC has flow logs, and only then.
+    if !after.vpcs.iter().any(|v| v.flow_logs) {
+        after.host.flow_logs = None;
     }
     if !force_all && *before == after {
         return Ok(after);
@@ -55,7 +61,9 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
     let plan = diff::plan(before, &after, &facts);
-    let stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
+    let mut stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
+    stops.extend(diff::resolvers_to_stop(before, &after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
+    let collector_stops = diff::collector_to_stop(before, &after);
     if ctx.dry_run {
         for (pid, _) in &stops {
             println!("kill -TERM -- -{pid}");
@@ -67,12 +75,29 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
                 if user == "root" { String::new() } else { format!("setpriv --reuid={user} --regid={user} --init-groups --no-new-privs ") };
             println!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
         }
+        if let Some(c) = after.host.flow_logs.as_ref().filter(|c| c.process.pid == 0) {
+            println!(
+                "setsid vpcctl --state-dir {} flow-logs collect > {} 2>&1 &",
+                ctx.state_dir.display(),
+                c.dir.join("collector.log").display()
+            );
+        }
+        for v in diff::resolvers_to_start(before, &after) {
+            if let Some(r) = &v.dns {
+                println!("{}", resolver::script(v, r));
+            }
+        }
         return Ok(after);
     }
     let mid = diff::in_progress(before, &after);
     store.save(&mid)?;
     for (pid, start) in &stops {
         apps::stop(*pid, *start);
+    }
+    if let Some(c) = collector_stops {
+        // What it has summed so far is written before it goes.
+        flowlogs::flush(&c.dir);
+        apps::stop(c.process.pid, c.process.start_time);
     }
     let soft = match ctx.apply(&plan) {
         Ok(soft) => soft,
@@ -83,7 +108,10 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     // same command, run again, finishes the job.
     collect_errors("removing what goes", soft)?;
     let mut done = diff::done(after);
-    match start_apps(store, before, &mut done) {
+    match start_resolvers(store, before, &mut done)
+        .and_then(|()| start_collector(ctx, store, &mut done))
+        .and_then(|()| start_apps(store, before, &mut done))
+    {
         Ok(()) => {}
         Err(e) if may_roll_back => return Err(roll_back(ctx, store, &done, before, e)),
         Err(e) => return Err(e),
@@ -124,6 +152,36 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
         }
     }
     Ok(Facts { base, others, policy_jumps, ..implied })
+}
+
+/// Start the resolvers `state` records that are not running: new, or
+/// stopped by this change, or found dead. Each is recorded once it serves.
+pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Result<()> {
+    let fresh: Vec<String> = diff::resolvers_to_start(before, state).iter().map(|v| v.name.to_string()).collect();
+    for i in 0..state.vpcs.len() {
+        let v = &state.vpcs[i];
+        let Some(r) = &v.dns else { continue };
+        if !fresh.contains(&v.name.to_string()) && apps::helper_running(&r.process) {
+            continue;
+        }
+        let helper = resolver::start(v, r)?;
+        if let Some(r) = state.vpcs[i].dns.as_mut() {
+            r.process = helper;
+        }
+        store.save(state)?;
+    }
+    Ok(())
+}
+
+/// Start the flow-log collector if `state` has one that is not running.
+pub fn start_collector(ctx: &Ctx, store: &Store, state: &mut State) -> Result<()> {
+    let Some(c) = state.host.flow_logs.as_mut() else { return Ok(()) };
+    if c.process.pid != 0 && apps::helper_running(&c.process) {
+        return Ok(());
+    }
+    c.process = flowlogs::start(&ctx.state_dir, c)?;
+    store.save(state)?;
+    Ok(())
 }
 
 /// Start the apps `state` records that `before` did not run.

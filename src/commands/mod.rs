@@ -6,7 +6,10 @@ pub mod check;
 pub mod connectivity;
 pub mod converge;
 pub mod doctor;
+pub mod expose;
+pub mod flow_logs;
 pub mod graph;
+pub mod nacl;
 pub mod nat;
 pub mod peering;
 pub mod policy;
@@ -108,11 +111,11 @@ impl Ctx {
         // independent processes: run them side by side.
         let made = if before.vpcs.is_empty() { after } else { before };
         let forward = BaseJump::filter(made);
-        let nat = firewall::uses_nat(before) || firewall::uses_nat(after);
+        let nat = [before, after].iter().any(|s| firewall::uses_nat(s) || crate::plan::expose::in_use(s));
         let bridge = before.vpcs.is_empty() != after.vpcs.is_empty() || before.host.in_progress;
         let (rules, input, nat_jump, saved) = std::thread::scope(|s| {
             let input = s.spawn(|| host::jump_present(&BaseJump::input(made)));
-            let nat_jump = nat.then(|| s.spawn(|| host::jump_present(&BaseJump::nat(made))));
+            let nat_jump = nat.then(|| s.spawn(|| host::list_rules("nat", "")));
             let saved = bridge.then(|| s.spawn(host::ebtables_save));
             let rules = host::list_rules("filter", "FORWARD");
             let input = input.join().expect("probe thread");
@@ -123,8 +126,13 @@ impl Ctx {
         base.filter = rules.iter().any(|r| same_rules(&[r.as_str()], &[want.as_str()]));
         let others = firewall::other_dirs(&rules, &forward.chain);
         base.input = input?;
-        if let Some(present) = nat_jump {
-            base.nat = present?;
+        if let Some(rules) = nat_jump {
+            // One listing of the nat table answers for all three jumps.
+            let rules = rules?;
+            let present = |j: BaseJump| rules.iter().any(|r| same_rules(&[r.as_str()], &[j.saved().as_str()]));
+            base.nat = present(BaseJump::nat(made));
+            base.prerouting = present(BaseJump::prerouting(made));
+            base.output = present(BaseJump::output(made));
         }
         if let Some(saved) = saved {
             let saved = saved?;

@@ -41,6 +41,8 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     collect_errors("repair", soft)?;
     // Everything recorded now exists: an unfinished change is finished.
     let mut state = diff::done(state);
+    converge::start_resolvers(&store, &state.clone(), &mut state)?;
+    converge::start_collector(ctx, &store, &mut state)?;
     converge::start(&store, &mut state, &found.restart)?;
     store.save(&state)?;
     ctx.report(

@@ -23,7 +23,7 @@ pub fn subnet_json(s: &crate::model::Subnet) -> Value {
     let apps: Vec<Value> = s.apps.iter().map(app_json).collect();
     json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
            "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status,
-           "policy": s.policy, "apps": apps})
+           "policy": s.policy, "nacl": s.nacl, "apps": apps})
 }
 
 /// A VPC as `inspect --json` shows it (and the VPC commands print it).
@@ -37,6 +37,10 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         "nat": v.nat.as_ref().map(|n| json!({"interface": n.interface,
             "subnets": v.translated_subnets().iter().map(|s| s.name.to_string()).collect::<Vec<_>>()})),
         "peers": peers,
+        "dns": v.dns.as_ref().map(|r| json!({"domain": crate::model::services::dns_domain(v.name.as_str()), "pid": r.process.pid})),
+        "expose": v.expose,
+        "eips": v.eips,
+        "flow_logs": v.flow_logs,
     })
 }
 
@@ -131,6 +135,23 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         })
         .collect();
     out.push_str(&format!("├─ peers    {}\n", or_dash(peers.join(", "))));
+    match &v.dns {
+        Some(r) => {
+            let state = if crate::apps::helper_running(&r.process) { "running" } else { "not running" };
+            let domain = crate::model::services::dns_domain(v.name.as_str());
+            out.push_str(&format!("├─ dns      <subnet>.{domain}, resolver pid {} ({state}) on each gateway\n", r.process.pid));
+        }
+        None => out.push_str("├─ dns      off\n"),
+    }
+    for e in &v.expose {
+        out.push_str(&format!("├─ expose   {}:{} (and this host) -> {}:{}\n", e.interface, e.host_port, e.subnet, e.port));
+    }
+    for e in &v.eips {
+        out.push_str(&format!("├─ eip      {} on {} <-> {}\n", e.ip, e.interface, e.subnet));
+    }
+    if v.flow_logs {
+        out.push_str("├─ flow logs on (vpcctl flow-logs show)\n");
+    }
     out.push_str(format!("└─ subnets  {}\n", if v.subnets.is_empty() { "none" } else { "" }).trim_end());
     out.push('\n');
     for (i, s) in v.subnets.iter().enumerate() {
@@ -150,6 +171,9 @@ pub fn tree(state: &State, v: &Vpc) -> String {
                     out.push_str(&format!("   {stem}     {dir}[{i}] {r}\n"));
                 }
             }
+        }
+        if let Some(n) = &s.nacl {
+            out.push_str(&format!("   {stem}   nacl: {} inbound, {} outbound rule(s), then deny\n", n.inbound.len(), n.outbound.len()));
         }
         for a in &s.apps {
             let state = if crate::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };

@@ -69,7 +69,19 @@ pub fn new_subnet(ctx: &Ctx, state: &State, vpc: &Name, name: &Name, cidr: ipnet
         }
     }
     let (gateway, ip) = cidr::gateway_and_host(&cidr);
-    Ok(Subnet { name: name.clone(), cidr, kind, namespace, veth, gateway, ip, status: Status::Ready, policy: None, apps: vec![] })
+    Ok(Subnet {
+        name: name.clone(),
+        cidr,
+        kind,
+        namespace,
+        veth,
+        gateway,
+        ip,
+        status: Status::Ready,
+        policy: None,
+        apps: vec![],
+        nacl: None,
+    })
 }
 
 /// `state` without subnet `name` of `vpc`.

@@ -13,6 +13,7 @@ use super::converge::commit;
 use crate::error::InputError;
 use crate::host;
 use crate::model::State;
+use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
 use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, cidr::overlaps, kernel_names};
@@ -59,7 +60,17 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     for spec in in_recorded_order(&topo.vpcs, |v| recorded.get(v.name.as_str()).map(|(i, _)| *i)) {
         let old = recorded.get(spec.name.as_str()).map(|(_, v)| *v);
         let mut v = match old {
-            Some(o) => Vpc { cidr: spec.cidr, status: Status::Ready, subnets: vec![], nat: None, ..o.clone() },
+            Some(o) => Vpc {
+                cidr: spec.cidr,
+                status: Status::Ready,
+                subnets: vec![],
+                nat: None,
+                dns: spec.dns.then(|| o.dns.clone().unwrap_or_else(|| Resolver::new(&ctx.state_dir, &spec.name))),
+                expose: vec![],
+                eips: vec![],
+                flow_logs: spec.flow_logs,
+                ..o.clone()
+            },
             None => {
                 let bridge = kernel_names::bridge_name(spec.name.as_str(), &|n| taken.contains(n));
                 let link_group = kernel_names::link_group(spec.name.as_str(), &|g| groups.contains(&g));
@@ -74,6 +85,10 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     status: Status::Ready,
                     subnets: vec![],
                     nat: None,
+                    dns: spec.dns.then(|| Resolver::new(&ctx.state_dir, &spec.name)),
+                    expose: vec![],
+                    eips: vec![],
+                    flow_logs: spec.flow_logs,
                 }
             }
         };
@@ -110,6 +125,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 status: Status::Ready,
                 policy: s.policy.clone(),
                 apps,
+                nacl: s.nacl.clone(),
             });
         }
         if let Some(n) = &spec.nat {
@@ -124,6 +140,33 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     )))?,
             };
             v.nat = Some(Nat { interface, subnets: n.subnets.clone() });
+        }
+        let uplink = |given: &Option<String>, what: &str| -> Result<String> {
+            match given {
+                Some(i) => Ok(i.clone()),
+                None => default_iface.get_or_init(host::default_route_interface).clone().ok_or_else(|| {
+                    InputError::Invalid(format!(
+                        "vpcs.{}.{what}: no interface given, and this host has no default route; add \"interface\": \"eth0\"",
+                        spec.name
+                    ))
+                    .into()
+                }),
+            }
+        };
+        for e in &spec.expose {
+            if v.subnet(e.subnet.as_str()).is_some_and(|s| s.kind == crate::model::SubnetKind::Private) && !e.allow_private {
+                return Err(InputError::Invalid(format!(
+                    "vpcs.{}.expose: subnet '{}' is private, and private subnets are not reachable from outside; expose a public subnet, or add \"allow_private\": true",
+                    spec.name, e.subnet
+                ))
+                .into());
+            }
+            let interface = uplink(&e.interface, "expose")?;
+            v.expose.push(Expose { subnet: e.subnet.clone(), port: e.port, host_port: e.host_port, interface });
+        }
+        for e in &spec.eip {
+            let interface = uplink(&e.interface, "eip")?;
+            v.eips.push(Eip { subnet: e.subnet.clone(), ip: e.ip, interface });
         }
         next.vpcs.push(v);
     }
@@ -184,6 +227,42 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
             validate::nat_interface(next, &n.interface, ctx.dry_run || host::link_exists(&n.interface))
                 .map_err(|e| InputError::Invalid(format!("vpcs.{}.nat: {e}", v.name)))?;
         }
+        check_services(ctx, current, next, v)?;
+    }
+    Ok(())
+}
+
+/// The helpers' programs are installed, and new elastic IPs and exposed
+/// ports are what the imperative commands would accept.
+fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<()> {
+    let known = current.vpc(v.name.as_str());
+    if !ctx.dry_run && v.dns.is_some() && known.is_none_or(|k| k.dns.is_none()) {
+        crate::resolver::program()?;
+    }
+    if !ctx.dry_run && v.flow_logs {
+        crate::flowlogs::check_installed()?;
+    }
+    let links = if v.eips.is_empty() { Default::default() } else { host::ifaddrs().unwrap_or_default() };
+    let ours: Vec<std::net::Ipv4Addr> = current.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
+    let host_addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
+    for e in v.eips.iter().filter(|e| known.is_none_or(|k| !k.eips.contains(e))) {
+        let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.eip ({}): {err}", v.name, e.ip));
+        validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface)).map_err(at)?;
+        let nets: Vec<ipnet::Ipv4Net> = links
+            .get(&e.interface)
+            .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
+            .unwrap_or_default();
+        let mut without = next.clone();
+        if let Some(w) = without.vpc_mut(v.name.as_str()) {
+            w.eips.retain(|x| x != e);
+        }
+        if !ctx.dry_run {
+            validate::eip(&without, &v.name, e, &nets, &host_addrs).map_err(at)?;
+        }
+    }
+    for e in v.expose.iter().filter(|e| known.is_none_or(|k| !k.expose.contains(e))) {
+        validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface))
+            .map_err(|err| InputError::Invalid(format!("vpcs.{}.expose ({}): {err}", v.name, e.host_port)))?;
     }
     Ok(())
 }

@@ -9,18 +9,22 @@ use super::{Ctx, show};
 use crate::cli::req::NewVpc;
 use crate::host;
 use crate::model::State;
+use crate::model::services::Resolver;
 use crate::model::validate::{self, Create};
 use crate::model::{Name, Status, Vpc, kernel_names};
 use crate::plan;
 
 pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
-    let NewVpc { name, cidr } = req;
+    let NewVpc { name, cidr, dns } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
     let host_routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
     let mut after = before.clone();
     let created = validate::create_vpc(&before, &name, &cidr, &host_routes)?;
+    if dns && !ctx.dry_run {
+        crate::resolver::program()?;
+    }
     if created == Create::New {
         let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
         validate::clear_of_host_addresses("VPC CIDR", &cidr, &addrs)?;
@@ -35,7 +39,7 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
             ctx.say(format!("VPC '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
             after.find_vpc_mut(&name)?.status = Status::Ready;
         }
-        Create::New => after.vpcs.push(new_vpc(ctx, &before, &name, cidr)?),
+        Create::New => after.vpcs.push(new_vpc(ctx, &before, &name, cidr, dns)?),
     }
     let after = commit(ctx, &store, &before, after).with_context(|| format!("creating VPC '{name}' failed"))?;
     if ctx.dry_run {
@@ -48,7 +52,7 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
 
 /// A VPC record with kernel names that collide with nothing recorded, nor
 /// (outside dry runs) with an interface already on the host.
-pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net) -> Result<Vpc> {
+pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns: bool) -> Result<Vpc> {
     let taken = state.taken_names();
     let bridge = kernel_names::bridge_name(name.as_str(), &|n| taken.contains(n));
     if !ctx.dry_run && host::link_exists(&bridge) {
@@ -64,6 +68,10 @@ pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net) -> R
         status: Status::Ready,
         subnets: vec![],
         nat: None,
+        dns: dns.then(|| Resolver::new(&ctx.state_dir, name)),
+        expose: vec![],
+        eips: vec![],
+        flow_logs: false,
     })
 }
 
@@ -94,6 +102,12 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
     let after = commit(ctx, &store, &before, after).context("teardown-all")?;
     if !ctx.dry_run {
         sweep_leftover_chains(ctx, &after)?;
+        // Helpers a lost state file no longer names.
+        for pid in crate::apps::orphaned_helpers(&ctx.state_dir) {
+            if let Some(start) = crate::apps::start_time(pid) {
+                crate::apps::stop(pid, start);
+            }
+        }
     }
     ctx.report(format!("deleted {} VPC(s); vpcctl's chains are gone", names.len()), json!(shown));
     Ok(())
@@ -103,8 +117,15 @@ pub fn teardown_all(ctx: &Ctx) -> Result<()> {
 /// nothing uses (from a lost state file, say) are leftovers: remove them,
 /// in both families. Other state dirs' chains stay.
 fn sweep_leftover_chains(ctx: &Ctx, state: &State) -> Result<()> {
+    use crate::plan::expose;
     use crate::plan::{firewall, spoof};
-    let tops = [firewall::forward_chain(state), firewall::input_chain(state), firewall::postrouting_chain(state)];
+    let tops = [
+        firewall::forward_chain(state),
+        firewall::input_chain(state),
+        firewall::postrouting_chain(state),
+        expose::prerouting_chain(state),
+        expose::output_chain(state),
+    ];
     let mut p = plan::Plan::default();
     let tables = crate::plan::iptables::sweep(&crate::host::iptables_save()?, &tops, crate::plan::iptables::declare);
     p.push(plan::Step::Iptables(plan::Restore { netns: None, tables }));

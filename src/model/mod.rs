@@ -4,8 +4,10 @@
 pub mod cidr;
 pub mod expect;
 pub mod kernel_names;
+pub mod nacl;
 pub mod name;
 pub mod policy;
+pub mod services;
 pub mod state;
 pub mod topology;
 pub mod validate;
@@ -73,6 +75,9 @@ pub struct Subnet {
     /// Apps started by deploy-app.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<App>,
+    /// The network ACL at this subnet's edge, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nacl: Option<nacl::Nacl>,
 }
 
 /// A process vpcctl started in a subnet. `start_time` (from
@@ -129,6 +134,15 @@ pub struct Vpc {
     pub subnets: Vec<Subnet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat: Option<Nat>,
+    /// The VPC's resolver; `None`: no DNS (`--no-dns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<services::Resolver>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<services::Expose>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eips: Vec<services::Eip>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flow_logs: bool,
 }
 
 impl Vpc {
@@ -201,6 +215,7 @@ pub mod testing {
             status: Status::Ready,
             policy: None,
             apps: vec![],
+            nacl: None,
         }
     }
 
@@ -215,6 +230,10 @@ pub mod testing {
             status: Status::Ready,
             subnets: subnets.iter().map(|(n, c, k)| subnet(name, n, c, *k)).collect(),
             nat: None,
+            dns: None,
+            expose: vec![],
+            eips: vec![],
+            flow_logs: false,
         }
     }
 }

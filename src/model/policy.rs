@@ -97,11 +97,11 @@ pub struct PathError {
 
 pub type PolicyError = PathError;
 
-fn err(path: &str, message: impl Into<String>) -> PolicyError {
+pub(super) fn err(path: &str, message: impl Into<String>) -> PolicyError {
     PolicyError { path: path.to_string(), message: message.into() }
 }
 
-fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), PolicyError> {
+pub(super) fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), PolicyError> {
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
             let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
@@ -111,11 +111,11 @@ fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<
     Ok(())
 }
 
-fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, PolicyError> {
+pub(super) fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, PolicyError> {
     v.as_str().ok_or_else(|| err(path, format!("{v} is not a string")))
 }
 
-fn action(v: Option<&Value>, path: &str, default: Option<Action>) -> Result<Action, PolicyError> {
+pub(super) fn action(v: Option<&Value>, path: &str, default: Option<Action>) -> Result<Action, PolicyError> {
     match v {
         None => default.ok_or_else(|| err(path, "is required: \"allow\" or \"deny\"")),
         Some(v) => match string(v, path)? {
@@ -133,7 +133,7 @@ fn port_number(raw: &str, path: &str) -> Result<u16, PolicyError> {
     }
 }
 
-fn ports(v: &Value, path: &str) -> Result<PortRange, PolicyError> {
+pub(super) fn ports(v: &Value, path: &str) -> Result<PortRange, PolicyError> {
     match v {
         Value::Number(n) => {
             let p = port_number(&n.to_string(), path)?;

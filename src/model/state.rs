@@ -44,6 +44,9 @@ pub struct HostRecord {
     /// `kernel_names::chain_suffix`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub chain_suffix: String,
+    /// The flow log collector, while some VPC has flow logs on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_logs: Option<super::services::FlowLogCollector>,
 }
 
 impl State {

@@ -19,6 +19,7 @@ use ipnet::Ipv4Net;
 use serde_json::{Map, Value, json};
 
 use super::cidr::{self, MAX_SUBNET_PREFIX, overlaps};
+use super::nacl::Nacl;
 use super::policy::Policy;
 use super::validate::vpc_cidr;
 use super::{Name, SubnetKind};
@@ -40,6 +41,30 @@ pub struct VpcSpec {
     pub cidr: Ipv4Net,
     pub nat: Option<NatSpec>,
     pub subnets: Vec<SubnetSpec>,
+    /// The VPC's resolver (default on, as in AWS).
+    pub dns: bool,
+    pub expose: Vec<ExposeSpec>,
+    pub eip: Vec<EipSpec>,
+    pub flow_logs: bool,
+}
+
+/// `"expose": [{"subnet": "web", "port": 8080, "host_port": 8080}]`;
+/// no interface: the default route's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposeSpec {
+    pub subnet: Name,
+    pub port: u16,
+    pub host_port: u16,
+    pub interface: Option<String>,
+    pub allow_private: bool,
+}
+
+/// `"eip": [{"subnet": "web", "ip": "203.0.113.10"}]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EipSpec {
+    pub subnet: Name,
+    pub ip: std::net::Ipv4Addr,
+    pub interface: Option<String>,
 }
 
 /// `"nat": true` is every field `None`: the default route's interface, and
@@ -57,6 +82,7 @@ pub struct SubnetSpec {
     pub kind: SubnetKind,
     pub policy: Option<Policy>,
     pub apps: Vec<AppSpec>,
+    pub nacl: Option<Nacl>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +189,30 @@ impl Topology {
                     return Err(err(&at, format!("subnet CIDR {} overlaps subnet '{}' ({})", s.cidr, o.name, o.cidr)));
                 }
             }
+            let has = |n: &Name| v.subnets.iter().any(|s| &s.name == n);
+            for (k, e) in v.expose.iter().enumerate() {
+                let at = format!("{at}.expose[{k}]");
+                if !has(&e.subnet) {
+                    return Err(err(&format!("{at}.subnet"), format!("VPC '{}' has no subnet named '{}'", v.name, e.subnet)));
+                }
+                let earlier = self.vpcs[..i].iter().flat_map(|o| &o.expose).chain(&v.expose[..k]);
+                if earlier.into_iter().any(|o| o.host_port == e.host_port) {
+                    return Err(err(&format!("{at}.host_port"), format!("host port {} is exposed twice", e.host_port)));
+                }
+            }
+            for (k, e) in v.eip.iter().enumerate() {
+                let at = format!("{at}.eip[{k}]");
+                if !has(&e.subnet) {
+                    return Err(err(&format!("{at}.subnet"), format!("VPC '{}' has no subnet named '{}'", v.name, e.subnet)));
+                }
+                let earlier = self.vpcs[..i].iter().flat_map(|o| &o.eip).chain(&v.eip[..k]);
+                if earlier.into_iter().any(|o| o.ip == e.ip) {
+                    return Err(err(&format!("{at}.ip"), format!("elastic IP {} is used twice", e.ip)));
+                }
+                if v.eip[..k].iter().any(|o| o.subnet == e.subnet) {
+                    return Err(err(&format!("{at}.subnet"), format!("subnet '{}' already has an elastic IP", e.subnet)));
+                }
+            }
             if let Some(names) = v.nat.as_ref().and_then(|n| n.subnets.as_ref())
                 && let Some(n) = names.iter().find(|n| !v.subnets.iter().any(|s| &s.name == *n))
             {
@@ -207,7 +257,7 @@ impl Topology {
 fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, TopologyError> {
     let at = format!("vpcs.{key}");
     let name = name("VPC name", key, &at)?;
-    let obj = object(v, &at, &["cidr", "nat", "subnets"])?;
+    let obj = object(v, &at, &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs"])?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("VPC CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.0.0/16\""))?, &cidr_at)?;
     vpc_cidr(&cidr).map_err(|e| err(&cidr_at, e.to_string()))?;
@@ -223,7 +273,71 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
             subnets.push(subnet(&format!("{at}.subnets.{k}"), k, s, dir, read)?);
         }
     }
-    Ok(VpcSpec { name, cidr, nat, subnets })
+    let dns = flag(obj.get("dns"), &format!("{at}.dns"), true)?;
+    let flow_logs = flag(obj.get("flow_logs"), &format!("{at}.flow_logs"), false)?;
+    let mut expose_specs: Vec<ExposeSpec> = vec![];
+    if let Some(all) = obj.get("expose") {
+        for (i, e) in list(all, &format!("{at}.expose"))?.iter().enumerate() {
+            expose_specs.push(expose(e, &format!("{at}.expose[{i}]"))?);
+        }
+    }
+    let mut eips = vec![];
+    if let Some(all) = obj.get("eip") {
+        for (i, e) in list(all, &format!("{at}.eip"))?.iter().enumerate() {
+            eips.push(eip(e, &format!("{at}.eip[{i}]"))?);
+        }
+    }
+    Ok(VpcSpec { name, cidr, nat, subnets, dns, expose: expose_specs, eip: eips, flow_logs })
+}
+
+fn flag(v: Option<&Value>, at: &str, default: bool) -> Result<bool, TopologyError> {
+    match v {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(err(at, format!("{} is not true or false", short(other)))),
+    }
+}
+
+fn port_at(obj: &Map<String, Value>, key: &str, at: &str) -> Result<u16, TopologyError> {
+    let at = format!("{at}.{key}");
+    match obj.get(key).and_then(Value::as_u64) {
+        Some(p @ 1..=65535) => Ok(p as u16),
+        Some(p) => Err(err(&at, format!("{p} is not a port (1-65535)"))),
+        None => Err(err(&at, "is required: a port (1-65535)")),
+    }
+}
+
+fn interface_at(obj: &Map<String, Value>, at: &str) -> Result<Option<String>, TopologyError> {
+    let at = format!("{at}.interface");
+    let interface = obj.get("interface").map(|i| string(i, &at).map(str::to_string)).transpose()?;
+    if let Some(i) = interface.as_ref().filter(|i| !crate::model::kernel_names::is_ifname(i)) {
+        return Err(err(&at, format!("{i:?} is not an interface name (see 'ip -br link')")));
+    }
+    Ok(interface)
+}
+
+fn subnet_at(obj: &Map<String, Value>, at: &str) -> Result<Name, TopologyError> {
+    let at = format!("{at}.subnet");
+    name("subnet name", string(obj.get("subnet").ok_or_else(|| err(&at, "is required: a subnet of this VPC"))?, &at)?, &at)
+}
+
+fn expose(v: &Value, at: &str) -> Result<ExposeSpec, TopologyError> {
+    let obj = object(v, at, &["subnet", "port", "host_port", "interface", "allow_private"])?;
+    Ok(ExposeSpec {
+        subnet: subnet_at(obj, at)?,
+        port: port_at(obj, "port", at)?,
+        host_port: port_at(obj, "host_port", at)?,
+        interface: interface_at(obj, at)?,
+        allow_private: flag(obj.get("allow_private"), &format!("{at}.allow_private"), false)?,
+    })
+}
+
+fn eip(v: &Value, at: &str) -> Result<EipSpec, TopologyError> {
+    let obj = object(v, at, &["subnet", "ip", "interface"])?;
+    let ip_at = format!("{at}.ip");
+    let raw = string(obj.get("ip").ok_or_else(|| err(&ip_at, "is required: an address of the uplink's subnet"))?, &ip_at)?;
+    let ip = raw.parse().map_err(|_| err(&ip_at, format!("{raw:?} is not an IPv4 address")))?;
+    Ok(EipSpec { subnet: subnet_at(obj, at)?, ip, interface: interface_at(obj, at)? })
 }
 
 fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
@@ -244,7 +358,7 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
 
 fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<SubnetSpec, TopologyError> {
     let name = name("subnet name", key, at)?;
-    let obj = object(v, at, &["cidr", "public", "policy", "apps"])?;
+    let obj = object(v, at, &["cidr", "public", "policy", "apps", "nacl"])?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("subnet CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.1.0/24\""))?, &cidr_at)?;
     if cidr.prefix_len() > MAX_SUBNET_PREFIX {
@@ -266,7 +380,21 @@ fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<
             apps.push(app);
         }
     }
-    Ok(SubnetSpec { name, cidr, kind, policy, apps })
+    let nacl = obj.get("nacl").map(|n| nacl(n, &format!("{at}.nacl"), dir, read)).transpose()?;
+    Ok(SubnetSpec { name, cidr, kind, policy, apps, nacl })
+}
+
+/// A NACL: a file path (relative to the topology) or the object itself.
+fn nacl(v: &Value, at: &str, dir: &Path, read: ReadFile) -> Result<Nacl, TopologyError> {
+    match v {
+        Value::String(rel) => {
+            let path = dir.join(rel);
+            let text = read(&path).map_err(|e| err(at, format!("cannot read NACL file {}: {e}", path.display())))?;
+            Nacl::parse(&text).map_err(|e| err(at, format!("NACL file {}: {e}", path.display())))
+        }
+        Value::Object(_) => Nacl::from_value(v).map_err(|e| err(&format!("{at}.{}", e.path), e.message)),
+        other => Err(err(at, format!("{} is neither a NACL file path nor a NACL object", short(other)))),
+    }
 }
 
 fn policy(v: &Value, at: &str, subnet: Ipv4Net, dir: &Path, read: ReadFile) -> Result<Policy, TopologyError> {
@@ -340,6 +468,9 @@ pub fn export(state: &State) -> Value {
             if let Some(p) = &s.policy {
                 o.insert("policy".into(), p.to_file_json());
             }
+            if let Some(n) = &s.nacl {
+                o.insert("nacl".into(), n.to_file_json());
+            }
             if !s.apps.is_empty() {
                 let apps: Vec<Value> = s
                     .apps
@@ -367,6 +498,32 @@ pub fn export(state: &State) -> Value {
             o.insert("nat".into(), Value::Object(nat));
         }
         o.insert("subnets".into(), Value::Object(subnets));
+        if v.dns.is_none() {
+            o.insert("dns".into(), json!(false));
+        }
+        if !v.expose.is_empty() {
+            let all: Vec<Value> = v
+                .expose
+                .iter()
+                .map(|e| {
+                    let mut o = json!({"subnet": e.subnet, "port": e.port, "host_port": e.host_port, "interface": e.interface});
+                    if v.subnet(e.subnet.as_str()).is_some_and(|s| s.kind == SubnetKind::Private) {
+                        o["allow_private"] = json!(true);
+                    }
+                    o
+                })
+                .collect();
+            o.insert("expose".into(), Value::Array(all));
+        }
+        if !v.eips.is_empty() {
+            o.insert(
+                "eip".into(),
+                json!(v.eips.iter().map(|e| json!({"subnet": e.subnet, "ip": e.ip, "interface": e.interface})).collect::<Vec<_>>()),
+            );
+        }
+        if v.flow_logs {
+            o.insert("flow_logs".into(), json!(true));
+        }
         vpcs.insert(v.name.to_string(), Value::Object(o));
     }
     let peerings: Vec<Value> =

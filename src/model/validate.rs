@@ -4,6 +4,9 @@
 use ipnet::Ipv4Net;
 
 use super::cidr::{MAX_SUBNET_PREFIX, overlaps};
+use std::net::Ipv4Addr;
+
+use super::services::{Eip, Expose};
 use super::{Name, SubnetKind, Vpc};
 use crate::error::InputError;
 use crate::model::State;
@@ -233,6 +236,87 @@ fn example_subnet(vpc: &Vpc) -> String {
         .unwrap_or_else(|| vpc.cidr.to_string())
 }
 
+/// Check an `expose` request against state: the subnet exists, is public
+/// (or the user said otherwise), and no VPC exposes the host port yet.
+/// Returns `true` when exactly this forward is already recorded.
+pub fn expose(state: &State, vpc: &Name, e: &Expose, allow_private: bool) -> Result<bool, InputError> {
+    let v = find_vpc(state, vpc.as_str())?;
+    let s = find_subnet(v, e.subnet.as_str())?;
+    for o in &state.vpcs {
+        if let Some(x) = o.expose.iter().find(|x| x.host_port == e.host_port) {
+            if o.name == *vpc && x == e {
+                return Ok(true);
+            }
+            return Err(InputError::Conflict(format!(
+                "host port {} is already exposed (to {}/{} port {}); pick another --host-port, or first: vpcctl unexpose --vpc {} --host-port {}",
+                e.host_port, o.name, x.subnet, x.port, o.name, e.host_port
+            )));
+        }
+    }
+    if s.kind == SubnetKind::Private && !allow_private {
+        return Err(InputError::Invalid(format!(
+            "subnet '{}' of VPC '{vpc}' is private, and private subnets are not reachable from outside; expose a public subnet, or pass --allow-private if you mean it",
+            s.name
+        )));
+    }
+    Ok(false)
+}
+
+/// Check an elastic IP: a public subnet without one, an address that is
+/// free (on no interface of the host, no other EIP) and inside a subnet of
+/// the uplink (`uplink_nets`, the uplink's addresses with their prefixes).
+/// Returns `true` when exactly this EIP is already recorded.
+pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink_nets: &[Ipv4Net], host_addrs: &[(String, Ipv4Addr)]) -> Result<bool, InputError> {
+    let v = find_vpc(state, vpc.as_str())?;
+    let s = find_subnet(v, e.subnet.as_str())?;
+    for o in &state.vpcs {
+        if let Some(x) = o.eips.iter().find(|x| x.ip == e.ip) {
+            if o.name == *vpc && x == e {
+                return Ok(true);
+            }
+            return Err(InputError::Conflict(format!(
+                "{} is already the elastic IP of {}/{}; choose another address",
+                e.ip, o.name, x.subnet
+            )));
+        }
+    }
+    if let Some(x) = v.eips.iter().find(|x| x.subnet == e.subnet) {
+        return Err(InputError::Conflict(format!(
+            "subnet '{}' already has elastic IP {}; first: vpcctl disassociate-eip --vpc {vpc} --ip {}",
+            e.subnet, x.ip, x.ip
+        )));
+    }
+    if s.kind == SubnetKind::Private {
+        return Err(InputError::Invalid(format!(
+            "subnet '{}' of VPC '{vpc}' is private: it has no route to the internet, so an elastic IP would not work; use a public subnet",
+            s.name
+        )));
+    }
+    if let Some((dev, _)) = host_addrs.iter().find(|(_, a)| *a == e.ip) {
+        return Err(InputError::Conflict(format!(
+            "{} is already an address of this host (on {dev}); an elastic IP must be a free address",
+            e.ip
+        )));
+    }
+    let inside = uplink_nets.iter().find(|n| n.contains(&e.ip));
+    match inside {
+        None => Err(InputError::Invalid(format!(
+            "{} is outside the subnet of uplink {} ({}); an elastic IP must be a free address of the uplink's subnet",
+            e.ip,
+            e.interface,
+            if uplink_nets.is_empty() {
+                "it has no IPv4 address".to_string()
+            } else {
+                uplink_nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            }
+        ))),
+        Some(n) if e.ip == n.network() || e.ip == n.broadcast() => {
+            Err(InputError::Invalid(format!("{} is the network or broadcast address of {n}; choose a host address", e.ip)))
+        }
+        Some(_) => Ok(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,8 +349,13 @@ mod tests {
                 status: Status::Ready,
                 policy: None,
                 apps: vec![],
+                nacl: None,
             }],
             nat: None,
+            dns: None,
+            expose: vec![],
+            eips: vec![],
+            flow_logs: false,
         });
         st
     }

@@ -20,6 +20,7 @@ use std::fmt;
 use super::firewall::{self, BasePresence};
 use super::{Plan, Step, policy, subnet, vpc};
 use crate::model::State;
+use crate::model::services::{FlowLogCollector, Helper};
 use crate::model::{App, Status, Subnet, Vpc};
 use crate::plan::iproute;
 
@@ -144,6 +145,48 @@ pub fn apps_to_start<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &
     out
 }
 
+/// Resolvers of `before` that must stop: their VPC goes, is replaced, or
+/// no longer has DNS.
+pub fn resolvers_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<&'a Helper> {
+    before
+        .vpcs
+        .iter()
+        .filter_map(|b| {
+            let r = b.dns.as_ref()?;
+            let keeps = after
+                .vpc(b.name.as_str())
+                .is_some_and(|a| !vpc_replaced(b, a) && a.dns.as_ref().is_some_and(|n| n.hosts_dir == r.hosts_dir));
+            (!keeps).then_some(&r.process)
+        })
+        .collect()
+}
+
+/// The collector of `before`, if it must stop: no VPC has flow logs any
+/// more, or its settings changed (it is started again with the new ones).
+pub fn collector_to_stop<'a>(before: &'a State, after: &State) -> Option<&'a FlowLogCollector> {
+    let b = before.host.flow_logs.as_ref().filter(|b| b.process.pid != 0)?;
+    let same = after.host.flow_logs.as_ref().is_some_and(|a| {
+        a.process == b.process && (a.group, &a.dir, a.window_secs, a.max_bytes) == (b.group, &b.dir, b.window_secs, b.max_bytes)
+    });
+    (!same).then_some(b)
+}
+
+/// VPCs of `after` whose resolver must start whatever runs now: new or
+/// replaced VPCs, and DNS newly on. (One that died is restarted too; that
+/// is the caller's check, since it reads /proc.)
+pub fn resolvers_to_start<'a>(before: &'a State, after: &'a State) -> Vec<&'a Vpc> {
+    let stopped: Vec<&Helper> = resolvers_to_stop(before, after);
+    after
+        .vpcs
+        .iter()
+        .filter(|a| {
+            let Some(r) = &a.dns else { return false };
+            let old = before.vpc(a.name.as_str()).and_then(|b| b.dns.as_ref());
+            r.process.pid == 0 || old.is_none_or(|o| stopped.iter().any(|s| std::ptr::eq(*s, &o.process)))
+        })
+        .collect()
+}
+
 /// Subnets that stay and whose policy is rewritten or removed. Their
 /// INPUT/OUTPUT jumps must be probed first (one `iptables -C` each).
 pub fn policy_probes<'a>(before: &'a State, after: &'a State, force_all: bool) -> Vec<&'a Subnet> {
@@ -193,6 +236,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
             root.extend(subnet::root_lines(v, s));
         }
     }
+    root.extend(super::expose::address_lines(before, after, facts.force_all).0);
     plan.push(Step::ip(None, root));
     for (_, s, fate) in &fates {
         if matches!(fate, Fate::New) {
@@ -211,6 +255,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
             _ => {}
         }
     }
+    plan.extend(super::dns::sync(before, after, facts.force_all));
     let first = before.vpcs.is_empty() || facts.force_all;
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
@@ -229,7 +274,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
 }
 
 fn teardown_lines(before: &State, after: &State) -> Vec<String> {
-    let mut lines = vec![];
+    let mut lines = super::expose::address_lines(before, after, false).1;
     for v in vpcs_going(before, after) {
         lines.extend(vpc::teardown_lines(v));
     }
@@ -342,6 +387,12 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
             (Some(a), Some(p)) if a != p => out.push(change(Op::Change, format!("policy {}", path(s)), policy_summary(p))),
             _ => {}
         }
+        match (kept.and_then(|o| o.nacl.as_ref()), &s.nacl) {
+            (None, Some(n)) => out.push(change(Op::Create, format!("nacl {}", path(s)), nacl_summary(n))),
+            (Some(_), None) => out.push(change(Op::Delete, format!("nacl {}", path(s)), "")),
+            (Some(a), Some(n)) if a != n => out.push(change(Op::Change, format!("nacl {}", path(s)), nacl_summary(n))),
+            _ => {}
+        }
         let old_apps: &[App] = kept.map(|o| o.apps.as_slice()).unwrap_or(&[]);
         for a in old_apps.iter().filter(|a| !s.apps.iter().any(|n| n.same_spec(a))) {
             let replaced = s.apps.iter().any(|n| n.port == a.port);
@@ -364,6 +415,46 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
         (None, Some(_)) => out.push(change(Op::Create, format!("nat {}", v.name), nat_detail(v))),
         (Some(_), None) => out.push(change(Op::Delete, format!("nat {}", v.name), "")),
         (Some(a), Some(b)) if a != b => out.push(change(Op::Change, format!("nat {}", v.name), nat_detail(v))),
+        _ => {}
+    }
+    out.extend(service_changes(before, v));
+    out
+}
+
+fn nacl_summary(n: &crate::model::nacl::Nacl) -> String {
+    format!("{} inbound, {} outbound rule(s), then deny", n.inbound.len(), n.outbound.len())
+}
+
+/// DNS, exposed ports, elastic IPs and flow logs of one VPC.
+fn service_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
+    let mut out = vec![];
+    // A new VPC's resolver comes with it (the default): a line only when
+    // an existing VPC's DNS is turned on or off.
+    match (before.map(|b| b.dns.is_some()), v.dns.is_some()) {
+        (Some(false), true) => out.push(change(Op::Create, format!("dns {}", v.name), format!("{}.internal", v.name))),
+        (Some(true), false) => out.push(change(Op::Delete, format!("dns {}", v.name), "")),
+        _ => {}
+    }
+    let (old_expose, old_eips) = before.map(|b| (b.expose.as_slice(), b.eips.as_slice())).unwrap_or_default();
+    for e in old_expose.iter().filter(|e| !v.expose.contains(e)) {
+        out.push(change(Op::Delete, format!("expose {}:{}", v.name, e.host_port), ""));
+    }
+    for e in v.expose.iter().filter(|e| !old_expose.contains(e)) {
+        out.push(change(
+            Op::Create,
+            format!("expose {}:{}", v.name, e.host_port),
+            format!("{}:{} -> {}:{}", e.interface, e.host_port, e.subnet, e.port),
+        ));
+    }
+    for e in old_eips.iter().filter(|e| !v.eips.contains(e)) {
+        out.push(change(Op::Delete, format!("eip {}", e.ip), ""));
+    }
+    for e in v.eips.iter().filter(|e| !old_eips.contains(e)) {
+        out.push(change(Op::Create, format!("eip {}", e.ip), format!("on {} for {}/{}", e.interface, v.name, e.subnet)));
+    }
+    match (before.is_some_and(|b| b.flow_logs), v.flow_logs) {
+        (false, true) => out.push(change(Op::Create, format!("flow-logs {}", v.name), "")),
+        (true, false) => out.push(change(Op::Delete, format!("flow-logs {}", v.name), "")),
         _ => {}
     }
     out

@@ -7,12 +7,13 @@
 //!   VPCCTL-FWD-X       intra-VPC accept, peering accepts, NAT out/replies, then DROP
 //!   INPUT              -> VPCCTL-INPUT
 //!   VPCCTL-INPUT       per VPC: replies to the host's own connections,
-//!                      ICMP to the VPC's gateways, then DROP (the host is
-//!                      not a service of the VPC)
-//! nat (only while some VPC has NAT):
+//!                      ICMP to the VPC's gateways, DNS to its resolver,
+//!                      then DROP (the host is not a service of the VPC)
+//! nat (only while some VPC has NAT or an elastic IP):
 //!   POSTROUTING        -> VPCCTL-POSTROUTING
 //!   VPCCTL-POSTROUTING -s <vpc cidr> -> VPCCTL-NAT-X
-//!   VPCCTL-NAT-X       -s <subnet> -o <uplink> MASQUERADE
+//!   VPCCTL-NAT-X       elastic IPs' SNAT, then -s <subnet> -o <uplink> MASQUERADE
+//! nat, while something is exposed or has an elastic IP: see plan::expose.
 //!
 //! A VPC chain ends in DROP, so every packet that enters or leaves a VPC
 //! bridge is decided by our rules alone: intra-VPC traffic works on a host
@@ -28,7 +29,7 @@
 //! coexist, each jumping to its own chains from the built-in ones.
 
 use super::{Plan, Restore, Step, TableEdit};
-use super::{nat, peering};
+use super::{expose, flow, nacl, nat, peering};
 use crate::model::State;
 use crate::model::Vpc;
 use crate::plan::iptables::{append, comment, declare};
@@ -80,6 +81,29 @@ impl BaseJump {
 
     pub fn nat(state: &State) -> Self {
         BaseJump { table: "nat", builtin: "POSTROUTING", chain: postrouting_chain(state), comment: "vpcctl".into() }
+    }
+
+    pub fn prerouting(state: &State) -> Self {
+        BaseJump { table: "nat", builtin: "PREROUTING", chain: expose::prerouting_chain(state), comment: "vpcctl".into() }
+    }
+
+    pub fn output(state: &State) -> Self {
+        BaseJump { table: "nat", builtin: "OUTPUT", chain: expose::output_chain(state), comment: "vpcctl".into() }
+    }
+
+    /// Every jump `state` implies.
+    pub fn all(state: &State) -> Vec<BaseJump> {
+        let mut out = vec![];
+        if !state.vpcs.is_empty() {
+            out.extend([BaseJump::filter(state), BaseJump::input(state)]);
+        }
+        if uses_nat(state) {
+            out.push(BaseJump::nat(state));
+        }
+        if expose::in_use(state) {
+            out.extend([BaseJump::prerouting(state), BaseJump::output(state)]);
+        }
+        out
     }
 
     /// The rule, without the -A/-I/-D/-C verb and chain.
@@ -137,6 +161,9 @@ pub struct BasePresence {
     pub input: bool,
     /// The jumps into our ebtables chains (see `plan::spoof`).
     pub bridge: bool,
+    /// The jumps from nat PREROUTING and OUTPUT (see `plan::expose`).
+    pub prerouting: bool,
+    pub output: bool,
 }
 
 impl BasePresence {
@@ -144,18 +171,35 @@ impl BasePresence {
     /// Probes replace this before any change to the kernel.
     pub fn implied_by(state: &State) -> Self {
         let any = !state.vpcs.is_empty();
-        BasePresence { filter: any, nat: uses_nat(state), input: any, bridge: any }
+        let dnat = expose::in_use(state);
+        BasePresence { filter: any, nat: uses_nat(state), input: any, bridge: any, prerouting: dnat, output: dnat }
     }
 }
 
+/// A VPC has a nat chain while it masquerades or has an elastic IP.
+pub fn has_nat_chain(v: &Vpc) -> bool {
+    v.nat.is_some() || !v.eips.is_empty()
+}
+
 pub fn uses_nat(state: &State) -> bool {
-    state.vpcs.iter().any(|v| v.nat.is_some())
+    state.vpcs.iter().any(has_nat_chain)
+}
+
+/// The content of a VPC's nat chain: each EIP's SNAT, then MASQUERADE.
+pub fn vpc_nat_rules(v: &Vpc) -> Vec<String> {
+    let mut rules = expose::snat_rules(v);
+    rules.extend(nat::masquerade_rules(v));
+    rules
 }
 
 /// Every chain of ours that `state` implies exists, in either table.
 pub fn chains(state: &State) -> std::collections::HashSet<String> {
     let mut out: std::collections::HashSet<String> = state.vpcs.iter().map(|v| v.chain.clone()).collect();
-    out.extend(state.vpcs.iter().filter(|v| v.nat.is_some()).map(Vpc::nat_chain));
+    out.extend(state.vpcs.iter().filter(|v| has_nat_chain(v)).map(Vpc::nat_chain));
+    if expose::in_use(state) {
+        out.extend([expose::prerouting_chain(state), expose::output_chain(state)]);
+    }
+    out.extend(nacl::all_chains(state).into_iter().map(|(c, _)| c));
     if !state.vpcs.is_empty() {
         out.extend([forward_chain(state), input_chain(state)]);
     }
@@ -172,13 +216,18 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
     rules.extend(peering::forward_rules(state, vpc));
     rules.extend(nat::forward_rules(vpc));
+    rules.extend(expose::forward_rules(vpc));
     rules.push(append(ch, "", &comment(n, "default-deny"), "DROP"));
-    rules
+    flow::with_logs(state, rules, true)
 }
 
 pub fn filter_dispatch(state: &State) -> Vec<String> {
     let top = forward_chain(state);
     let mut lines = vec![declare(&top)];
+    // NACLs first: they see every packet at a subnet's edge, replies too.
+    for v in &state.vpcs {
+        lines.extend(nacl::dispatch_rules(&top, v));
+    }
     for v in &state.vpcs {
         let c = comment(v.name.as_str(), "dispatch");
         lines.push(append(&top, &format!("-i {}", v.bridge), &c, &v.chain));
@@ -198,15 +247,21 @@ pub fn input_rules(state: &State) -> Vec<String> {
         let established = format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED");
         lines.push(append(&top, &established, &comment(n, "host replies"), "ACCEPT"));
         lines.push(append(&top, &format!("-i {br} -d {} -p icmp", v.cidr), &comment(n, "ping own gateway"), "ACCEPT"));
+        if v.dns.is_some() {
+            for proto in ["udp", "tcp"] {
+                let dns = format!("-i {br} -d {} -p {proto} -m {proto} --dport 53", v.cidr);
+                lines.push(append(&top, &dns, &comment(n, "dns to own resolver"), "ACCEPT"));
+            }
+        }
         lines.push(append(&top, &format!("-i {br}"), &comment(n, "host is not a service"), "DROP"));
     }
-    lines
+    flow::with_logs(state, lines, false)
 }
 
 pub fn nat_dispatch(state: &State) -> Vec<String> {
     let top = postrouting_chain(state);
     let mut lines = vec![declare(&top)];
-    for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
+    for v in state.vpcs.iter().filter(|v| has_nat_chain(v)) {
         let c = comment(v.name.as_str(), "dispatch");
         let chain = v.nat_chain();
         lines.push(append(&top, &format!("-s {}", v.cidr), &c, &chain));
@@ -221,7 +276,8 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
 pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -> Plan {
     let mut plan = Plan::default();
     let filter = filter_lines(before, after, force, base);
-    let nat = nat_lines(before, after, force, base.nat);
+    let mut nat = nat_lines(before, after, force, base.nat);
+    nat.extend(dnat_lines(before, after, force, base));
     plan.push(Step::Iptables(Restore {
         netns: None,
         tables: vec![TableEdit { table: "filter", lines: filter }, TableEdit { table: "nat", lines: nat }],
@@ -243,9 +299,19 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
             lines.extend(vpc_rules(after, v));
         }
     }
-    let names = |s: &State| s.vpcs.iter().map(|v| (v.name.clone(), v.bridge.clone())).collect::<Vec<_>>();
-    let removed = before.vpcs.iter().filter(|v| after.vpc(v.name.as_str()).is_none()).map(|v| v.chain.clone()).collect();
-    let dispatch_changed = names(before) != names(after) || !force.is_empty();
+    // NACL chains: rewritten whole (atomically, in this one restore) when
+    // they differ; removed after the dispatch no longer jumps to them.
+    let (old_nacls, new_nacls) = (nacl::all_chains(before), nacl::all_chains(after));
+    for (chain, rules) in &new_nacls {
+        let same = old_nacls.iter().any(|(c, r)| c == chain && r == rules);
+        if !same || !force.is_empty() {
+            lines.push(declare(chain));
+            lines.extend(rules.iter().cloned());
+        }
+    }
+    let mut removed: Vec<String> = before.vpcs.iter().filter(|v| after.vpc(v.name.as_str()).is_none()).map(|v| v.chain.clone()).collect();
+    removed.extend(old_nacls.iter().filter(|(c, _)| !new_nacls.iter().any(|(n, _)| n == c)).map(|(c, _)| c.clone()));
+    let dispatch_changed = filter_dispatch(before) != filter_dispatch(after) || !force.is_empty();
     let in_use = !after.vpcs.is_empty();
     finish(
         &mut lines,
@@ -258,8 +324,7 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
             ..Table::iptables(&BaseJump::filter(if in_use { after } else { before }))
         },
     );
-    let cidrs = |s: &State| s.vpcs.iter().map(|v| (v.bridge.clone(), v.cidr)).collect::<Vec<_>>();
-    let input_changed = dispatch_changed || cidrs(before) != cidrs(after);
+    let input_changed = dispatch_changed || input_rules(before) != input_rules(after);
     finish(
         &mut lines,
         Table {
@@ -341,17 +406,17 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     let mut dispatch_changed = false;
     let mut removed = vec![];
     for v in &before.vpcs {
-        if v.nat.is_some() && after.vpc(v.name.as_str()).is_none_or(|a| a.nat.is_none()) {
+        if has_nat_chain(v) && after.vpc(v.name.as_str()).is_none_or(|a| !has_nat_chain(a)) {
             removed.push(v.nat_chain());
             dispatch_changed = true;
         }
     }
-    for v in after.vpcs.iter().filter(|v| v.nat.is_some()) {
+    for v in after.vpcs.iter().filter(|v| has_nat_chain(v)) {
         let old = before.vpc(v.name.as_str());
-        let was_on = old.is_some_and(|o| o.nat.is_some());
-        if !was_on || old.is_some_and(|o| nat::masquerade_rules(o) != nat::masquerade_rules(v)) || force.contains(&v.name.as_str()) {
+        let was_on = old.is_some_and(has_nat_chain);
+        if !was_on || old.is_some_and(|o| vpc_nat_rules(o) != vpc_nat_rules(v)) || force.contains(&v.name.as_str()) {
             lines.push(declare(&v.nat_chain()));
-            lines.extend(nat::masquerade_rules(v));
+            lines.extend(vpc_nat_rules(v));
         }
         dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr) || force.contains(&v.name.as_str());
     }
@@ -366,6 +431,32 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
             ..Table::iptables(&BaseJump::nat(after))
         },
     );
+    lines
+}
+
+/// The DNAT chains of `expose` and elastic IPs: each is the whole of its
+/// content, rewritten when it changes.
+fn dnat_lines(before: &State, after: &State, force: &[&str], base: BasePresence) -> Vec<String> {
+    let mut lines = vec![];
+    let in_use = expose::in_use(after);
+    let tops = [
+        (expose::prerouting_rules as fn(&State) -> Vec<String>, BaseJump::prerouting(after), base.prerouting),
+        (expose::output_rules, BaseJump::output(after), base.output),
+    ];
+    for (rules, jump, present) in tops {
+        let changed = rules(before) != rules(after) || !force.is_empty();
+        finish(
+            &mut lines,
+            Table {
+                in_use,
+                dispatch_changed: changed,
+                base_present: present,
+                dispatch: rules(after),
+                removed: vec![],
+                ..Table::iptables(&jump)
+            },
+        );
+    }
     lines
 }
 
@@ -448,8 +539,12 @@ mod tests {
     #[test]
     fn deleting_the_last_vpc_removes_everything_of_ours() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
-        let (filter, _) =
-            tables(&sync(&before, &State::default(), &[], BasePresence { filter: true, nat: false, input: true, bridge: true }));
+        let (filter, _) = tables(&sync(
+            &before,
+            &State::default(),
+            &[],
+            BasePresence { filter: true, nat: false, input: true, bridge: true, ..BasePresence::default() },
+        ));
         assert_eq!(
             filter,
             [
@@ -504,7 +599,12 @@ mod tests {
         // Same again: nothing to do.
         assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
         // Disabling removes the nat chain, dispatch and jump.
-        let (_, nat) = tables(&sync(&after, &before, &[], BasePresence { filter: true, nat: true, input: true, bridge: true }));
+        let (_, nat) = tables(&sync(
+            &after,
+            &before,
+            &[],
+            BasePresence { filter: true, nat: true, input: true, bridge: true, ..BasePresence::default() },
+        ));
         assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
         assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");
     }

@@ -6,9 +6,13 @@
 //! which is what `--dry-run` prints and `-v` echoes.
 
 pub mod diff;
+pub mod dns;
+pub mod expose;
 pub mod firewall;
+pub mod flow;
 pub mod iproute;
 pub mod iptables;
+pub mod nacl;
 pub mod nat;
 pub mod peering;
 pub mod policy;
@@ -29,6 +33,9 @@ pub enum Step {
     Ebtables(Restore),
     /// A write under /proc/sys (no process needed).
     Sysctl { key: String, value: String },
+    /// A file of ours written whole (atomically), or removed with its
+    /// directory once empty (`None`). No process needed.
+    File { path: std::path::PathBuf, content: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +68,7 @@ impl Plan {
         let empty = match &step {
             Step::Ip(b) => b.lines.is_empty(),
             Step::Iptables(r) | Step::Ebtables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
-            Step::Sysctl { .. } => false,
+            Step::Sysctl { .. } | Step::File { .. } => false,
         };
         if !empty {
             self.steps.push(step);
@@ -121,7 +128,7 @@ impl Step {
                 Some(("iptables-restore", args))
             }
             Step::Ebtables(_) => Some(("ebtables-restore", vec!["--noflush".to_string()])),
-            Step::Sysctl { .. } => None,
+            Step::Sysctl { .. } | Step::File { .. } => None,
         }
     }
 
@@ -139,7 +146,7 @@ impl Step {
                 }
                 s
             }
-            Step::Sysctl { .. } => String::new(),
+            Step::Sysctl { .. } | Step::File { .. } => String::new(),
         }
     }
 
@@ -147,6 +154,14 @@ impl Step {
         match self {
             Step::Sysctl { key, value } => {
                 format!("echo {value} > /proc/sys/{}\n", key.replace('.', "/"))
+            }
+            Step::File { path, content: Some(text) } => {
+                let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+                format!("mkdir -p '{dir}'\ncat > '{}' <<'EOF'\n{text}EOF\n", path.display())
+            }
+            Step::File { path, content: None } => {
+                let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
+                format!("rm -f '{}'\nrmdir '{dir}' 2>/dev/null || true\n", path.display())
             }
             _ => {
                 let (prog, args) = self.command().expect("process step");

@@ -1,7 +1,8 @@
 //! Where security-group rules come from. A subnet's policy lives in its own
 //! namespace, in two chains of ours jumped to from INPUT and OUTPUT:
-//! loopback and established/related traffic first (stateful), then the
-//! file's rules in order (first match wins), then the default.
+//! loopback and established/related traffic first (stateful), DNS to the
+//! VPC's resolver (never filtered, as in AWS), then the file's rules in
+//! order (first match wins), then the default.
 
 use super::{Plan, Restore, Step, TableEdit};
 use crate::model::policy::{Policy, Protocol, Rule};
@@ -64,6 +65,17 @@ fn chain_rules(vpc: &Vpc, s: &Subnet, chain: &str, dir: &str, rules: &[Rule], de
         append(chain, lo, &tag("loopback"), "ACCEPT"),
         append(chain, "-m conntrack --ctstate RELATED,ESTABLISHED", &tag("stateful"), "ACCEPT"),
     ];
+    // As in AWS, the VPC's resolver is not filtered by security groups.
+    if dir == "egress" && vpc.dns.is_some() {
+        for proto in ["udp", "tcp"] {
+            out.push(append(
+                chain,
+                &format!("-d {}/32 -p {proto} -m {proto} --dport 53", s.gateway),
+                &tag("dns to the vpc resolver"),
+                "ACCEPT",
+            ));
+        }
+    }
     for (i, r) in rules.iter().enumerate() {
         let what = match &r.description {
             Some(d) if !d.is_empty() => format!("{dir}[{i}] {d}"),

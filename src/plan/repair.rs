@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use super::firewall::{self, BaseJump};
-use super::{Plan, Restore, Step, TableEdit, nat, policy, spoof, subnet, vpc};
+use super::{Plan, Restore, Step, TableEdit, expose, policy, spoof, subnet, vpc};
 use crate::model::State;
 use crate::model::{Name, Subnet, Vpc};
 use crate::plan::iproute;
@@ -54,6 +54,12 @@ pub struct Observed {
     pub ip_forward: String,
     /// PIDs of recorded apps that are no longer the process vpcctl started.
     pub dead_apps: HashSet<u32>,
+    /// VPCs whose recorded resolver is not running.
+    pub dead_resolvers: HashSet<String>,
+    /// The recorded flow-log collector is not running.
+    pub collector_dead: bool,
+    /// What each file of ours (`plan::dns::files`) holds now; `None`: missing.
+    pub files: HashMap<std::path::PathBuf, Option<String>>,
 }
 
 /// One difference, with the VPC (and subnet) it belongs to.
@@ -98,6 +104,7 @@ struct Builder {
     nat: Vec<(String, Vec<String>)>,
     filter_tail: Vec<String>,
     nat_tail: Vec<String>,
+    files: Plan,
     bridge: Vec<String>,
     policies: Plan,
     stop: Vec<(u32, u64)>,
@@ -117,6 +124,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     }
     firewall_rules(&mut b, state, obs);
     bridge_rules(&mut b, state, obs);
+    services(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         b.drifts.push(Drift { vpc: None, subnet: None, what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()) });
     }
@@ -138,10 +146,38 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         plan.push(Step::ip(Some(&ns), lines));
     }
     plan.extend(b.policies);
+    plan.extend(b.files);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
     Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
+}
+
+/// The helpers (resolvers, collector), the DNS files and the elastic IPs'
+/// addresses. Helpers are started again by the caller, which starts any
+/// recorded one that is not running.
+fn services(b: &mut Builder, state: &State, obs: &Observed) {
+    for v in state.vpcs.iter().filter(|v| obs.dead_resolvers.contains(v.name.as_str())) {
+        b.drift(Some(v), None, "its resolver (dnsmasq) is not running".into());
+    }
+    if obs.collector_dead && state.host.flow_logs.is_some() {
+        b.drifts.push(Drift { vpc: None, subnet: None, what: "the flow-log collector is not running".into() });
+    }
+    for (path, text) in super::dns::files(state) {
+        if obs.files.get(&path).is_some_and(|now| now.as_deref() != Some(text.as_str())) {
+            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("{} is missing or differs", path.display()) });
+            b.files.push(Step::File { path, content: Some(text) });
+        }
+    }
+    for v in &state.vpcs {
+        for e in &v.eips {
+            let on = obs.links.get(&e.interface).is_some_and(|l| l.addrs.contains(&(e.ip, 32)));
+            if !on {
+                b.drift(Some(v), None, format!("elastic IP {} is not on {}", e.ip, e.interface));
+                b.root.push(format!("address replace {}/32 dev {}", e.ip, e.interface));
+            }
+        }
+    }
 }
 
 fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
@@ -300,16 +336,20 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
     check(b, "filter", &firewall::forward_chain(state), firewall::filter_dispatch(state).split_off(1), None);
     check(b, "filter", &firewall::input_chain(state), firewall::input_rules(state).split_off(1), None);
     if firewall::uses_nat(state) {
-        for v in state.vpcs.iter().filter(|v| v.nat.is_some()) {
-            check(b, "nat", &v.nat_chain(), nat::masquerade_rules(v), Some(v));
+        for v in state.vpcs.iter().filter(|v| firewall::has_nat_chain(v)) {
+            check(b, "nat", &v.nat_chain(), firewall::vpc_nat_rules(v), Some(v));
         }
         check(b, "nat", &firewall::postrouting_chain(state), firewall::nat_dispatch(state).split_off(1), None);
     }
-    let mut jumps = vec![BaseJump::filter(state), BaseJump::input(state)];
-    if firewall::uses_nat(state) {
-        jumps.push(BaseJump::nat(state));
+    if expose::in_use(state) {
+        check(b, "nat", &expose::prerouting_chain(state), expose::prerouting_rules(state).split_off(1), None);
+        check(b, "nat", &expose::output_chain(state), expose::output_rules(state).split_off(1), None);
     }
-    for j in jumps {
+    for (chain, rules) in super::nacl::all_chains(state) {
+        check(b, "filter", &chain, rules, None);
+    }
+
+    for j in BaseJump::all(state) {
         let line = j.saved();
         if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
             b.drifts.push(Drift { vpc: None, subnet: None, what: format!("jump from {} to {} is missing", j.builtin, j.chain) });
@@ -409,7 +449,7 @@ mod tests {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
         let mut rules = vec![BaseJump::nat(st).saved()];
-        rules.extend(nat::masquerade_rules(v));
+        rules.extend(firewall::vpc_nat_rules(v));
         rules.extend(firewall::nat_dispatch(st).split_off(1));
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n"));
         o.tables = parse_save(&dump);

@@ -69,7 +69,7 @@ impl Sandbox {
         if unsafe { libc::geteuid() } != 0 {
             return skip("needs root (sudo scripts/test.sh)");
         }
-        for tool in ["ip", "iptables", "iptables-restore", "ebtables-restore", "ping", "curl", "unshare", "nsenter"] {
+        for tool in ["ip", "iptables", "iptables-restore", "ebtables-restore", "ping", "curl", "unshare", "nsenter", "dnsmasq", "ulogd"] {
             if which::which(tool).is_err() {
                 return skip(&format!("'{tool}' is not installed (scripts/test.sh installs it)"));
             }
@@ -164,6 +164,8 @@ impl Sandbox {
              echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
              echo '--- routes'; ip -4 route show table all | sort
              echo '--- netns'; ip netns
+             echo '--- etc/netns'; find /etc/netns | sort
+             echo '--- processes'; ps -e -o stat=,comm= | awk '$1 !~ /^Z/ && $2 !~ /^(ps|sort|awk|bash)$/ {print $2}' | sort
              echo '--- forwarding'; cat /proc/sys/net/ipv4/ip_forward")
     }
 
@@ -205,6 +207,25 @@ chmod +x /run/vpcctl-sandbox/shim/ip"#
     /// The body `curl` fetched from inside `ns`, or None if it failed.
     pub fn curl(&self, ns: &str, url: &str) -> Option<String> {
         let out = self.sh(&format!("ip netns exec {ns} curl -s -m 2 {url}"));
+        out.ok().then_some(out.stdout)
+    }
+
+    /// Start vpcctl's HTTP server in `ns` by hand (not as a vpcctl app); the
+    /// test ends it with `end_by_hand` before comparing the host.
+    pub fn serve_by_hand(&self, ns: &str, port: u16) {
+        self.ok(&format!(
+            "ip netns exec {ns} $VPCCTL serve --port {port} >/dev/null 2>&1 & echo $! >> /run/vpcctl-sandbox/by-hand.pids; sleep 0.3"
+        ));
+    }
+
+    /// End what `serve_by_hand` started, by PID.
+    pub fn end_by_hand(&self) {
+        self.ok("[ -f /run/vpcctl-sandbox/by-hand.pids ] && kill $(cat /run/vpcctl-sandbox/by-hand.pids) 2>/dev/null; rm -f /run/vpcctl-sandbox/by-hand.pids; sleep 0.1");
+    }
+
+    /// The body `curl` fetched from the sandbox's host namespace.
+    pub fn curl_host(&self, url: &str) -> Option<String> {
+        let out = self.sh(&format!("curl -s -m 2 {url}"));
         out.ok().then_some(out.stdout)
     }
 

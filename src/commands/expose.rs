@@ -1,0 +1,131 @@
+//! expose, unexpose, associate-eip, disassociate-eip: edits of a VPC's
+//! inbound NAT (see `plan::expose`), applied by the one change path.
+
+use anyhow::Result;
+
+use super::Ctx;
+use super::converge::commit;
+use crate::cli::req::At;
+use crate::error::InputError;
+use crate::host;
+use crate::model::services::{Eip, Expose};
+use crate::model::{Name, State, validate};
+
+/// The uplink named, or the default route's interface; never one of ours.
+fn uplink(ctx: &Ctx, state: &State, given: Option<String>) -> Result<String> {
+    let iface = match given {
+        Some(i) => i,
+        None => host::default_route_interface().ok_or_else(|| {
+            InputError::Invalid(
+                "this host has no default route, so there is no uplink; name one with --interface IF (see 'ip -br link')".into(),
+            )
+        })?,
+    };
+    validate::nat_interface(state, &iface, ctx.dry_run || host::link_exists(&iface))?;
+    Ok(iface)
+}
+
+pub fn expose(ctx: &Ctx, req: crate::cli::ExposeArgs) -> Result<()> {
+    let At { vpc, subnet } = req.at.resolve()?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    before.find_subnet(&vpc, &subnet)?;
+    let interface = uplink(ctx, &before, req.interface)?;
+    let e = Expose { subnet: subnet.clone(), port: req.port, host_port: req.host_port, interface };
+    let same = validate::expose(&before, &vpc, &e, req.allow_private)?;
+    let mut after = before.clone();
+    if !same {
+        after.find_vpc_mut(&vpc)?.expose.push(e.clone());
+    }
+    let after = commit(ctx, &store, &before, after)?;
+    let ip = after.find_subnet(&vpc, &subnet)?.ip;
+    ctx.report(
+        format!(
+            "TCP port {} on {} (and on this host) now reaches {vpc}/{subnet} at {ip}:{}{}",
+            e.host_port,
+            e.interface,
+            e.port,
+            if same { " (unchanged)" } else { "" }
+        ),
+        super::show::vpc_json(&after, after.find_vpc(&vpc)?),
+    );
+    Ok(())
+}
+
+pub fn unexpose(ctx: &Ctx, vpc: &Name, host_port: u16) -> Result<()> {
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let v = before.find_vpc(vpc)?;
+    if !v.expose.iter().any(|e| e.host_port == host_port) {
+        let ports: Vec<String> = v.expose.iter().map(|e| e.host_port.to_string()).collect();
+        return Err(InputError::NotFound(format!(
+            "VPC '{vpc}' does not expose host port {host_port} (it exposes: {})",
+            if ports.is_empty() { "none".into() } else { ports.join(", ") }
+        ))
+        .into());
+    }
+    let mut after = before.clone();
+    after.find_vpc_mut(vpc)?.expose.retain(|e| e.host_port != host_port);
+    let after = commit(ctx, &store, &before, after)?;
+    ctx.report(format!("host port {host_port} is no longer forwarded to VPC '{vpc}'"), super::show::vpc_json(&after, after.find_vpc(vpc)?));
+    Ok(())
+}
+
+pub fn associate(ctx: &Ctx, req: crate::cli::AssociateEip) -> Result<()> {
+    let At { vpc, subnet } = req.at.resolve()?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    before.find_subnet(&vpc, &subnet)?;
+    let interface = uplink(ctx, &before, req.interface)?;
+    let links = host::ifaddrs().unwrap_or_default();
+    let uplink_nets: Vec<ipnet::Ipv4Net> = links
+        .get(&interface)
+        .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
+        .unwrap_or_default();
+    // Our own elastic IPs are on the uplink too: the record speaks for them.
+    let ours: Vec<std::net::Ipv4Addr> = before.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
+    let host_addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
+    let e = Eip { subnet: subnet.clone(), ip: req.ip, interface };
+    let same = validate::eip(&before, &vpc, &e, &uplink_nets, &host_addrs)?;
+    let mut after = before.clone();
+    if !same {
+        after.find_vpc_mut(&vpc)?.eips.push(e.clone());
+    }
+    let after = commit(ctx, &store, &before, after)?;
+    let ip = after.find_subnet(&vpc, &subnet)?.ip;
+    ctx.report(
+        format!(
+            "elastic IP {} on {} is {vpc}/{subnet} ({ip}): inbound on every port, and its own traffic leaves from it{}",
+            e.ip,
+            e.interface,
+            if same { " (unchanged)" } else { "" }
+        ),
+        super::show::vpc_json(&after, after.find_vpc(&vpc)?),
+    );
+    Ok(())
+}
+
+pub fn disassociate(ctx: &Ctx, req: crate::cli::DisassociateEip) -> Result<()> {
+    let vpc = req.vpc.resolve()?;
+    let subnet = req.subnet.as_deref().map(crate::cli::subnet_name).transpose()?;
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let v = before.find_vpc(&vpc)?;
+    let Some(e) = v.eips.iter().find(|e| Some(e.ip) == req.ip || Some(&e.subnet) == subnet.as_ref()).cloned() else {
+        let have: Vec<String> = v.eips.iter().map(|e| format!("{} ({})", e.ip, e.subnet)).collect();
+        let what = req.ip.map(|i| i.to_string()).or(subnet.map(|s| format!("for subnet '{s}'"))).unwrap_or_default();
+        return Err(InputError::NotFound(format!(
+            "VPC '{vpc}' has no elastic IP {what} (it has: {})",
+            if have.is_empty() { "none".into() } else { have.join(", ") }
+        ))
+        .into());
+    };
+    let mut after = before.clone();
+    after.find_vpc_mut(&vpc)?.eips.retain(|x| x.ip != e.ip);
+    let after = commit(ctx, &store, &before, after)?;
+    ctx.report(
+        format!("elastic IP {} removed from {vpc}/{} and from {}", e.ip, e.subnet, e.interface),
+        super::show::vpc_json(&after, after.find_vpc(&vpc)?),
+    );
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! Flow logs: the collector process and its records.
+//!
+//! The kernel copies packet headers to an NFLOG group (rules from
+//! `plan::flow`). ulogd2 reads the group and writes one JSON object per
+//! packet into a FIFO; the collector (`vpcctl flow-logs collect`, ulogd's
+//! parent, in one process group) sums packets into flows over a capture
+//! window and appends one AWS-style record per flow and subnet interface
+//! to `records.jsonl`, rotated to `records.jsonl.1` past the size cap.
+//! `flow-logs show` asks it, over a unix socket, to write out what it has
+//! so far, so a record appears within a moment of the traffic.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow};
+use serde::{Deserialize, Serialize};
+
+use crate::model::State;
+use crate::model::services::FlowLogCollector;
+use crate::plan::flow::{ACCEPT_PREFIX, REJECT_PREFIX};
+
+pub const RECORDS: &str = "records.jsonl";
+const CONTROL: &str = "control.sock";
+const FIFO: &str = "packets.fifo";
+
+/// One record, AWS's default format (version 2) plus the VPC it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Record {
+    pub vpc: String,
+    pub version: u8,
+    #[serde(rename = "account-id")]
+    pub account_id: Option<String>,
+    #[serde(rename = "interface-id")]
+    pub interface_id: String,
+    pub srcaddr: Ipv4Addr,
+    pub dstaddr: Ipv4Addr,
+    pub srcport: Option<u16>,
+    pub dstport: Option<u16>,
+    pub protocol: u8,
+    pub packets: u64,
+    pub bytes: u64,
+    pub start: u64,
+    pub end: u64,
+    pub action: String,
+    #[serde(rename = "log-status")]
+    pub log_status: String,
+}
+
+impl Record {
+    /// The space-separated line, '-' for what is missing.
+    pub fn line(&self) -> String {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        format!(
+            "{} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+            self.version,
+            opt(self.account_id.clone()),
+            self.interface_id,
+            self.srcaddr,
+            self.dstaddr,
+            opt(self.srcport.map(|p| p.to_string())),
+            opt(self.dstport.map(|p| p.to_string())),
+            self.protocol,
+            self.packets,
+            self.bytes,
+            self.start,
+            self.end,
+            self.action,
+            self.log_status
+        )
+    }
+
+    /// The record as `show --json` prints it: AWS's field names only.
+    pub fn json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("vpc");
+        }
+        v
+    }
+}
+
+/// One packet as ulogd2's JSON output describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    pub accepted: bool,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+    pub protocol: u8,
+    pub bytes: u64,
+    pub time: u64,
+}
+
+/// Parse a line of ulogd2's JSON output; `None` for anything not ours.
+pub fn parse_packet(line: &str) -> Option<Packet> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let accepted = match v.get("oob.prefix")?.as_str()? {
+        ACCEPT_PREFIX => true,
+        REJECT_PREFIX => false,
+        _ => return None,
+    };
+    let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+    let port = |k: &str| num(k).and_then(|p| u16::try_from(p).ok());
+    Some(Packet {
+        accepted,
+        src: v.get("src_ip")?.as_str()?.parse().ok()?,
+        dst: v.get("dest_ip")?.as_str()?.parse().ok()?,
+        sport: port("src_port"),
+        dport: port("dest_port"),
+        protocol: u8::try_from(num("ip.protocol")?).ok()?,
+        bytes: num("ip.totlen").or_else(|| num("raw.pktlen"))?,
+        time: num("oob.time.sec").unwrap_or_else(now),
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    accepted: bool,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    protocol: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    packets: u64,
+    bytes: u64,
+    start: u64,
+    end: u64,
+}
+
+/// Packets summed into flows until the window closes.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    flows: HashMap<FlowKey, Counts>,
+}
+
+impl Aggregator {
+    pub fn add(&mut self, p: &Packet) {
+        let key = FlowKey { accepted: p.accepted, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, protocol: p.protocol };
+        let c = self.flows.entry(key).or_insert(Counts { packets: 0, bytes: 0, start: p.time, end: p.time });
+        c.packets += 1;
+        c.bytes += p.bytes;
+        c.start = c.start.min(p.time);
+        c.end = c.end.max(p.time);
+    }
+
+    /// The records of the window so far, one per flow and per subnet
+    /// interface of a VPC with flow logs on (both ends, as AWS logs a flow
+    /// at each network interface it crosses); the window starts afresh.
+    pub fn drain(&mut self, state: &State) -> Vec<Record> {
+        let mut ends: HashMap<Ipv4Addr, (&str, &str)> = HashMap::new();
+        for v in state.vpcs.iter().filter(|v| v.flow_logs) {
+            for s in &v.subnets {
+                ends.insert(s.ip, (v.name.as_str(), s.veth.as_str()));
+            }
+        }
+        let mut out = vec![];
+        for (k, c) in self.flows.drain() {
+            let mut seen = vec![];
+            for ip in [k.src, k.dst] {
+                let Some((vpc, veth)) = ends.get(&ip).copied() else { continue };
+                if seen.contains(&veth) {
+                    continue;
+                }
+                seen.push(veth);
+                out.push(Record {
+                    vpc: vpc.to_string(),
+                    version: 2,
+                    account_id: None,
+                    interface_id: veth.to_string(),
+                    srcaddr: k.src,
+                    dstaddr: k.dst,
+                    srcport: k.sport,
+                    dstport: k.dport,
+                    protocol: k.protocol,
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    start: c.start,
+                    end: c.end,
+                    action: if k.accepted { "ACCEPT" } else { "REJECT" }.into(),
+                    log_status: "OK".into(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (a.start, a.srcaddr, a.dstaddr, &a.interface_id).cmp(&(b.start, b.srcaddr, b.dstaddr, &b.interface_id)));
+        out
+    }
+}
+
+/// Append records to the file, rotating it first when it would pass `max`.
+fn append(dir: &Path, records: &[Record], max: u64) -> std::io::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join(RECORDS);
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).unwrap_or_default());
+        text.push('\n');
+    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    if size > 0 && size + text.len() as u64 > max / 2 {
+        // Two files of at most half the cap each: the cap holds for both.
+        std::fs::rename(&path, dir.join(format!("{RECORDS}.1")))?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// Every record kept, oldest first.
+pub fn read_records(dir: &Path) -> Vec<Record> {
+    let mut out = vec![];
+    for name in [format!("{RECORDS}.1"), RECORDS.to_string()] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        out.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
+    }
+    out
+}
+
+/// Ask the running collector to write out its window so far. Returns
+/// false when none answers (not running): the files are all there is.
+pub fn flush(dir: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(dir.join(CONTROL)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    if s.write_all(b"flush\n").is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply).is_ok() && reply.trim() == "ok"
+}
+
+/// Where ulogd's plugins are (Debian puts them under the multiarch dir).
+fn ulogd_plugins() -> Result<PathBuf> {
+    let candidates = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("ulogd"))
+        .chain([PathBuf::from("/usr/lib/ulogd"), PathBuf::from("/usr/local/lib/ulogd")]);
+    for dir in candidates {
+        if dir.join("ulogd_inppkt_NFLOG.so").exists() && dir.join("ulogd_output_JSON.so").exists() {
+            return Ok(dir);
+        }
+    }
+    Err(crate::host::RunError::Missing { prog: "ulogd's JSON output plugin", hint: "apt-get install -y ulogd2-json" }.into())
+}
+
+pub fn ulogd_program() -> Result<PathBuf> {
+    Ok(crate::host::resolve("ulogd")?)
+}
+
+/// Check, before anything changes, that the collector could run.
+pub fn check_installed() -> Result<()> {
+    ulogd_program()?;
+    ulogd_plugins()?;
+    Ok(())
+}
+
+fn ulogd_conf(c: &FlowLogCollector, plugins: &Path) -> String {
+    let p = |n: &str| format!("plugin=\"{}\"\n", plugins.join(n).display());
+    format!(
+        "# written by vpcctl: NFLOG group {g} -> JSON lines into the collector's FIFO\n[global]\nlogfile=\"{log}\"\nloglevel=3\n{a}{b}{c}{d}stack=log1:NFLOG,base1:BASE,ip2str1:IP2STR,json1:JSON\n\n[log1]\ngroup={g}\n\n[json1]\nsync=1\nfile=\"{fifo}\"\n",
+        g = c.group,
+        log = c.dir.join("ulogd.log").display(),
+        a = p("ulogd_inppkt_NFLOG.so"),
+        b = p("ulogd_raw2packet_BASE.so"),
+        c = p("ulogd_filter_IP2STR.so"),
+        d = p("ulogd_output_JSON.so"),
+        fifo = c.dir.join(FIFO).display(),
+    )
+}
+
+/// The collector's main: run ulogd, sum its packets, write records every
+/// window and whenever `show` asks. Runs until stopped (its process group
+/// is ended by `flow-logs disable` or the last logged VPC's deletion).
+pub fn collect(state_dir: &Path) -> Result<()> {
+    let state = crate::state::Store::open_readonly(state_dir).load()?;
+    let c = state.host.flow_logs.clone().ok_or_else(|| anyhow!("no flow-log collector is recorded in {}", state_dir.display()))?;
+    std::fs::create_dir_all(&c.dir)?;
+    let fifo = c.dir.join(FIFO);
+    let _ = std::fs::remove_file(&fifo);
+    let cpath = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())?;
+    // SAFETY: mkfifo with a valid path.
+    if unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make {}", fifo.display()));
+    }
+    // Read and write: never an end of file while ulogd reopens it.
+    let reader = std::fs::OpenOptions::new().read(true).write(true).open(&fifo)?;
+    let conf = c.dir.join("ulogd.conf");
+    std::fs::write(&conf, ulogd_conf(&c, &ulogd_plugins()?))?;
+    let ulog_log = c.dir.join("ulogd.log");
+    let _ = std::fs::remove_file(&ulog_log);
+    let mut ulogd = std::process::Command::new(ulogd_program()?).arg("-c").arg(&conf).spawn().context("cannot start ulogd")?;
+    wait_for_ulogd(&mut ulogd, &ulog_log)?;
+
+    let agg = Arc::new(Mutex::new(Aggregator::default()));
+    let flusher = {
+        let (agg, dir, state_dir, max) = (agg.clone(), c.dir.clone(), state_dir.to_path_buf(), c.max_bytes);
+        move || -> std::io::Result<()> {
+            let state = crate::state::Store::open_readonly(&state_dir).load().unwrap_or_default();
+            let records = agg.lock().map(|mut a| a.drain(&state)).unwrap_or_default();
+            append(&dir, &records, max)
+        }
+    };
+    {
+        let agg = agg.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                if let Some(p) = parse_packet(&line)
+                    && let Ok(mut a) = agg.lock()
+                {
+                    a.add(&p);
+                }
+            }
+        });
+    }
+    let control = c.dir.join(CONTROL);
+    let _ = std::fs::remove_file(&control);
+    let listener = UnixListener::bind(&control).with_context(|| format!("cannot listen on {}", control.display()))?;
+    {
+        let flusher = flusher.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().map_while(Result::ok) {
+                let mut buf = [0u8; 16];
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+                let n = conn.read(&mut buf).unwrap_or(0);
+                if buf[..n].starts_with(b"flush") {
+                    // Packets copied a moment ago may still be in ulogd.
+                    std::thread::sleep(Duration::from_millis(100));
+                    let reply: &[u8] = if flusher().is_ok() { b"ok\n" } else { b"error\n" };
+                    let _ = conn.write_all(reply);
+                }
+            }
+        });
+    }
+    eprintln!("collecting NFLOG group {} into {} every {} s", c.group, c.dir.join(RECORDS).display(), c.window_secs);
+    let window = Duration::from_secs(u64::from(c.window_secs.max(1)));
+    let mut next = Instant::now() + window;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(Some(status)) = ulogd.try_wait() {
+            return Err(anyhow!("ulogd exited ({status}); see {}", ulog_log.display()));
+        }
+        if Instant::now() >= next {
+            flusher().context("cannot write flow records")?;
+            next = Instant::now() + window;
+        }
+    }
+}
+
+/// ulogd says when it has bound the NFLOG group; until then packets
+/// would be lost, so the collector is not ready.
+fn wait_for_ulogd(ulogd: &mut std::process::Child, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = ulogd.try_wait() {
+            return Err(anyhow!("ulogd exited ({status}): {}", crate::apps::log_tail(log, 5)));
+        }
+        if std::fs::read_to_string(log).is_ok_and(|t| t.contains("entering main loop")) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = ulogd.kill();
+    Err(anyhow!("ulogd did not start within 5 s: {}", crate::apps::log_tail(log, 5)))
+}
+
+/// Start the collector recorded in `state` and wait until it answers.
+pub fn start(state_dir: &Path, c: &FlowLogCollector) -> Result<crate::model::services::Helper> {
+    check_installed()?;
+    let me = std::env::current_exe().context("cannot find the vpcctl binary to run the flow-log collector")?;
+    let args: Vec<String> = vec!["--state-dir".into(), state_dir.display().to_string(), "flow-logs".into(), "collect".into()];
+    let log = c.dir.join("collector.log");
+    let mut child = crate::apps::spawn_helper(&me, &args, &log)?;
+    let helper = crate::model::services::Helper { pid: child.id(), start_time: crate::apps::start_time(child.id()).unwrap_or(0) };
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(anyhow!("the flow-log collector exited ({status}). Log {}:\n{}", log.display(), crate::apps::log_tail(&log, 5)));
+        }
+        if UnixStream::connect(c.dir.join(CONTROL)).is_ok() {
+            return Ok(helper);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    crate::apps::stop(helper.pid, helper.start_time);
+    Err(anyhow!("the flow-log collector did not start within 8 s. Log {}:\n{}", log.display(), crate::apps::log_tail(&log, 5)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SubnetKind::{Private, Public};
+    use crate::model::testing::vpc;
+
+    const ULOGD_LINE: &str = r#"{"timestamp": "2026-11-23T14:14:50.434134", "dvc": "Netfilter", "raw.pktlen": 60, "oob.prefix": "vpcctl-REJECT", "oob.time.sec": 1795443290, "ip.protocol": 6, "ip.totlen": 60, "src_port": 47466, "dest_port": 81, "src_ip": "10.1.1.2", "dest_ip": "10.2.1.2"}"#;
+
+    #[test]
+    fn ulogd_lines_become_packets() {
+        let p = parse_packet(ULOGD_LINE).unwrap();
+        assert_eq!((p.accepted, p.protocol, p.bytes, p.sport, p.dport, p.time), (false, 6, 60, Some(47466), Some(81), 1795443290));
+        let icmp = ULOGD_LINE
+            .replace("vpcctl-REJECT", "vpcctl-ACCEPT")
+            .replace("\"ip.protocol\": 6", "\"ip.protocol\": 1")
+            .replace("\"src_port\": 47466, \"dest_port\": 81, ", "");
+        let p = parse_packet(&icmp).unwrap();
+        assert!(p.accepted && p.sport.is_none() && p.protocol == 1);
+        assert!(parse_packet(&ULOGD_LINE.replace("vpcctl-REJECT", "someone-else")).is_none(), "not our prefix");
+        assert!(parse_packet("not json").is_none());
+    }
+
+    #[test]
+    fn packets_sum_into_one_record_per_flow_and_logged_interface() {
+        let mut a = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Public)]);
+        a.flow_logs = true;
+        let b = vpc("b", "10.2.0.0/16", &[("api", "10.2.1.0/24", Private)]);
+        let st = State { vpcs: vec![a, b], ..State::default() };
+        let mut agg = Aggregator::default();
+        let p = parse_packet(ULOGD_LINE).unwrap();
+        for i in 0..3 {
+            agg.add(&Packet { time: p.time + i, ..p.clone() });
+        }
+        let r = agg.drain(&st);
+        assert_eq!(r.len(), 1, "b has no flow logs: only a's interface: {r:?}");
+        assert_eq!((r[0].packets, r[0].bytes, r[0].start, r[0].end), (3, 180, p.time, p.time + 2));
+        assert_eq!(r[0].line(), format!("2 - v-a-web 10.1.1.2 10.2.1.2 47466 81 6 3 180 {} {} REJECT OK", p.time, p.time + 2));
+        assert!(agg.drain(&st).is_empty(), "a new window starts empty");
+        let json = r[0].json();
+        assert!(json.get("vpc").is_none() && json["interface-id"] == "v-a-web" && json["log-status"] == "OK");
+    }
+
+    #[test]
+    fn the_records_file_rotates_within_its_cap() {
+        let dir = std::env::temp_dir().join(format!("vpcctl-flow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut a = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Public)]);
+        a.flow_logs = true;
+        let st = State { vpcs: vec![a], ..State::default() };
+        let p = parse_packet(ULOGD_LINE).unwrap();
+        for i in 0..50u16 {
+            let mut agg = Aggregator::default();
+            agg.add(&Packet { sport: Some(i), ..p.clone() });
+            append(&dir, &agg.drain(&st), 2000).unwrap();
+        }
+        let total: u64 =
+            ["records.jsonl", "records.jsonl.1"].iter().map(|f| std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0)).sum();
+        assert!(total <= 2000, "both files within the cap: {total}");
+        let kept = read_records(&dir);
+        assert!(!kept.is_empty() && kept.last().unwrap().srcport == Some(49), "newest kept last");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,85 @@
+//! The VPC services beyond routing: a DNS resolver per VPC, ports exposed
+//! on the uplink, elastic IPs, network ACLs (see `nacl`) and flow logs.
+//! Like apps, the helpers that must keep running (the resolver, the flow
+//! log collector) are processes vpcctl starts and records here.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Name;
+
+/// A helper process vpcctl started in the host namespace, in its own
+/// process group. `start_time` tells it apart from a later process that
+/// reuses the PID; pid 0 is "not started yet".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Helper {
+    pub pid: u32,
+    pub start_time: u64,
+}
+
+/// A VPC's resolver (dnsmasq): answers `<subnet>.<vpc>.internal` for this
+/// VPC and its peers from `hosts_dir`, forwards the rest to the host's
+/// upstreams, and listens on the VPC's gateway addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolver {
+    /// The directory dnsmasq watches (inotify) for its hosts file.
+    pub hosts_dir: PathBuf,
+    pub log: PathBuf,
+    #[serde(default)]
+    pub process: Helper,
+}
+
+impl Resolver {
+    /// The record for VPC `vpc` of the state dir `state_dir`, not started.
+    pub fn new(state_dir: &std::path::Path, vpc: &Name) -> Self {
+        let dir = state_dir.join("dns");
+        Resolver { hosts_dir: dir.join(vpc.as_str()), log: dir.join(format!("{vpc}.log")), process: Helper::default() }
+    }
+
+    pub fn hosts_file(&self) -> PathBuf {
+        self.hosts_dir.join("hosts")
+    }
+}
+
+/// The domain of a VPC's names.
+pub fn dns_domain(vpc: &str) -> String {
+    format!("{vpc}.internal")
+}
+
+/// A TCP port of the host forwarded to a subnet (`expose`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expose {
+    pub subnet: Name,
+    pub port: u16,
+    pub host_port: u16,
+    /// The uplink it is forwarded on (and the host itself).
+    pub interface: String,
+}
+
+/// An elastic IP: an address of the uplink's subnet, 1:1 NAT to a subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eip {
+    pub subnet: Name,
+    pub ip: Ipv4Addr,
+    pub interface: String,
+}
+
+/// Flow logs of the VPCs that have them on: one collector per state dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogCollector {
+    /// The NFLOG group our rules send packets to.
+    pub group: u16,
+    /// Where records (and the collector's own files) live.
+    pub dir: PathBuf,
+    /// Seconds a flow is aggregated over before its record is written.
+    pub window_secs: u32,
+    /// Largest size of the records file before it is rotated.
+    pub max_bytes: u64,
+    #[serde(default)]
+    pub process: Helper,
+}
+
+pub const DEFAULT_WINDOW_SECS: u32 = 5;
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;

@@ -1,0 +1,122 @@
+//! A VPC's resolver process: dnsmasq in the host namespace, listening on
+//! the VPC bridge's addresses (each subnet's gateway), as `nobody`.
+//!
+//! Why dnsmasq, and why in the host namespace: it is a real, well-kept DNS
+//! server; it watches its hosts directory (names change without a
+//! restart); it binds each new gateway address as subnets come
+//! (`--bind-dynamic`); and from the host namespace it reaches the host's
+//! own upstreams, even a stub on 127.0.0.53, which a namespace cannot.
+//! Names under `.internal` are answered from the hosts file only; all
+//! others go to the servers in /etc/resolv.conf, which dnsmasq re-reads
+//! when it changes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::apps;
+use crate::model::Vpc;
+use crate::model::services::{Helper, Resolver};
+
+/// Who the resolver runs as once it has bound its sockets.
+pub const USER: &str = "nobody";
+
+/// dnsmasq's arguments: nothing from /etc/dnsmasq.conf, no DHCP, no
+/// /etc/hosts, no pid file, logs to stderr (our log file).
+pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
+    [
+        "--keep-in-foreground".to_string(),
+        "--conf-file=/dev/null".into(),
+        "--no-hosts".into(),
+        format!("--hostsdir={}", r.hosts_dir.display()),
+        format!("--interface={}", vpc.bridge),
+        "--except-interface=lo".into(),
+        "--bind-dynamic".into(),
+        "--local=/internal/".into(),
+        "--domain-needed".into(),
+        "--bogus-priv".into(),
+        "--resolv-file=/etc/resolv.conf".into(),
+        "--pid-file=".into(),
+        format!("--user={USER}"),
+        format!("--group={group}"),
+        "--log-facility=-".into(),
+    ]
+    .into()
+}
+
+/// dnsmasq, or the error a missing tool gets (exit code 3, with the
+/// package to install and the `--no-dns` way out).
+pub fn program() -> Result<PathBuf> {
+    Ok(crate::host::resolve("dnsmasq")?)
+}
+
+/// The name of `nobody`'s primary group (`nogroup` on Debian).
+fn group_of(user: &str) -> Result<String> {
+    let (_, gid) = apps::lookup_user(user)?;
+    // SAFETY: getgrgid; the result is read at once.
+    let gr = unsafe { libc::getgrgid(gid) };
+    if gr.is_null() {
+        return Err(anyhow!("user {user}'s group {gid} has no name (see 'getent group {gid}')"));
+    }
+    // SAFETY: non-null result of getgrgid, with a NUL-terminated name.
+    Ok(unsafe { std::ffi::CStr::from_ptr((*gr).gr_name) }.to_string_lossy().into_owned())
+}
+
+/// `nobody` must reach the hosts file: the state dir (0700 when vpcctl
+/// made it) gets search permission for others, which lists nothing.
+fn open_path_to(r: &Resolver) -> Result<()> {
+    let dns_dir = r.hosts_dir.parent().ok_or_else(|| anyhow!("resolver directory without a parent"))?;
+    for dir in [r.hosts_dir.as_path(), dns_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    if let Some(state_dir) = dns_dir.parent() {
+        let mode = std::fs::metadata(state_dir)?.permissions().mode();
+        if mode & 0o001 == 0 {
+            std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode((mode & 0o7777) | 0o001))?;
+        }
+    }
+    Ok(())
+}
+
+/// Start the resolver of `vpc` and wait until it serves (listens on port
+/// 53 of a gateway, when the VPC has any) or fails.
+pub fn start(vpc: &Vpc, r: &Resolver) -> Result<Helper> {
+    let program = program()?;
+    open_path_to(r)?;
+    let args = args(vpc, r, &group_of(USER)?);
+    let mut child = apps::spawn_helper(&program, &args, &r.log)?;
+    let helper = Helper { pid: child.id(), start_time: apps::start_time(child.id()).unwrap_or(0) };
+    let deadline = Instant::now() + if vpc.subnets.is_empty() { Duration::from_millis(50) } else { Duration::from_secs(5) };
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(anyhow!(
+                "the resolver of VPC '{}' (dnsmasq) exited ({status}). Log {}:\n{}",
+                vpc.name,
+                r.log.display(),
+                apps::log_tail(&r.log, 5)
+            ));
+        }
+        let serving = !vpc.subnets.is_empty() && apps::listening(helper.pid, 53);
+        if serving || (vpc.subnets.is_empty() && Instant::now() >= deadline) {
+            return Ok(helper);
+        }
+        if Instant::now() >= deadline {
+            apps::stop(helper.pid, helper.start_time);
+            return Err(anyhow!(
+                "the resolver of VPC '{}' (dnsmasq) did not listen on port 53 within 5 s and was stopped; is another DNS server bound to the gateway addresses? Log {}:\n{}",
+                vpc.name,
+                r.log.display(),
+                apps::log_tail(&r.log, 5)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The command a dry run prints for starting it.
+pub fn script(vpc: &Vpc, r: &Resolver) -> String {
+    format!("setsid dnsmasq {} > {} 2>&1 &", args(vpc, r, "nogroup").join(" "), r.log.display())
+}
