@@ -2,9 +2,10 @@
 //! recorded model alone. It sends no packet. It walks the path as the kernel
 //! does with the rules vpcctl's planners write:
 //!
-//! source subnet -> its egress security group -> the VPC chain (intra-VPC,
-//! peering with its allowed CIDRs, NAT, default deny) -> the destination's
-//! ingress security group -> an app vpcctl deployed there.
+//! source subnet -> its egress security group -> the network ACLs at both
+//! edges, both ways (stateless) -> the VPC chain (intra-VPC, peering with
+//! its allowed CIDRs, NAT, default deny) -> the destination's ingress
+//! security group -> an app vpcctl deployed there.
 //!
 //! Each hop names the rule that decided it in the words of that rule's
 //! iptables comment. `check` compares the verdict with a real probe, and a
@@ -102,6 +103,63 @@ fn security_group(policy: &Policy, ingress: bool, peer: Ipv4Addr, p: Proto, port
     (default, format!("default_{dir} {verb} everything else"))
 }
 
+/// The first rule of a NACL direction that matches, or its implicit deny.
+/// `peer` is the other end; `port` the destination port of the packet.
+fn nacl_rule(rules: &[crate::model::nacl::NaclRule], dir: &str, peer: Ipv4Addr, p: Proto, port: Option<u16>) -> (Action, String) {
+    for r in rules {
+        let proto_ok = match r.protocol {
+            Protocol::All => true,
+            Protocol::Tcp => p == Proto::Tcp,
+            Protocol::Udp => p == Proto::Udp,
+            Protocol::Icmp => p == Proto::Icmp,
+        };
+        let port_ok = r.ports.is_none_or(|range| port.is_some_and(|n| range.first <= n && n <= range.last));
+        if proto_ok && port_ok && r.cidr.contains(&peer) {
+            let verb = if r.action == Action::Allow { "allows" } else { "denies" };
+            return (r.action, format!("nacl {dir} rule {} {verb} it", r.rule));
+        }
+    }
+    (Action::Deny, format!("nacl {dir}: no rule matches, so it is denied"))
+}
+
+/// A port the kernel picks for the client end of a connection (the middle
+/// of Linux's default ephemeral range): where a stateless NACL must let
+/// the replies through.
+const EPHEMERAL_PORT: u16 = 40000;
+
+/// The NACLs on the way, both directions (they are stateless): the
+/// source's outbound and the destination's inbound for the request, then
+/// the destination's outbound and the source's inbound for the reply.
+/// `None` when every one lets it through.
+fn nacls(
+    from: (&Subnet, &str),
+    to: Option<(&Subnet, &str)>,
+    dst: Ipv4Addr,
+    proto: Proto,
+    port: Option<u16>,
+    hops: &mut Vec<Hop>,
+) -> Option<String> {
+    let reply_port = port.map(|_| EPHEMERAL_PORT);
+    let mut legs: Vec<(&Subnet, &str, bool, Ipv4Addr, Option<u16>, &str)> = vec![(from.0, from.1, false, dst, port, "")];
+    if let Some((t, name)) = to {
+        legs.push((t, name, true, from.0.ip, port, ""));
+        legs.push((t, name, false, from.0.ip, reply_port, " (the reply)"));
+    }
+    legs.push((from.0, from.1, true, dst, reply_port, " (the reply)"));
+    for (s, name, inbound, peer, port, what) in legs {
+        let Some(n) = &s.nacl else { continue };
+        let (rules, dir) = if inbound { (&n.inbound, "inbound") } else { (&n.outbound, "outbound") };
+        let (action, rule) = nacl_rule(rules, dir, peer, proto, port);
+        let rule = format!("{name} {rule}{what}");
+        if action == Action::Deny {
+            hops.push(hop("network ACL", Outcome::Block, rule.clone(), Some("NACL_RULES_MISMATCH")));
+            return Some(rule);
+        }
+        hops.push(hop("network ACL", Outcome::Allow, rule, None));
+    }
+    None
+}
+
 /// Analyze `proto`/`port` from subnet `from` of `vpc` to `dst`.
 pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
     let mut hops = vec![];
@@ -159,7 +217,11 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         return blocked(hops, why, "CANNOT_ROUTE");
     };
     let dst_name = format!("{}/{}", dvpc.name, dsub.name);
-    if dsub.name == from.name && dvpc.name == vpc.name {
+    let itself = dsub.name == from.name && dvpc.name == vpc.name;
+    if !itself && let Some(rule) = nacls((from, &src), Some((dsub, &dst_name)), dst, proto, port, &mut hops) {
+        return blocked(hops, rule, "NACL_RULES_MISMATCH");
+    }
+    if itself {
         hops.push(hop("VPC router", Outcome::Info, format!("{dst} is {src} itself"), None));
     } else if dvpc.name == vpc.name {
         hops.push(hop("VPC chain", Outcome::Allow, format!("{} intra-vpc", vpc.name), None));
@@ -277,6 +339,16 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
         };
         return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
     }
+    if let Some(rule) = nacls((from, src), None, dst, proto, port, &mut hops) {
+        return Analysis {
+            reachable: false,
+            certain: true,
+            network_open: false,
+            verdict: format!("blocked: {rule}"),
+            code: "NACL_RULES_MISMATCH",
+            hops,
+        };
+    }
     let rule = format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface);
     hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
     hops.push(hop(
@@ -314,6 +386,27 @@ mod tests {
         let (v, s) = from.split_once('/').unwrap();
         let vpc = st.vpc(v).unwrap();
         analyze(st, vpc, vpc.subnet(s).unwrap(), dst.parse().unwrap(), proto, port)
+    }
+
+    #[test]
+    fn nacls_are_stateless_and_checked_at_both_edges() {
+        let mut st = state("");
+        let nacl = crate::model::nacl::Nacl::parse(
+            r#"{"inbound": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.10.1.0/24", "action": "allow"}],
+                "outbound": [{"rule": 100, "protocol": "tcp", "ports": "1024-65535", "cidr": "10.10.1.0/24", "action": "allow"}]}"#,
+        )
+        .unwrap();
+        st.vpcs[0].subnets[1].nacl = Some(nacl.clone());
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
+        assert!(a.network_open, "in on 5432, replies out on the ephemeral range: {a:?}");
+        assert_eq!(a.hops.iter().filter(|h| h.component == "network ACL").count(), 2, "{a:?}");
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Icmp, None);
+        assert_eq!((a.reachable, a.code), (false, "NACL_RULES_MISMATCH"));
+        assert_eq!(a.verdict, "blocked: vpc1/db nacl inbound: no rule matches, so it is denied");
+        // Without the outbound rule, the request gets in and the reply is denied.
+        st.vpcs[0].subnets[1].nacl = Some(crate::model::nacl::Nacl { outbound: vec![], ..nacl });
+        let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
+        assert_eq!(a.verdict, "blocked: vpc1/db nacl outbound: no rule matches, so it is denied (the reply)");
     }
 
     #[test]

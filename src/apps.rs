@@ -98,20 +98,34 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let sysctl = CString::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").expect("no NUL");
+    // What `ip netns exec` does for the namespace's resolv.conf (the VPC's
+    // resolver, see plan::dns), so an app resolves names as `exec` does.
+    let resolv = std::path::Path::new("/etc/netns").join(netns).join("resolv.conf");
+    let resolv = resolv.exists().then(|| CString::new(resolv.as_os_str().as_encoded_bytes()).ok()).flatten();
+    let (etc_resolv, root) = (c"/etc/resolv.conf", c"/");
+    let resolv_at = resolv.as_ref().map_or(0, |c| c.as_ptr() as usize);
     let (ns_fd, exe_fd) = (ns.as_raw_fd(), exe.as_raw_fd());
     // Addresses, not pointers, cross into the closure (which must be Send);
     // what they point to lives until spawn returns.
     let (argv_at, envp_at, sysctl_at) = (argv_ptrs.as_ptr() as usize, envp_ptrs.as_ptr() as usize, sysctl.as_ptr() as usize);
     let mut cmd = Command::new(&path);
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: only async-signal-safe calls (setsid, setns, open, write,
-    // close, setgroups, setgid, setuid, prctl, execveat) on memory prepared
-    // before the fork.
+    // SAFETY: only async-signal-safe calls (setsid, setns, unshare, mount,
+    // open, write, close, setgroups, setgid, setuid, prctl, execveat) on
+    // memory prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
             let fail = || Err(std::io::Error::last_os_error());
             if libc::setsid() < 0 || libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return fail();
+            }
+            if resolv_at != 0
+                && libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()) == 0
+            {
+                // Best effort, as for `ip netns exec`: without it the app
+                // still runs, with the host's resolv.conf.
+                libc::mount(resolv_at as *const libc::c_char, etc_resolv.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null());
             }
             // Per namespace: the app may bind port 80 without being root.
             let f = libc::open(sysctl_at as *const libc::c_char, libc::O_WRONLY);
@@ -134,7 +148,7 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
         });
     }
     let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {user}", command.join(" ")))?;
-    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl));
+    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl, resolv));
     Ok(child)
 }
 

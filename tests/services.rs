@@ -33,6 +33,11 @@ fn each_vpc_resolves_its_own_and_its_peers_names_and_forwards_the_rest() {
     assert_eq!(resolve(&sb, "ns-vpc1-db", "web").as_deref(), Some("10.10.1.2"));
     let via_exec = sb.v(&["exec", "vpc1", "web", "--", "getent", "hosts", "db.vpc1.internal"]);
     assert!(via_exec.starts_with("10.10.2.2"), "{via_exec}");
+    // An app vpcctl runs resolves the same way.
+    let app = format!("getent hosts db.vpc1.internal; exec {} serve --port 9000", env!("CARGO_BIN_EXE_vpcctl"));
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "9000", "--", "sh", "-c", &app]);
+    let log = sb.ok("cat /var/lib/vpcctl/apps/vpc1/web-9000.log");
+    assert!(log.starts_with("10.10.2.2"), "the app's getent: {log}");
     // Not across isolation, either way.
     assert_eq!(resolve(&sb, "ns-vpc1-web", "api.vpc2.internal"), None);
     assert_eq!(resolve(&sb, "ns-vpc2-api", "web.vpc1.internal"), None);

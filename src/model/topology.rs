@@ -690,4 +690,46 @@ mod tests {
         );
         assert_eq!(t.peerings[0].allow_cidrs, st.peerings[0].allow_cidrs);
     }
+
+    #[test]
+    fn vpc_services_parse_and_are_checked() {
+        let t = parse(
+            r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "dns": false, "flow_logs": true,
+                "expose": [{"subnet": "web", "port": 8080, "host_port": 80}],
+                "eip": [{"subnet": "web", "ip": "203.0.113.10", "interface": "up0"}],
+                "subnets": {"web": {"cidr": "10.1.1.0/24", "public": true,
+                                    "nacl": {"inbound": [{"rule": 1, "protocol": "all", "action": "allow"}]}}}}}}"#,
+        )
+        .unwrap();
+        let v = &t.vpcs[0];
+        assert!(!v.dns && v.flow_logs);
+        assert_eq!((v.expose[0].port, v.expose[0].host_port, v.expose[0].interface.as_deref()), (8080, 80, None));
+        assert_eq!(v.eip[0].interface.as_deref(), Some("up0"));
+        assert_eq!(v.subnets[0].nacl.as_ref().unwrap().inbound.len(), 1);
+        assert!(parse(r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16"}}}"#).unwrap().vpcs[0].dns, "DNS is on by default");
+        let cases = [
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "expose": [{"subnet": "x", "port": 1, "host_port": 1}]}}}"#,
+                "vpcs.a.expose[0].subnet: VPC 'a' has no subnet named 'x'",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24"}}, "expose": [{"subnet": "s", "port": 1, "host_port": 80}]},
+                            "b": {"cidr": "10.2.0.0/16", "subnets": {"s": {"cidr": "10.2.1.0/24"}}, "expose": [{"subnet": "s", "port": 1, "host_port": 80}]}}}"#,
+                "vpcs.b.expose[0].host_port: host port 80 is exposed twice",
+            ),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "eip": [{"subnet": "s", "ip": "nope"}]}}}"#,
+                "vpcs.a.eip[0].ip: \"nope\" is not an IPv4 address",
+            ),
+            (r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "dns": "yes"}}}"#, "vpcs.a.dns: \"yes\" is not true or false"),
+            (
+                r#"{"vpcs": {"a": {"cidr": "10.1.0.0/16", "subnets": {"s": {"cidr": "10.1.1.0/24", "nacl": {"inbound": [{"rule": 0, "protocol": "all", "action": "allow"}]}}}}}}"#,
+                "vpcs.a.subnets.s.nacl.inbound[0].rule: 0 is not a rule number",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}\n  got:  {e}\n  want: {want}");
+        }
+    }
 }

@@ -400,4 +400,40 @@ mod tests {
         let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.5.0/24"), pubk, &routes).unwrap_err().to_string();
         assert!(e.contains("via br-vpc1"), "{e}");
     }
+
+    #[test]
+    fn expose_needs_a_public_subnet_and_a_free_host_port() {
+        let mut st = state_with_vpc();
+        let e = |subnet: &str, host_port| Expose { subnet: name(subnet), port: 8080, host_port, interface: "eth0".into() };
+        assert_eq!(expose(&st, &name("vpc1"), &e("web", 80), false).ok(), Some(false));
+        st.vpcs[0].expose.push(e("web", 80));
+        assert_eq!(expose(&st, &name("vpc1"), &e("web", 80), false).ok(), Some(true), "the same forward again");
+        let taken = expose(&st, &name("vpc1"), &Expose { port: 9090, ..e("web", 80) }, false).unwrap_err().to_string();
+        assert!(taken.contains("host port 80 is already exposed (to vpc1/web port 8080)"), "{taken}");
+        st.vpcs[0].subnets[0].kind = SubnetKind::Private;
+        let private = expose(&st, &name("vpc1"), &e("web", 81), false).unwrap_err().to_string();
+        assert!(private.contains("is private") && private.contains("--allow-private"), "{private}");
+        assert_eq!(expose(&st, &name("vpc1"), &e("web", 81), true).ok(), Some(false));
+        assert!(expose(&st, &name("vpc1"), &e("nope", 82), true).is_err());
+    }
+
+    #[test]
+    fn an_eip_is_a_free_address_of_the_uplinks_subnet() {
+        let st = state_with_vpc();
+        let uplink = [net("203.0.113.0/24")];
+        let host = [("eth0".to_string(), "203.0.113.2".parse().unwrap())];
+        let e = |ip: &str| Eip { subnet: name("web"), ip: ip.parse().unwrap(), interface: "eth0".into() };
+        assert_eq!(eip(&st, &name("vpc1"), &e("203.0.113.10"), &uplink, &host).ok(), Some(false));
+        let on_host = eip(&st, &name("vpc1"), &e("203.0.113.2"), &uplink, &host).unwrap_err().to_string();
+        assert!(on_host.contains("already an address of this host (on eth0)"), "{on_host}");
+        let outside = eip(&st, &name("vpc1"), &e("198.51.100.7"), &uplink, &host).unwrap_err().to_string();
+        assert!(outside.contains("outside the subnet of uplink eth0 (203.0.113.0/24)"), "{outside}");
+        let broadcast = eip(&st, &name("vpc1"), &e("203.0.113.255"), &uplink, &host).unwrap_err().to_string();
+        assert!(broadcast.contains("broadcast"), "{broadcast}");
+        let mut with = st.clone();
+        with.vpcs[0].eips.push(e("203.0.113.10"));
+        assert_eq!(eip(&with, &name("vpc1"), &e("203.0.113.10"), &uplink, &host).ok(), Some(true));
+        let second = eip(&with, &name("vpc1"), &e("203.0.113.11"), &uplink, &host).unwrap_err().to_string();
+        assert!(second.contains("already has elastic IP 203.0.113.10"), "{second}");
+    }
 }

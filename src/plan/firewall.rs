@@ -324,7 +324,7 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
             ..Table::iptables(&BaseJump::filter(if in_use { after } else { before }))
         },
     );
-    let input_changed = dispatch_changed || input_rules(before) != input_rules(after);
+    let input_changed = !force.is_empty() || input_rules(before) != input_rules(after);
     finish(
         &mut lines,
         Table {

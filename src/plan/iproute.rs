@@ -82,13 +82,15 @@ pub fn default_route(gateway: Ipv4Addr) -> String {
 /// Messages `ip -force -batch` prints for objects that are already gone.
 /// Teardown treats these as success.
 pub fn is_already_gone(msg: &str) -> bool {
-    const GONE: [&str; 6] = [
+    const GONE: [&str; 7] = [
         "Cannot find device",
         "No such device",
         "No such file or directory",
         "No such process",
         "Cannot assign requested address",
         "does not exist",
+        // `address del` of an address already removed (newer iproute2).
+        "Address not found",
     ];
     GONE.iter().any(|g| msg.contains(g))
 }
