@@ -127,6 +127,17 @@ fn nacl_rule(rules: &[crate::model::nacl::NaclRule], dir: &str, peer: Ipv4Addr, 
 /// the replies through.
 const EPHEMERAL_PORT: u16 = 40000;
 
+/// One crossing of a subnet's edge: whose NACL, which way, the other end
+/// and the destination port of the packet.
+struct Leg<'a> {
+    subnet: &'a Subnet,
+    name: &'a str,
+    inbound: bool,
+    peer: Ipv4Addr,
+    port: Option<u16>,
+    reply: bool,
+}
+
 /// The NACLs on the way, both directions (they are stateless): the
 /// source's outbound and the destination's inbound for the request, then
 /// the destination's outbound and the source's inbound for the reply.
@@ -140,17 +151,18 @@ fn nacls(
     hops: &mut Vec<Hop>,
 ) -> Option<String> {
     let reply_port = port.map(|_| EPHEMERAL_PORT);
-    let mut legs: Vec<(&Subnet, &str, bool, Ipv4Addr, Option<u16>, &str)> = vec![(from.0, from.1, false, dst, port, "")];
-    if let Some((t, name)) = to {
-        legs.push((t, name, true, from.0.ip, port, ""));
-        legs.push((t, name, false, from.0.ip, reply_port, " (the reply)"));
+    let (src, src_name) = from;
+    let mut legs = vec![Leg { subnet: src, name: src_name, inbound: false, peer: dst, port, reply: false }];
+    if let Some((subnet, name)) = to {
+        legs.push(Leg { subnet, name, inbound: true, peer: src.ip, port, reply: false });
+        legs.push(Leg { subnet, name, inbound: false, peer: src.ip, port: reply_port, reply: true });
     }
-    legs.push((from.0, from.1, true, dst, reply_port, " (the reply)"));
-    for (s, name, inbound, peer, port, what) in legs {
-        let Some(n) = &s.nacl else { continue };
-        let (rules, dir) = if inbound { (&n.inbound, "inbound") } else { (&n.outbound, "outbound") };
-        let (action, rule) = nacl_rule(rules, dir, peer, proto, port);
-        let rule = format!("{name} {rule}{what}");
+    legs.push(Leg { subnet: src, name: src_name, inbound: true, peer: dst, port: reply_port, reply: true });
+    for leg in legs {
+        let Some(n) = &leg.subnet.nacl else { continue };
+        let (rules, dir) = if leg.inbound { (&n.inbound, "inbound") } else { (&n.outbound, "outbound") };
+        let (action, rule) = nacl_rule(rules, dir, leg.peer, proto, leg.port);
+        let rule = format!("{} {rule}{}", leg.name, if leg.reply { " (the reply)" } else { "" });
         if action == Action::Deny {
             hops.push(hop("network ACL", Outcome::Block, rule.clone(), Some("NACL_RULES_MISMATCH")));
             return Some(rule);
