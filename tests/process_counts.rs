@@ -45,6 +45,14 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(sb.count("deploy-app big s2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2 --port 8080"), 0);
     assert_eq!(sb.count("test-connectivity big s1 10.0.2.2"), 0);
+    // VPC services: the checks (three: NAT is on) and one restore; an
+    // elastic IP also one root batch for its address; flow logs also start
+    // the collector (a vpcctl process, not counted) once.
+    assert_eq!(sb.count("expose big pub --port 8080 --host-port 80"), 4);
+    assert_eq!(sb.count("associate-eip big pub --ip 203.0.113.10"), 5);
+    sb.ok(r#"echo '{"inbound": [{"rule": 1, "protocol": "all", "action": "allow"}]}' > /run/vpcctl-sandbox/n.json"#);
+    assert_eq!(sb.count("apply-nacl big s1 --nacl /run/vpcctl-sandbox/n.json"), 4);
+    assert_eq!(sb.count("flow-logs enable big"), 4);
     // Deleting a 41-subnet VPC costs what deleting a 1-subnet VPC does:
     // the checks, one ip batch, one restore per family (small, the last
     // VPC: ebtables-save too, for the bridge family's jumps).

@@ -74,6 +74,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
         Ok(_) if !root => checks.push(check(Level::Info, "the kernel was not compared with the record (needs root)", None)),
         Ok(state) => match observe::observe(&state) {
             Ok(obs) => {
+                checks.extend(service_checks(ctx, &state));
                 let policy = obs.tables.iter().find(|t| t.name == "filter").and_then(forward_policy).unwrap_or("?".into());
                 checks.push(check(
                     Level::Info,
@@ -109,6 +110,36 @@ fn print_checks(ctx: &Ctx, checks: &[Check]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The helpers' programs, where the record needs them, and helpers of
+/// this state dir that no record names (from a lost state file).
+fn service_checks(ctx: &Ctx, state: &State) -> Vec<Check> {
+    let mut checks = vec![];
+    let needs = [
+        ("dnsmasq", state.vpcs.iter().any(|v| v.dns.is_some()), "the VPC resolvers"),
+        ("ulogd", state.host.flow_logs.is_some(), "the flow-log collector"),
+    ];
+    for (prog, _, what) in needs.into_iter().filter(|n| n.1) {
+        checks.push(match which::which(prog) {
+            Ok(p) => check(Level::Ok, format!("{prog} found at {} (for {what})", p.display()), None),
+            Err(_) => check(Level::Fail, format!("{prog} not found on PATH; {what} cannot run"), Some(host::install_hint(prog).into())),
+        });
+    }
+    let recorded: HashSet<u32> = state
+        .vpcs
+        .iter()
+        .filter_map(|v| v.dns.as_ref().map(|r| r.process.pid))
+        .chain(state.host.flow_logs.as_ref().map(|c| c.process.pid))
+        .collect();
+    for pid in crate::apps::orphaned_helpers(&ctx.state_dir).into_iter().filter(|p| !recorded.contains(p)) {
+        checks.push(check(
+            Level::Warn,
+            format!("process {pid} is a vpcctl helper of this state dir that no record names (a lost state file?)"),
+            Some(format!("kill {pid}, or vpcctl teardown-all")),
+        ));
+    }
+    checks
 }
 
 fn backend_checks() -> Vec<Check> {
