@@ -54,19 +54,12 @@ pub fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
     Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
 }
 
-/// Start `command` inside `netns` as `user` (uid 0: as full root), in its
-/// own session, output to `log`. The namespace and the program are opened
-/// here, as root; the child joins the namespace, lets unprivileged users
-/// bind ports below 1024 there, drops to the user with no capabilities and
-/// no_new_privs, and executes the already-open program (so a program in a
-/// directory the user cannot enter, such as a checkout under /root, runs).
-pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -> Result<Child> {
-    use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+/// A process's log, for its stdout and stderr: 0600, truncated, and never
+/// through a link planted where the log goes.
+fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    // 0600, and never through a link planted where the log goes.
     let out = std::fs::OpenOptions::new()
         .create(true)
         .truncate(true)
@@ -76,6 +69,19 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
         .open(log)
         .with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
+    Ok((out, err))
+}
+
+/// Start `command` inside `netns` as `user` (uid 0: as full root), in its
+/// own session, output to `log`. The namespace and the program are opened
+/// here, as root; the child joins the namespace, lets unprivileged users
+/// bind ports below 1024 there, drops to the user with no capabilities and
+/// no_new_privs, and executes the already-open program (so a program in a
+/// directory the user cannot enter, such as a checkout under /root, runs).
+pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -> Result<Child> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (out, err) = open_log(log)?;
     let (uid, gid) = lookup_user(user)?;
     let ns = std::fs::File::open(format!("/run/netns/{netns}")).with_context(|| format!("cannot open network namespace {netns}"))?;
     let program = command.first().ok_or_else(|| anyhow::anyhow!("an app needs a command"))?;
@@ -156,18 +162,7 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
 /// own session so that `stop` ends it and whatever it started, output to
 /// `log` (0600, never through a planted link).
 pub fn spawn_helper(program: &Path, args: &[String], log: &Path) -> Result<Child> {
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(log)
-        .with_context(|| format!("cannot create log file {}", log.display()))?;
-    let err = out.try_clone()?;
+    let (out, err) = open_log(log)?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: setsid is async-signal-safe.

@@ -71,7 +71,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let verbose = cli.verbose > 0;
-    let ctx = Ctx::new(cli.state_dir, cli.dry_run, cli.json, cli.quiet, verbose);
+    // Absolute: the helpers vpcctl starts are handed paths under it.
+    let state_dir = std::path::absolute(&cli.state_dir).unwrap_or(cli.state_dir);
+    let ctx = Ctx::new(state_dir, cli.dry_run, cli.json, cli.quiet, verbose);
     use commands::*;
     match cli.command {
         Command::CreateVpc(a) => vpc::create(&ctx, a.resolve()?)?,

@@ -320,3 +320,49 @@ fn flow_logs_record_accepted_and_rejected_flows_with_real_counts() {
     sb.v(&["teardown-all"]);
     assert_eq!(sb.snapshot(), before, "no collector, resolver or app left; firewall as found");
 }
+
+#[test]
+fn services_are_part_of_topologies_and_survive_export_and_apply() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let before = sb.snapshot();
+    let nacl = sb.file(
+        "db-nacl.json",
+        r#"{"inbound": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.10.1.0/24", "action": "allow"}],
+ "outbound": [{"rule": 100, "protocol": "tcp", "ports": "1024-65535", "cidr": "10.10.1.0/24", "action": "allow"}]}"#,
+    );
+    let topo = sb.file(
+        "net.json",
+        &format!(
+            r#"{{"vpcs": {{
+  "shop": {{"cidr": "10.10.0.0/16", "nat": true, "flow_logs": true,
+            "expose": [{{"subnet": "web", "port": 8080, "host_port": 80}}],
+            "eip": [{{"subnet": "web", "ip": "203.0.113.20"}}],
+            "subnets": {{"web": {{"cidr": "10.10.1.0/24", "public": true, "apps": [{{"port": 8080}}]}},
+                        "db": {{"cidr": "10.10.2.0/24", "nacl": "{nacl}", "apps": [{{"port": 5432}}]}}}}}},
+  "lab": {{"cidr": "10.20.0.0/16", "dns": false, "subnets": {{"s": {{"cidr": "10.20.1.0/24"}}}}}}}}}}"#
+        ),
+    );
+    let plan = sb.v(&["plan", "-f", &topo]);
+    for line in ["+ expose shop:80", "+ eip 203.0.113.20", "+ nacl shop/db", "+ flow-logs shop"] {
+        assert!(plan.contains(line), "{line} in\n{plan}");
+    }
+    sb.v(&["apply", "-f", &topo]);
+    let check = |sb: &common::Sandbox| {
+        assert!(sb.curl("internet", "http://203.0.113.2:80/").is_some_and(|b| b.contains("you are 203.0.113.1")), "expose");
+        assert!(sb.curl("internet", "http://203.0.113.20:8080/").is_some(), "eip");
+        assert!(sb.curl("ns-shop-web", "http://db.shop.internal:5432/").is_some(), "dns and the NACL's allow");
+        assert!(!sb.ping("ns-shop-web", "10.10.2.2"), "the NACL's implicit deny");
+        assert!(!sb.sh("test -e /etc/netns/ns-lab-s/resolv.conf").ok(), "lab has no DNS");
+    };
+    check(&sb);
+    assert!(sb.v(&["apply", "-f", &topo]).contains("no changes"), "applied twice: nothing to do");
+    let exported = sb.v(&["export"]);
+    let copy = sb.file("copy.json", &exported);
+    sb.v(&["teardown-all"]);
+    sb.v(&["apply", "-f", &copy]);
+    check(&sb);
+    assert_eq!(sb.v(&["export"]), exported);
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), before);
+}

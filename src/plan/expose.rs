@@ -14,6 +14,7 @@
 //! There is no SNAT on the way in: the app sees the real client address.
 
 use super::iptables::{append, comment};
+use crate::model::services::Expose;
 use crate::model::{State, Vpc};
 
 pub const PREROUTING_CHAIN: &str = "VPCCTL-PREROUTING";
@@ -32,43 +33,43 @@ pub fn in_use(state: &State) -> bool {
     state.vpcs.iter().any(|v| !v.expose.is_empty() || !v.eips.is_empty())
 }
 
-/// The PREROUTING chain's rules, declaration first.
+/// The PREROUTING chain's rules, declaration first: exposed ports on
+/// their uplink.
 pub fn prerouting_rules(state: &State) -> Vec<String> {
-    let top = prerouting_chain(state);
-    let mut lines = vec![super::iptables::declare(&top)];
-    for v in &state.vpcs {
-        let n = v.name.as_str();
-        for e in &v.expose {
-            let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
-            let spec = format!("-i {} -p tcp -m tcp --dport {}", e.interface, e.host_port);
-            let c = comment(n, &format!("expose {}:{} subnet={}", e.interface, e.host_port, s.name));
-            lines.push(append(&top, &spec, &c, &format!("DNAT --to-destination {}:{}", s.ip, e.port)));
-        }
-        for e in &v.eips {
-            let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
-            let c = comment(n, &format!("eip {} subnet={}", e.ip, s.name));
-            lines.push(append(&top, &format!("-d {}/32", e.ip), &c, &format!("DNAT --to-destination {}", s.ip)));
-        }
-    }
-    lines
+    dnat_rules(state, &prerouting_chain(state), |e| {
+        (format!("-i {} -p tcp -m tcp --dport {}", e.interface, e.host_port), format!("expose {}:{}", e.interface, e.host_port))
+    })
 }
 
-/// The OUTPUT chain's rules: the host itself reaches what it exposes.
+/// The OUTPUT chain's rules: the host itself reaches what it exposes, on
+/// its own addresses (not 127/8, which the kernel will not route out).
 pub fn output_rules(state: &State) -> Vec<String> {
-    let top = output_chain(state);
-    let mut lines = vec![super::iptables::declare(&top)];
+    dnat_rules(state, &output_chain(state), |e| {
+        let spec = format!("! -d 127.0.0.0/8 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport {}", e.host_port);
+        (spec, format!("expose host:{}", e.host_port))
+    })
+}
+
+/// One DNAT chain: each exposed port (matched as `expose_match` says, with
+/// its comment) and each EIP, to its subnet.
+fn dnat_rules(state: &State, top: &str, expose_match: impl Fn(&Expose) -> (String, String)) -> Vec<String> {
+    let mut lines = vec![super::iptables::declare(top)];
     for v in &state.vpcs {
         let n = v.name.as_str();
         for e in &v.expose {
             let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
-            let spec = format!("! -d 127.0.0.0/8 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport {}", e.host_port);
-            let c = comment(n, &format!("expose host:{} subnet={}", e.host_port, s.name));
-            lines.push(append(&top, &spec, &c, &format!("DNAT --to-destination {}:{}", s.ip, e.port)));
+            let (spec, what) = expose_match(e);
+            lines.push(append(
+                top,
+                &spec,
+                &comment(n, &format!("{what} subnet={}", s.name)),
+                &format!("DNAT --to-destination {}:{}", s.ip, e.port),
+            ));
         }
         for e in &v.eips {
             let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
             let c = comment(n, &format!("eip {} subnet={}", e.ip, s.name));
-            lines.push(append(&top, &format!("-d {}/32", e.ip), &c, &format!("DNAT --to-destination {}", s.ip)));
+            lines.push(append(top, &format!("-d {}/32", e.ip), &c, &format!("DNAT --to-destination {}", s.ip)));
         }
     }
     lines
