@@ -28,6 +28,12 @@ pub fn is_ours(pid: u32, recorded_start: u64) -> bool {
     matches!(stat(pid), Some((state, t)) if t == recorded_start && state != 'Z' && state != 'X')
 }
 
+/// The real uid a process runs as now (from /proc/PID/status).
+pub fn uid_of(pid: u32) -> Option<libc::uid_t> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+}
+
 /// Whether a recorded helper is still the process we started.
 pub fn helper_running(h: &crate::model::services::Helper) -> bool {
     h.pid != 0 && is_ours(h.pid, h.start_time)

@@ -290,73 +290,90 @@ pub fn collect(state_dir: &Path) -> Result<()> {
     let state = crate::state::Store::open_readonly(state_dir).load()?;
     let c = state.host.flow_logs.clone().ok_or_else(|| anyhow!("no flow-log collector is recorded in {}", state_dir.display()))?;
     std::fs::create_dir_all(&c.dir)?;
-    let fifo = c.dir.join(FIFO);
-    let _ = std::fs::remove_file(&fifo);
-    let cpath = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())?;
-    // SAFETY: mkfifo with a valid path.
-    if unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make {}", fifo.display()));
-    }
-    // Read and write: never an end of file while ulogd reopens it.
-    let reader = std::fs::OpenOptions::new().read(true).write(true).open(&fifo)?;
-    let conf = c.dir.join("ulogd.conf");
-    std::fs::write(&conf, ulogd_conf(&c, &ulogd_plugins()?))?;
-    let ulog_log = c.dir.join("ulogd.log");
-    let _ = std::fs::remove_file(&ulog_log);
-    let mut ulogd = std::process::Command::new(ulogd_program()?).arg("-c").arg(&conf).spawn().context("cannot start ulogd")?;
-    wait_for_ulogd(&mut ulogd, &ulog_log)?;
-
+    let packets = make_fifo(&c.dir.join(FIFO))?;
+    let mut ulogd = start_ulogd(&c)?;
     let agg = Arc::new(Mutex::new(Aggregator::default()));
     let flusher = {
         let (agg, dir, state_dir, max) = (agg.clone(), c.dir.clone(), state_dir.to_path_buf(), c.max_bytes);
+        // Under the aggregator's lock, so two flushes never interleave.
         move || -> std::io::Result<()> {
             let state = crate::state::Store::open_readonly(&state_dir).load().unwrap_or_default();
-            let records = agg.lock().map(|mut a| a.drain(&state)).unwrap_or_default();
-            append(&dir, &records, max)
+            let mut a = agg.lock().map_err(|_| std::io::Error::other("aggregator lock poisoned"))?;
+            append(&dir, &a.drain(&state), max)
         }
     };
-    {
-        let agg = agg.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(reader).lines().map_while(Result::ok) {
-                if let Some(p) = parse_packet(&line)
-                    && let Ok(mut a) = agg.lock()
-                {
-                    a.add(&p);
-                }
-            }
-        });
-    }
+    std::thread::spawn(move || read_packets(packets, &agg));
     let control = c.dir.join(CONTROL);
     let _ = std::fs::remove_file(&control);
     let listener = UnixListener::bind(&control).with_context(|| format!("cannot listen on {}", control.display()))?;
-    {
-        let flusher = flusher.clone();
-        std::thread::spawn(move || {
-            for mut conn in listener.incoming().map_while(Result::ok) {
-                let mut buf = [0u8; 16];
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
-                let n = conn.read(&mut buf).unwrap_or(0);
-                if buf[..n].starts_with(b"flush") {
-                    // Packets copied a moment ago may still be in ulogd.
-                    std::thread::sleep(Duration::from_millis(100));
-                    let reply: &[u8] = if flusher().is_ok() { b"ok\n" } else { b"error\n" };
-                    let _ = conn.write_all(reply);
-                }
-            }
-        });
-    }
+    let on_request = flusher.clone();
+    std::thread::spawn(move || serve_flushes(listener, on_request));
     eprintln!("collecting NFLOG group {} into {} every {} s", c.group, c.dir.join(RECORDS).display(), c.window_secs);
     let window = Duration::from_secs(u64::from(c.window_secs.max(1)));
     let mut next = Instant::now() + window;
     loop {
         std::thread::sleep(Duration::from_millis(200));
         if let Ok(Some(status)) = ulogd.try_wait() {
-            return Err(anyhow!("ulogd exited ({status}); see {}", ulog_log.display()));
+            return Err(anyhow!("ulogd exited ({status}); see {}", c.dir.join("ulogd.log").display()));
         }
         if Instant::now() >= next {
             flusher().context("cannot write flow records")?;
             next = Instant::now() + window;
+        }
+    }
+}
+
+/// A FIFO for ulogd's output, opened for reading and writing: never an end
+/// of file, whenever ulogd opens or reopens it.
+fn make_fifo(path: &Path) -> Result<std::fs::File> {
+    let _ = std::fs::remove_file(path);
+    let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    // SAFETY: mkfifo with a valid path.
+    if unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot make {}", path.display()));
+    }
+    Ok(std::fs::OpenOptions::new().read(true).write(true).open(path)?)
+}
+
+/// ulogd on the collector's NFLOG group, writing into the FIFO; started as
+/// our child, in our process group, so it ends with us.
+fn start_ulogd(c: &FlowLogCollector) -> Result<std::process::Child> {
+    let conf = c.dir.join("ulogd.conf");
+    std::fs::write(&conf, ulogd_conf(c, &ulogd_plugins()?))?;
+    let log = c.dir.join("ulogd.log");
+    let _ = std::fs::remove_file(&log);
+    // Root only to bind the NFLOG group and open its files; then nobody.
+    let mut ulogd = std::process::Command::new(ulogd_program()?)
+        .args(["-u", crate::resolver::USER, "-c"])
+        .arg(&conf)
+        .spawn()
+        .context("cannot start ulogd")?;
+    wait_for_ulogd(&mut ulogd, &log)?;
+    Ok(ulogd)
+}
+
+fn read_packets(fifo: std::fs::File, agg: &Mutex<Aggregator>) {
+    for line in BufReader::new(fifo).lines().map_while(Result::ok) {
+        if let Some(p) = parse_packet(&line)
+            && let Ok(mut a) = agg.lock()
+        {
+            a.add(&p);
+        }
+    }
+}
+
+/// `show` asks "flush" on the control socket: the window so far is written,
+/// then "ok".
+fn serve_flushes(listener: UnixListener, flush: impl Fn() -> std::io::Result<()>) {
+    for mut conn in listener.incoming().map_while(Result::ok) {
+        let mut buf = [0u8; 16];
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let n = conn.read(&mut buf).unwrap_or(0);
+        if buf[..n].starts_with(b"flush") {
+            // Packets copied a moment ago may still be on their way through ulogd.
+            std::thread::sleep(Duration::from_millis(100));
+            let reply: &[u8] = if flush().is_ok() { b"ok\n" } else { b"error\n" };
+            let _ = conn.write_all(reply);
         }
     }
 }

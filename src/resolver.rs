@@ -81,15 +81,17 @@ fn open_path_to(r: &Resolver) -> Result<()> {
     Ok(())
 }
 
-/// Start the resolver of `vpc` and wait until it serves (listens on port
-/// 53 of a gateway, when the VPC has any) or fails.
+/// Start the resolver of `vpc` and wait until it serves: dnsmasq binds its
+/// sockets (every gateway address the VPC has) and only then drops to
+/// `nobody`, so the switch of user is the sign it is ready.
 pub fn start(vpc: &Vpc, r: &Resolver) -> Result<Helper> {
     let program = program()?;
     open_path_to(r)?;
+    let (nobody, _) = apps::lookup_user(USER)?;
     let args = args(vpc, r, &group_of(USER)?);
     let mut child = apps::spawn_helper(&program, &args, &r.log)?;
     let helper = Helper { pid: child.id(), start_time: apps::start_time(child.id()).unwrap_or(0) };
-    let deadline = Instant::now() + if vpc.subnets.is_empty() { Duration::from_millis(50) } else { Duration::from_secs(5) };
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(anyhow!(
@@ -99,20 +101,19 @@ pub fn start(vpc: &Vpc, r: &Resolver) -> Result<Helper> {
                 apps::log_tail(&r.log, 5)
             ));
         }
-        let serving = !vpc.subnets.is_empty() && apps::listening(helper.pid, 53);
-        if serving || (vpc.subnets.is_empty() && Instant::now() >= deadline) {
+        if apps::uid_of(helper.pid) == Some(nobody) {
             return Ok(helper);
         }
         if Instant::now() >= deadline {
             apps::stop(helper.pid, helper.start_time);
             return Err(anyhow!(
-                "the resolver of VPC '{}' (dnsmasq) did not listen on port 53 within 5 s and was stopped; is another DNS server bound to the gateway addresses? Log {}:\n{}",
+                "the resolver of VPC '{}' (dnsmasq) was not ready within 5 s and was stopped. Log {}:\n{}",
                 vpc.name,
                 r.log.display(),
                 apps::log_tail(&r.log, 5)
             ));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -155,9 +155,11 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
 }
 
 /// Start the resolvers `state` records that are not running: new, or
-/// stopped by this change, or found dead. Each is recorded once it serves.
+/// stopped by this change, or found dead. Recorded once they serve (on an
+/// error, `state` in memory still names those started, for the roll-back).
 pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Result<()> {
     let fresh: Vec<String> = diff::resolvers_to_start(before, state).iter().map(|v| v.name.to_string()).collect();
+    let mut started = false;
     for i in 0..state.vpcs.len() {
         let v = &state.vpcs[i];
         let Some(r) = &v.dns else { continue };
@@ -168,6 +170,9 @@ pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Resu
         if let Some(r) = state.vpcs[i].dns.as_mut() {
             r.process = helper;
         }
+        started = true;
+    }
+    if started {
         store.save(state)?;
     }
     Ok(())
