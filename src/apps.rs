@@ -281,11 +281,15 @@ pub fn stop(pid: u32, recorded_start: u64) -> bool {
     // SAFETY: plain kill(2) on a process group we created (setsid).
     unsafe { libc::kill(group, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(3);
+    // Most processes are gone within a millisecond or two: look soon, then
+    // less and less often.
+    let mut pause = Duration::from_millis(1);
     while Instant::now() < deadline {
         if !is_ours(pid, recorded_start) {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
     if is_ours(pid, recorded_start) {
         // SAFETY: as above.

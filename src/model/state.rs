@@ -49,6 +49,18 @@ pub struct HostRecord {
     pub flow_logs: Option<super::services::FlowLogCollector>,
 }
 
+/// A helper's record: a PID vpcctl could have started (its process group
+/// is what `stop` signals: 1 would be everyone) and absolute paths.
+fn check_helper(at: &str, h: &super::services::Helper, paths: &[&std::path::Path]) -> Result<(), (String, String, &'static str)> {
+    if h.pid == 1 || h.pid > i32::MAX as u32 {
+        return Err((format!("{at}.process.pid"), h.pid.to_string(), "not a process vpcctl could have started"));
+    }
+    if let Some(p) = paths.iter().find(|p| !p.is_absolute() || p.as_os_str().as_encoded_bytes().iter().any(|b| *b == 0 || *b == b'\n')) {
+        return Err((at.to_string(), p.display().to_string(), "not a path vpcctl writes"));
+    }
+    Ok(())
+}
+
 impl State {
     pub fn vpc(&self, name: &str) -> Option<&Vpc> {
         self.vpcs.iter().find(|v| v.name.as_str() == name)
@@ -98,6 +110,9 @@ impl State {
         if !super::kernel_names::is_chain_suffix(&self.host.chain_suffix) {
             return bad("host.chain_suffix".into(), &self.host.chain_suffix, "not a chain suffix vpcctl makes");
         }
+        if let Some(c) = &self.host.flow_logs {
+            check_helper("host.flow_logs", &c.process, &[&c.dir])?;
+        }
         for (i, v) in self.vpcs.iter().enumerate() {
             let at = format!("vpcs[{i}]");
             if !is_ours("br-", &v.bridge, IFNAME_MAX) {
@@ -111,6 +126,15 @@ impl State {
             }
             if let Some(n) = v.nat.as_ref().filter(|n| !is_ifname(&n.interface)) {
                 return bad(format!("{at}.nat.interface"), &n.interface, "not an interface name");
+            }
+            for (k, e) in v.expose.iter().enumerate().filter(|(_, e)| !is_ifname(&e.interface)) {
+                return bad(format!("{at}.expose[{k}].interface"), &e.interface, "not an interface name");
+            }
+            for (k, e) in v.eips.iter().enumerate().filter(|(_, e)| !is_ifname(&e.interface)) {
+                return bad(format!("{at}.eips[{k}].interface"), &e.interface, "not an interface name");
+            }
+            if let Some(r) = &v.dns {
+                check_helper(&format!("{at}.dns"), &r.process, &[&r.hosts_dir, &r.log])?;
             }
             for (j, s) in v.subnets.iter().enumerate() {
                 let at = format!("{at}.subnets[{j}]");
@@ -149,5 +173,26 @@ impl State {
             }
         }
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::services::{Helper, Resolver};
+    use crate::model::testing::vpc;
+
+    #[test]
+    fn a_helper_record_that_could_signal_everyone_is_refused() {
+        let mut v = vpc("a", "10.1.0.0/16", &[]);
+        v.link_group = crate::model::kernel_names::MIN_GROUP;
+        v.dns = Some(Resolver::new(std::path::Path::new("/var/lib/vpcctl"), &v.name));
+        let mut st = State { vpcs: vec![v], ..State::default() };
+        assert_eq!(st.check(), Ok(()));
+        st.vpcs[0].dns.as_mut().unwrap().process = Helper { pid: 1, start_time: 0 };
+        let (path, value, _) = st.check().unwrap_err();
+        assert_eq!((path.as_str(), value.as_str()), ("vpcs[0].dns.process.pid", "1"));
+        st.vpcs[0].dns = Some(Resolver::new(std::path::Path::new("relative"), &st.vpcs[0].name));
+        assert_eq!(st.check().unwrap_err().0, "vpcs[0].dns");
     }
 }
