@@ -58,6 +58,13 @@ link add $1 address 02:00:00:00:00:01 type bridge
 link set $1 up
 route add unreachable $2
 B
+    # The VPC's resolver, as vpcctl runs it (without waiting for it).
+    mkdir -p $SANDBOX_TMP/fdns/hosts; : > $SANDBOX_TMP/fdns/hosts/hosts
+    dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts --hostsdir=$SANDBOX_TMP/fdns/hosts \
+        --interface="$1" --except-interface=lo --bind-dynamic --local=/internal/ --domain-needed --bogus-priv \
+        --resolv-file=/etc/resolv.conf --pid-file= --user=nobody --group=nogroup --log-facility=- \
+        > $SANDBOX_TMP/fdns/log 2>&1 &
+    echo $! > $SANDBOX_TMP/fdns/pid
 }
 floor_subnet() {   # $1 = bridge, $2 = index
     ip -batch - <<B
@@ -73,8 +80,13 @@ link set eth0 up
 route add default via 10.99.$2.1
 B
     { echo '*filter'; floor_port "fv-$2" "10.99.$2.2"; echo COMMIT; } | ebtables-restore --noflush
+    # Its name, for the resolver (a shell builtin: no process). The
+    # namespace's resolv.conf is left out: microseconds for vpcctl, but
+    # a mkdir process here.
+    echo "10.99.$2.2 s$2.f.internal" >> $SANDBOX_TMP/fdns/hosts/hosts
 }
 floor_delete() {   # $1 = bridge, $2 = cidr, $3 = n
+    if [[ -f $SANDBOX_TMP/fdns/pid ]]; then kill "$(< $SANDBOX_TMP/fdns/pid)"; rm -f $SANDBOX_TMP/fdns/pid; fi
     { for i in $(seq "$3"); do echo "netns del fns-$i"; done
       echo "route del unreachable $2"; echo "link del $1"; } | ip -force -batch -
     floor_rules_delete 1

@@ -127,10 +127,10 @@ impl State {
             if let Some(n) = v.nat.as_ref().filter(|n| !is_ifname(&n.interface)) {
                 return bad(format!("{at}.nat.interface"), &n.interface, "not an interface name");
             }
-            for (k, e) in v.expose.iter().enumerate().filter(|(_, e)| !is_ifname(&e.interface)) {
+            if let Some((k, e)) = v.expose.iter().enumerate().find(|(_, e)| !is_ifname(&e.interface)) {
                 return bad(format!("{at}.expose[{k}].interface"), &e.interface, "not an interface name");
             }
-            for (k, e) in v.eips.iter().enumerate().filter(|(_, e)| !is_ifname(&e.interface)) {
+            if let Some((k, e)) = v.eips.iter().enumerate().find(|(_, e)| !is_ifname(&e.interface)) {
                 return bad(format!("{at}.eips[{k}].interface"), &e.interface, "not an interface name");
             }
             if let Some(r) = &v.dns {
