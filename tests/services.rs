@@ -357,6 +357,12 @@ fn services_are_part_of_topologies_and_survive_export_and_apply() {
     };
     check(&sb);
     assert!(sb.v(&["apply", "-f", &topo]).contains("no changes"), "applied twice: nothing to do");
+    // Drift in every service, found by doctor and put back by repair.
+    sb.ok("iptables -F VPCCTL-NI-v-shop-db; iptables -t nat -F VPCCTL-PREROUTING; ip addr del 203.0.113.20/32 dev uplink0; rm /etc/netns/ns-shop-web/resolv.conf");
+    assert_eq!(sb.vpcctl(&["doctor"]).code, 1);
+    let fixed = sb.v(&["repair"]);
+    assert!(fixed.contains("repaired 4 difference(s)"), "{fixed}");
+    check(&sb);
     let exported = sb.v(&["export"]);
     let copy = sb.file("copy.json", &exported);
     sb.v(&["teardown-all"]);
