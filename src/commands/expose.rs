@@ -25,6 +25,20 @@ fn uplink(ctx: &Ctx, state: &State, given: Option<String>) -> Result<String> {
     Ok(iface)
 }
 
+/// What an elastic IP is checked against: the networks of `uplink`, and
+/// the host's addresses other than the EIPs `state` records (those are on
+/// the uplink too, and the record speaks for them).
+pub fn eip_facts(state: &State, uplink: &str) -> (Vec<ipnet::Ipv4Net>, Vec<(String, std::net::Ipv4Addr)>) {
+    let nets = host::ifaddrs()
+        .unwrap_or_default()
+        .get(uplink)
+        .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
+        .unwrap_or_default();
+    let ours: Vec<std::net::Ipv4Addr> = state.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
+    let addrs = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
+    (nets, addrs)
+}
+
 pub fn expose(ctx: &Ctx, req: crate::cli::ExposeArgs) -> Result<()> {
     let At { vpc, subnet } = req.at.resolve()?;
     let store = ctx.open()?;
@@ -77,14 +91,7 @@ pub fn associate(ctx: &Ctx, req: crate::cli::AssociateEip) -> Result<()> {
     let before = store.load()?;
     before.find_subnet(&vpc, &subnet)?;
     let interface = uplink(ctx, &before, req.interface)?;
-    let links = host::ifaddrs().unwrap_or_default();
-    let uplink_nets: Vec<ipnet::Ipv4Net> = links
-        .get(&interface)
-        .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
-        .unwrap_or_default();
-    // Our own elastic IPs are on the uplink too: the record speaks for them.
-    let ours: Vec<std::net::Ipv4Addr> = before.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
-    let host_addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
+    let (uplink_nets, host_addrs) = eip_facts(&before, &interface);
     let e = Eip { subnet: subnet.clone(), ip: req.ip, interface };
     let same = validate::eip(&before, &vpc, &e, &uplink_nets, &host_addrs)?;
     let mut after = before.clone();

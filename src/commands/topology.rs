@@ -242,16 +242,10 @@ fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<(
     if !ctx.dry_run && v.flow_logs {
         crate::flowlogs::check_installed()?;
     }
-    let links = if v.eips.is_empty() { Default::default() } else { host::ifaddrs().unwrap_or_default() };
-    let ours: Vec<std::net::Ipv4Addr> = current.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
-    let host_addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
     for e in v.eips.iter().filter(|e| known.is_none_or(|k| !k.eips.contains(e))) {
         let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.eip ({}): {err}", v.name, e.ip));
         validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface)).map_err(at)?;
-        let nets: Vec<ipnet::Ipv4Net> = links
-            .get(&e.interface)
-            .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
-            .unwrap_or_default();
+        let (nets, host_addrs) = super::expose::eip_facts(current, &e.interface);
         let mut without = next.clone();
         if let Some(w) = without.vpc_mut(v.name.as_str()) {
             w.eips.retain(|x| x != e);
