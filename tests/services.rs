@@ -8,6 +8,13 @@ mod common;
 
 const INTERNET: &str = "http://198.51.100.80/";
 
+/// VPC vpc1 (10.10.0.0/16): web (10.10.1.0/24, public) and db (10.10.2.0/24).
+fn web_and_db(sb: &common::Sandbox) {
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+}
+
 /// getent through the subnet's resolv.conf (ip netns exec); None if the
 /// name does not resolve.
 fn resolve(sb: &common::Sandbox, ns: &str, name: &str) -> Option<String> {
@@ -20,9 +27,7 @@ fn each_vpc_resolves_its_own_and_its_peers_names_and_forwards_the_rest() {
     let sb = sandbox!();
     sb.docker_like_host();
     let before = sb.snapshot();
-    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
-    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
-    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    web_and_db(&sb);
     sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
     sb.v(&["add-subnet", "vpc2", "api", "10.20.1.0/24"]);
     sb.v(&["create-vpc", "vpc3", "10.30.0.0/16"]);
@@ -99,9 +104,7 @@ fn expose_forwards_a_host_port_and_keeps_the_client_address() {
     let sb = sandbox!();
     sb.docker_like_host();
     let before = sb.snapshot();
-    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
-    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
-    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    web_and_db(&sb);
     sb.v(&["deploy-app", "vpc1", "web", "--port", "8080"]);
     sb.v(&["deploy-app", "vpc1", "db", "--port", "5432"]);
     // Nothing from outside before exposing.
@@ -254,9 +257,7 @@ fn flow_logs_record_accepted_and_rejected_flows_with_real_counts() {
     let sb = sandbox!();
     sb.docker_like_host();
     let before = sb.snapshot();
-    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
-    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
-    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    web_and_db(&sb);
     sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
     sb.v(&["add-subnet", "vpc2", "api", "10.20.1.0/24"]);
     sb.v(&["enable-nat", "vpc1"]);
