@@ -668,4 +668,30 @@ mod tests {
         let fin = done(after.clone());
         assert!(!fin.host.in_progress && fin.vpcs[0].subnets[0].status == Status::Ready);
     }
+
+    #[test]
+    fn resolvers_stop_with_their_vpc_or_dns_and_start_when_new() {
+        use crate::model::services::{Helper, Resolver};
+        let with_dns = |name: &str, cidr: &str, pid: u32| {
+            let mut v = crate::model::testing::vpc(name, cidr, &[]);
+            v.dns = Some(Resolver { process: Helper { pid, start_time: 9 }, ..Resolver::new(std::path::Path::new("/st"), &v.name) });
+            v
+        };
+        let before = State { vpcs: vec![with_dns("a", "10.1.0.0/16", 100), with_dns("b", "10.2.0.0/16", 200)], ..State::default() };
+        assert!(resolvers_to_stop(&before, &before).is_empty() && resolvers_to_start(&before, &before).is_empty());
+        // b goes, a turns DNS off, c is new.
+        let mut after = before.clone();
+        after.vpcs.retain(|v| v.name.as_str() == "a");
+        after.vpcs[0].dns = None;
+        after.vpcs.push(with_dns("c", "10.3.0.0/16", 0));
+        let stopped: Vec<u32> = resolvers_to_stop(&before, &after).iter().map(|h| h.pid).collect();
+        assert_eq!(stopped, [100, 200]);
+        let started: Vec<&str> = resolvers_to_start(&before, &after).iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(started, ["c"]);
+        // A replaced VPC (new CIDR): its resolver stops and starts again.
+        let mut moved = before.clone();
+        moved.vpcs[0].cidr = "10.9.0.0/16".parse().unwrap();
+        assert_eq!(resolvers_to_stop(&before, &moved).iter().map(|h| h.pid).collect::<Vec<_>>(), [100]);
+        assert_eq!(resolvers_to_start(&before, &moved).len(), 1);
+    }
 }
