@@ -81,16 +81,22 @@ fn open_path_to(r: &Resolver) -> Result<()> {
     Ok(())
 }
 
-/// Start the resolver of `vpc` and wait until it serves: dnsmasq binds its
-/// sockets (every gateway address the VPC has) and only then drops to
-/// `nobody`, so the switch of user is the sign it is ready.
-pub fn start(vpc: &Vpc, r: &Resolver) -> Result<Helper> {
+/// Start the resolver of `vpc`; `wait_ready` tells when it serves.
+pub fn spawn(vpc: &Vpc, r: &Resolver) -> Result<(std::process::Child, Helper)> {
     let program = program()?;
     open_path_to(r)?;
-    let (nobody, _) = apps::lookup_user(USER)?;
     let args = args(vpc, r, &group_of(USER)?);
-    let mut child = apps::spawn_helper(&program, &args, &r.log)?;
+    let child = apps::spawn_helper(&program, &args, &r.log)?;
     let helper = Helper { pid: child.id(), start_time: apps::start_time(child.id()).unwrap_or(0) };
+    Ok((child, helper))
+}
+
+/// Wait until the resolver serves: dnsmasq binds its sockets (every
+/// gateway address the VPC has) and only then drops to `nobody`, so the
+/// switch of user is the sign it is ready. One that does not get there is
+/// stopped.
+pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r: &Resolver) -> Result<()> {
+    let (nobody, _) = apps::lookup_user(USER)?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -102,7 +108,7 @@ pub fn start(vpc: &Vpc, r: &Resolver) -> Result<Helper> {
             ));
         }
         if apps::uid_of(helper.pid) == Some(nobody) {
-            return Ok(helper);
+            return Ok(());
         }
         if Instant::now() >= deadline {
             apps::stop(helper.pid, helper.start_time);

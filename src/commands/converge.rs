@@ -155,25 +155,32 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
 }
 
 /// Start the resolvers `state` records that are not running: new, or
-/// stopped by this change, or found dead. Recorded once they serve (on an
-/// error, `state` in memory still names those started, for the roll-back).
+/// stopped by this change, or found dead. Their PIDs are recorded before
+/// waiting for them to serve, so a killed run still knows what to stop.
 pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Result<()> {
     let fresh: Vec<String> = diff::resolvers_to_start(before, state).iter().map(|v| v.name.to_string()).collect();
-    let mut started = false;
+    let mut children = vec![];
     for i in 0..state.vpcs.len() {
         let v = &state.vpcs[i];
         let Some(r) = &v.dns else { continue };
         if !fresh.contains(&v.name.to_string()) && apps::helper_running(&r.process) {
             continue;
         }
-        let helper = resolver::start(v, r)?;
+        let (child, helper) = resolver::spawn(v, r)?;
         if let Some(r) = state.vpcs[i].dns.as_mut() {
             r.process = helper;
         }
-        started = true;
+        children.push((i, child));
     }
-    if started {
-        store.save(state)?;
+    if children.is_empty() {
+        return Ok(());
+    }
+    store.save(state)?;
+    for (i, mut child) in children {
+        let v = &state.vpcs[i];
+        if let Some(r) = &v.dns {
+            resolver::wait_ready(&mut child, &r.process, v, r)?;
+        }
     }
     Ok(())
 }
