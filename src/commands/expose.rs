@@ -11,31 +11,18 @@ use crate::host;
 use crate::model::services::{Eip, Expose};
 use crate::model::{Name, State, validate};
 
-/// The uplink named, or the default route's interface; never one of ours.
-fn uplink(ctx: &Ctx, state: &State, given: Option<String>) -> Result<String> {
-    let iface = match given {
-        Some(i) => i,
-        None => host::default_route_interface().ok_or_else(|| {
-            InputError::Invalid(
-                "this host has no default route, so there is no uplink; name one with --interface IF (see 'ip -br link')".into(),
-            )
-        })?,
-    };
-    validate::nat_interface(state, &iface, ctx.dry_run || host::link_exists(&iface))?;
-    Ok(iface)
-}
-
 /// What an elastic IP is checked against: the networks of `uplink`, and
 /// the host's addresses other than the EIPs `state` records (those are on
 /// the uplink too, and the record speaks for them).
 pub fn eip_facts(state: &State, uplink: &str) -> (Vec<ipnet::Ipv4Net>, Vec<(String, std::net::Ipv4Addr)>) {
-    let nets = host::ifaddrs()
-        .unwrap_or_default()
+    let links = host::ifaddrs().unwrap_or_default();
+    let nets = links
         .get(uplink)
         .map(|l| l.addrs.iter().filter_map(|(a, p)| ipnet::Ipv4Net::new(*a, *p).ok().map(|n| n.trunc())).collect())
         .unwrap_or_default();
     let ours: Vec<std::net::Ipv4Addr> = state.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
-    let addrs = host::local_addresses().into_iter().filter(|(_, a)| !ours.contains(a)).collect();
+    let addrs =
+        links.iter().flat_map(|(dev, l)| l.addrs.iter().map(move |(a, _)| (dev.clone(), *a))).filter(|(_, a)| !ours.contains(a)).collect();
     (nets, addrs)
 }
 
@@ -44,7 +31,7 @@ pub fn expose(ctx: &Ctx, req: crate::cli::ExposeArgs) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     before.find_subnet(&vpc, &subnet)?;
-    let interface = uplink(ctx, &before, req.interface)?;
+    let (interface, _) = super::uplink(ctx, &before, req.interface, "")?;
     let e = Expose { subnet: subnet.clone(), port: req.port, host_port: req.host_port, interface };
     let same = validate::expose(&before, &vpc, &e, req.allow_private)?;
     let mut after = before.clone();
@@ -90,7 +77,7 @@ pub fn associate(ctx: &Ctx, req: crate::cli::AssociateEip) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     before.find_subnet(&vpc, &subnet)?;
-    let interface = uplink(ctx, &before, req.interface)?;
+    let (interface, _) = super::uplink(ctx, &before, req.interface, "")?;
     let (uplink_nets, host_addrs) = eip_facts(&before, &interface);
     let e = Eip { subnet: subnet.clone(), ip: req.ip, interface };
     let same = validate::eip(&before, &vpc, &e, &uplink_nets, &host_addrs)?;

@@ -94,12 +94,8 @@ fn print(ctx: &Ctx, records: &[&Record]) {
 fn show(ctx: &Ctx, vpc: &Name, follow: bool) -> Result<()> {
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let v = state.find_vpc(vpc)?;
-    let Some(c) = state.host.flow_logs.clone().or_else(|| {
-        let dir = ctx.state_dir.join("flow-logs");
-        dir.exists().then(|| collector(ctx, &state, None))
-    }) else {
-        return Err(InputError::NotFound(format!("VPC '{vpc}' has no flow logs; turn them on: vpcctl flow-logs enable --vpc {vpc}")).into());
-    };
+    // Off now, the records written while it was on can still be shown.
+    let c = state.host.flow_logs.clone().unwrap_or_else(|| collector(ctx, &state, None));
     if !v.flow_logs && !c.dir.join(flowlogs::RECORDS).exists() {
         return Err(InputError::NotFound(format!("VPC '{vpc}' has no flow logs; turn them on: vpcctl flow-logs enable --vpc {vpc}")).into());
     }

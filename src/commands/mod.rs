@@ -142,6 +142,25 @@ impl Ctx {
     }
 }
 
+/// The uplink named, or the default route's interface (then `true`);
+/// never one of ours. `purpose` ends the no-default-route error's "there
+/// is no uplink" (" to NAT through").
+pub fn uplink(ctx: &Ctx, state: &State, given: Option<String>, purpose: &str) -> Result<(String, bool)> {
+    let (iface, chosen) = match given {
+        Some(i) => (i, false),
+        None => (
+            host::default_route_interface().ok_or_else(|| {
+                crate::error::InputError::Invalid(format!(
+                    "this host has no default route, so there is no uplink{purpose}; name one with --interface IF (see 'ip -br link')"
+                ))
+            })?,
+            true,
+        ),
+    };
+    crate::model::validate::nat_interface(state, &iface, ctx.dry_run || host::link_exists(&iface))?;
+    Ok((iface, chosen))
+}
+
 /// A kernel object is in the way that state does not know about.
 pub fn unrecorded(what: &str, name: &str, fix: &str) -> crate::error::InputError {
     crate::error::InputError::Conflict(format!(

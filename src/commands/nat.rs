@@ -4,7 +4,6 @@ use anyhow::Result;
 
 use super::Ctx;
 use super::converge::commit;
-use crate::host;
 use crate::model::validate;
 use crate::model::{Name, Nat};
 
@@ -13,19 +12,7 @@ pub fn enable(ctx: &Ctx, req: crate::cli::req::Nat) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let v = before.find_vpc(&vpc_name)?;
-    let (iface, chosen) = match interface {
-        Some(i) => (i, false),
-        None => match host::default_route_interface() {
-            Some(i) => (i, true),
-            None => {
-                return Err(crate::error::InputError::Invalid(
-                    "this host has no default route, so there is no uplink to NAT through; name one with --interface IF (see 'ip -br link')".into(),
-                )
-                .into());
-            }
-        },
-    };
-    validate::nat_interface(&before, &iface, ctx.dry_run || host::link_exists(&iface))?;
+    let (iface, chosen) = super::uplink(ctx, &before, interface, " to NAT through")?;
     let names = if subnets.is_empty() { None } else { Some(validate::nat_subnets(v, &subnets)?) };
     let nat = Nat { interface: iface.clone(), subnets: names };
     let mut after = before.clone();
