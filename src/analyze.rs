@@ -190,7 +190,13 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     }
     hops.push(hop("source", Outcome::Info, format!("{src} {}", from.ip), None));
 
-    if let Some(p) = &from.policy {
+    // DNS to the VPC's resolver, on its gateways (see plan::firewall's
+    // input rules and plan::policy's egress rules).
+    let to_resolver = vpc.dns.is_some() && matches!(proto, Proto::Tcp | Proto::Udp) && port == Some(53);
+    if to_resolver && dst == from.gateway && from.policy.is_some() {
+        let rule = format!("{src} dns to the vpc resolver (security groups never filter it)");
+        hops.push(hop("egress security group", Outcome::Allow, rule, None));
+    } else if let Some(p) = &from.policy {
         let (action, rule) = security_group(p, false, dst, proto, port);
         let rule = format!("{src} {rule}");
         if action == Action::Deny {
@@ -206,9 +212,15 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
     let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
     if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
-        // The host itself: VPCCTL-INPUT lets a VPC ping its own gateways, nothing else.
-        if proto == Proto::Icmp && dvpc.name == vpc.name {
-            let rule = format!("{} ping own gateway", vpc.name);
+        // The host itself: VPCCTL-INPUT lets a VPC ping its own gateways
+        // and ask them for names (its resolver), nothing else.
+        let offered = match proto {
+            Proto::Icmp => Some("ping own gateway"),
+            _ if to_resolver => Some("dns to own resolver"),
+            _ => None,
+        };
+        if let Some(what) = offered.filter(|_| dvpc.name == vpc.name) {
+            let rule = format!("{} {what}", vpc.name);
             hops.push(hop("host", Outcome::Allow, format!("{dst} is the gateway of {}/{}: {rule}", dvpc.name, s.name), None));
             return Analysis {
                 reachable: true,
@@ -419,6 +431,27 @@ mod tests {
         st.vpcs[0].subnets[1].nacl = Some(crate::model::nacl::Nacl { outbound: vec![], ..nacl });
         let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
         assert_eq!(a.verdict, "blocked: vpc1/db nacl outbound: no rule matches, so it is denied (the reply)");
+    }
+
+    #[test]
+    fn a_vpcs_resolver_answers_on_its_own_gateways_only() {
+        let mut st = state("");
+        let a = run(&st, "vpc1/web", "10.10.2.1", Proto::Udp, Some(53));
+        assert_eq!((a.reachable, a.code), (false, "HOST_NOT_A_SERVICE"), "no DNS: the host is closed");
+        let name = st.vpcs[0].name.clone();
+        st.vpcs[0].dns = Some(crate::model::services::Resolver::new(std::path::Path::new("/st"), &name));
+        for (dst, proto) in [("10.10.1.1", Proto::Udp), ("10.10.2.1", Proto::Tcp)] {
+            let a = run(&st, "vpc1/web", dst, proto, Some(53));
+            assert!(a.reachable && a.certain, "{dst}: {a:?}");
+            assert_eq!(a.verdict, "open: vpc1 dns to own resolver");
+        }
+        assert!(!run(&st, "vpc1/web", "10.10.1.1", Proto::Tcp, Some(22)).reachable, "only DNS");
+        assert!(!run(&st, "vpc2/api", "10.10.1.1", Proto::Udp, Some(53)).reachable, "not another VPC's resolver");
+        // A security group that denies all egress still lets DNS to its own gateway out.
+        let deny_all = Policy::parse(r#"{"default_egress": "deny"}"#).unwrap();
+        st.vpcs[0].subnets[0].policy = Some(deny_all);
+        assert!(run(&st, "vpc1/web", "10.10.1.1", Proto::Udp, Some(53)).reachable);
+        assert!(!run(&st, "vpc1/web", "10.10.2.1", Proto::Udp, Some(53)).reachable, "only its own subnet's gateway");
     }
 
     #[test]
