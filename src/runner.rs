@@ -99,6 +99,8 @@ fn write_file(path: &std::path::Path, text: Option<&str>) -> std::io::Result<()>
     let tmp = dir.join(format!(".{name}.vpcctl-tmp"));
     let mut f =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
+    // Whatever the umask: 0644, as said.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     f.write_all(text.as_bytes())?;
     drop(f);
     std::fs::rename(&tmp, path)
