@@ -532,6 +532,7 @@ mod tests {
             log: "/l".into(),
             builtin: true,
             user: None,
+            uid: None,
         });
         let a = run(&st, "vpc1/web", "10.10.2.2", Proto::Tcp, Some(5432));
         assert!(a.reachable && a.certain, "{a:?}");
@@ -575,14 +576,19 @@ mod agreement_with_the_planners {
             if t.get(1).map(String::as_str) != Some(chain) {
                 continue;
             }
-            let (mut ok, mut target, mut k) = (true, "", 2);
+            let (mut ok, mut target, mut k, mut not) = (true, "", 2, false);
             while k < t.len() {
                 let arg = t.get(k + 1).map(String::as_str).unwrap_or("");
                 match t[k].as_str() {
-                    "-s" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.s),
-                    "-d" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.d),
-                    "-i" => ok &= arg == pkt.i,
-                    "-o" => ok &= arg == pkt.o,
+                    "!" => {
+                        not = true;
+                        k += 1;
+                        continue;
+                    }
+                    "-s" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.s) != not,
+                    "-d" => ok &= arg.parse::<Ipv4Net>().unwrap().contains(&pkt.d) != not,
+                    "-i" => ok &= (arg == pkt.i) != not,
+                    "-o" => ok &= (arg == pkt.o) != not,
                     "-p" => ok &= arg == super::proto_word(pkt.p),
                     "--dport" => {
                         let (a, b) = arg.split_once(':').unwrap_or((arg, arg));
@@ -597,6 +603,7 @@ mod agreement_with_the_planners {
                     }
                     other => panic!("the evaluator does not model {other:?} in {r}"),
                 }
+                not = false;
                 k += 2;
             }
             if !ok {

@@ -34,15 +34,165 @@ pub fn uid_of(pid: u32) -> Option<libc::uid_t> {
     status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
-/// Whether a recorded helper is still the process we started.
+/// Whether a recorded helper is still the process we started, and none
+/// of its process group (ulogd, under the collector) is stopped: a
+/// SIGSTOPped resolver or log daemon serves nothing, though it exists.
 pub fn helper_running(h: &crate::model::services::Helper) -> bool {
-    h.pid != 0 && is_ours(h.pid, h.start_time)
+    h.pid != 0 && is_ours(h.pid, h.start_time) && !group_stopped(h.pid)
 }
 
-/// Who an app runs as. Apps run unprivileged unless told otherwise: a
-/// hole in the app must not be root on the host, nor able to remove its
-/// own subnet's security group (which lives in the namespace it runs in).
-pub const DEFAULT_USER: &str = "nobody";
+/// Whether a process of `pid`'s process group is stopped (SIGSTOP, or
+/// being traced).
+pub fn group_stopped(pid: u32) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return false };
+    procs.flatten().any(|p| {
+        let Ok(text) = std::fs::read_to_string(p.path().join("stat")) else { return false };
+        let Some((_, rest)) = text.rsplit_once(')') else { return false };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // rest[0] is the state, rest[2] the process group.
+        matches!(f.first(), Some(&"T") | Some(&"t")) && f.get(2) == Some(&pid.to_string().as_str())
+    })
+}
+
+/// The uids (and gids) vpcctl gives apps started without `--user`: each
+/// app its own, so a hole in one app cannot signal, ptrace or read
+/// (/proc/PID/environ, maps) another VPC's app or a resolver. No user
+/// database entry is needed; nothing else on a host uses this range.
+pub const APP_UIDS: std::ops::Range<u32> = 0x7000_0000..0x7001_0000;
+
+/// Who an app runs as: a named user (`--user`; root opts out of all of
+/// this), or a uid of its own from `APP_UIDS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    User(String),
+    Own(u32),
+}
+
+impl Who {
+    pub fn of(app: &crate::model::App) -> Who {
+        match (&app.user, app.uid) {
+            (Some(u), _) => Who::User(u.clone()),
+            (None, Some(uid)) => Who::Own(uid),
+            (None, None) => Who::Own(APP_UIDS.start),
+        }
+    }
+
+    fn ids(&self) -> Result<(libc::uid_t, libc::gid_t)> {
+        match self {
+            Who::User(name) => lookup_user(name),
+            Who::Own(uid) => Ok((*uid, *uid)),
+        }
+    }
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Who::User(u) => write!(f, "{u}"),
+            Who::Own(uid) => write!(f, "uid {uid}"),
+        }
+    }
+}
+
+/// A uid of `APP_UIDS` for a new app: none that `state` records and none
+/// that a running process has (another state dir's apps). `key` picks
+/// where to start looking, so a restarted app tends to get its old one.
+pub fn free_app_uid(state: &crate::model::State, key: &str) -> u32 {
+    let recorded: std::collections::HashSet<u32> =
+        state.vpcs.iter().flat_map(|v| &v.subnets).flat_map(|s| &s.apps).filter_map(|a| a.uid).collect();
+    let running = running_uids();
+    let span = APP_UIDS.end - APP_UIDS.start;
+    let first = (crate::model::kernel_names::stable_hash(key) % u64::from(span)) as u32;
+    (0..span).map(|i| APP_UIDS.start + (first + i) % span).find(|u| !recorded.contains(u) && !running.contains(u)).unwrap_or(APP_UIDS.start)
+}
+
+/// The real uids of every process, from /proc/*/status.
+fn running_uids() -> std::collections::HashSet<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Default::default() };
+    procs
+        .flatten()
+        .filter_map(|p| p.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter_map(uid_of)
+        .filter(|u| APP_UIDS.contains(u))
+        .collect()
+}
+
+/// Where cgroup v2 is mounted, from /proc/self/mountinfo (field 5 is the
+/// mount point; the filesystem type follows the " - " separator). A mount
+/// can be covered by a later one (a new sysfs over /sys): the path must
+/// still be cgroup v2 by statfs, or a mkdir there would make a cgroup
+/// somewhere else.
+fn cgroup2_root() -> Option<std::path::PathBuf> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let is_cgroup2 = |p: &std::path::Path| {
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else { return false };
+        // SAFETY: statfs into a zeroed struct we own, with a valid path.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0) && st.f_type as i64 == CGROUP2_SUPER_MAGIC
+    };
+    info.lines().rev().find_map(|l| {
+        let (head, tail) = l.split_once(" - ")?;
+        if tail.split_whitespace().next() != Some("cgroup2") {
+            return None;
+        }
+        let p = std::path::PathBuf::from(head.split_whitespace().nth(4)?);
+        is_cgroup2(&p).then_some(p)
+    })
+}
+
+/// An app's own cgroup (cgroup v2): every process it starts stays in it,
+/// whatever it does with sessions and process groups, so stopping it ends
+/// them all. The hierarchy is the whole machine's, so the path names the
+/// network namespace vpcctl runs in (a host, or a sandbox) and the app's
+/// log path (state dir, VPC, subnet, port). `None` where the host has no
+/// cgroup v2; then only its process group is signalled.
+pub fn app_cgroup(log: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let netns = std::fs::metadata("/proc/self/ns/net").ok()?.ino();
+    let name = format!("app-{:016x}", crate::model::kernel_names::stable_hash(&log.display().to_string()));
+    Some(cgroup2_root()?.join("vpcctl.apps").join(netns.to_string()).join(name))
+}
+
+/// Make the app's cgroup and open its `cgroup.procs`, for the child to
+/// move itself in (writing "0") before it drops root.
+fn open_cgroup(log: &Path) -> Option<std::fs::File> {
+    let cg = app_cgroup(log)?;
+    // Twice: another run may remove an empty parent under our feet.
+    std::fs::create_dir_all(&cg).or_else(|_| std::fs::create_dir_all(&cg)).ok()?;
+    std::fs::OpenOptions::new().write(true).open(cg.join("cgroup.procs")).ok()
+}
+
+/// End every process left in the app's cgroup (`cgroup.kill`) and remove
+/// it. After `stop`, this takes what escaped the process group
+/// (`setsid sleep 1000 &`).
+pub fn end_cgroup(log: &Path) {
+    let Some(cg) = app_cgroup(log) else { return };
+    if !cg.exists() {
+        return;
+    }
+    let _ = std::fs::write(cg.join("cgroup.kill"), "1");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let events = std::fs::read_to_string(cg.join("cgroup.events")).unwrap_or_default();
+        if !events.lines().any(|l| l == "populated 1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if let Err(e) = std::fs::remove_dir(&cg) {
+        tracing::warn!("cannot remove the app's cgroup {}: {e}", cg.display());
+    }
+    // The parents go with the last app (removing one fails while others remain).
+    for parent in cg.ancestors().skip(1).take(2) {
+        let _ = std::fs::remove_dir(parent);
+    }
+}
+
+/// What an app's environment holds: nothing of vpcctl's own (a secret in
+/// root's environment must not reach an app), just enough to run.
+pub const APP_ENV: [(&str, &str); 3] =
+    [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), ("HOME", "/"), ("LANG", "C.UTF-8")];
 
 /// A user's uid and primary gid, from the password database.
 pub fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
@@ -84,11 +234,13 @@ fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
 /// bind ports below 1024 there, drops to the user with no capabilities and
 /// no_new_privs, and executes the already-open program (so a program in a
 /// directory the user cannot enter, such as a checkout under /root, runs).
-pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -> Result<Child> {
+pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) -> Result<Child> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let (out, err) = open_log(log)?;
-    let (uid, gid) = lookup_user(user)?;
+    let (uid, gid) = who.ids()?;
+    let cgroup = open_cgroup(log);
+    let cgroup_fd = cgroup.as_ref().map_or(-1, |f| f.as_raw_fd());
     let ns = std::fs::File::open(format!("/run/netns/{netns}")).with_context(|| format!("cannot open network namespace {netns}"))?;
     let program = command.first().ok_or_else(|| anyhow::anyhow!("an app needs a command"))?;
     let path = which::which(program).with_context(|| format!("cannot find {program:?} to run (on root's PATH)"))?;
@@ -105,8 +257,7 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
         command.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>().context("an argument has a NUL byte")?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    let envp: Vec<CString> =
-        std::env::vars_os().filter_map(|(k, v)| CString::new([k.as_encoded_bytes(), b"=", v.as_encoded_bytes()].concat()).ok()).collect();
+    let envp: Vec<CString> = APP_ENV.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
     let sysctl = CString::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").expect("no NUL");
@@ -122,12 +273,16 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
     let (argv_at, envp_at, sysctl_at) = (argv_ptrs.as_ptr() as usize, envp_ptrs.as_ptr() as usize, sysctl.as_ptr() as usize);
     let mut cmd = Command::new(&path);
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: only async-signal-safe calls (setsid, setns, unshare, mount,
+    // SAFETY: only async-signal-safe calls (write, setsid, setns, unshare, mount,
     // open, write, close, setgroups, setgid, setuid, prctl, execveat) on
     // memory prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
             let fail = || Err(std::io::Error::last_os_error());
+            // Into its own cgroup first, while still root ("0": this process).
+            if cgroup_fd >= 0 && libc::write(cgroup_fd, b"0".as_ptr().cast(), 1) != 1 {
+                return fail();
+            }
             if libc::setsid() < 0 || libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return fail();
             }
@@ -146,8 +301,8 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
                 libc::close(f);
             }
             if uid != 0 {
-                let groups = [gid];
-                if libc::setgroups(1, groups.as_ptr()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                // No supplementary groups: sudo's (or vpcctl's) must not leak in.
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
                     return fail();
                 }
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
@@ -159,8 +314,8 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, user: &str) -
             fail()
         });
     }
-    let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {user}", command.join(" ")))?;
-    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl, resolv));
+    let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {who}", command.join(" ")))?;
+    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl, resolv, cgroup));
     Ok(child)
 }
 
@@ -278,8 +433,12 @@ pub fn stop(pid: u32, recorded_start: u64) -> bool {
         return false;
     }
     let group = -(pid as i32);
-    // SAFETY: plain kill(2) on a process group we created (setsid).
-    unsafe { libc::kill(group, libc::SIGTERM) };
+    // SAFETY: plain kill(2) on a process group we created (setsid). A
+    // stopped process acts on SIGTERM only once continued.
+    unsafe {
+        libc::kill(group, libc::SIGTERM);
+        libc::kill(group, libc::SIGCONT);
+    }
     let deadline = Instant::now() + Duration::from_secs(3);
     // Most processes are gone within a millisecond or two: look soon, then
     // less and less often.

@@ -864,7 +864,7 @@ pub struct DeployApp {
     /// Port the app listens on
     #[arg(long, value_parser = port())]
     pub port: u16,
-    /// Run as this user (default: nobody, with no capabilities); --user root opts out
+    /// Run as this user (default: a uid of the app's own, no capabilities, no groups); --user root opts out
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// Command to run instead of the default HTTP server, after --

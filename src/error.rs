@@ -113,6 +113,12 @@ pub enum StateError {
         p = path.display()
     )]
     Unsafe { path: PathBuf, why: String },
+    #[error(
+        "another vpcctl run has held the lock {} for {waited} s ({holder}); wait for it to finish, \
+         end it by its PID if it is stuck, or wait longer with VPCCTL_LOCK_TIMEOUT=SECONDS",
+        path.display()
+    )]
+    Busy { path: PathBuf, holder: String, waited: u64 },
     #[error("cannot write state file {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }

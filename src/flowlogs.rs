@@ -308,7 +308,7 @@ pub fn collect(state_dir: &Path) -> Result<()> {
     let listener = UnixListener::bind(&control).with_context(|| format!("cannot listen on {}", control.display()))?;
     let on_request = flusher.clone();
     std::thread::spawn(move || serve_flushes(listener, on_request));
-    eprintln!("collecting NFLOG group {} into {} every {} s", c.group, c.dir.join(RECORDS).display(), c.window_secs);
+    errln!("collecting NFLOG group {} into {} every {} s", c.group, c.dir.join(RECORDS).display(), c.window_secs);
     let window = Duration::from_secs(u64::from(c.window_secs.max(1)));
     let mut next = Instant::now() + window;
     loop {

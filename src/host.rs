@@ -130,6 +130,32 @@ pub fn parse_proc_route(text: &str) -> Vec<Route> {
         .collect()
 }
 
+/// TCP sockets listening in this thread's network namespace, as (local
+/// address, port); IPv6 ones as 0.0.0.0 unless bound to loopback.
+pub fn tcp_listeners() -> Vec<(Ipv4Addr, u16)> {
+    const LISTEN: &str = "0A";
+    let mut out = vec![];
+    for (file, v6) in [("tcp", false), ("tcp6", true)] {
+        let text = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")).unwrap_or_default();
+        for l in text.lines().skip(1) {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let Some((addr, port)) = cols.get(1).and_then(|c| c.split_once(':')) else { continue };
+            let Ok(port) = u16::from_str_radix(port, 16) else { continue };
+            if cols.get(3) != Some(&LISTEN) {
+                continue;
+            }
+            let ip = if v6 {
+                let loopback = addr == "00000000000000000000000001000000";
+                if loopback { Ipv4Addr::LOCALHOST } else { Ipv4Addr::UNSPECIFIED }
+            } else {
+                u32::from_str_radix(addr, 16).map(|v| Ipv4Addr::from(u32::from_be(v))).unwrap_or(Ipv4Addr::UNSPECIFIED)
+            };
+            out.push((ip, port));
+        }
+    }
+    out
+}
+
 /// The interface of the host's default route, if it has one.
 pub fn default_route_interface() -> Option<String> {
     routes().into_iter().find(|(_, n)| n.prefix_len() == 0).map(|(d, _)| d)

@@ -1,5 +1,8 @@
 //! vpcctl: AWS-style VPCs on one Linux host.
 
+// First: its macros (out!, outln!, errln!) are used by every module below.
+#[macro_use]
+mod out;
 mod analyze;
 mod apps;
 mod cli;
@@ -21,11 +24,8 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
-    // Behave like other Unix tools when stdout is closed early (`| head`).
-    // SAFETY: setting a signal disposition before any threads exist.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a reader that goes away
+    // (`| head`) must not end vpcctl in the middle of a change (see `out`).
     let json = std::env::args().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -34,7 +34,7 @@ fn main() {
         Err(e) => {
             let text = e.to_string();
             let msg = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            eprintln!("{}", serde_json::json!({"error": msg, "kind": error::Kind::Usage.as_str()}));
+            errln!("{}", serde_json::json!({"error": msg, "kind": error::Kind::Usage.as_str()}));
             std::process::exit(error::Kind::Usage.code());
         }
     };
@@ -44,14 +44,15 @@ fn main() {
         Err(e) => {
             let kind = error::Kind::of(&e);
             if json {
-                eprintln!("{}", serde_json::json!({"error": format!("{e:#}"), "kind": kind.as_str()}));
+                errln!("{}", serde_json::json!({"error": format!("{e:#}"), "kind": kind.as_str()}));
             } else {
-                eprintln!("error: {e:#}");
+                errln!("error: {e:#}");
             }
             kind.code()
         }
     };
-    std::process::exit(code);
+    // Everything is done; now say that some output was lost, quietly.
+    std::process::exit(if out::closed() && code == 0 { out::CLOSED_PIPE_EXIT } else { code });
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -111,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut <Cli as clap::CommandFactory>::command(), "vpcctl", &mut std::io::stdout())
         }
-        Command::Man => print!("{}", cli::man_page()?),
+        Command::Man => out!("{}", cli::man_page()?),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
     }
     Ok(0)

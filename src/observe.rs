@@ -27,6 +27,7 @@ pub use crate::plan::repair::{Link, Netns, Observed};
 /// Everything `doctor` and `repair` compare with `state`.
 pub fn observe(state: &State) -> Result<Observed> {
     let links = root_links()?;
+    let ports = read_ports(state);
     let unreachable = host::unreachable_routes();
     let dump = host::iptables_save()?;
     let wanted: Vec<(String, bool)> =
@@ -37,7 +38,7 @@ pub fn observe(state: &State) -> Result<Observed> {
         .iter()
         .flat_map(|v| &v.subnets)
         .flat_map(|s| &s.apps)
-        .filter(|a| !crate::apps::is_ours(a.pid, a.start_time))
+        .filter(|a| !crate::apps::is_ours(a.pid, a.start_time) || crate::apps::group_stopped(a.pid))
         .map(|a| a.pid)
         .collect();
     let dead_resolvers = state
@@ -53,6 +54,7 @@ pub fn observe(state: &State) -> Result<Observed> {
         collector_dead,
         files,
         links,
+        ports,
         unreachable,
         namespaces,
         tables: parse_save(&dump),
@@ -60,6 +62,33 @@ pub fn observe(state: &State) -> Result<Observed> {
         ip_forward: host::read_sysctl(crate::plan::vpc::IP_FORWARD).unwrap_or_else(|_| "?".into()),
         dead_apps,
     })
+}
+
+/// Each recorded subnet's bridge port, from sysfs (no process): its flags
+/// under brport/, and the bridge's FDB (`brforward`, 16-byte records:
+/// MAC, port number low byte, is_local, ageing timer, port number high byte).
+fn read_ports(state: &State) -> HashMap<String, crate::plan::repair::Port> {
+    let sys = |path: String| std::fs::read_to_string(path).map(|t| t.trim().to_string()).ok();
+    let mut out = HashMap::new();
+    for v in &state.vpcs {
+        let fdb = std::fs::read(format!("/sys/class/net/{}/brforward", v.bridge)).unwrap_or_default();
+        let entries: Vec<([u8; 6], u16)> =
+            fdb.chunks_exact(16).map(|e| ([e[0], e[1], e[2], e[3], e[4], e[5]], u16::from(e[12]) << 8 | u16::from(e[6]))).collect();
+        for s in &v.subnets {
+            let brport = format!("/sys/class/net/{}/brport", s.veth);
+            let Some(port_no) = sys(format!("{brport}/port_no")) else { continue };
+            let Ok(port_no) = u16::from_str_radix(port_no.trim_start_matches("0x"), 16) else { continue };
+            let flag = |f: &str| sys(format!("{brport}/{f}"));
+            let guarded = flag("learning").as_deref() == Some("0")
+                && flag("unicast_flood").as_deref() == Some("0")
+                && flag("isolated").as_deref() == Some("1");
+            let mac: Vec<u8> =
+                crate::model::kernel_names::subnet_mac(s.ip).split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
+            let ports: Vec<u16> = entries.iter().filter(|(m, _)| m[..] == mac[..]).map(|(_, p)| *p).collect();
+            out.insert(s.veth.clone(), crate::plan::repair::Port { guarded, fdb: ports == [port_no] });
+        }
+    }
+    out
 }
 
 #[derive(serde::Deserialize)]

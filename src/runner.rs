@@ -107,22 +107,11 @@ fn write_file(path: &std::path::Path, text: Option<&str>) -> std::io::Result<()>
 }
 
 /// Write a child's input from a thread, so that a child that fills its
-/// stderr before reading cannot deadlock us, and one that exits early
-/// cannot kill us: SIGPIPE is blocked on this thread, so the write fails
-/// with EPIPE instead (the signal is thread-directed; the rest of vpcctl
-/// keeps the default, so `vpcctl list | head` still ends quietly).
+/// stderr before reading cannot deadlock us. One that exits early cannot
+/// kill us either: SIGPIPE is ignored (see `out`), so the write fails with
+/// EPIPE and the child's exit status tells what went wrong.
 fn feed(mut stdin: std::process::ChildStdin, input: String) -> std::thread::JoinHandle<std::io::Result<()>> {
-    std::thread::spawn(move || {
-        // SAFETY: sigset manipulation on a local set, and pthread_sigmask on
-        // the calling thread only.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGPIPE);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
-        stdin.write_all(input.as_bytes())
-    })
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()))
 }
 
 /// Point at the offending input line, since "line 7 failed" alone is useless.

@@ -26,35 +26,87 @@ pub struct Store {
     _host: Option<HostLock>,
 }
 
-/// The host-wide lock: an abstract unix socket bound under a fixed name.
-/// Abstract names belong to the network namespace, which is exactly the
-/// scope of what state dirs share (one sandbox does not wait for another),
-/// the kernel releases it when the process dies however it dies, and it
-/// leaves no file behind.
-pub struct HostLock(#[allow(dead_code)] std::os::unix::net::UnixListener);
+/// The host-wide lock: `flock` on a root-only file, one per network
+/// namespace (what state dirs share: the built-in chains and `ip_forward`;
+/// one sandbox does not wait for another). Only root can open the file, so
+/// no other user can hold it and stall every change (an abstract socket,
+/// as before, could be bound by anyone). The kernel releases it when the
+/// process dies, however it dies. A run that gives up names the holder,
+/// from /proc/locks.
+pub struct HostLock(#[allow(dead_code)] File);
+
+/// Where host locks live: root's, and cleared at boot.
+pub const HOST_LOCK_DIR: &str = "/run/vpcctl";
+/// How long a changing command waits for the host lock by default.
+const HOST_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl HostLock {
-    const NAME: &'static [u8] = b"vpcctl/host-lock";
-
-    pub fn acquire() -> std::io::Result<HostLock> {
-        use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(Self::NAME)?;
-        let start = std::time::Instant::now();
-        let mut told = false;
-        loop {
-            match std::os::unix::net::UnixListener::bind_addr(&addr) {
-                Ok(l) => return Ok(HostLock(l)),
-                Err(e) if e.kind() == ErrorKind::AddrInUse => {
-                    if !told && start.elapsed() > std::time::Duration::from_secs(2) {
-                        eprintln!("vpcctl: waiting for another vpcctl run on this host to finish");
-                        told = true;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    /// Wait for the lock (up to `VPCCTL_LOCK_TIMEOUT` seconds, 120 by default).
+    pub fn acquire() -> Result<HostLock, StateError> {
+        Self::acquire_in(Path::new(HOST_LOCK_DIR), lock_wait())
     }
+
+    pub fn acquire_in(dir: &Path, wait: std::time::Duration) -> Result<HostLock, StateError> {
+        use std::os::unix::fs::MetadataExt;
+        let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
+        check_dir(dir)?;
+        let netns = fs::metadata("/proc/self/ns/net").map_err(dir_err)?.ino();
+        let path = dir.join(format!("host-{netns}.lock"));
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(dir_err)?;
+        lock_within(&f, &path, wait)?;
+        Ok(HostLock(f))
+    }
+}
+
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("VPCCTL_LOCK_TIMEOUT").ok().and_then(|v| v.parse::<u64>().ok());
+    secs.map_or(HOST_LOCK_WAIT, std::time::Duration::from_secs)
+}
+
+/// Take the exclusive flock on `f` (at `path`), waiting at most `wait`.
+fn lock_within(f: &File, path: &Path, wait: std::time::Duration) -> Result<(), StateError> {
+    let start = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(source)) => return Err(StateError::Dir { path: path.to_path_buf(), source }),
+        }
+        if start.elapsed() >= wait {
+            return Err(StateError::Busy { holder: holder(path), path: path.to_path_buf(), waited: wait.as_secs() });
+        }
+        if !told && start.elapsed() > std::time::Duration::from_secs(2) {
+            errln!("vpcctl: waiting for another vpcctl run to finish ({})", holder(path));
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// "pid N: its command line" of whoever holds the flock on `path`, from
+/// /proc/locks (fields: id, FLOCK, ADVISORY, WRITE, pid, maj:min:inode, ...).
+fn holder(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ino) = fs::metadata(path).map(|m| m.ino()) else { return "holder unknown".into() };
+    let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
+    let pid = locks.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let on_ours = f.get(5).and_then(|d| d.rsplit(':').next()).and_then(|i| i.parse::<u64>().ok()) == Some(ino);
+        (f.get(1) == Some(&"FLOCK") && on_ours).then(|| f.get(4).map(|p| p.to_string())).flatten()
+    });
+    let Some(pid) = pid else { return "holder unknown".into() };
+    let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd: Vec<String> = cmd.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    format!("pid {pid}: {}", if cmd.is_empty() { "not visible from here".into() } else { cmd.join(" ") })
 }
 
 impl Store {
@@ -64,10 +116,10 @@ impl Store {
         let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
-        lock.lock().map_err(dir_err)?;
+        lock_within(&lock, &dir.join(LOCK_FILE), lock_wait())?;
         check_dir(dir)?;
         // Always after the dir's lock, so two runs cannot wait on each other.
-        let host = HostLock::acquire().map_err(dir_err)?;
+        let host = HostLock::acquire()?;
         Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock), _host: Some(host) })
     }
 
@@ -195,17 +247,24 @@ mod tests {
     }
 
     #[test]
-    fn the_host_lock_is_held_until_dropped() {
-        let held = HostLock::acquire().unwrap();
+    fn the_host_lock_is_held_until_dropped_and_a_waiter_names_the_holder() {
+        let dir = tempdir("hostlock");
+        let wait = std::time::Duration::from_secs(5);
+        let held = HostLock::acquire_in(&dir, wait).unwrap();
+        let err = HostLock::acquire_in(&dir, std::time::Duration::from_millis(50)).err().expect("a second holder got in");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("pid {}:", std::process::id())) && msg.contains("VPCCTL_LOCK_TIMEOUT"), "{msg}");
         let (tx, rx) = std::sync::mpsc::channel();
+        let d = dir.clone();
         let waiter = std::thread::spawn(move || {
-            let _second = HostLock::acquire().unwrap();
+            let _second = HostLock::acquire_in(&d, wait).unwrap();
             tx.send(()).unwrap();
         });
         assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "a second holder got in");
         drop(held);
         rx.recv_timeout(std::time::Duration::from_secs(5)).expect("released on drop");
         waiter.join().unwrap();
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

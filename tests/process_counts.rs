@@ -17,15 +17,15 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     assert_eq!(sb.count("create-vpc big 10.0.0.0/16"), 6);
     // Later VPCs: no ebtables-save.
     assert_eq!(sb.count("create-vpc small 10.1.0.0/16"), 5);
-    // add-subnet: the two checks, one root batch, one batch in the
-    // namespace, one ebtables-restore for its port; the same for the 1st
-    // and the 40th subnet.
+    // add-subnet: the two checks, one root batch, one `bridge` batch for
+    // its port's static FDB entry, one batch in the namespace, one
+    // ebtables-restore for its port; the same for the 1st and the 40th.
     let mut per_subnet = vec![];
     for i in 1..=40 {
         per_subnet.push(sb.count(&format!("add-subnet big s{i} 10.0.{i}.0/24")));
     }
-    assert!(per_subnet.iter().all(|&c| c == 5), "{per_subnet:?}");
-    assert_eq!(sb.count("add-subnet small s1 10.1.1.0/24"), 5);
+    assert!(per_subnet.iter().all(|&c| c == 6), "{per_subnet:?}");
+    assert_eq!(sb.count("add-subnet small s1 10.1.1.0/24"), 6);
     // list and inspect read state only.
     assert_eq!(sb.count("list"), 0);
     assert_eq!(sb.count("inspect big"), 0);
@@ -34,7 +34,7 @@ fn each_command_spawns_a_fixed_number_of_processes() {
     // three: NAT is on).
     assert_eq!(sb.count("enable-nat big --interface uplink0"), 4);
     assert_eq!(sb.count("peer big small"), 4);
-    assert_eq!(sb.count("add-subnet big pub 10.0.200.0/24 --public"), 7, "NAT'd subnet: + one iptables-restore");
+    assert_eq!(sb.count("add-subnet big pub 10.0.200.0/24 --public"), 8, "NAT'd subnet: + one iptables-restore");
     // Policies: a probe for our jump in the namespace and one restore; each
     // is `ip netns exec` exec'ing iptables, so each passes two shims.
     sb.ok(r#"echo '{"ingress": [{"port": 80, "action": "deny"}]}' > /run/vpcctl-sandbox/p.json"#);
@@ -72,17 +72,17 @@ fn topologies_are_applied_read_and_repaired_with_fixed_processes() {
     let one = sb.file("one.json", &topology(1));
     let forty = sb.file("forty.json", &topology(40));
     // The first VPC: checks for our jumps (three, with ebtables-save), one
-    // restore per family, one root batch, and one batch per namespace (as
-    // the floor has).
-    assert_eq!(sb.count(&format!("apply -f {one}")), 3 + 2 + 2);
+    // restore per family, one root batch, one `bridge` batch (FDB), and
+    // one batch per namespace (as the floor has).
+    assert_eq!(sb.count(&format!("apply -f {one}")), 3 + 2 + 3);
     // Reading the kernel costs the same for 1 subnet and for 40: doctor
     // runs `iptables -V`, `ip -j addr`, `iptables-save` and `ebtables-save`;
     // repair the last three.
     let (doctor_1, repair_1) = (sb.count("doctor"), sb.count("repair"));
     assert_eq!((doctor_1, repair_1), (4, 3));
-    // 39 more subnets: the two checks, one root batch, 39 namespace
-    // batches, one ebtables-restore.
-    assert_eq!(sb.count(&format!("apply -f {forty}")), 2 + 40 + 1);
+    // 39 more subnets: the two checks, one root batch, one `bridge`
+    // batch, 39 namespace batches, one ebtables-restore.
+    assert_eq!(sb.count(&format!("apply -f {forty}")), 2 + 41 + 1);
     assert_eq!(sb.count(&format!("apply -f {forty}")), 0, "nothing to do, nothing spawned");
     assert_eq!((sb.count("doctor"), sb.count("repair")), (doctor_1, repair_1));
     assert_eq!(sb.count(&format!("plan -f {forty}")), 0, "plan reads state only");

@@ -51,13 +51,17 @@ pub fn new_app(
     command: Option<Vec<String>>,
     user: Option<String>,
 ) -> Result<App> {
+    if let Some(u) = &user {
+        // Checked now, dry run or not: the name ends up in a command line.
+        apps::lookup_user(u)?;
+    }
     let log = state_dir.join("apps").join(vpc.as_str()).join(format!("{subnet}-{port}.log"));
     let builtin = command.is_none();
     let command = match command {
         Some(c) => c,
         None => default_app(vpc, subnet, port)?,
     };
-    Ok(App { port, pid: 0, start_time: 0, command, log, builtin, user })
+    Ok(App { port, pid: 0, start_time: 0, command, log, builtin, user, uid: None })
 }
 
 fn default_app(vpc: &Name, subnet: &Name, port: u16) -> Result<Vec<String>> {

@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, file: &Path, junit: Option<&Path>) -> Result<i32> {
         std::fs::write(path, junit_xml(&outcomes)).with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"results": outcomes, "passed": outcomes.len() - failed, "failed": failed}))?);
+        outln!("{}", serde_json::to_string_pretty(&json!({"results": outcomes, "passed": outcomes.len() - failed, "failed": failed}))?);
     } else {
         print_table(ctx, &outcomes);
     }
@@ -79,9 +79,9 @@ pub fn run(ctx: &Ctx, file: &Path, junit: Option<&Path>) -> Result<i32> {
 fn bad_file(ctx: &Ctx, file: &Path, why: &str) -> i32 {
     let msg = format!("check file {}: {why}; nothing was probed", file.display());
     if ctx.json {
-        eprintln!("{}", json!({"error": msg, "kind": "input"}));
+        errln!("{}", json!({"error": msg, "kind": "input"}));
     } else {
-        eprintln!("error: {msg}");
+        errln!("error: {msg}");
     }
     2
 }
@@ -120,20 +120,20 @@ fn print_table(ctx: &Ctx, outcomes: &[Outcome]) {
             continue;
         }
         if o.met {
-            println!("{tag} {:<width$}  {}", o.expectation, word(o.observed));
+            outln!("{tag} {:<width$}  {}", o.expectation, word(o.observed));
             continue;
         }
-        println!("{tag} {:<width$}  expected {}, but {}: {}", o.expectation, word(o.expected), word(o.observed), o.how);
-        println!("     {:<width$}  analyzer: {} [{}]", "", o.analysis.verdict, o.analysis.code);
+        outln!("{tag} {:<width$}  expected {}, but {}: {}", o.expectation, word(o.expected), word(o.observed), o.how);
+        outln!("     {:<width$}  analyzer: {} [{}]", "", o.analysis.verdict, o.analysis.code);
         if o.mismatch {
-            println!(
+            outln!(
                 "     {:<width$}  MODEL_KERNEL_MISMATCH: the kernel no longer matches the model (drift); run 'vpcctl doctor', then 'vpcctl repair'",
                 ""
             );
         }
     }
     let failed = outcomes.iter().filter(|o| !o.met).count();
-    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    outln!("{} passed, {failed} failed", outcomes.len() - failed);
 }
 
 fn xml(s: &str) -> String {

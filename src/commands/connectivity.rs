@@ -24,14 +24,14 @@ pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     };
     let verdict = probe::in_netns(&s.namespace, move || probe::probe(proto, to, port))?;
     if ctx.json {
-        println!(
+        outln!(
             "{}",
             json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
                               "reachable": verdict.reachable, "how": verdict.how})
         );
     } else if !ctx.quiet {
         let word = if verdict.reachable { "reachable" } else { "NOT reachable" };
-        println!("{word}: {vpc_name}/{} -> {what}: {}", s.name, verdict.how);
+        outln!("{word}: {vpc_name}/{} -> {what}: {}", s.name, verdict.how);
     }
     Ok(if verdict.reachable { 0 } else { 1 })
 }
@@ -64,14 +64,14 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
             .iter()
             .map(|(i, j, v)| json!({"from": subnets[*i].0, "to": subnets[*j].0, "ip": subnets[*j].2, "reachable": v.reachable, "how": v.how}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     let what = match port {
         Some(p) => format!("{proto:?} port {p}").to_lowercase(),
         None => "icmp echo".into(),
     };
-    println!("reachability by {what} (row: from, column: to; yes = reachable, -- = not)");
+    outln!("reachability by {what} (row: from, column: to; yes = reachable, -- = not)");
     let mut rows = vec![std::iter::once("from \\ to".to_string()).chain(subnets.iter().map(|s| s.0.clone())).collect::<Vec<_>>()];
     for (i, (name, _, _)) in subnets.iter().enumerate() {
         let mut row = vec![name.clone()];
@@ -85,7 +85,7 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
         }
         rows.push(row);
     }
-    print!("{}", table(&rows));
+    out!("{}", table(&rows));
     Ok(0)
 }
 
@@ -102,13 +102,13 @@ pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
         None => format!("icmp {to}"),
     };
     if ctx.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
                 "reachable": a.reachable, "certain": a.certain, "verdict": a.verdict, "code": a.code, "hops": a.hops}))?
         );
     } else if !ctx.quiet {
-        println!("{vpc_name}/{} -> {what} (from the model; no packet sent)", s.name);
+        outln!("{vpc_name}/{} -> {what} (from the model; no packet sent)", s.name);
         let width = a.hops.iter().map(|h| h.component.len()).max().unwrap_or(0);
         for (i, h) in a.hops.iter().enumerate() {
             let mark = match h.outcome {
@@ -117,10 +117,10 @@ pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
                 crate::analyze::Outcome::Info => "     ",
             };
             let code = h.code.map(|c| format!("  [{c}]")).unwrap_or_default();
-            println!("  {}. {:<width$}  {mark}  {}{code}", i + 1, h.component, h.detail);
+            outln!("  {}. {:<width$}  {mark}  {}{code}", i + 1, h.component, h.detail);
         }
         let hedge = if a.certain { "" } else { " (if something answers there)" };
-        println!("{}{hedge}", a.verdict);
+        outln!("{}{hedge}", a.verdict);
     }
     Ok(if a.reachable { 0 } else { 1 })
 }

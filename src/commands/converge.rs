@@ -62,21 +62,29 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     }
     let plan = diff::plan(before, &after, &facts);
     let mut stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
+    let app_logs: Vec<std::path::PathBuf> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| a.log.clone()).collect();
     stops.extend(diff::resolvers_to_stop(before, &after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
     let collector_stops = diff::collector_to_stop(before, &after);
     if ctx.dry_run {
         for (pid, _) in &stops {
-            println!("kill -TERM -- -{pid}");
+            outln!("kill -TERM -- -{pid}");
         }
         ctx.print_script(&plan);
         for (_, s, a) in diff::apps_to_start(before, &after) {
-            let user = a.user.as_deref().unwrap_or(apps::DEFAULT_USER);
-            let drop =
-                if user == "root" { String::new() } else { format!("setpriv --reuid={user} --regid={user} --init-groups --no-new-privs ") };
-            println!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
+            // Quoted: a user name is the user's input, and the script is run.
+            let user = match &a.user {
+                Some(u) => super::app::shell_words(std::slice::from_ref(u)),
+                None => apps::free_app_uid(&after, &a.log.display().to_string()).to_string(),
+            };
+            let drop = if user == "'root'" {
+                String::new()
+            } else {
+                format!("setpriv --reuid={user} --regid={user} --clear-groups --no-new-privs ")
+            };
+            outln!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
         }
         if let Some(c) = after.host.flow_logs.as_ref().filter(|c| c.process.pid == 0) {
-            println!(
+            outln!(
                 "setsid vpcctl --state-dir {} flow-logs collect > {} 2>&1 &",
                 ctx.state_dir.display(),
                 c.dir.join("collector.log").display()
@@ -84,7 +92,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         }
         for v in diff::resolvers_to_start(before, &after) {
             if let Some(r) = &v.dns {
-                println!("{}", resolver::script(v, r));
+                outln!("{}", resolver::script(v, r));
             }
         }
         return Ok(after);
@@ -93,6 +101,9 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     store.save(&mid)?;
     for (pid, start) in &stops {
         apps::stop(*pid, *start);
+    }
+    for log in &app_logs {
+        apps::end_cgroup(log);
     }
     if let Some(c) = collector_stops {
         // What it has summed so far is written before it goes.
@@ -166,6 +177,8 @@ pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Resu
         if !fresh.contains(&v.name.to_string()) && apps::helper_running(&r.process) {
             continue;
         }
+        // A stopped one still holds its sockets: end it before its successor.
+        apps::stop(r.process.pid, r.process.start_time);
         let (child, helper) = resolver::spawn(v, r)?;
         if let Some(r) = state.vpcs[i].dns.as_mut() {
             r.process = helper;
@@ -191,6 +204,7 @@ pub fn start_collector(ctx: &Ctx, store: &Store, state: &mut State) -> Result<()
     if c.process.pid != 0 && apps::helper_running(&c.process) {
         return Ok(());
     }
+    apps::stop(c.process.pid, c.process.start_time);
     c.process = flowlogs::start(&ctx.state_dir, c)?;
     store.save(state)?;
     Ok(())
@@ -214,8 +228,13 @@ pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> 
     for (v, s, port) in wanted {
         let sub = state.find_subnet_mut(v, s)?;
         let ns = sub.namespace.clone();
+        let Some(log) = sub.apps.iter().find(|a| a.port == *port).map(|a| a.log.clone()) else { continue };
+        // Keyed by the app's log path (state dir, VPC, subnet, port).
+        let uid = apps::free_app_uid(state, &log.display().to_string());
+        let sub = state.find_subnet_mut(v, s)?;
         let Some(app) = sub.apps.iter_mut().find(|a| a.port == *port) else { continue };
-        let child = apps::spawn_in_netns(&ns, &app.command, &app.log, app.user.as_deref().unwrap_or(apps::DEFAULT_USER))?;
+        app.uid = app.user.is_none().then_some(uid);
+        let child = apps::spawn_in_netns(&ns, &app.command, &app.log, &apps::Who::of(app))?;
         app.pid = child.id();
         app.start_time = apps::start_time(app.pid).unwrap_or(0);
         children.push((format!("{v}/{s}"), app.clone(), child));

@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
 
 fn print_checks(ctx: &Ctx, checks: &[Check]) -> Result<()> {
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(checks)?);
+        outln!("{}", serde_json::to_string_pretty(checks)?);
         return Ok(());
     }
     for c in checks {
@@ -103,9 +103,9 @@ fn print_checks(ctx: &Ctx, checks: &[Check]) -> Result<()> {
             Level::Fail => "FAIL",
         };
         if !ctx.quiet || matches!(c.level, Level::Warn | Level::Fail) {
-            println!("[{tag}] {}", c.what);
+            outln!("[{tag}] {}", c.what);
             if let Some(fix) = &c.fix {
-                println!("       fix: {fix}");
+                outln!("       fix: {fix}");
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::model::{Name, State, validate};
 /// What an elastic IP is checked against: the networks of `uplink`, and
 /// the host's addresses other than the EIPs `state` records (those are on
 /// the uplink too, and the record speaks for them).
-pub fn eip_facts(state: &State, uplink: &str) -> (Vec<ipnet::Ipv4Net>, Vec<(String, std::net::Ipv4Addr)>) {
+pub fn eip_facts(state: &State, uplink: &str) -> validate::EipFacts {
     let links = host::ifaddrs().unwrap_or_default();
     let nets = links
         .get(uplink)
@@ -23,7 +23,20 @@ pub fn eip_facts(state: &State, uplink: &str) -> (Vec<ipnet::Ipv4Net>, Vec<(Stri
     let ours: Vec<std::net::Ipv4Addr> = state.vpcs.iter().flat_map(|v| v.eips.iter().map(|e| e.ip)).collect();
     let addrs =
         links.iter().flat_map(|(dev, l)| l.addrs.iter().map(move |(a, _)| (dev.clone(), *a))).filter(|(_, a)| !ours.contains(a)).collect();
-    (nets, addrs)
+    let gateways = host::route_table().into_iter().filter(|r| r.dev == uplink && !r.gateway.is_unspecified()).map(|r| r.gateway).collect();
+    validate::EipFacts { nets, host_addrs: addrs, gateways }
+}
+
+/// A host port that a service of the host listens on (on any address but
+/// loopback, which the DNAT does not take) cannot be exposed: the service
+/// would go dark on the uplink without a word.
+pub fn check_host_port_free(e: &Expose) -> Result<(), InputError> {
+    match host::tcp_listeners().into_iter().find(|(a, p)| *p == e.host_port && !a.is_loopback()) {
+        Some((addr, port)) => Err(InputError::Conflict(format!(
+            "host port {port} is already in use by a service of this host (listening on {addr}:{port}); pick another --host-port"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub fn expose(ctx: &Ctx, req: crate::cli::ExposeArgs) -> Result<()> {
@@ -34,6 +47,9 @@ pub fn expose(ctx: &Ctx, req: crate::cli::ExposeArgs) -> Result<()> {
     let (interface, _) = super::uplink(ctx, &before, req.interface, "")?;
     let e = Expose { subnet: subnet.clone(), port: req.port, host_port: req.host_port, interface };
     let same = validate::expose(&before, &vpc, &e, req.allow_private)?;
+    if !same {
+        check_host_port_free(&e)?;
+    }
     let mut after = before.clone();
     if !same {
         after.find_vpc_mut(&vpc)?.expose.push(e.clone());
@@ -78,9 +94,9 @@ pub fn associate(ctx: &Ctx, req: crate::cli::AssociateEip) -> Result<()> {
     let before = store.load()?;
     before.find_subnet(&vpc, &subnet)?;
     let (interface, _) = super::uplink(ctx, &before, req.interface, "")?;
-    let (uplink_nets, host_addrs) = eip_facts(&before, &interface);
+    let facts = eip_facts(&before, &interface);
     let e = Eip { subnet: subnet.clone(), ip: req.ip, interface };
-    let same = validate::eip(&before, &vpc, &e, &uplink_nets, &host_addrs)?;
+    let same = validate::eip(&before, &vpc, &e, &facts)?;
     let mut after = before.clone();
     if !same {
         after.find_vpc_mut(&vpc)?.eips.push(e.clone());

@@ -83,10 +83,10 @@ fn disable(ctx: &Ctx, vpc: &Name) -> Result<()> {
 fn print(ctx: &Ctx, records: &[&Record]) {
     if ctx.json {
         let all: Vec<serde_json::Value> = records.iter().map(|r| r.json()).collect();
-        println!("{}", serde_json::Value::Array(all));
+        outln!("{}", serde_json::Value::Array(all));
     } else {
         for r in records {
-            println!("{}", r.line());
+            outln!("{}", r.line());
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx, vpc: Option<&str>) -> Result<()> {
     if let Some(v) = vpc {
         validate::find_vpc(&state, v)?;
     }
-    print!("{}", dot(&state, vpc));
+    out!("{}", dot(&state, vpc));
     Ok(())
 }
 

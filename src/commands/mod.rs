@@ -65,16 +65,16 @@ impl Ctx {
             return;
         }
         if self.dry_run {
-            eprintln!("{}", msg.as_ref());
+            errln!("{}", msg.as_ref());
         } else {
-            println!("{}", msg.as_ref());
+            outln!("{}", msg.as_ref());
         }
     }
 
     /// Outcome of a changing command: a sentence, or with --json an object.
     pub fn report(&self, msg: impl AsRef<str>, json: serde_json::Value) {
         if self.json && !self.dry_run {
-            println!("{json}");
+            outln!("{json}");
         } else {
             self.say(msg);
         }
@@ -92,9 +92,9 @@ impl Ctx {
 
     pub fn print_script(&self, plan: &Plan) {
         if !self.printed_header.replace(true) {
-            println!("#!/bin/sh\n# vpcctl --dry-run: the commands vpcctl would run\nset -e");
+            outln!("#!/bin/sh\n# vpcctl --dry-run: the commands vpcctl would run\nset -e");
         }
-        print!("{}", plan.to_script());
+        out!("{}", plan.to_script());
     }
 
     /// Where our jumps from the built-in chains are, and whether other
@@ -195,7 +195,7 @@ pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let s = state.find_subnet(&req.at.vpc, &req.at.subnet)?;
     if ctx.dry_run {
-        println!("ip netns exec {} {}", s.namespace, app::shell_words(command));
+        outln!("ip netns exec {} {}", s.namespace, app::shell_words(command));
         return Ok(0);
     }
     let ip = crate::host::resolve("ip")?;

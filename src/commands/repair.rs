@@ -30,12 +30,20 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     if ctx.dry_run {
         ctx.print_script(&found.plan);
         for (v, s, port) in &found.restart {
-            println!("# restart app {v}/{s}:{port}");
+            outln!("# restart app {v}/{s}:{port}");
         }
         return Ok(());
     }
     for (pid, start) in &found.stop {
         apps::stop(*pid, *start);
+    }
+    // An app it restarts goes first (a stopped one still holds its
+    // port), and so does what it left behind (its cgroup).
+    for (v, s, port) in &found.restart {
+        if let Some(a) = state.find_subnet(v, s).ok().and_then(|s| s.apps.iter().find(|a| a.port == *port)) {
+            apps::stop(a.pid, a.start_time);
+            apps::end_cgroup(&a.log);
+        }
     }
     let soft = ctx.apply(&found.plan).context("repair failed; run 'vpcctl doctor' to see what still differs")?;
     collect_errors("repair", soft)?;

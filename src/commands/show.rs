@@ -48,7 +48,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     let state = load(ctx)?;
     if ctx.json {
         let all: Vec<Value> = state.vpcs.iter().map(|v| vpc_json(&state, v)).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
     if state.vpcs.is_empty() {
@@ -74,7 +74,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
             v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string(),
         ]);
     }
-    print!("{}", table(&rows));
+    out!("{}", table(&rows));
     Ok(())
 }
 
@@ -100,10 +100,10 @@ pub fn inspect(ctx: &Ctx, name: &crate::model::Name) -> Result<()> {
     let state = load(ctx)?;
     let v = state.find_vpc(name)?;
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&vpc_json(&state, v))?);
+        outln!("{}", serde_json::to_string_pretty(&vpc_json(&state, v))?);
         return Ok(());
     }
-    print!("{}", tree(&state, v));
+    out!("{}", tree(&state, v));
     Ok(())
 }
 

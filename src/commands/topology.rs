@@ -245,25 +245,26 @@ fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<(
     for e in v.eips.iter().filter(|e| known.is_none_or(|k| !k.eips.contains(e))) {
         let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.eip ({}): {err}", v.name, e.ip));
         validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface)).map_err(at)?;
-        let (nets, host_addrs) = super::expose::eip_facts(current, &e.interface);
+        let facts = super::expose::eip_facts(current, &e.interface);
         let mut without = next.clone();
         if let Some(w) = without.vpc_mut(v.name.as_str()) {
             w.eips.retain(|x| x != e);
         }
         if !ctx.dry_run {
-            validate::eip(&without, &v.name, e, &nets, &host_addrs).map_err(at)?;
+            validate::eip(&without, &v.name, e, &facts).map_err(at)?;
         }
     }
     for e in v.expose.iter().filter(|e| known.is_none_or(|k| !k.expose.contains(e))) {
-        validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface))
-            .map_err(|err| InputError::Invalid(format!("vpcs.{}.expose ({}): {err}", v.name, e.host_port)))?;
+        let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.expose ({}): {err}", v.name, e.host_port));
+        validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface)).map_err(at)?;
+        super::expose::check_host_port_free(e).map_err(at)?;
     }
     Ok(())
 }
 
 fn print_changes(ctx: &Ctx, changes: &[diff::Change], verb: &str) {
     if ctx.json {
-        println!("{}", json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
+        outln!("{}", json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
         return;
     }
     if changes.is_empty() {
@@ -298,7 +299,7 @@ pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32
         }
         if verbose && !ctx.json {
             let facts = Facts { base: BasePresence::implied_by(&current), ip_forward: "?".into(), force_all, ..Facts::default() };
-            print!("{}", diff::plan(&current, &next, &facts).to_script());
+            out!("{}", diff::plan(&current, &next, &facts).to_script());
         }
     } else {
         print_changes(ctx, &changes, "plan");
@@ -325,6 +326,6 @@ pub fn apply(ctx: &Ctx, file: &Path) -> Result<()> {
 /// `vpcctl export`: the recorded state as a topology file.
 pub fn export(ctx: &Ctx) -> Result<()> {
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    println!("{}", serde_json::to_string_pretty(&topology::export(&state))?);
+    outln!("{}", serde_json::to_string_pretty(&topology::export(&state))?);
     Ok(())
 }

@@ -129,6 +129,15 @@ pub fn vpc_nat_chain(bridge: &str) -> String {
 }
 
 /// Per-VPC ebtables chain: which source addresses each bridge port may use.
+/// The MAC of a subnet's `eth0`: fixed, so that the bridge's static FDB
+/// entry and the anti-spoofing rules can name it. Locally administered,
+/// unicast, and the subnet's address in its last four bytes (unique on
+/// its bridge, readable in `bridge fdb`).
+pub fn subnet_mac(ip: std::net::Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("02:76:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+}
+
 pub fn vpc_spoof_chain(bridge: &str) -> String {
     let tail = bridge.strip_prefix("br-").unwrap_or(bridge);
     format!("VPCCTL-AS-{tail}")

@@ -94,9 +94,14 @@ pub struct App {
     /// builtin apps on one port are the same app whatever the path.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub builtin: bool,
-    /// Who it runs as; `None` is the unprivileged default (`nobody`).
+    /// Who it runs as; `None` is the unprivileged default: a uid of its
+    /// own (`uid`), so no app can signal, trace or read another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The uid (and gid) vpcctl gave it from its own range
+    /// (`apps::APP_UIDS`) when it was started without `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 impl App {

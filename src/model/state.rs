@@ -155,6 +155,16 @@ impl State {
                     if a.command.is_empty() || a.command.iter().any(|w| w.contains('\0')) {
                         return bad(format!("{at}.apps[{k}].command"), &a.command.join(" "), "not a command");
                     }
+                    // A uid of 0 would make the app root.
+                    if a.uid.is_some_and(|u| !crate::apps::APP_UIDS.contains(&u)) {
+                        return bad(format!("{at}.apps[{k}].uid"), &a.uid.unwrap_or_default(), "not a uid of vpcctl's app range");
+                    }
+                    if a.user
+                        .as_deref()
+                        .is_some_and(|u| u.is_empty() || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+                    {
+                        return bad(format!("{at}.apps[{k}].user"), &a.user.as_deref().unwrap_or_default(), "not a user name");
+                    }
                 }
             }
         }

@@ -262,11 +262,23 @@ pub fn expose(state: &State, vpc: &Name, e: &Expose, allow_private: bool) -> Res
     Ok(false)
 }
 
+/// What an elastic IP is checked against, read from the host.
+#[derive(Debug, Clone, Default)]
+pub struct EipFacts {
+    /// The uplink's addresses with their prefixes, as networks.
+    pub nets: Vec<Ipv4Net>,
+    /// Every address of the host but the EIPs vpcctl put there, with its device.
+    pub host_addrs: Vec<(String, Ipv4Addr)>,
+    /// Gateways of the host's routes through the uplink.
+    pub gateways: Vec<Ipv4Addr>,
+}
+
 /// Check an elastic IP: a public subnet without one, an address that is
 /// free (on no interface of the host, no other EIP) and inside a subnet of
 /// the uplink (`uplink_nets`, the uplink's addresses with their prefixes).
 /// Returns `true` when exactly this EIP is already recorded.
-pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink_nets: &[Ipv4Net], host_addrs: &[(String, Ipv4Addr)]) -> Result<bool, InputError> {
+pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink: &EipFacts) -> Result<bool, InputError> {
+    let (uplink_nets, host_addrs) = (&uplink.nets, &uplink.host_addrs);
     let v = find_vpc(state, vpc.as_str())?;
     let s = find_subnet(v, e.subnet.as_str())?;
     for o in &state.vpcs {
@@ -296,6 +308,12 @@ pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink_nets: &[Ipv4Net], host_add
         return Err(InputError::Conflict(format!(
             "{} is already an address of this host (on {dev}); an elastic IP must be a free address",
             e.ip
+        )));
+    }
+    if uplink.gateways.contains(&e.ip) {
+        return Err(InputError::Conflict(format!(
+            "{} is the gateway of uplink {} (the host's way out); an elastic IP must be a free address",
+            e.ip, e.interface
         )));
     }
     let inside = uplink_nets.iter().find(|n| n.contains(&e.ip));
@@ -420,20 +438,25 @@ mod tests {
     #[test]
     fn an_eip_is_a_free_address_of_the_uplinks_subnet() {
         let st = state_with_vpc();
-        let uplink = [net("203.0.113.0/24")];
-        let host = [("eth0".to_string(), "203.0.113.2".parse().unwrap())];
+        let facts = EipFacts {
+            nets: vec![net("203.0.113.0/24")],
+            host_addrs: vec![("eth0".to_string(), "203.0.113.2".parse().unwrap())],
+            gateways: vec!["203.0.113.1".parse().unwrap()],
+        };
         let e = |ip: &str| Eip { subnet: name("web"), ip: ip.parse().unwrap(), interface: "eth0".into() };
-        assert_eq!(eip(&st, &name("vpc1"), &e("203.0.113.10"), &uplink, &host).ok(), Some(false));
-        let on_host = eip(&st, &name("vpc1"), &e("203.0.113.2"), &uplink, &host).unwrap_err().to_string();
+        assert_eq!(eip(&st, &name("vpc1"), &e("203.0.113.10"), &facts).ok(), Some(false));
+        let on_host = eip(&st, &name("vpc1"), &e("203.0.113.2"), &facts).unwrap_err().to_string();
         assert!(on_host.contains("already an address of this host (on eth0)"), "{on_host}");
-        let outside = eip(&st, &name("vpc1"), &e("198.51.100.7"), &uplink, &host).unwrap_err().to_string();
+        let outside = eip(&st, &name("vpc1"), &e("198.51.100.7"), &facts).unwrap_err().to_string();
         assert!(outside.contains("outside the subnet of uplink eth0 (203.0.113.0/24)"), "{outside}");
-        let broadcast = eip(&st, &name("vpc1"), &e("203.0.113.255"), &uplink, &host).unwrap_err().to_string();
+        let broadcast = eip(&st, &name("vpc1"), &e("203.0.113.255"), &facts).unwrap_err().to_string();
         assert!(broadcast.contains("broadcast"), "{broadcast}");
+        let gateway = eip(&st, &name("vpc1"), &e("203.0.113.1"), &facts).unwrap_err().to_string();
+        assert!(gateway.contains("203.0.113.1 is the gateway of uplink eth0"), "{gateway}");
         let mut with = st.clone();
         with.vpcs[0].eips.push(e("203.0.113.10"));
-        assert_eq!(eip(&with, &name("vpc1"), &e("203.0.113.10"), &uplink, &host).ok(), Some(true));
-        let second = eip(&with, &name("vpc1"), &e("203.0.113.11"), &uplink, &host).unwrap_err().to_string();
+        assert_eq!(eip(&with, &name("vpc1"), &e("203.0.113.10"), &facts).ok(), Some(true));
+        let second = eip(&with, &name("vpc1"), &e("203.0.113.11"), &facts).unwrap_err().to_string();
         assert!(second.contains("already has elastic IP 203.0.113.10"), "{second}");
     }
 }

@@ -238,6 +238,8 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     }
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
     plan.push(Step::ip(None, root));
+    let fdb = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();
+    plan.push(Step::Bridge(super::IpBatch { netns: None, lines: fdb, tolerant: false }));
     for (_, s, fate) in &fates {
         if matches!(fate, Fate::New) {
             plan.push(Step::ip(Some(&s.namespace), subnet::netns_lines(s)));
@@ -552,12 +554,13 @@ mod tests {
     }
 
     #[test]
-    fn a_new_subnet_is_one_root_batch_and_one_namespace_batch() {
+    fn a_new_subnet_is_one_root_batch_one_fdb_batch_and_one_namespace_batch() {
         let before = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
         let after = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24"), ("db", "10.1.2.0/24")])]);
         let p = plan(&before, &after, &facts(&before));
-        assert_eq!(p.steps.len(), 3, "{}", p.to_script());
+        assert_eq!(p.steps.len(), 4, "{}", p.to_script());
         let s = p.to_script();
+        assert!(s.contains("bridge -batch - <<'EOF'\nfdb replace 02:76:0a:01:02:02 dev v-a-db master static\n"), "{s}");
         assert!(s.contains("netns add ns-a-db") && s.contains("ip -n ns-a-db -batch"), "{s}");
         assert!(s.contains("ebtables-restore --noflush") && s.contains("-i v-a-db --ip-src 10.1.2.2"), "its port's anti-spoofing: {s}");
         assert!(!s.contains("ns-a-web"), "the untouched subnet is not touched: {s}");
@@ -572,7 +575,7 @@ mod tests {
         ]);
         let p = plan(&State::default(), &after, &Facts { ip_forward: "0".into(), ..Facts::default() });
         let kinds: Vec<String> = p.steps.iter().map(|s| s.command().map(|c| c.0.to_string()).unwrap_or("sysctl".into())).collect();
-        assert_eq!(kinds, ["iptables-restore", "ebtables-restore", "ip", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
+        assert_eq!(kinds, ["iptables-restore", "ebtables-restore", "ip", "bridge", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
         let c: Vec<String> = changes(&State::default(), &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c[0], "+ vpc a  10.1.0.0/16");
         assert_eq!(c.len(), 5, "{c:?}");
@@ -637,6 +640,7 @@ mod tests {
             log: "/x".into(),
             builtin,
             user: None,
+            uid: None,
         };
         let mut before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")])]);
         before.vpcs[0].subnets[0].apps = vec![app(80, true, "/old/vpcctl serve"), app(5432, false, "nc -lk -p 5432")];

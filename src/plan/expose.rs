@@ -3,7 +3,9 @@
 //!
 //! nat:
 //!   PREROUTING  -> VPCCTL-PREROUTING   expose: -i <uplink> --dport H -> DNAT S:P
-//!                                      eip:    -d EIP -> DNAT S
+//!                                      eip:    -i <uplink> -d EIP -> DNAT S
+//!                                      (only from the uplink: another VPC
+//!                                      must not come in through them)
 //!   OUTPUT      -> VPCCTL-OUTPUT       the same for the host's own
 //!                                      connections (not to 127/8, which
 //!                                      the kernel will not route out)
@@ -33,26 +35,39 @@ pub fn in_use(state: &State) -> bool {
     state.vpcs.iter().any(|v| !v.expose.is_empty() || !v.eips.is_empty())
 }
 
-/// The PREROUTING chain's rules, declaration first: exposed ports on
-/// their uplink.
+/// The PREROUTING chain's rules, declaration first: exposed ports and
+/// EIPs, each on its uplink only.
 pub fn prerouting_rules(state: &State) -> Vec<String> {
-    dnat_rules(state, &prerouting_chain(state), |e| {
-        (format!("-i {} -p tcp -m tcp --dport {}", e.interface, e.host_port), format!("expose {}:{}", e.interface, e.host_port))
-    })
+    dnat_rules(
+        state,
+        &prerouting_chain(state),
+        |e| (format!("-i {} -p tcp -m tcp --dport {}", e.interface, e.host_port), format!("expose {}:{}", e.interface, e.host_port)),
+        |e| format!("-i {} -d {}/32", e.interface, e.ip),
+    )
 }
 
 /// The OUTPUT chain's rules: the host itself reaches what it exposes, on
 /// its own addresses (not 127/8, which the kernel will not route out).
 pub fn output_rules(state: &State) -> Vec<String> {
-    dnat_rules(state, &output_chain(state), |e| {
-        let spec = format!("! -d 127.0.0.0/8 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport {}", e.host_port);
-        (spec, format!("expose host:{}", e.host_port))
-    })
+    dnat_rules(
+        state,
+        &output_chain(state),
+        |e| {
+            let spec = format!("! -d 127.0.0.0/8 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport {}", e.host_port);
+            (spec, format!("expose host:{}", e.host_port))
+        },
+        |e| format!("-d {}/32", e.ip),
+    )
 }
 
 /// One DNAT chain: each exposed port (matched as `expose_match` says, with
 /// its comment) and each EIP, to its subnet.
-fn dnat_rules(state: &State, top: &str, expose_match: impl Fn(&Expose) -> (String, String)) -> Vec<String> {
+fn dnat_rules(
+    state: &State,
+    top: &str,
+    expose_match: impl Fn(&Expose) -> (String, String),
+    eip_match: impl Fn(&crate::model::services::Eip) -> String,
+) -> Vec<String> {
     let mut lines = vec![super::iptables::declare(top)];
     for v in &state.vpcs {
         let n = v.name.as_str();
@@ -69,7 +84,7 @@ fn dnat_rules(state: &State, top: &str, expose_match: impl Fn(&Expose) -> (Strin
         for e in &v.eips {
             let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
             let c = comment(n, &format!("eip {} subnet={}", e.ip, s.name));
-            lines.push(append(top, &format!("-d {}/32", e.ip), &c, &format!("DNAT --to-destination {}", s.ip)));
+            lines.push(append(top, &eip_match(e), &c, &format!("DNAT --to-destination {}", s.ip)));
         }
     }
     lines
@@ -155,11 +170,15 @@ mod tests {
             "{pre:?}"
         );
         assert!(
-            pre[2].starts_with("-A VPCCTL-PREROUTING -d 203.0.113.9/32 ") && pre[2].ends_with("-j DNAT --to-destination 10.1.1.2"),
+            pre[2].starts_with("-A VPCCTL-PREROUTING -i up0 -d 203.0.113.9/32 ") && pre[2].ends_with("-j DNAT --to-destination 10.1.1.2"),
             "{pre:?}"
         );
         let out = output_rules(&st);
         assert!(out[1].contains("! -d 127.0.0.0/8 -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 80 "), "{out:?}");
+        assert!(
+            out[2].starts_with("-A VPCCTL-OUTPUT -d 203.0.113.9/32 ") && out[2].ends_with("-j DNAT --to-destination 10.1.1.2"),
+            "{out:?}"
+        );
         let fwd = forward_rules(&st.vpcs[0]);
         assert!(fwd.iter().any(|r| r.contains("-o br-a -d 10.1.1.2/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT")), "{fwd:?}");
         assert!(!fwd.iter().any(|r| r.contains("SNAT") || r.contains("MASQUERADE")), "no SNAT inbound");

@@ -3,7 +3,9 @@
 //!
 //! filter:
 //!   FORWARD            -> VPCCTL-FORWARD           (one jump, inserted at the top)
-//!   VPCCTL-FORWARD     -i br-X -> VPCCTL-FWD-X,  -o br-X -> VPCCTL-FWD-X   (per VPC)
+//!   VPCCTL-FORWARD     -s <vpc cidr> ! -i br-X -> DROP (a VPC's addresses come
+//!                      only from its own bridge), then
+//!                      -i br-X -> VPCCTL-FWD-X,  -o br-X -> VPCCTL-FWD-X   (per VPC)
 //!   VPCCTL-FWD-X       intra-VPC accept, peering accepts, NAT out/replies, then DROP
 //!   INPUT              -> VPCCTL-INPUT
 //!   VPCCTL-INPUT       per VPC: replies to the host's own connections,
@@ -224,7 +226,14 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
 pub fn filter_dispatch(state: &State) -> Vec<String> {
     let top = forward_chain(state);
     let mut lines = vec![declare(&top)];
-    // NACLs first: they see every packet at a subnet's edge, replies too.
+    // Before anything can accept it: a packet from the uplink (or any
+    // other interface) claiming a VPC's address would pass every rule
+    // and security group that trusts the VPC's range, rp_filter or not.
+    for v in &state.vpcs {
+        let spoofed = format!("-s {} ! -i {}", v.cidr, v.bridge);
+        lines.push(append(&top, &spoofed, &comment(v.name.as_str(), "spoofed source"), "DROP"));
+    }
+    // NACLs next: they see every packet at a subnet's edge, replies too.
     for v in &state.vpcs {
         lines.extend(nacl::dispatch_rules(&top, v));
     }
@@ -489,6 +498,7 @@ mod tests {
                 "-A VPCCTL-FWD-a -i br-a -o br-a -m comment --comment \"vpcctl:vpc=a intra-vpc\" -j ACCEPT",
                 "-A VPCCTL-FWD-a -m comment --comment \"vpcctl:vpc=a default-deny\" -j DROP",
                 ":VPCCTL-FORWARD - [0:0]",
+                "-A VPCCTL-FORWARD -s 10.1.0.0/16 ! -i br-a -m comment --comment \"vpcctl:vpc=a spoofed source\" -j DROP",
                 "-A VPCCTL-FORWARD -i br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
                 "-A VPCCTL-FORWARD -o br-a -m comment --comment \"vpcctl:vpc=a dispatch\" -j VPCCTL-FWD-a",
                 "-I FORWARD 1 -m comment --comment vpcctl -j VPCCTL-FORWARD",

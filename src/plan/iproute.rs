@@ -43,8 +43,24 @@ pub fn link_del(dev: &str) -> String {
 
 /// Creating the peer directly inside the namespace costs ~1 ms; moving it
 /// there afterwards costs ~18 ms.
-pub fn veth_into_netns(host_end: &str, group: u32, netns: &str, inner: &str) -> String {
-    format!("link add {host_end} group {group} type veth peer name {inner} netns {netns}")
+pub fn veth_into_netns(host_end: &str, group: u32, netns: &str, inner: &str, inner_mac: &str) -> String {
+    format!("link add {host_end} group {group} type veth peer name {inner} address {inner_mac} netns {netns}")
+}
+
+/// A subnet's bridge port learns nothing (its one MAC is a static FDB
+/// entry, so a subnet sending with another's MAC cannot redirect its
+/// traffic or fill the table), floods no unknown unicast to it, and is
+/// isolated: it reaches only the host, never another port directly, so
+/// every subnet-to-subnet packet is routed through the host's rules
+/// (with or without br_netfilter), broadcast and multicast included.
+pub fn bridge_port(dev: &str) -> String {
+    format!("link set {dev} type bridge_slave learning off flood off isolated on")
+}
+
+/// For `bridge -batch`: the static FDB entry of a port's one MAC.
+/// `replace`, so that repair can re-assert it.
+pub fn fdb_static(mac: &str, dev: &str) -> String {
+    format!("fdb replace {mac} dev {dev} master static")
 }
 
 /// Delete every link of a group in one kernel operation: one RCU grace

@@ -83,12 +83,20 @@ pub fn normalize(rule: &str) -> Vec<String> {
     let tokens = split_words(rule);
     let mut head = vec![];
     let mut fixed: [Option<String>; 5] = Default::default();
+    let mut negated = [false; 5];
     let mut rest = vec![];
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i].as_str();
         let next = tokens.get(i + 1).cloned();
         match t {
+            // `! -i X`: the negation travels with its match.
+            "!" if matches!(next.as_deref(), Some("-s" | "-d" | "-i" | "-o" | "-p")) => {
+                let slot = ["-s", "-d", "-i", "-o", "-p"].iter().position(|x| Some(*x) == next.as_deref()).expect("listed");
+                negated[slot] = true;
+                i += 1;
+                continue;
+            }
             "-A" | "-I" if head.is_empty() => {
                 head = vec!["-A".to_string(), next.unwrap_or_default()];
                 // `-I CHAIN 1`: the position is where, not what.
@@ -111,8 +119,11 @@ pub fn normalize(rule: &str) -> Vec<String> {
         i += 1;
     }
     let mut out = head;
-    for (flag, v) in ["-s", "-d", "-i", "-o", "-p"].iter().zip(fixed) {
+    for ((flag, v), not) in ["-s", "-d", "-i", "-o", "-p"].iter().zip(fixed).zip(negated) {
         if let Some(v) = v {
+            if not {
+                out.push("!".into());
+            }
             out.extend([flag.to_string(), v]);
         }
     }

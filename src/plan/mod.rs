@@ -27,6 +27,8 @@ use std::fmt::Write as _;
 pub enum Step {
     /// One `ip -batch` process, in the root namespace or inside `netns`.
     Ip(IpBatch),
+    /// One `bridge -batch` process (static FDB entries), root namespace.
+    Bridge(IpBatch),
     /// One `iptables-restore --noflush` process covering several tables.
     Iptables(Restore),
     /// One `ebtables-restore --noflush` process (the bridge family).
@@ -66,7 +68,7 @@ pub struct Plan {
 impl Plan {
     pub fn push(&mut self, step: Step) {
         let empty = match &step {
-            Step::Ip(b) => b.lines.is_empty(),
+            Step::Ip(b) | Step::Bridge(b) => b.lines.is_empty(),
             Step::Iptables(r) | Step::Ebtables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
             Step::Sysctl { .. } | Step::File { .. } => false,
         };
@@ -127,6 +129,7 @@ impl Step {
                 args.extend(["--noflush".to_string(), "-w".to_string()]);
                 Some(("iptables-restore", args))
             }
+            Step::Bridge(_) => Some(("bridge", vec!["-batch".to_string(), "-".to_string()])),
             Step::Ebtables(_) => Some(("ebtables-restore", vec!["--noflush".to_string()])),
             Step::Sysctl { .. } | Step::File { .. } => None,
         }
@@ -134,7 +137,7 @@ impl Step {
 
     pub fn stdin_text(&self) -> String {
         match self {
-            Step::Ip(b) => b.lines.iter().map(|l| format!("{l}\n")).collect(),
+            Step::Ip(b) | Step::Bridge(b) => b.lines.iter().map(|l| format!("{l}\n")).collect(),
             Step::Iptables(r) | Step::Ebtables(r) => {
                 let mut s = String::new();
                 for t in r.tables.iter().filter(|t| !t.lines.is_empty()) {

@@ -33,6 +33,16 @@ pub struct Link {
     pub addrs: Vec<(Ipv4Addr, u8)>,
 }
 
+/// A subnet's bridge port, as /sys/class/net/<veth>/brport and the
+/// bridge's FDB show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Port {
+    /// Learning off, unicast flood off, isolated on (`iproute::bridge_port`).
+    pub guarded: bool,
+    /// The FDB points the subnet's MAC at this port, and at no other.
+    pub fdb: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Netns {
     pub links: HashMap<String, Link>,
@@ -45,6 +55,8 @@ pub struct Netns {
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub links: HashMap<String, Link>,
+    /// Recorded subnets' bridge ports, by veth (absent: not a port now).
+    pub ports: HashMap<String, Port>,
     pub unreachable: HashSet<Ipv4Net>,
     /// Recorded namespaces; `None` where the namespace does not exist.
     pub namespaces: HashMap<String, Option<Netns>>,
@@ -106,6 +118,7 @@ struct Builder {
     nat_tail: Vec<String>,
     files: Plan,
     bridge: Vec<String>,
+    fdb: Vec<String>,
     policies: Plan,
     stop: Vec<(u32, u64)>,
     restart: Vec<Restart>,
@@ -142,6 +155,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     }));
     plan.push(spoof::step(b.bridge));
     plan.push(Step::ip(None, b.root));
+    plan.push(Step::Bridge(super::IpBatch { netns: None, lines: b.fdb, tolerant: false }));
     for (ns, lines) in b.netns {
         plan.push(Step::ip(Some(&ns), lines));
     }
@@ -158,10 +172,14 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
 /// recorded one that is not running.
 fn services(b: &mut Builder, state: &State, obs: &Observed) {
     for v in state.vpcs.iter().filter(|v| obs.dead_resolvers.contains(v.name.as_str())) {
-        b.drift(Some(v), None, "its resolver (dnsmasq) is not running".into());
+        b.drift(Some(v), None, "its resolver (dnsmasq) is not running, or is stopped".into());
     }
     if obs.collector_dead && state.host.flow_logs.is_some() {
-        b.drifts.push(Drift { vpc: None, subnet: None, what: "the flow-log collector is not running".into() });
+        b.drifts.push(Drift {
+            vpc: None,
+            subnet: None,
+            what: "the flow-log collector (or its ulogd) is not running, or is stopped".into(),
+        });
     }
     for (path, text) in super::dns::files(state) {
         if obs.files.get(&path).is_some_and(|now| now.as_deref() != Some(text.as_str())) {
@@ -214,7 +232,21 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
                     if bridge.is_some() {
                         b.drift(Some(v), Some(s), format!("veth {} is not up on {}", s.veth, v.bridge));
                     }
-                    b.root.push(iproute::attach_up(&s.veth, &v.bridge));
+                    // A port made again has the bridge's defaults: guard it anew.
+                    b.root.extend([iproute::attach_up(&s.veth, &v.bridge), iproute::bridge_port(&s.veth)]);
+                    b.fdb.extend(subnet::fdb_lines(s));
+                } else if let Some(port) = obs.ports.get(&s.veth) {
+                    if !port.guarded {
+                        b.drift(Some(v), Some(s), format!("bridge port {} learns, floods or is not isolated", s.veth));
+                        b.root.push(iproute::bridge_port(&s.veth));
+                    }
+                    if !port.fdb {
+                        let mac = crate::model::kernel_names::subnet_mac(s.ip);
+                        b.drift(Some(v), Some(s), format!("the bridge's FDB does not point {mac} at {} alone", s.veth));
+                    }
+                    if !port.guarded || !port.fdb {
+                        b.fdb.extend(subnet::fdb_lines(s));
+                    }
                 }
                 inside(b, v, s, &ns);
             }
@@ -227,7 +259,7 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
             }
         }
         for a in s.apps.iter().filter(|a| obs.dead_apps.contains(&a.pid)) {
-            b.drift(Some(v), Some(s), format!("app on port {} (pid {}) is not running", a.port, a.pid));
+            b.drift(Some(v), Some(s), format!("app on port {} (pid {}) is not running, or is stopped", a.port, a.pid));
             if !b.restart.iter().any(|(x, y, p)| *x == v.name && *y == s.name && *p == a.port) {
                 b.restart.push((v.name.clone(), s.name.clone(), a.port));
             }
@@ -243,6 +275,7 @@ fn rebuild(b: &mut Builder, v: &Vpc, s: &Subnet, has_gateway: bool, obs: &Observ
         root.pop();
     }
     b.root.extend(root);
+    b.fdb.extend(subnet::fdb_lines(s));
     b.netns.push((s.namespace.clone(), subnet::netns_lines(s)));
     if let Some(p) = &s.policy {
         b.policies.extend(policy::apply(v, s, p, false));
@@ -419,6 +452,7 @@ mod tests {
         let v = &st.vpcs[0];
         for s in &v.subnets {
             o.links.insert(s.veth.clone(), link(true, Some("br-v"), &[]));
+            o.ports.insert(s.veth.clone(), Port { guarded: true, fdb: true });
             let mut ns = Netns { default_via: Some(s.gateway), ..Netns::default() };
             ns.links.insert("lo".into(), link(true, None, &[("127.0.0.1", 8)]));
             ns.links.insert("eth0".into(), link(true, None, &[(&s.ip.to_string(), 24)]));

@@ -18,7 +18,7 @@
 
 use super::firewall::{BasePresence, Table, finish};
 use super::{Restore, Step, TableEdit};
-use crate::model::kernel_names::vpc_spoof_chain;
+use crate::model::kernel_names::{subnet_mac, vpc_spoof_chain};
 use crate::model::{State, Vpc};
 
 pub const DISPATCH_CHAIN: &str = "VPCCTL-SPOOF";
@@ -34,14 +34,17 @@ pub fn declare(chain: &str) -> String {
     format!(":{chain} RETURN")
 }
 
-/// The rules of a VPC's chain: three per subnet port.
+/// The rules of a VPC's chain: three per subnet port. Each checks the
+/// frame's source MAC (and ARP's sender MAC) too: a port sends only as
+/// its own fixed MAC. Written as `ebtables-save` lists them, so that
+/// `doctor` can compare them line by line.
 pub fn vpc_rules(vpc: &Vpc) -> Vec<String> {
     let ch = vpc_spoof_chain(&vpc.bridge);
     let mut out = Vec::with_capacity(vpc.subnets.len() * 3);
     for s in &vpc.subnets {
-        let port = &s.veth;
-        out.push(format!("-A {ch} -p IPv4 -i {port} --ip-src {} -j RETURN", s.ip));
-        out.push(format!("-A {ch} -p ARP -i {port} --arp-ip-src {} -j RETURN", s.ip));
+        let (port, mac) = (&s.veth, subnet_mac(s.ip));
+        out.push(format!("-A {ch} -p IPv4 -s {mac} -i {port} --ip-src {} -j RETURN", s.ip));
+        out.push(format!("-A {ch} -p ARP -s {mac} -i {port} --arp-ip-src {} --arp-mac-src {mac} -j RETURN", s.ip));
         out.push(format!("-A {ch} -i {port} -j DROP"));
     }
     out
@@ -138,8 +141,8 @@ mod tests {
             lines(&State::default(), &after, &[], BasePresence::default()),
             [
                 ":VPCCTL-AS-a RETURN",
-                "-A VPCCTL-AS-a -p IPv4 -i v-a-pub --ip-src 10.1.1.2 -j RETURN",
-                "-A VPCCTL-AS-a -p ARP -i v-a-pub --arp-ip-src 10.1.1.2 -j RETURN",
+                "-A VPCCTL-AS-a -p IPv4 -s 02:76:0a:01:01:02 -i v-a-pub --ip-src 10.1.1.2 -j RETURN",
+                "-A VPCCTL-AS-a -p ARP -s 02:76:0a:01:01:02 -i v-a-pub --arp-ip-src 10.1.1.2 --arp-mac-src 02:76:0a:01:01:02 -j RETURN",
                 "-A VPCCTL-AS-a -i v-a-pub -j DROP",
                 ":VPCCTL-SPOOF RETURN",
                 "-A VPCCTL-SPOOF -j VPCCTL-AS-a",

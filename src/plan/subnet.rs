@@ -2,6 +2,7 @@
 //! a veth pair, the gateway address on the bridge, and inside the
 //! namespace its address and default route.
 
+use crate::model::kernel_names::subnet_mac;
 use crate::model::{Subnet, Vpc};
 use crate::plan::iproute;
 
@@ -12,11 +13,17 @@ pub const INNER_IF: &str = "eth0";
 pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
     vec![
         iproute::netns_add(&s.namespace),
-        iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF),
+        iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF, &subnet_mac(s.ip)),
         iproute::no_ipv6(&s.veth),
         iproute::attach_up(&s.veth, &vpc.bridge),
+        iproute::bridge_port(&s.veth),
         iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
     ]
+}
+
+/// Lines for `bridge -batch`: the port's static FDB entry.
+pub fn fdb_lines(s: &Subnet) -> Vec<String> {
+    vec![iproute::fdb_static(&subnet_mac(s.ip), &s.veth)]
 }
 
 /// Lines for the batch inside the subnet's namespace.
@@ -41,7 +48,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_subnet_is_five_root_lines_and_five_inside() {
+    fn a_subnet_is_six_root_lines_five_inside_and_its_fdb_entry() {
         let v: Vpc = serde_json::from_str(
             r#"{"name":"v","cidr":"10.1.0.0/16","bridge":"br-v","link_group":9,"chain":"VPCCTL-FWD-v","status":"ready",
             "subnets":[{"name":"web","cidr":"10.1.1.0/24","type":"public","namespace":"ns-v-web","veth":"v-v-web",
@@ -53,9 +60,10 @@ mod tests {
             root_lines(&v, s),
             [
                 "netns add ns-v-web",
-                "link add v-v-web group 9 type veth peer name eth0 netns ns-v-web",
+                "link add v-v-web group 9 type veth peer name eth0 address 02:76:0a:01:01:02 netns ns-v-web",
                 "link set v-v-web addrgenmode none",
                 "link set v-v-web master br-v up",
+                "link set v-v-web type bridge_slave learning off flood off isolated on",
                 "addr add 10.1.1.1/24 dev br-v"
             ]
         );
@@ -69,6 +77,7 @@ mod tests {
                 "route add default via 10.1.1.1"
             ]
         );
+        assert_eq!(fdb_lines(s), ["fdb replace 02:76:0a:01:01:02 dev v-v-web master static"]);
         assert_eq!(teardown_lines(s), ["link del v-v-web", "netns del ns-v-web"]);
     }
 }

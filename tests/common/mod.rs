@@ -69,7 +69,22 @@ impl Sandbox {
         if unsafe { libc::geteuid() } != 0 {
             return skip("needs root (sudo scripts/test.sh)");
         }
-        for tool in ["ip", "iptables", "iptables-restore", "ebtables-restore", "ping", "curl", "unshare", "nsenter", "dnsmasq", "ulogd"] {
+        for tool in [
+            "ip",
+            "bridge",
+            "iptables",
+            "iptables-restore",
+            "ebtables-restore",
+            "ping",
+            "curl",
+            "unshare",
+            "nsenter",
+            "dnsmasq",
+            "ulogd",
+            "socat",
+            "setpriv",
+            "flock",
+        ] {
             if which::which(tool).is_err() {
                 return skip(&format!("'{tool}' is not installed (scripts/test.sh installs it)"));
             }
@@ -251,7 +266,7 @@ chmod +x /run/vpcctl-sandbox/shim/ip"#
     pub fn count(&self, args: &str) -> usize {
         const SHIMS: &str = r#"
 mkdir -p /run/vpcctl-sandbox/count
-for p in ip iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
+for p in ip bridge iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
   [ -x /run/vpcctl-sandbox/count/$p ] && continue
   real=$(command -v $p)
   printf '#!/bin/sh\necho %s >> /run/vpcctl-sandbox/count/log\nexec %s "$@"\n' "$p" "$real" > /run/vpcctl-sandbox/count/$p

@@ -1,0 +1,333 @@
+//! Issue 22: isolation below L3 and between processes. Root inside a
+//! subnet is the adversary, as in `hardening.rs`; each attack is tried for
+//! real in its own sandbox and must fail, and the host must end as found.
+
+#[macro_use]
+mod common;
+
+use common::Sandbox;
+
+/// vpc1 with web, db and evil; db serves HTTP on 8080 (by hand).
+fn web_db_evil(sb: &Sandbox) {
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    for (s, cidr) in [("web", "10.10.1.0/24"), ("db", "10.10.2.0/24"), ("evil", "10.10.3.0/24")] {
+        sb.v(&["add-subnet", "vpc1", s, cidr]);
+    }
+    sb.serve_by_hand("ns-vpc1-db", 8080);
+    assert!(sb.curl("ns-vpc1-web", "http://10.10.2.2:8080/").is_some(), "web reaches db");
+}
+
+fn mac(sb: &Sandbox, ns: &str) -> String {
+    sb.ok(&format!("ip -n {ns} -o link show eth0 | grep -o 'link/ether [^ ]*' | cut -d' ' -f2")).trim().to_string()
+}
+
+/// Packets to db's address that reached evil's IP layer.
+fn captured(sb: &Sandbox) -> u64 {
+    let out = sb.ok("ip netns exec ns-vpc1-evil iptables -w -t raw -L PREROUTING -v -x -n");
+    out.lines().filter(|l| l.contains("10.10.2.2")).map(|l| l.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum()
+}
+
+#[test]
+fn a_subnet_using_another_subnets_mac_captures_nothing() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    web_db_evil(&sb);
+    let db_mac = mac(&sb, "ns-vpc1-db");
+    assert_eq!(db_mac, "02:76:0a:0a:02:02", "a fixed MAC, from the subnet's address");
+    // Root in evil takes db's MAC and keeps sending with it (to poison
+    // the bridge's table), while web talks to db.
+    sb.ok(&format!(
+        "ip -n ns-vpc1-evil link set eth0 address {db_mac}
+         ip netns exec ns-vpc1-evil iptables -w -t raw -A PREROUTING -d 10.10.2.2 -j ACCEPT
+         ( for i in $(seq 30); do ip netns exec ns-vpc1-evil ping -c1 -W0.1 10.10.3.1 >/dev/null 2>&1; sleep 0.05; done ) &
+         for i in $(seq 10); do ip netns exec ns-vpc1-web curl -s -m1 -H 'Authorization: secret' http://10.10.2.2:8080/ >/dev/null; sleep 0.1; done
+         wait"
+    ));
+    assert_eq!(captured(&sb), 0, "evil received traffic meant for db");
+    assert!(sb.curl("ns-vpc1-web", "http://10.10.2.2:8080/").is_some(), "web still reaches db");
+    // The FDB points db's MAC at db's port alone, and learned nothing.
+    let fdb = sb.ok("bridge fdb show br br-vpc1 | grep -v permanent");
+    let lines: Vec<&str> = fdb.lines().filter(|l| !l.contains(" self")).collect();
+    assert_eq!(
+        lines,
+        [
+            "02:76:0a:0a:01:02 dev v-vpc1-web master br-vpc1 static",
+            "02:76:0a:0a:02:02 dev v-vpc1-db master br-vpc1 static",
+            "02:76:0a:0a:03:02 dev v-vpc1-evil master br-vpc1 static",
+        ],
+        "{fdb}"
+    );
+    // 500 random source MACs make no entry at all.
+    sb.ok("for i in $(seq 500); do printf -v m '02:aa:00:00:%02x:%02x' $((i / 256)) $((i % 256)); ip -n ns-vpc1-evil link set eth0 address $m; ip netns exec ns-vpc1-evil ping -c1 -W0.01 10.10.3.1 >/dev/null 2>&1 || true; done 2>/dev/null | head -0");
+    assert_eq!(sb.ok("bridge fdb show br br-vpc1 | grep -c 02:aa: || true").trim(), "0");
+
+    // doctor sees a port that learns again or an entry gone; repair puts both back.
+    sb.ok("ip link set v-vpc1-db type bridge_slave learning on; bridge fdb del 02:76:0a:0a:01:02 dev v-vpc1-web master");
+    let doctor = sb.vpcctl(&["doctor"]);
+    assert!(doctor.stdout.contains("bridge port v-vpc1-db learns, floods or is not isolated"), "{doctor:?}");
+    assert!(doctor.stdout.contains("does not point 02:76:0a:0a:01:02 at v-vpc1-web"), "{doctor:?}");
+    sb.v(&["repair"]);
+    assert!(sb.vpcctl(&["doctor"]).ok());
+    assert_eq!(sb.ok("cat /sys/class/net/v-vpc1-db/brport/learning").trim(), "0");
+
+    sb.end_by_hand();
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn without_br_netfilter_subnets_reach_each_other_only_through_the_host() {
+    let sb = sandbox!();
+    // Most hosts that are not Docker hosts: the bridge hands nothing to iptables.
+    sb.ok("echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables");
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    web_db_evil(&sb);
+    let nacl = sb.file(
+        "db-nacl.json",
+        r#"{"inbound": [{"rule": 100, "protocol": "tcp", "ports": "8080", "cidr": "10.10.1.0/24", "action": "allow"},
+                        {"rule": 110, "protocol": "udp", "ports": "9999", "cidr": "10.10.1.0/24", "action": "allow"}],
+            "outbound": [{"rule": 100, "protocol": "tcp", "ports": "1024-65535", "cidr": "10.10.0.0/16", "action": "allow"}]}"#,
+    );
+    sb.v(&["apply-nacl", "vpc1", "db", "--nacl", &nacl]);
+    assert!(sb.curl("ns-vpc1-web", "http://10.10.2.2:8080/").is_some(), "the NACL admits web");
+    assert!(sb.curl("ns-vpc1-evil", "http://10.10.2.2:8080/").is_none(), "the NACL refuses evil when routed");
+    // Root in evil makes db's subnet on-link and goes straight across the bridge.
+    sb.ok("ip -n ns-vpc1-evil route add 10.10.2.0/24 dev eth0");
+    assert!(sb.curl("ns-vpc1-evil", "http://10.10.2.2:8080/").is_none(), "evil reached db at L2, past the NACL");
+    // Broadcast and multicast reach no other subnet.
+    sb.ok("ip netns exec ns-vpc1-db socat -u UDP4-RECV:9999 /run/vpcctl-sandbox/udp.log >/dev/null 2>&1 & echo $! >> /run/vpcctl-sandbox/by-hand.pids; sleep 0.3");
+    sb.ok("echo limited | ip netns exec ns-vpc1-evil socat - UDP4-DATAGRAM:255.255.255.255:9999,broadcast
+           echo directed | ip netns exec ns-vpc1-evil socat - UDP4-DATAGRAM:10.10.255.255:9999,broadcast
+           echo allhosts | ip netns exec ns-vpc1-evil socat - UDP4-DATAGRAM:224.0.0.1:9999
+           echo unicast | ip netns exec ns-vpc1-web socat - UDP4-DATAGRAM:10.10.2.2:9999
+           sleep 0.3");
+    // The unicast datagram from web proves the listener was listening.
+    assert_eq!(sb.ok("cat /run/vpcctl-sandbox/udp.log").trim(), "unicast");
+    sb.end_by_hand();
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn a_closed_stdout_does_not_cut_a_change_short() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "a", "10.10.1.0/24"]);
+    sb.v(&["add-subnet", "vpc1", "b", "10.10.2.0/24"]);
+    sb.ok("ip -n ns-vpc1-a route del default; ip -n ns-vpc1-b route del default");
+    // repair says what it fixes before it fixes it; nobody reads that here.
+    let out = sb.sh("$VPCCTL repair 2>/run/vpcctl-sandbox/err | (exec <&-; sleep 1); echo ${PIPESTATUS[0]}; cat /run/vpcctl-sandbox/err");
+    assert_eq!(out.stdout, "141\n", "finished, then exit 141 quietly: {out:?}");
+    assert!(sb.vpcctl(&["doctor"]).ok(), "repair was cut short");
+    assert!(sb.ping("ns-vpc1-a", "10.10.2.2"));
+    let out = sb.sh("$VPCCTL teardown-all | (exec <&-; sleep 1); echo ${PIPESTATUS[0]}");
+    assert_eq!(out.stdout, "141\n", "{out:?}");
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn a_lock_held_by_another_user_does_not_block_a_change() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    // nobody squats on the abstract socket an earlier vpcctl locked with,
+    // and cannot open the lock file at all.
+    let squat = sb.sh(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups socat ABSTRACT-LISTEN:vpcctl/host-lock,fork /dev/null >/dev/null 2>&1 & echo $! >> /run/vpcctl-sandbox/by-hand.pids; sleep 0.3
+         setpriv --reuid=65534 --regid=65534 --clear-groups flock -n /run/vpcctl/host-$(stat -L -c %i /proc/self/ns/net).lock true",
+    );
+    assert!(!squat.ok(), "nobody could take the lock file: {squat:?}");
+    let out = sb.sh("timeout 20 $VPCCTL add-subnet vpc1 a 10.10.1.0/24");
+    assert!(out.ok(), "add-subnet was blocked: {out:?}");
+    sb.end_by_hand();
+    // A run that hangs holding it makes the next give up in time, naming it.
+    sb.ip_shim(1, "hang");
+    let out = sb.sh(
+        "PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL add-subnet vpc1 b 10.10.2.0/24 >/dev/null 2>&1 & pid=$!
+         for i in $(seq 200); do [ -s /run/vpcctl-sandbox/shim/hung ] && break; sleep 0.05; done
+         VPCCTL_LOCK_TIMEOUT=1 timeout 20 $VPCCTL add-subnet vpc1 c 10.10.3.0/24 2>&1; echo \"same dir: $?\"
+         VPCCTL_LOCK_TIMEOUT=1 timeout 20 $VPCCTL --state-dir /run/vpcctl-sandbox/other create-vpc vpc2 10.20.0.0/16 2>&1; echo \"other dir: $?\"
+         kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid; rm -rf /run/vpcctl-sandbox/other",
+    );
+    let holder = "add-subnet vpc1 b 10.10.2.0/24)";
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].contains("/var/lib/vpcctl/state.lock for 1 s (pid ") && lines[0].contains(holder), "{out:?}");
+    assert_eq!(lines[1], "same dir: 3");
+    assert!(lines[2].contains("/run/vpcctl/host-") && lines[2].contains(holder), "{out:?}");
+    assert_eq!(lines[3], "other dir: 3");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+/// vpc1 (web public with an EIP and port 80 exposed, db private, no NAT)
+/// and vpc2 (x, public with NAT): vpc2 can reach the uplink's addresses.
+fn eip_and_a_neighbour(sb: &Sandbox) {
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8080"]);
+    sb.v(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.10"]);
+    sb.v(&["expose", "vpc1", "web", "--port", "8080", "--host-port", "80"]);
+    sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
+    sb.v(&["add-subnet", "vpc2", "x", "10.20.1.0/24", "--public"]);
+    sb.v(&["enable-nat", "vpc2"]);
+    assert!(sb.curl("internet", "http://203.0.113.10:8080/").is_some(), "the EIP from the internet");
+    assert!(sb.curl("internet", "http://203.0.113.2:80/").is_some(), "the exposed port from the internet");
+    assert!(sb.curl("ns-vpc2-x", "http://198.51.100.80/").is_some(), "vpc2 reaches the internet");
+}
+
+#[test]
+fn another_vpc_cannot_come_in_through_an_eip_or_an_exposed_port() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    eip_and_a_neighbour(&sb);
+    assert!(sb.curl("ns-vpc2-x", "http://203.0.113.10:8080/").is_none(), "vpc2 reached vpc1/web through its EIP");
+    assert!(sb.curl("ns-vpc2-x", "http://203.0.113.2:80/").is_none(), "vpc2 reached vpc1/web through the exposed port");
+    let explain = sb.vpcctl(&["test-connectivity", "vpc2", "x", "203.0.113.10", "--port", "8080", "--explain"]);
+    assert!(!explain.stdout.contains("vpc1"), "the analyzer sends vpc2 to vpc1: {explain:?}");
+    // The host itself still reaches both (OUTPUT).
+    assert!(sb.curl_host("http://203.0.113.10:8080/").is_some_and(|b| b.contains("subnet web")), "the host to the EIP");
+    assert!(sb.curl_host("http://203.0.113.2:80/").is_some(), "the host to the exposed port");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn the_internet_cannot_claim_a_vpc_address_or_reach_a_private_one() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    eip_and_a_neighbour(&sb);
+    // Count what reaches web "from" db's address.
+    sb.ok("ip netns exec ns-vpc1-web iptables -w -t raw -A PREROUTING -s 10.10.2.2 -j ACCEPT
+           ip netns exec internet ip addr add 10.10.2.2/32 dev lo");
+    for url in ["http://203.0.113.10:8080/", "http://203.0.113.2:80/"] {
+        sb.sh(&format!("ip netns exec internet curl -s -m 1 --interface 10.10.2.2 {url}"));
+    }
+    let seen = sb.ok("ip netns exec ns-vpc1-web iptables -w -t raw -L PREROUTING -v -x -n | awk '/10.10.2.2/ {print $1}'");
+    assert_eq!(seen.trim(), "0", "a packet from the uplink claiming 10.10.2.2 reached web");
+    sb.ok("ip netns exec internet ip addr del 10.10.2.2/32 dev lo");
+    // With a route to the VPC, the subnet's own address answers nothing
+    // from outside: the EIP opens the EIP, not the subnet.
+    sb.ok("ip -n internet route add 10.10.0.0/16 via 203.0.113.2");
+    assert!(sb.curl("internet", "http://10.10.1.2:8080/").is_none(), "web's private address answered the internet");
+    assert!(!sb.ping("internet", "10.10.1.2"), "web's private address answered a ping");
+    sb.ok("ip -n internet route del 10.10.0.0/16 via 203.0.113.2");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn an_eip_without_nat_never_reaches_metadata_addresses() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.ok("ip -n internet addr add 169.254.169.254/32 dev lo");
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.10"]);
+    assert!(sb.curl("ns-vpc1-web", "http://198.51.100.80/").is_some_and(|b| b.contains("you are 203.0.113.10")), "out through the EIP");
+    assert!(!sb.ping("ns-vpc1-web", "169.254.169.254"), "web reached a metadata address through its EIP");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+/// The recorded app (pid, uid) of `vpc/subnet`.
+fn app_of(sb: &Sandbox, vpc: &str, subnet: &str) -> (u32, u32) {
+    let st: serde_json::Value = serde_json::from_str(&sb.state_json()).unwrap();
+    let v = st["vpcs"].as_array().unwrap().iter().find(|v| v["name"] == vpc).unwrap();
+    let s = v["subnets"].as_array().unwrap().iter().find(|s| s["name"] == subnet).unwrap();
+    let a = &s["apps"][0];
+    (a["pid"].as_u64().unwrap() as u32, a["uid"].as_u64().unwrap_or(u64::MAX) as u32)
+}
+
+fn resolver_pid(sb: &Sandbox, vpc: &str) -> u32 {
+    let st: serde_json::Value = serde_json::from_str(&sb.state_json()).unwrap();
+    let v = st["vpcs"].as_array().unwrap().iter().find(|v| v["name"] == vpc).unwrap();
+    v["dns"]["process"]["pid"].as_u64().unwrap() as u32
+}
+
+#[test]
+fn an_apps_user_cannot_signal_trace_or_read_another_vpcs_app_or_a_resolver() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
+    sb.v(&["add-subnet", "vpc2", "x", "10.20.1.0/24"]);
+    // Root's environment holds a secret; sudo gave vpcctl supplementary groups.
+    sb.ok("SECRET=hunter2 setpriv --groups 4,27 $VPCCTL deploy-app vpc1 web --port 8080 >/dev/null");
+    sb.ok("SECRET=hunter2 $VPCCTL deploy-app vpc2 x --port 8080 >/dev/null");
+    let (a, a_uid) = app_of(&sb, "vpc1", "web");
+    let (b, b_uid) = app_of(&sb, "vpc2", "x");
+    assert_ne!(a_uid, b_uid, "each app its own uid");
+    assert!(a_uid >= 0x7000_0000 && b_uid >= 0x7000_0000, "from vpcctl's range: {a_uid} {b_uid}");
+    // A clean environment, and no groups but its own.
+    let environ = sb.ok(&format!("tr '\\0' '\\n' < /proc/{a}/environ"));
+    assert_eq!(environ, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHOME=/\nLANG=C.UTF-8\n");
+    assert_eq!(sb.ok(&format!("grep ^Groups: /proc/{a}/status")).split_whitespace().count(), 1, "supplementary groups leaked in");
+    // As app a's user: nothing of app b or of either resolver is reachable.
+    let as_a = |what: &str| sb.sh(&format!("setpriv --reuid={a_uid} --regid={a_uid} --clear-groups bash -c '{what}'")).ok();
+    assert!(as_a(&format!("exec 3< /proc/{a}/mem")), "control: a may trace itself");
+    for target in [b, resolver_pid(&sb, "vpc1"), resolver_pid(&sb, "vpc2")] {
+        assert!(!as_a(&format!("kill -0 {target}")), "a can signal {target}");
+        assert!(!as_a(&format!("exec 3< /proc/{target}/mem")), "a can ptrace {target}");
+        assert!(!as_a(&format!("cat /proc/{target}/environ")), "a can read {target}'s environment");
+        assert!(!as_a(&format!("cat /proc/{target}/maps")), "a can read {target}'s maps");
+    }
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn an_apps_children_die_with_it() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    let escape = "setsid sleep 1000 & exec $0 serve --port 8080";
+    sb.ok(&format!("$VPCCTL deploy-app vpc1 web --port 8080 -- sh -c '{escape}' $VPCCTL >/dev/null"));
+    assert!(sb.sh("pgrep -f 'sleep 1000'").ok(), "the child runs");
+    sb.v(&["stop-app", "vpc1", "web"]);
+    assert!(!sb.sh("pgrep -f 'sleep 1000'").ok(), "stop-app left the app's child running");
+    sb.ok(&format!("$VPCCTL deploy-app vpc1 web --port 8080 -- sh -c '{escape}' $VPCCTL >/dev/null"));
+    sb.v(&["delete-subnet", "vpc1", "web"]);
+    assert!(!sb.sh("pgrep -f 'sleep 1000'").ok(), "delete-subnet left the app's child running");
+    let ours = sb.sh("ls /sys/fs/cgroup/vpcctl.apps/$(stat -L -c %i /proc/self/ns/net)");
+    assert!(!ours.ok(), "an app's cgroup was left behind: {ours:?}");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn doctor_sees_a_stopped_resolver_or_log_daemon_and_repair_restarts_them() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    sb.v(&["flow-logs", "enable", "vpc1"]);
+    assert!(sb.vpcctl(&["doctor"]).ok());
+    let resolver = resolver_pid(&sb, "vpc1");
+    sb.ok(&format!("kill -STOP {resolver}; kill -STOP $(pgrep -x ulogd)"));
+    let doctor = sb.vpcctl(&["doctor"]);
+    assert!(!doctor.ok(), "{doctor:?}");
+    assert!(doctor.stdout.contains("resolver (dnsmasq) is not running, or is stopped"), "{doctor:?}");
+    assert!(doctor.stdout.contains("flow-log collector (or its ulogd) is not running, or is stopped"), "{doctor:?}");
+    sb.v(&["repair"]);
+    assert!(sb.vpcctl(&["doctor"]).ok(), "repair left drift");
+    assert_ne!(resolver_pid(&sb, "vpc1"), resolver, "a new resolver");
+    assert_eq!(sb.ok("ps -C ulogd,dnsmasq -o stat= | grep -c '^T' || true").trim(), "0", "nothing stopped remains");
+    let name = sb.sh("ip netns exec ns-vpc1-web getent hosts web.vpc1.internal");
+    assert!(name.ok(), "names resolve again: {name:?}");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
