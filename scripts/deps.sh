@@ -17,3 +17,8 @@ fi
 # The flow-log collector writes JSON: ulogd2's JSON output is its own package.
 ls /usr/lib/*/ulogd/ulogd_output_JSON.so /usr/lib/ulogd/ulogd_output_JSON.so >/dev/null 2>&1 ||
     { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq ulogd2-json >/dev/null; }
+# The resolvers and the flow-log daemon drop to users of their own.
+for u in vpcctl-dns vpcctl-flowlog; do
+    id -u "$u" >/dev/null 2>&1 ||
+        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+done

@@ -17,5 +17,12 @@ install -d "$root$prefix/share/man/man1" "$root$prefix/share/bash-completion/com
 "$bin" completions bash > "$root$prefix/share/bash-completion/completions/vpcctl"
 "$bin" completions zsh > "$root$prefix/share/zsh/site-functions/_vpcctl"
 "$bin" completions fish > "$root$prefix/share/fish/vendor_completions.d/vpcctl.fish"
+if [[ -z "$root" ]]; then
+    # The resolvers and the flow-log daemon drop to users of their own.
+    for u in vpcctl-dns vpcctl-flowlog; do
+        id -u "$u" >/dev/null 2>&1 ||
+            useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+    done
+fi
 echo "installed $root$prefix/bin/vpcctl, its man page (man vpcctl) and bash, zsh and fish completions"
 echo "(a new shell picks the completions up; bash needs the bash-completion package)"

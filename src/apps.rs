@@ -2,7 +2,6 @@
 //! know when they listen, and stop them without ever killing a stranger
 //! who inherited a recycled PID.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -189,6 +188,18 @@ pub fn end_cgroup(log: &Path) {
     }
 }
 
+/// The system users the helpers drop to, where the host has them
+/// (scripts/deps.sh and scripts/install.sh make them): then no app, and no
+/// other daemon running as `nobody`, shares a uid with a resolver or the
+/// log daemon.
+pub const DNS_USER: &str = "vpcctl-dns";
+pub const FLOWLOG_USER: &str = "vpcctl-flowlog";
+
+/// `dedicated` if the host has that user, else `nobody` (doctor warns).
+pub fn helper_user(dedicated: &'static str) -> &'static str {
+    if lookup_user(dedicated).is_ok() { dedicated } else { "nobody" }
+}
+
 /// What an app's environment holds: nothing of vpcctl's own (a secret in
 /// root's environment must not reach an app), just enough to run.
 pub const APP_ENV: [(&str, &str); 3] =
@@ -214,16 +225,9 @@ pub fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
 /// through a link planted where the log goes.
 fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
     if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::files::ensure_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(log)
-        .with_context(|| format!("cannot create log file {}", log.display()))?;
+    let out = crate::files::create(log, 0o600).with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
     Ok((out, err))
 }
@@ -237,6 +241,10 @@ fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
 pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) -> Result<Child> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // Apps' logs (`apps/<vpc>/`) are root's alone, whatever was there.
+    for d in log.ancestors().skip(1).take(2) {
+        crate::files::dir(d, 0o700).with_context(|| format!("cannot create {}", d.display()))?;
+    }
     let (out, err) = open_log(log)?;
     let (uid, gid) = who.ids()?;
     let cgroup = open_cgroup(log);

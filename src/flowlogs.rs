@@ -8,6 +8,12 @@
 //! to `records.jsonl`, rotated to `records.jsonl.1` past the size cap.
 //! `flow-logs show` asks it, over a unix socket, to write out what it has
 //! so far, so a record appears within a moment of the traffic.
+//!
+//! A flood cannot grow it or erase the history: a window holds at most
+//! `MAX_FLOWS` flows, and one write at most half the size cap; what does
+//! not fit is counted into a SKIPDATA record per interface, as AWS does
+//! when it cannot capture a window's records. The kernel also copies at
+//! most `plan::flow::LOG_RATE` packets a second per rule.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,11 +43,12 @@ pub struct Record {
     pub account_id: Option<String>,
     #[serde(rename = "interface-id")]
     pub interface_id: String,
-    pub srcaddr: Ipv4Addr,
-    pub dstaddr: Ipv4Addr,
+    /// `None` in a SKIPDATA record (AWS's "-"), as are the ports and protocol.
+    pub srcaddr: Option<Ipv4Addr>,
+    pub dstaddr: Option<Ipv4Addr>,
     pub srcport: Option<u16>,
     pub dstport: Option<u16>,
-    pub protocol: u8,
+    pub protocol: Option<u8>,
     pub packets: u64,
     pub bytes: u64,
     pub start: u64,
@@ -52,6 +59,28 @@ pub struct Record {
 }
 
 impl Record {
+    /// What could not be kept of a window at one interface: how many
+    /// packets and bytes, and when.
+    pub fn skipdata(vpc: &str, interface: &str, packets: u64, bytes: u64, start: u64, end: u64) -> Record {
+        Record {
+            vpc: vpc.to_string(),
+            version: 2,
+            account_id: None,
+            interface_id: interface.to_string(),
+            srcaddr: None,
+            dstaddr: None,
+            srcport: None,
+            dstport: None,
+            protocol: None,
+            packets,
+            bytes,
+            start,
+            end,
+            action: "-".into(),
+            log_status: "SKIPDATA".into(),
+        }
+    }
+
     /// The space-separated line, '-' for what is missing.
     pub fn line(&self) -> String {
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
@@ -60,11 +89,11 @@ impl Record {
             self.version,
             opt(self.account_id.clone()),
             self.interface_id,
-            self.srcaddr,
-            self.dstaddr,
+            opt(self.srcaddr.map(|a| a.to_string())),
+            opt(self.dstaddr.map(|a| a.to_string())),
             opt(self.srcport.map(|p| p.to_string())),
             opt(self.dstport.map(|p| p.to_string())),
-            self.protocol,
+            opt(self.protocol.map(|p| p.to_string())),
             self.packets,
             self.bytes,
             self.start,
@@ -141,20 +170,46 @@ struct Counts {
     end: u64,
 }
 
+/// Flows one window holds; packets of further flows are only counted
+/// (SKIPDATA). 10,000 flows are about 1 MB of memory.
+pub const MAX_FLOWS: usize = 10_000;
+/// Addresses whose skipped packets are counted (a subnet's address is
+/// one end of every flow it logs, so this is generous).
+const MAX_SKIPPED_ENDS: usize = 4096;
+
+impl Counts {
+    fn new(p: &Packet) -> Counts {
+        Counts { packets: 0, bytes: 0, start: p.time, end: p.time }
+    }
+
+    fn add(&mut self, packets: u64, bytes: u64, start: u64, end: u64) {
+        self.packets += packets;
+        self.bytes += bytes;
+        self.start = self.start.min(start);
+        self.end = self.end.max(end);
+    }
+}
+
 /// Packets summed into flows until the window closes.
 #[derive(Debug, Default)]
 pub struct Aggregator {
     flows: HashMap<FlowKey, Counts>,
+    /// Per address, packets of flows that did not fit in the window.
+    skipped: HashMap<Ipv4Addr, Counts>,
 }
 
 impl Aggregator {
     pub fn add(&mut self, p: &Packet) {
         let key = FlowKey { accepted: p.accepted, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, protocol: p.protocol };
-        let c = self.flows.entry(key).or_insert(Counts { packets: 0, bytes: 0, start: p.time, end: p.time });
-        c.packets += 1;
-        c.bytes += p.bytes;
-        c.start = c.start.min(p.time);
-        c.end = c.end.max(p.time);
+        if self.flows.len() >= MAX_FLOWS && !self.flows.contains_key(&key) {
+            for ip in [p.src, p.dst] {
+                if self.skipped.len() < MAX_SKIPPED_ENDS || self.skipped.contains_key(&ip) {
+                    self.skipped.entry(ip).or_insert_with(|| Counts::new(p)).add(1, p.bytes, p.time, p.time);
+                }
+            }
+            return;
+        }
+        self.flows.entry(key).or_insert_with(|| Counts::new(p)).add(1, p.bytes, p.time, p.time);
     }
 
     /// The records of the window so far, one per flow and per subnet
@@ -168,6 +223,11 @@ impl Aggregator {
             }
         }
         let mut out = vec![];
+        for (ip, c) in self.skipped.drain() {
+            if let Some((vpc, veth)) = ends.get(&ip).copied() {
+                out.push(Record::skipdata(vpc, veth, c.packets, c.bytes, c.start, c.end));
+            }
+        }
         for (k, c) in self.flows.drain() {
             let mut seen = vec![];
             for ip in [k.src, k.dst] {
@@ -181,11 +241,11 @@ impl Aggregator {
                     version: 2,
                     account_id: None,
                     interface_id: veth.to_string(),
-                    srcaddr: k.src,
-                    dstaddr: k.dst,
+                    srcaddr: Some(k.src),
+                    dstaddr: Some(k.dst),
                     srcport: k.sport,
                     dstport: k.dport,
-                    protocol: k.protocol,
+                    protocol: Some(k.protocol),
                     packets: c.packets,
                     bytes: c.bytes,
                     start: c.start,
@@ -200,23 +260,46 @@ impl Aggregator {
     }
 }
 
+/// The lines of `records` that fit in `budget` bytes; what does not fit
+/// becomes one SKIPDATA record per interface, for which room is kept.
+fn lines_within(records: &[Record], budget: usize) -> String {
+    /// A SKIPDATA line is about 250 bytes (a VPC and an interface name
+    /// are at most 64 and 15).
+    const SKIP_LINE: usize = 320;
+    let line = |r: &Record| serde_json::to_string(r).unwrap_or_default() + "\n";
+    let mut text = String::new();
+    let mut over: std::collections::BTreeMap<(String, String), Counts> = Default::default();
+    let interfaces: std::collections::HashSet<(&str, &str)> = records.iter().map(|r| (r.vpc.as_str(), r.interface_id.as_str())).collect();
+    let room = budget.saturating_sub(interfaces.len() * SKIP_LINE);
+    for r in records {
+        let l = line(r);
+        if over.is_empty() && text.len() + l.len() <= room {
+            text.push_str(&l);
+            continue;
+        }
+        let c = over.entry((r.vpc.clone(), r.interface_id.clone())).or_insert(Counts { packets: 0, bytes: 0, start: r.start, end: r.end });
+        c.add(r.packets, r.bytes, r.start, r.end);
+    }
+    for ((vpc, veth), c) in over {
+        text.push_str(&line(&Record::skipdata(&vpc, &veth, c.packets, c.bytes, c.start, c.end)));
+    }
+    text
+}
+
 /// Append records to the file, rotating it first when it would pass `max`.
 fn append(dir: &Path, records: &[Record], max: u64) -> std::io::Result<()> {
     if records.is_empty() {
         return Ok(());
     }
     let path = dir.join(RECORDS);
-    let mut text = String::new();
-    for r in records {
-        text.push_str(&serde_json::to_string(r).unwrap_or_default());
-        text.push('\n');
-    }
+    // Two files of at most half the cap each: one write fits in one.
+    let text = lines_within(records, (max / 2) as usize);
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     if size > 0 && size + text.len() as u64 > max / 2 {
         // Two files of at most half the cap each: the cap holds for both.
         std::fs::rename(&path, dir.join(format!("{RECORDS}.1")))?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut f = crate::files::append(&path, 0o600)?;
     f.write_all(text.as_bytes())
 }
 
@@ -289,7 +372,8 @@ fn ulogd_conf(c: &FlowLogCollector, plugins: &Path) -> String {
 pub fn collect(state_dir: &Path) -> Result<()> {
     let state = crate::state::Store::open_readonly(state_dir).load()?;
     let c = state.host.flow_logs.clone().ok_or_else(|| anyhow!("no flow-log collector is recorded in {}", state_dir.display()))?;
-    std::fs::create_dir_all(&c.dir)?;
+    // Root's alone: the records say who talked to whom.
+    crate::files::dir(&c.dir, 0o700)?;
     let packets = make_fifo(&c.dir.join(FIFO))?;
     let mut ulogd = start_ulogd(&c)?;
     let agg = Arc::new(Mutex::new(Aggregator::default()));
@@ -306,6 +390,7 @@ pub fn collect(state_dir: &Path) -> Result<()> {
     let control = c.dir.join(CONTROL);
     let _ = std::fs::remove_file(&control);
     let listener = UnixListener::bind(&control).with_context(|| format!("cannot listen on {}", control.display()))?;
+    std::fs::set_permissions(&control, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let on_request = flusher.clone();
     std::thread::spawn(move || serve_flushes(listener, on_request));
     errln!("collecting NFLOG group {} into {} every {} s", c.group, c.dir.join(RECORDS).display(), c.window_secs);
@@ -339,12 +424,12 @@ fn make_fifo(path: &Path) -> Result<std::fs::File> {
 /// our child, in our process group, so it ends with us.
 fn start_ulogd(c: &FlowLogCollector) -> Result<std::process::Child> {
     let conf = c.dir.join("ulogd.conf");
-    std::fs::write(&conf, ulogd_conf(c, &ulogd_plugins()?))?;
+    crate::files::write_atomic(&conf, ulogd_conf(c, &ulogd_plugins()?).as_bytes(), 0o600, None)?;
     let log = c.dir.join("ulogd.log");
     let _ = std::fs::remove_file(&log);
-    // Root only to bind the NFLOG group and open its files; then nobody.
+    // Root only to bind the NFLOG group and open its files; then its own user.
     let mut ulogd = std::process::Command::new(ulogd_program()?)
-        .args(["-u", crate::resolver::USER, "-c"])
+        .args(["-u", crate::apps::helper_user(crate::apps::FLOWLOG_USER), "-c"])
         .arg(&conf)
         .spawn()
         .context("cannot start ulogd")?;
@@ -478,5 +563,32 @@ mod tests {
         let kept = read_records(&dir);
         assert!(!kept.is_empty() && kept.last().unwrap().srcport == Some(49), "newest kept last");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_flood_of_flows_is_capped_and_reported_as_skipdata() {
+        let mut a = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Public)]);
+        a.flow_logs = true;
+        let st = State { vpcs: vec![a], ..State::default() };
+        let p = parse_packet(ULOGD_LINE).unwrap();
+        let mut agg = Aggregator::default();
+        for i in 0..(MAX_FLOWS as u32 + 100) {
+            agg.add(&Packet { sport: Some((i % 60000) as u16), dport: Some((i / 60000) as u16), ..p.clone() });
+        }
+        let r = agg.drain(&st);
+        let skip: Vec<&Record> = r.iter().filter(|r| r.log_status == "SKIPDATA").collect();
+        assert_eq!((r.len(), skip.len()), (MAX_FLOWS + 1, 1));
+        assert_eq!((skip[0].packets, skip[0].interface_id.as_str()), (100, "v-a-web"));
+        assert!(
+            skip[0].line().starts_with("2 - v-a-web - - - - - 100 6000 ") && skip[0].line().ends_with(" - SKIPDATA"),
+            "{}",
+            skip[0].line()
+        );
+        // One write keeps within its half of the cap, and says what it left out.
+        let text = lines_within(&r, 100_000);
+        assert!(text.len() <= 100_000, "{}", text.len());
+        let last: Record = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last.log_status, "SKIPDATA");
+        assert!(last.packets > 9000, "the flows left out are counted: {}", last.packets);
     }
 }

@@ -8,6 +8,7 @@ mod apps;
 mod cli;
 mod commands;
 mod error;
+mod files;
 mod flowlogs;
 mod host;
 mod httpd;
@@ -26,6 +27,10 @@ use cli::{Cli, Command};
 fn main() {
     // SIGPIPE stays ignored (Rust's default): a reader that goes away
     // (`| head`) must not end vpcctl in the middle of a change (see `out`).
+    // Whatever the caller's umask, what vpcctl creates is private unless
+    // it says otherwise (see `files`); the helpers it starts inherit this.
+    // SAFETY: umask(2) has no preconditions.
+    unsafe { libc::umask(0o077) };
     let json = std::env::args().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -21,7 +21,9 @@ use crate::model::Vpc;
 use crate::model::services::{Helper, Resolver};
 
 /// Who the resolver runs as once it has bound its sockets.
-pub const USER: &str = "nobody";
+pub fn user() -> &'static str {
+    apps::helper_user(apps::DNS_USER)
+}
 
 /// dnsmasq's arguments: nothing from /etc/dnsmasq.conf, no DHCP, no
 /// /etc/hosts, no pid file, logs to stderr (our log file).
@@ -39,7 +41,7 @@ pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
         "--bogus-priv".into(),
         "--resolv-file=/etc/resolv.conf".into(),
         "--pid-file=".into(),
-        format!("--user={USER}"),
+        format!("--user={}", user()),
         format!("--group={group}"),
         "--log-facility=-".into(),
     ]
@@ -52,8 +54,8 @@ pub fn program() -> Result<PathBuf> {
     Ok(crate::host::resolve("dnsmasq")?)
 }
 
-/// The name of `nobody`'s primary group (`nogroup` on Debian).
-fn group_of(user: &str) -> Result<String> {
+/// The name of a user's primary group (`nogroup` for `nobody` on Debian).
+pub fn group_of(user: &str) -> Result<String> {
     let (_, gid) = apps::lookup_user(user)?;
     // SAFETY: getgrgid; the result is read at once.
     let gr = unsafe { libc::getgrgid(gid) };
@@ -64,14 +66,16 @@ fn group_of(user: &str) -> Result<String> {
     Ok(unsafe { std::ffi::CStr::from_ptr((*gr).gr_name) }.to_string_lossy().into_owned())
 }
 
-/// `nobody` must reach the hosts file: the state dir (0700 when vpcctl
-/// made it) gets search permission for others, which lists nothing.
+/// The resolver's user must reach the hosts file, and only it: the state
+/// dir (0700 when vpcctl made it) and `dns/` get search permission for
+/// others, which lists nothing; the VPC's hosts directory is readable by
+/// the resolver's group alone (see `plan::Readers`).
 fn open_path_to(r: &Resolver) -> Result<()> {
     let dns_dir = r.hosts_dir.parent().ok_or_else(|| anyhow!("resolver directory without a parent"))?;
-    for dir in [r.hosts_dir.as_path(), dns_dir] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    }
+    crate::files::dir(dns_dir, 0o711).with_context(|| format!("cannot create {}", dns_dir.display()))?;
+    crate::files::dir(&r.hosts_dir, 0o750).with_context(|| format!("cannot create {}", r.hosts_dir.display()))?;
+    let (_, gid) = apps::lookup_user(user())?;
+    std::os::unix::fs::chown(&r.hosts_dir, Some(0), Some(gid))?;
     if let Some(state_dir) = dns_dir.parent() {
         let mode = std::fs::metadata(state_dir)?.permissions().mode();
         if mode & 0o001 == 0 {
@@ -85,7 +89,7 @@ fn open_path_to(r: &Resolver) -> Result<()> {
 pub fn spawn(vpc: &Vpc, r: &Resolver) -> Result<(std::process::Child, Helper)> {
     let program = program()?;
     open_path_to(r)?;
-    let args = args(vpc, r, &group_of(USER)?);
+    let args = args(vpc, r, &group_of(user())?);
     let child = apps::spawn_helper(&program, &args, &r.log)?;
     let helper = Helper { pid: child.id(), start_time: apps::start_time(child.id()).unwrap_or(0) };
     Ok((child, helper))
@@ -96,7 +100,7 @@ pub fn spawn(vpc: &Vpc, r: &Resolver) -> Result<(std::process::Child, Helper)> {
 /// switch of user is the sign it is ready. One that does not get there is
 /// stopped.
 pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r: &Resolver) -> Result<()> {
-    let (nobody, _) = apps::lookup_user(USER)?;
+    let (nobody, _) = apps::lookup_user(user())?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -125,5 +129,6 @@ pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r
 
 /// The command a dry run prints for starting it.
 pub fn script(vpc: &Vpc, r: &Resolver) -> String {
-    format!("setsid dnsmasq {} > {} 2>&1 &", args(vpc, r, "nogroup").join(" "), r.log.display())
+    let group = group_of(user()).unwrap_or_else(|_| "nogroup".into());
+    format!("setsid dnsmasq {} > {} 2>&1 &", args(vpc, r, &group).join(" "), r.log.display())
 }

@@ -38,8 +38,8 @@ impl Runner {
                 Step::Sysctl { key, value } => {
                     host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source })
                 }
-                Step::File { path, content } => {
-                    write_file(path, content.as_deref()).map_err(|source| RunError::File { path: path.clone(), source })
+                Step::File { path, content, readers } => {
+                    write_file(path, content.as_deref(), *readers).map_err(|source| RunError::File { path: path.clone(), source })
                 }
                 _ => unreachable!("every other step runs a process"),
             };
@@ -79,11 +79,10 @@ impl Runner {
     }
 }
 
-/// Write `text` to `path` whole: into a dot-file beside it (which a
-/// resolver watching the directory ignores), then renamed over it. `None`
-/// removes the file, and its directory once empty.
-fn write_file(path: &std::path::Path, text: Option<&str>) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+/// Write `text` to `path` whole (see `files::write_atomic`), readable as
+/// `readers` says. `None` removes the file, and its directory once empty.
+fn write_file(path: &std::path::Path, text: Option<&str>, readers: crate::plan::Readers) -> std::io::Result<()> {
+    use crate::plan::Readers;
     let dir = path.parent().ok_or_else(|| std::io::Error::other("a file path without a directory"))?;
     let Some(text) = text else {
         match std::fs::remove_file(path) {
@@ -93,17 +92,18 @@ fn write_file(path: &std::path::Path, text: Option<&str>) -> std::io::Result<()>
         let _ = std::fs::remove_dir(dir);
         return Ok(());
     };
-    // Readable by all: the resolver reads its hosts file as `nobody`.
-    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.vpcctl-tmp"));
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
-    // Whatever the umask: 0644, as said.
-    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    f.write_all(text.as_bytes())?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    match readers {
+        Readers::All => {
+            crate::files::dir(dir, 0o755)?;
+            crate::files::write_atomic(path, text.as_bytes(), 0o644, None)
+        }
+        Readers::Resolver => {
+            let (_, gid) = crate::apps::lookup_user(crate::resolver::user()).map_err(|e| std::io::Error::other(e.to_string()))?;
+            crate::files::dir(dir, 0o750)?;
+            std::os::unix::fs::chown(dir, Some(0), Some(gid))?;
+            crate::files::write_atomic(path, text.as_bytes(), 0o640, Some(gid))
+        }
+    }
 }
 
 /// Write a child's input from a thread, so that a child that fills its

@@ -331,3 +331,253 @@ fn doctor_sees_a_stopped_resolver_or_log_daemon_and_repair_restarts_them() {
     sb.v(&["teardown-all"]);
     assert_eq!(sb.snapshot(), snap);
 }
+
+#[test]
+fn one_delete_removes_a_vpc_whose_create_failed_in_ebtables() {
+    let sb = sandbox!();
+    // A host whose bridge family has no table yet (no Docker, no libvirt).
+    let links = sb.ok("ip -o link | awk '{print $2}' | sort; ip netns");
+    // ebtables-restore fails once, without doing anything, then works.
+    sb.ok(r#"mkdir -p /run/vpcctl-sandbox/shim
+cat > /run/vpcctl-sandbox/shim/ebtables-restore <<'SHIM'
+#!/bin/bash
+if [ ! -e /run/vpcctl-sandbox/shim/failed ]; then touch /run/vpcctl-sandbox/shim/failed; echo "shim: failing" >&2; exit 1; fi
+exec "$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v ebtables-restore)" "$@"
+SHIM
+chmod +x /run/vpcctl-sandbox/shim/ebtables-restore"#);
+    let out = sb.sh("PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL create-vpc vpc1 10.10.0.0/16");
+    assert!(!out.ok() && out.stderr.contains("shim: failing"), "{out:?}");
+    // Whatever the failed create left, one delete (or nothing) ends it.
+    let recorded = || sb.v(&["list", "--json"]).contains(r#""name": "vpc1""#);
+    if recorded() {
+        let del = sb.vpcctl(&["delete", "vpc1"]);
+        assert!(del.ok(), "the first delete failed: {del:?}");
+    }
+    assert!(!recorded());
+    assert_eq!(sb.ok("ip -o link | awk '{print $2}' | sort; ip netns"), links);
+    assert!(!sb.ok("iptables-save; ebtables-save").contains("VPCCTL"), "chains of ours were left");
+    assert!(sb.vpcctl(&["doctor"]).ok());
+}
+
+/// `stat -c '%a %U %G'` of each path.
+fn modes(sb: &Sandbox, paths: &[&str]) -> Vec<String> {
+    paths.iter().map(|p| sb.ok(&format!("stat -c '%a %U %G' {p}")).trim().to_string()).collect()
+}
+
+#[test]
+fn file_modes_hold_under_umask_000_and_a_planted_link_is_not_followed() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    // A root-only file that a planted link points at.
+    sb.ok("echo secret > /run/vpcctl-sandbox/victim; chmod 600 /run/vpcctl-sandbox/victim");
+    sb.ok("mkdir -p /var/lib/vpcctl/flow-logs; ln -s /run/vpcctl-sandbox/victim /var/lib/vpcctl/flow-logs/ulogd.conf");
+    sb.ok("umask 000
+           $VPCCTL create-vpc vpc1 10.10.0.0/16 >/dev/null
+           $VPCCTL add-subnet vpc1 web 10.10.1.0/24 >/dev/null
+           $VPCCTL add-subnet vpc1 db 10.10.2.0/24 >/dev/null
+           $VPCCTL deploy-app vpc1 web --port 8080 >/dev/null
+           $VPCCTL flow-logs enable vpc1 >/dev/null");
+    assert_eq!(sb.ok("cat /run/vpcctl-sandbox/victim"), "secret\n", "flow-logs enable wrote through the link");
+    assert_eq!(sb.ok("stat -c %F /var/lib/vpcctl/flow-logs/ulogd.conf").trim(), "regular file");
+    let group = sb.ok("id -gn $(getent passwd vpcctl-dns >/dev/null && echo vpcctl-dns || echo nobody)").trim().to_string();
+    let got = modes(
+        &sb,
+        &[
+            "/var/lib/vpcctl/state.json",
+            "/var/lib/vpcctl/apps",
+            "/var/lib/vpcctl/apps/vpc1",
+            "/var/lib/vpcctl/apps/vpc1/web-8080.log",
+            "/var/lib/vpcctl/flow-logs",
+            "/var/lib/vpcctl/flow-logs/ulogd.conf",
+            "/var/lib/vpcctl/flow-logs/control.sock",
+            "/var/lib/vpcctl/dns",
+            "/var/lib/vpcctl/dns/vpc1",
+            "/var/lib/vpcctl/dns/vpc1/hosts",
+            "/etc/netns/ns-vpc1-web/resolv.conf",
+        ],
+    );
+    let want: Vec<String> = [
+        "600 root root",
+        "700 root root",
+        "700 root root",
+        "600 root root",
+        "700 root root",
+        "600 root root",
+        "600 root root",
+        "711 root root",
+        &format!("750 root {group}"),
+        &format!("640 root {group}"),
+        "644 root root",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(got, want);
+    // Records (once written) are root's too; nobody plants anything anywhere.
+    sb.ok("ip netns exec ns-vpc1-web ping -c1 10.10.2.2 >/dev/null; $VPCCTL flow-logs show vpc1 >/dev/null");
+    assert_eq!(modes(&sb, &["/var/lib/vpcctl/flow-logs/records.jsonl"]), ["600 root root"]);
+    for dir in ["/var/lib/vpcctl", "/var/lib/vpcctl/apps/vpc1", "/var/lib/vpcctl/flow-logs", "/var/lib/vpcctl/dns/vpc1"] {
+        let plant = sb.sh(&format!("setpriv --reuid=65534 --regid=65534 --clear-groups ln -s /etc/shadow {dir}/planted"));
+        assert!(!plant.ok(), "nobody planted a link in {dir}");
+    }
+    // Names still resolve (the resolver reads its 0640 hosts file).
+    assert!(sb.sh("ip netns exec ns-vpc1-web getent hosts web.vpc1.internal").ok());
+    sb.v(&["teardown-all"]);
+    sb.ok("rm -f /run/vpcctl-sandbox/victim");
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn doubtful_requests_are_refused_before_anything_changes() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    let rules = sb.rules();
+    // The uplink's gateway is not a free address.
+    sb.refused(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.1"], "203.0.113.1 is the gateway of uplink uplink0");
+    // A port a host service listens on is not free.
+    sb.ok("$VPCCTL serve --port 8088 >/dev/null 2>&1 & echo $! >> /run/vpcctl-sandbox/by-hand.pids; sleep 0.3");
+    sb.refused(
+        &["expose", "vpc1", "web", "--port", "80", "--host-port", "8088"],
+        "host port 8088 is already in use by a service of this host",
+    );
+    sb.end_by_hand();
+    // A user name is checked, dry run or not: it would reach a shell line.
+    sb.refused(&["--dry-run", "deploy-app", "vpc1", "web", "--port", "9000", "--user", "x;touch /x;"], "no user named \"x;touch /x;\"");
+    assert!(!sb.sh("test -e /x").ok());
+    assert_eq!(sb.rules(), rules, "a refusal changed the firewall");
+    // A state dir its group may write is refused (0770 as well as 0777).
+    for mode in ["770", "777"] {
+        sb.ok(&format!("chmod {mode} /var/lib/vpcctl"));
+        sb.refused(&["add-subnet", "vpc1", "db", "10.10.2.0/24"], "writable by its group or by everyone");
+    }
+    sb.ok("chmod 700 /var/lib/vpcctl");
+    sb.v(&["teardown-all"]);
+}
+
+/// Rewrite one field of the state file (a JSON pointer) to `value`.
+fn tamper(sb: &Sandbox, pointer: &str, value: serde_json::Value) {
+    let mut st: serde_json::Value = serde_json::from_str(&sb.state_json()).unwrap();
+    // Set it, or add it where a field left empty is not written.
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    match st.pointer_mut(parent).unwrap_or_else(|| panic!("no {parent} in the state")) {
+        serde_json::Value::Object(o) => {
+            o.insert(key.to_string(), value);
+        }
+        other => *other.pointer_mut(&format!("/{key}")).unwrap_or_else(|| panic!("no {pointer} in the state")) = value,
+    }
+    sb.ok(&format!("cat > /var/lib/vpcctl/state.json <<'EOF'\n{}\nEOF", serde_json::to_string_pretty(&st).unwrap()));
+}
+
+#[test]
+fn tampered_state_is_refused_in_every_field_that_reaches_a_command_line() {
+    use serde_json::json;
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["enable-nat", "vpc1"]);
+    sb.v(&["expose", "vpc1", "web", "--port", "8080", "--host-port", "80"]);
+    sb.v(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.10"]);
+    sb.v(&["deploy-app", "vpc1", "web", "--port", "8080"]);
+    let good = sb.state_json();
+    let rules = sb.rules();
+    let evil = "uplink0\n-A INPUT -j ACCEPT";
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/vpcs/0/nat/interface", json!(evil), "vpcs[0].nat.interface"),
+        ("/vpcs/0/expose/0/interface", json!(evil), "vpcs[0].expose[0].interface"),
+        ("/vpcs/0/eips/0/interface", json!(evil), "vpcs[0].eips[0].interface"),
+        ("/vpcs/0/subnets/0/veth", json!("v-x;reboot"), "vpcs[0].subnets[0].veth"),
+        ("/vpcs/0/link_group", json!(0), "vpcs[0].link_group"),
+        ("/host/chain_suffix", json!("-x -j ACCEPT"), "host.chain_suffix"),
+        ("/vpcs/0/subnets/0/cidr", json!("10.99.1.0/24"), "vpcs[0].subnets[0].cidr"),
+        ("/vpcs/0/cidr", json!("0.0.0.0/0"), "vpcs[0].cidr"),
+        ("/vpcs/0/subnets/0/apps/0/command", json!([]), "vpcs[0].subnets[0].apps[0].command"),
+        ("/vpcs/0/subnets/0/apps/0/user", json!("x;touch /x"), "vpcs[0].subnets[0].apps[0].user"),
+        ("/vpcs/0/subnets/0/apps/0/uid", json!(0), "vpcs[0].subnets[0].apps[0].uid"),
+    ];
+    for (pointer, value, field) in cases {
+        tamper(&sb, pointer, value);
+        let out = sb.refused(&["add-subnet", "vpc1", "db", "10.10.2.0/24"], field);
+        assert!(out.stderr.contains("which vpcctl never writes") && out.code == 3, "{pointer}: {out:?}");
+        assert_eq!(sb.rules(), rules, "{pointer}: something ran");
+        sb.ok(&format!("cat > /var/lib/vpcctl/state.json <<'EOF'\n{good}\nEOF"));
+    }
+    sb.v(&["teardown-all"]);
+}
+
+#[test]
+fn dns_is_open_to_a_subnets_own_gateway_only() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24", "--public"]);
+    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    sb.v(&["enable-nat", "vpc1"]);
+    sb.v(&["deploy-app", "vpc1", "db", "--port", "53"]);
+    let connect = |ip: &str| sb.sh(&format!("ip netns exec ns-vpc1-web timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/53'")).ok();
+    // A real query for example.test, over UDP straight to the upstream
+    // server; its log counts what arrived.
+    let ask_upstream = || {
+        let q = r"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x04test\x00\x00\x01\x00\x01";
+        sb.sh(&format!("printf '{q}' | ip netns exec ns-vpc1-web timeout 2 socat -u - UDP4-DATAGRAM:198.51.100.53:53; sleep 0.3"));
+        sb.ok("grep -c 'query\\[A\\] example.test from 203.0.113.2' /run/vpcctl-sandbox/upstream-dns.log || true")
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    // Control: without a policy, DNS goes anywhere.
+    assert!(connect("198.51.100.53") && connect("10.10.2.2"));
+    let asked = ask_upstream();
+    assert!(asked > 0, "the control query did not arrive");
+    let deny = sb.file("deny-out.json", r#"{"default_egress": "deny", "egress": []}"#);
+    sb.v(&["apply-policy", "vpc1", "web", &deny]);
+    assert!(!connect("198.51.100.53"), "DNS to the internet passed default_egress deny");
+    assert!(!connect("10.10.2.2"), "port 53 of another subnet passed default_egress deny");
+    assert_eq!(ask_upstream(), asked, "a UDP query from web reached the upstream server directly");
+    // Its own gateway still answers names.
+    assert!(sb.sh("ip netns exec ns-vpc1-web getent hosts db.vpc1.internal").ok(), "the own resolver is exempt");
+    assert!(connect("10.10.1.1"), "TCP 53 to the own gateway is exempt");
+    sb.v(&["teardown-all"]);
+}
+
+#[test]
+fn an_exposed_private_subnet_cannot_leave_from_its_exposed_port() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    sb.v(&["deploy-app", "vpc1", "db", "--port", "5432"]);
+    sb.v(&["expose", "vpc1", "db", "--port", "5432", "--host-port", "5432", "--allow-private"]);
+    assert!(sb.curl("internet", "http://203.0.113.2:5432/").is_some(), "the exposed port works");
+    // db opens a connection out *from* the exposed port.
+    let out = sb.sh("ip netns exec ns-vpc1-db curl -s -m 2 --local-port 5432 http://198.51.100.80/");
+    assert!(!out.ok(), "db left from its exposed port: {out:?}");
+    sb.ok("ip netns exec ns-vpc1-db ping -c1 -W1 198.51.100.80 || true");
+    assert_eq!(sb.leaked(), 0, "a private source reached the internet");
+    sb.v(&["teardown-all"]);
+}
+
+#[test]
+fn a_flood_of_flows_keeps_the_records_under_their_cap_and_says_so() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
+    sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
+    sb.v(&["flow-logs", "enable", "vpc1", "--window", "60"]);
+    // 40,000 UDP datagrams to as many ports (bounded; a few seconds).
+    sb.ok("ip netns exec ns-vpc1-web bash -c 'for p in $(seq 1 40000); do echo > /dev/udp/10.10.2.2/$p; done' 2>/dev/null || true");
+    let out = sb.v(&["flow-logs", "show", "vpc1"]);
+    let skip: Vec<&str> = out.lines().filter(|l| l.ends_with("SKIPDATA")).collect();
+    assert!(!skip.is_empty(), "the overflow is not reported: {} lines", out.lines().count());
+    let size: u64 = sb.ok("cat /var/lib/vpcctl/flow-logs/records.jsonl* | wc -c").trim().parse().unwrap();
+    assert!(size <= 4 << 20, "records take {size} bytes, over their 4 MiB cap");
+    let rss: u64 = sb.ok("ps -o rss= -C vpcctl | sort -n | tail -1").trim().parse().unwrap();
+    assert!(rss < 64 * 1024, "a vpcctl process grew to {rss} KiB");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}

@@ -97,11 +97,18 @@ fn stop_app_closes_the_port_and_delete_leaves_no_process() {
 fn a_recycled_pid_is_never_killed() {
     let sb = sandbox!();
     three_tier(&sb);
-    // Pretend the recorded web app started at another time, as a recycled PID would.
-    // (The apps' start times only: an app's is followed by its command.)
-    sb.ok(r#"sed -z -E -i 's/"start_time": [0-9]+,(\s*"command")/"start_time": 1,\1/g' /var/lib/vpcctl/state.json"#);
+    // The recorded web app on port 80 dies, and a stranger (started by
+    // hand, outside the app's cgroup) gets its PID: pretend so by pointing
+    // the record at the stranger, with a start time that is not its own.
+    let old = sb.ok(r#"grep -B1 -A2 '"port": 80,' /var/lib/vpcctl/state.json | grep '"pid"' | grep -o '[0-9]*'"#);
+    sb.ok(&format!("kill {}; sleep 0.2", old.trim()));
+    sb.serve_by_hand("ns-vpc1-web", 80);
+    let stranger = sb.ok("tail -1 /run/vpcctl-sandbox/by-hand.pids");
+    sb.ok(&format!(r#"sed -z -E -i 's/"port": 80,\s*"pid": [0-9]+,\s*"start_time": [0-9]+/"port": 80, "pid": {}, "start_time": 1/' /var/lib/vpcctl/state.json"#, stranger.trim()));
+    assert!(sb.state_json().contains(&format!("\"pid\": {}", stranger.trim())), "the record points at the stranger");
     sb.v(&["stop-app", "vpc1", "web"]);
     assert!(reach(&sb, "db", "10.10.1.2", Some(80)), "a process that is not provably ours was killed");
+    sb.end_by_hand();
     let tree = sb.v(&["inspect", "vpc1"]);
     assert!(!tree.contains("app: port 80"), "{tree}");
 }

@@ -150,7 +150,7 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
     if diff::plan(before, after, &implied).steps.is_empty() {
         return Ok(implied);
     }
-    let (base, others) = ctx.base_presence(before, after)?;
+    let (base, others, bridge_chains) = ctx.base_presence(before, after)?;
     let mut policy_jumps = std::collections::HashSet::new();
     for s in diff::policy_probes(before, after, force_all) {
         let present = if ctx.dry_run {
@@ -162,7 +162,7 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
             policy_jumps.insert(s.namespace.clone());
         }
     }
-    Ok(Facts { base, others, policy_jumps, ..implied })
+    Ok(Facts { base, others, policy_jumps, bridge_chains, ..implied })
 }
 
 /// Start the resolvers `state` records that are not running: new, or

@@ -126,6 +126,16 @@ fn service_checks(ctx: &Ctx, state: &State) -> Vec<Check> {
             Err(_) => check(Level::Fail, format!("{prog} not found on PATH; {what} cannot run"), Some(host::install_hint(prog).into())),
         });
     }
+    let users = [(crate::apps::DNS_USER, needs[0].1, "resolvers"), (crate::apps::FLOWLOG_USER, needs[1].1, "log daemon")];
+    for (user, _, what) in users.into_iter().filter(|u| u.1) {
+        if crate::apps::helper_user(user) != user {
+            checks.push(check(
+                Level::Warn,
+                format!("no user {user}: the {what} run as nobody, which other daemons (and apps run with --user nobody) share"),
+                Some(format!("useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin {user}")),
+            ));
+        }
+    }
     let recorded: HashSet<u32> = state
         .vpcs
         .iter()

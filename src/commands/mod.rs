@@ -27,7 +27,7 @@ use crate::host;
 use crate::host::RunError;
 use crate::model::State;
 use crate::plan::Plan;
-use crate::plan::firewall::{self, BaseJump, BasePresence, OtherDirs};
+use crate::plan::firewall::{self, BaseJump, BasePresence, BridgeChains, OtherDirs};
 use crate::plan::iptables::same_rules;
 use crate::plan::spoof;
 use crate::runner::Runner;
@@ -102,10 +102,10 @@ impl Ctx {
     /// the iptables jumps (a missing one is put back by the plan); the
     /// bridge family's only when the first VPC comes or the last goes, or
     /// after an unfinished run. Dry runs assume state is right.
-    pub fn base_presence(&self, before: &State, after: &State) -> Result<(BasePresence, OtherDirs)> {
+    pub fn base_presence(&self, before: &State, after: &State) -> Result<(BasePresence, OtherDirs, Option<BridgeChains>)> {
         let mut base = BasePresence::implied_by(before);
         if self.dry_run || (before.vpcs.is_empty() && after.vpcs.is_empty()) {
-            return Ok((base, OtherDirs::default()));
+            return Ok((base, OtherDirs::default(), None));
         }
         // The jumps as the record says they were made. The probes are
         // independent processes: run them side by side.
@@ -134,11 +134,14 @@ impl Ctx {
             base.prerouting = present(BaseJump::prerouting(made));
             base.output = present(BaseJump::output(made));
         }
+        let mut chains = None;
         if let Some(saved) = saved {
             let saved = saved?;
             base.bridge = spoof::saved_jumps(made).iter().all(|j| saved.lines().any(|l| l.trim() == j));
+            let declared = saved.lines().filter_map(|l| l.strip_prefix(':')?.split_whitespace().next().map(String::from));
+            chains = Some(declared.collect());
         }
-        Ok((base, others))
+        Ok((base, others, chains))
     }
 }
 

@@ -121,6 +121,9 @@ impl State {
             if !is_ours("VPCCTL-FWD-", &v.chain, CHAIN_MAX) {
                 return bad(format!("{at}.chain"), &v.chain, "not a chain name vpcctl makes");
             }
+            if super::validate::vpc_cidr(&v.cidr).is_err() {
+                return bad(format!("{at}.cidr"), &v.cidr, "not a range a VPC may have");
+            }
             if v.link_group < MIN_GROUP {
                 return bad(format!("{at}.link_group"), &v.link_group, "not a link group vpcctl uses");
             }

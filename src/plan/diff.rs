@@ -211,6 +211,8 @@ pub struct Facts {
     pub force_all: bool,
     /// Other state dirs on this host.
     pub others: firewall::OtherDirs,
+    /// The bridge family's chains, where they were read (see `spoof::lines`).
+    pub bridge_chains: Option<firewall::BridgeChains>,
 }
 
 /// The plan from `before` to `after`.
@@ -223,7 +225,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
         .filter(|v| facts.force_all || before.vpc(v.name.as_str()).is_some_and(|b| vpc_replaced(b, v)))
         .map(|v| v.name.as_str())
         .collect();
-    plan.extend(firewall::sync(before, after, &force, facts.base));
+    plan.extend(firewall::sync(before, after, &force, facts.base, facts.bridge_chains.as_ref()));
     let fates = subnet_fates(before, after);
     let mut root = vec![];
     for v in &after.vpcs {

@@ -42,6 +42,12 @@ pub fn hosts(state: &State, vpc: &Vpc) -> String {
     out
 }
 
+/// Who reads a file of ours: a namespace's resolv.conf, everyone in the
+/// subnet; a hosts file, the resolver alone.
+pub fn readers(path: &std::path::Path) -> super::Readers {
+    if path.starts_with("/etc/netns") { super::Readers::All } else { super::Readers::Resolver }
+}
+
 /// Every file `state` implies, with its content.
 pub fn files(state: &State) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
@@ -61,11 +67,11 @@ pub fn sync(before: &State, after: &State, force: bool) -> Plan {
     let (old, new) = (files(before), files(after));
     let mut plan = Plan::default();
     for path in old.keys().filter(|p| !new.contains_key(*p)) {
-        plan.push(Step::File { path: path.clone(), content: None });
+        plan.push(Step::File { path: path.clone(), content: None, readers: readers(path) });
     }
     for (path, text) in &new {
         if force || old.get(path) != Some(text) {
-            plan.push(Step::File { path: path.clone(), content: Some(text.clone()) });
+            plan.push(Step::File { path: path.clone(), content: Some(text.clone()), readers: readers(path) });
         }
     }
     plan
@@ -119,7 +125,7 @@ mod tests {
             .steps
             .iter()
             .map(|s| match s {
-                Step::File { path, content: Some(_) } => path.display().to_string(),
+                Step::File { path, content: Some(_), .. } => path.display().to_string(),
                 other => panic!("only writes: {other:?}"),
             })
             .collect();
@@ -135,7 +141,7 @@ mod tests {
             .steps
             .iter()
             .map(|s| match s {
-                Step::File { path, content: None } => path.display().to_string(),
+                Step::File { path, content: None, .. } => path.display().to_string(),
                 other => panic!("only removals: {other:?}"),
             })
             .collect();

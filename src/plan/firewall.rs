@@ -155,6 +155,9 @@ pub fn other_dirs(forward_rules: &[String], ours: &str) -> OtherDirs {
     out
 }
 
+/// The bridge family's chains that exist, where `ebtables-save` was read.
+pub type BridgeChains = std::collections::HashSet<String>;
+
 /// Whether our jumps from the built-in chains are present right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BasePresence {
@@ -282,7 +285,7 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
 /// and one `ebtables-restore` for the bridge ports (`plan::spoof`).
 /// `force` names VPCs whose chains are rewritten even if unchanged (used
 /// when re-creating after an interrupted run).
-pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -> Plan {
+pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence, bridge_chains: Option<&BridgeChains>) -> Plan {
     let mut plan = Plan::default();
     let filter = filter_lines(before, after, force, base);
     let mut nat = nat_lines(before, after, force, base.nat);
@@ -291,7 +294,7 @@ pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -
         netns: None,
         tables: vec![TableEdit { table: "filter", lines: filter }, TableEdit { table: "nat", lines: nat }],
     }));
-    plan.push(super::spoof::step(super::spoof::lines(before, after, force, base)));
+    plan.push(super::spoof::step(super::spoof::lines(before, after, force, base, bridge_chains)));
     plan
 }
 
@@ -490,7 +493,7 @@ mod tests {
     #[test]
     fn first_vpc_creates_chains_then_jumps_to_them() {
         let after = state(vec![vpc("a", "10.1.0.0/16", &[])]);
-        let (filter, nat) = tables(&sync(&State::default(), &after, &["a"], BasePresence::default()));
+        let (filter, nat) = tables(&sync(&State::default(), &after, &["a"], BasePresence::default(), None));
         assert_eq!(
             filter,
             [
@@ -542,7 +545,7 @@ mod tests {
     fn a_plain_subnet_changes_no_rule() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
         let after = state(vec![vpc("a", "10.1.0.0/16", &[("s", "10.1.1.0/24", PUB)])]);
-        let p = sync(&before, &after, &[], BasePresence::implied_by(&before));
+        let p = sync(&before, &after, &[], BasePresence::implied_by(&before), None);
         assert!(matches!(p.steps.as_slice(), [Step::Ebtables(_)]), "only the new port's anti-spoofing: {}", p.to_script());
     }
 
@@ -554,6 +557,7 @@ mod tests {
             &State::default(),
             &[],
             BasePresence { filter: true, nat: false, input: true, bridge: true, ..BasePresence::default() },
+            None,
         ));
         assert_eq!(
             filter,
@@ -569,7 +573,7 @@ mod tests {
             ]
         );
         // Already gone from the kernel: no -D that would fail the restore.
-        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence::default()));
+        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence::default(), None));
         assert!(!filter.iter().any(|l| l.starts_with("-D")), "{filter:?}");
     }
 
@@ -577,7 +581,7 @@ mod tests {
     fn deleting_one_of_two_rewrites_dispatch_before_removing_its_chain() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
         let after = state(vec![vpc("b", "10.2.0.0/16", &[])]);
-        let (filter, _) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
+        let (filter, _) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before), None));
         let dispatch = filter.iter().position(|l| l == ":VPCCTL-FORWARD - [0:0]").unwrap();
         let remove = filter.iter().position(|l| l == "-X VPCCTL-FWD-a").unwrap();
         assert!(dispatch < remove);
@@ -590,7 +594,7 @@ mod tests {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[("pub", "10.1.1.0/24", PUB), ("priv", "10.1.2.0/24", PRIV)])]);
         let mut after = before.clone();
         after.vpcs[0].nat = Some(Nat { interface: "eth9".into(), subnets: None });
-        let (filter, nat) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
+        let (filter, nat) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before), None));
         let accepts: Vec<&String> = filter.iter().filter(|l| l.contains("nat subnet=")).collect();
         assert_eq!(accepts.len(), 2, "out and replies for the public subnet only: {filter:?}");
         assert!(accepts[0].contains("-i br-a -o eth9 -s 10.1.1.0/24"));
@@ -607,13 +611,14 @@ mod tests {
             ]
         );
         // Same again: nothing to do.
-        assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
+        assert!(sync(&after, &after, &[], BasePresence::implied_by(&after), None).steps.is_empty());
         // Disabling removes the nat chain, dispatch and jump.
         let (_, nat) = tables(&sync(
             &after,
             &before,
             &[],
             BasePresence { filter: true, nat: true, input: true, bridge: true, ..BasePresence::default() },
+            None,
         ));
         assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
         assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");

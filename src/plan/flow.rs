@@ -20,6 +20,11 @@ pub fn in_use(state: &State) -> bool {
     state.host.flow_logs.is_some() && state.vpcs.iter().any(|v| v.flow_logs)
 }
 
+/// Packets a second (and the burst) each NFLOG rule copies at most: a
+/// flood must not cost the host more than a bounded stream of copies.
+/// Beyond it, packets are still decided, just not logged.
+pub const LOG_RATE: (u32, u32) = (2000, 4000);
+
 /// The NFLOG target, in the order `iptables-save` prints its options.
 /// Only headers are copied; a threshold of 1 sends each at once.
 fn nflog(group: u16, prefix: &str) -> String {
@@ -32,12 +37,13 @@ fn nflog(group: u16, prefix: &str) -> String {
 pub fn with_logs(state: &State, lines: Vec<String>, accepts: bool) -> Vec<String> {
     let Some(c) = state.host.flow_logs.as_ref().filter(|_| in_use(state)) else { return lines };
     let (reject, accept) = (nflog(c.group, REJECT_PREFIX), nflog(c.group, ACCEPT_PREFIX));
+    let limit = format!("-m limit --limit {}/sec --limit-burst {}", LOG_RATE.0, LOG_RATE.1);
     let mut out = Vec::with_capacity(lines.len() * 2);
     for l in lines {
         if let Some(head) = l.strip_suffix(" -j DROP") {
-            out.push(format!("{head} -j {reject}"));
+            out.push(format!("{head} {limit} -j {reject}"));
         } else if let Some(head) = l.strip_suffix(" -j ACCEPT").filter(|_| accepts) {
-            out.push(format!("{head} -j {accept}"));
+            out.push(format!("{head} {limit} -j {accept}"));
         }
         out.push(l);
     }
@@ -78,9 +84,9 @@ mod tests {
         assert_eq!(
             logged,
             [
-                "-A C -i br-a -m comment --comment \"x\" -j NFLOG --nflog-prefix vpcctl-REJECT --nflog-group 4242 --nflog-size 128 --nflog-threshold 1",
+                "-A C -i br-a -m comment --comment \"x\" -m limit --limit 2000/sec --limit-burst 4000 -j NFLOG --nflog-prefix vpcctl-REJECT --nflog-group 4242 --nflog-size 128 --nflog-threshold 1",
                 "-A C -i br-a -m comment --comment \"x\" -j DROP",
-                "-A C -o br-a -j NFLOG --nflog-prefix vpcctl-ACCEPT --nflog-group 4242 --nflog-size 128 --nflog-threshold 1",
+                "-A C -o br-a -m limit --limit 2000/sec --limit-burst 4000 -j NFLOG --nflog-prefix vpcctl-ACCEPT --nflog-group 4242 --nflog-size 128 --nflog-threshold 1",
                 "-A C -o br-a -j ACCEPT",
                 "-A C -j RETURN",
             ]

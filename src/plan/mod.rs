@@ -37,7 +37,18 @@ pub enum Step {
     Sysctl { key: String, value: String },
     /// A file of ours written whole (atomically), or removed with its
     /// directory once empty (`None`). No process needed.
-    File { path: std::path::PathBuf, content: Option<String> },
+    File { path: std::path::PathBuf, content: Option<String>, readers: Readers },
+}
+
+/// Who may read a file of ours besides root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readers {
+    /// 0644 in a 0755 directory (a namespace's resolv.conf: every process
+    /// in the subnet reads it).
+    All,
+    /// 0640 in a 0750 directory, group the resolver's (a VPC's hosts file:
+    /// which subnets exist is no business of any other user).
+    Resolver,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,11 +169,18 @@ impl Step {
             Step::Sysctl { key, value } => {
                 format!("echo {value} > /proc/sys/{}\n", key.replace('.', "/"))
             }
-            Step::File { path, content: Some(text) } => {
+            Step::File { path, content: Some(text), readers } => {
                 let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
-                format!("mkdir -p '{dir}'\ncat > '{}' <<'EOF'\n{text}EOF\n", path.display())
+                let access = match readers {
+                    Readers::All => format!("chmod 755 '{dir}'\nchmod 644 '{}'\n", path.display()),
+                    Readers::Resolver => {
+                        let group = crate::resolver::group_of(crate::resolver::user()).unwrap_or_else(|_| "nogroup".into());
+                        format!("chmod 750 '{dir}'\nchgrp {group} '{dir}' '{0}'\nchmod 640 '{0}'\n", path.display())
+                    }
+                };
+                format!("mkdir -p '{dir}'\ncat > '{}' <<'EOF'\n{text}EOF\n{access}", path.display())
             }
-            Step::File { path, content: None } => {
+            Step::File { path, content: None, .. } => {
                 let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
                 format!("rm -f '{}'\nrmdir '{dir}' 2>/dev/null || true\n", path.display())
             }

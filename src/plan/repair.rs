@@ -184,7 +184,8 @@ fn services(b: &mut Builder, state: &State, obs: &Observed) {
     for (path, text) in super::dns::files(state) {
         if obs.files.get(&path).is_some_and(|now| now.as_deref() != Some(text.as_str())) {
             b.drifts.push(Drift { vpc: None, subnet: None, what: format!("{} is missing or differs", path.display()) });
-            b.files.push(Step::File { path, content: Some(text) });
+            let readers = super::dns::readers(&path);
+            b.files.push(Step::File { path, content: Some(text), readers });
         }
     }
     for v in &state.vpcs {
