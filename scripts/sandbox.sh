@@ -13,7 +13,9 @@
 #
 # The sandbox's /etc/resolv.conf is its own (bind-mounted), naming the fake
 # internet's DNS server 198.51.100.53 (dnsmasq): example.test is
-# 198.51.100.80, and every query is logged to $SANDBOX_TMP/upstream-dns.log.
+# 198.51.100.80, rebind.test is 10.10.1.2 (a private address, as a DNS
+# rebinding attack would answer), and every query is logged to
+# $SANDBOX_TMP/upstream-dns.log.
 # No query ever goes to a real resolver.
 #
 # Inside, $SANDBOX_TMP (/run/vpcctl-sandbox) is private scratch space.
@@ -73,6 +75,7 @@ ip -n internet addr add 198.51.100.53/32 dev lo
 if command -v dnsmasq >/dev/null; then
     ip netns exec internet dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts --no-resolv \
         --listen-address=198.51.100.53 --bind-interfaces --address=/example.test/198.51.100.80 \
+        --address=/rebind.test/10.10.1.2 \
         --pid-file= --user=root --log-queries --log-facility=/run/vpcctl-sandbox/upstream-dns.log &
 else
     echo "sandbox.sh: dnsmasq is not installed; the fake internet serves no DNS" >&2

@@ -261,13 +261,6 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) ->
     }
     // SAFETY: a fresh fd we own.
     let exe = unsafe { OwnedFd::from_raw_fd(fd) };
-    let argv: Vec<CString> =
-        command.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>().context("an argument has a NUL byte")?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let envp: Vec<CString> = APP_ENV.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
     let sysctl = CString::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").expect("no NUL");
     // What `ip netns exec` does for the namespace's resolv.conf (the VPC's
     // resolver, see plan::dns), so an app resolves names as `exec` does.
@@ -276,14 +269,15 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) ->
     let (etc_resolv, root) = (c"/etc/resolv.conf", c"/");
     let resolv_at = resolv.as_ref().map_or(0, |c| c.as_ptr() as usize);
     let (ns_fd, exe_fd) = (ns.as_raw_fd(), exe.as_raw_fd());
-    // Addresses, not pointers, cross into the closure (which must be Send);
-    // what they point to lives until spawn returns.
-    let (argv_at, envp_at, sysctl_at) = (argv_ptrs.as_ptr() as usize, envp_ptrs.as_ptr() as usize, sysctl.as_ptr() as usize);
-    let mut cmd = Command::new(&path);
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: only async-signal-safe calls (write, setsid, setns, unshare, mount,
-    // open, write, close, setgroups, setgid, setuid, prctl, execveat) on
-    // memory prepared before the fork.
+    let sysctl_at = sysctl.as_ptr() as usize;
+    // The app's PID namespace gets an init of ours (`app_init`, in this
+    // binary): the app is not PID 1 there, so SIGTERM works as anywhere.
+    let me = std::env::current_exe().context("cannot find the vpcctl binary to start the app under")?;
+    let mut cmd = Command::new(&me);
+    cmd.args(["app-init", "--exe-fd", &exe_fd.to_string(), "--uid", &uid.to_string(), "--gid", &gid.to_string(), "--"]);
+    cmd.args(command).env_clear().envs(APP_ENV).stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: only async-signal-safe calls (write, setsid, setns, unshare,
+    // mount, open, close) on memory prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
             let fail = || Err(std::io::Error::last_os_error());
@@ -294,10 +288,14 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) ->
             if libc::setsid() < 0 || libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return fail();
             }
-            if resolv_at != 0
-                && libc::unshare(libc::CLONE_NEWNS) == 0
-                && libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()) == 0
+            // A mount namespace of its own: a /proc of its PID namespace,
+            // and the subnet's resolv.conf.
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()) != 0
             {
+                return fail();
+            }
+            if resolv_at != 0 {
                 // Best effort, as for `ip netns exec`: without it the app
                 // still runs, with the host's resolv.conf.
                 libc::mount(resolv_at as *const libc::c_char, etc_resolv.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null());
@@ -308,23 +306,104 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) ->
                 libc::write(f, b"0\n".as_ptr().cast(), 2);
                 libc::close(f);
             }
-            if uid != 0 {
-                // No supplementary groups: sudo's (or vpcctl's) must not leak in.
-                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
-                    return fail();
-                }
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                    return fail();
-                }
+            // The children of what runs next start a PID namespace.
+            if libc::unshare(libc::CLONE_NEWPID) != 0 {
+                return fail();
             }
-            let (argv, envp) = (argv_at as *const *const libc::c_char, envp_at as *const *const libc::c_char);
-            libc::syscall(libc::SYS_execveat, exe_fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH);
-            fail()
+            Ok(())
         });
     }
     let child = cmd.spawn().with_context(|| format!("cannot start {:?} in {netns} as {who}", command.join(" ")))?;
-    drop((ns, exe, argv, envp, argv_ptrs, envp_ptrs, sysctl, resolv, cgroup));
+    drop((ns, exe, sysctl, resolv, cgroup));
     Ok(child)
+}
+
+/// The pid `forward` passes signals to (the app, in `app_init`).
+static APP_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = APP_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// `vpcctl app-init`: what `spawn_in_netns` runs, as root, in the subnet's
+/// network namespace, whose children start a new PID namespace. It forks
+/// that namespace's init (PID 1), which mounts the namespace's /proc (so
+/// the app sees its own processes only), forks the app, drops it to
+/// `uid`/`gid` with no groups, no capabilities and no_new_privs, and
+/// executes the program opened before (`exe_fd`, so a program in a
+/// directory the user cannot enter still runs). The init reaps, passes
+/// SIGTERM, SIGINT and SIGHUP on, and ends as the app ends; this process
+/// waits for it and exits the same way. Returns only in this process.
+pub fn app_init(exe_fd: i32, uid: u32, gid: u32, argv: &[String]) -> Result<i32> {
+    use std::ffi::CString;
+    let argv: Vec<CString> =
+        argv.iter().map(|a| CString::new(a.as_bytes())).collect::<Result<_, _>>().context("an argument has a NUL byte")?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let envp: Vec<CString> = APP_ENV.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
+    let exit_code = |status: libc::c_int| {
+        if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) }
+    };
+    // SAFETY: vpcctl is single-threaded here (nothing has started a thread
+    // before this subcommand), so the children may run ordinary code.
+    unsafe {
+        let init = libc::fork();
+        if init < 0 {
+            return Err(std::io::Error::last_os_error()).context("cannot fork the app's init");
+        }
+        if init > 0 {
+            let mut status = 0;
+            while libc::waitpid(init, &mut status, 0) < 0 {
+                if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                    return Ok(1);
+                }
+            }
+            return Ok(exit_code(status));
+        }
+        // PID 1 of the app's namespace.
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), flags, std::ptr::null());
+        let app = libc::fork();
+        if app == 0 {
+            if uid != 0 {
+                // No supplementary groups: sudo's (or vpcctl's) must not leak in.
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                    libc::_exit(126);
+                }
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    libc::_exit(126);
+                }
+            }
+            libc::syscall(libc::SYS_execveat, exe_fd, c"".as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr(), libc::AT_EMPTY_PATH);
+            let msg = b"vpcctl app-init: cannot execute the app\n";
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127);
+        }
+        if app < 0 {
+            libc::_exit(1);
+        }
+        libc::close(exe_fd);
+        APP_PID.store(app, std::sync::atomic::Ordering::Relaxed);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::signal(sig, forward as *const () as libc::sighandler_t);
+        }
+        loop {
+            let mut status = 0;
+            let reaped = libc::waitpid(-1, &mut status, 0);
+            if reaped == app {
+                libc::_exit(exit_code(status));
+            }
+            if reaped < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                libc::_exit(1);
+            }
+        }
+    }
 }
 
 /// Start a helper (a resolver, a collector) in the host namespace, in its

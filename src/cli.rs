@@ -300,6 +300,24 @@ Examples:
     /// Serve HTTP: the default app of deploy-app (internal)
     #[command(hide = true)]
     Serve(Serve),
+
+    /// An app's PID namespace's init (internal: deploy-app starts it)
+    #[command(hide = true)]
+    AppInit(AppInit),
+}
+
+#[derive(Debug, Args)]
+pub struct AppInit {
+    /// The program, opened by the vpcctl that started this
+    #[arg(long)]
+    pub exe_fd: i32,
+    #[arg(long)]
+    pub uid: u32,
+    #[arg(long)]
+    pub gid: u32,
+    /// The app's command line (its argv[0] first)
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -439,6 +457,7 @@ pub mod req {
         pub name: Name,
         pub cidr: Ipv4Net,
         pub dns: bool,
+        pub dns_options: crate::model::services::DnsOptions,
     }
 
     #[derive(Debug)]
@@ -726,12 +745,21 @@ pub struct CreateVpc {
     /// in every subnet, and other names through the host's resolvers)
     #[arg(long)]
     pub no_dns: bool,
+    /// The resolver answers <subnet>.<vpc>.internal names only, and
+    /// forwards nothing: DNS cannot carry data out, even from a private subnet
+    #[arg(long, conflicts_with = "no_dns")]
+    pub no_dns_upstream: bool,
+    /// The resolver drops upstream answers that point into private ranges
+    /// (DNS rebinding)
+    #[arg(long, conflicts_with = "no_dns")]
+    pub stop_dns_rebind: bool,
 }
 
 impl CreateVpc {
     pub fn resolve(self) -> Result<req::NewVpc, InputError> {
         let [name, cidr] = fill([("VPC name (--name)", self.name), ("VPC CIDR (--cidr)", self.cidr)], self.args)?;
-        Ok(req::NewVpc { name: vpc_name(&name)?, cidr: cidr::parse("VPC CIDR", &cidr)?, dns: !self.no_dns })
+        let dns_options = crate::model::services::DnsOptions { upstream: !self.no_dns_upstream, stop_rebind: self.stop_dns_rebind };
+        Ok(req::NewVpc { name: vpc_name(&name)?, cidr: cidr::parse("VPC CIDR", &cidr)?, dns: !self.no_dns, dns_options })
     }
 }
 

@@ -119,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Man => out!("{}", cli::man_page()?),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
+        Command::AppInit(a) => return apps::app_init(a.exe_fd, a.uid, a.gid, &a.argv),
     }
     Ok(0)
 }

@@ -28,7 +28,8 @@ pub fn user() -> &'static str {
 /// dnsmasq's arguments: nothing from /etc/dnsmasq.conf, no DHCP, no
 /// /etc/hosts, no pid file, logs to stderr (our log file).
 pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
-    [
+    let upstream = if r.options.upstream { "--resolv-file=/etc/resolv.conf" } else { "--no-resolv" };
+    let mut args: Vec<String> = [
         "--keep-in-foreground".to_string(),
         "--conf-file=/dev/null".into(),
         "--no-hosts".into(),
@@ -39,13 +40,18 @@ pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
         "--local=/internal/".into(),
         "--domain-needed".into(),
         "--bogus-priv".into(),
-        "--resolv-file=/etc/resolv.conf".into(),
+        upstream.into(),
         "--pid-file=".into(),
         format!("--user={}", user()),
         format!("--group={group}"),
         "--log-facility=-".into(),
     ]
-    .into()
+    .into();
+    if r.options.stop_rebind {
+        // Private-range answers from upstream are dropped; .internal is ours.
+        args.extend(["--stop-dns-rebind".into(), "--rebind-domain-ok=/internal/".into()]);
+    }
+    args
 }
 
 /// dnsmasq, or the error a missing tool gets (exit code 3, with the

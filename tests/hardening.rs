@@ -238,7 +238,7 @@ fn apps_run_unprivileged_and_listening_means_the_app_itself() {
     sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
     // The default server, on a port below 1024.
     sb.v(&["deploy-app", "vpc1", "web", "--port", "80"]);
-    let pid = app_pid(&sb, 80);
+    let pid = sb.app_process(app_pid(&sb, 80));
     let uid: u32 = status(&sb, pid, "Uid").split_whitespace().next().unwrap().parse().unwrap();
     assert!((0x7000_0000..0x7001_0000).contains(&uid), "not a uid of its own: {uid}");
     assert_eq!(status(&sb, pid, "CapEff"), "0000000000000000");
@@ -250,9 +250,9 @@ fn apps_run_unprivileged_and_listening_means_the_app_itself() {
     assert!(!out.ok(), "{out:?}");
     // A custom command runs as the user named, and --user root is the opt-out.
     sb.v(&["deploy-app", "vpc1", "web", "--port", "8081", "--user", "daemon", "--", common::BIN, "serve", "--port", "8081"]);
-    assert!(status(&sb, app_pid(&sb, 8081), "Uid").starts_with(&sb.ok("id -u daemon").trim().to_string()));
+    assert!(status(&sb, sb.app_process(app_pid(&sb, 8081)), "Uid").starts_with(&sb.ok("id -u daemon").trim().to_string()));
     sb.v(&["deploy-app", "vpc1", "web", "--port", "8082", "--user", "root", "--", common::BIN, "serve", "--port", "8082"]);
-    assert!(status(&sb, app_pid(&sb, 8082), "Uid").starts_with("0\t"));
+    assert!(status(&sb, sb.app_process(app_pid(&sb, 8082)), "Uid").starts_with("0\t"));
     sb.refused(&["deploy-app", "vpc1", "web", "--port", "8083", "--user", "no-such-user"], "no user named \"no-such-user\"");
     // Someone else's server on 9000 does not make an app that never listens "listening".
     sb.ok("ip netns exec ns-vpc1-web $VPCCTL serve --port 9000 >/dev/null 2>&1 & sleep 0.3");

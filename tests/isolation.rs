@@ -265,8 +265,12 @@ fn an_apps_user_cannot_signal_trace_or_read_another_vpcs_app_or_a_resolver() {
     // Root's environment holds a secret; sudo gave vpcctl supplementary groups.
     sb.ok("SECRET=hunter2 setpriv --groups 4,27 $VPCCTL deploy-app vpc1 web --port 8080 >/dev/null");
     sb.ok("SECRET=hunter2 $VPCCTL deploy-app vpc2 x --port 8080 >/dev/null");
-    let (a, a_uid) = app_of(&sb, "vpc1", "web");
-    let (b, b_uid) = app_of(&sb, "vpc2", "x");
+    let (a_rec, a_uid) = app_of(&sb, "vpc1", "web");
+    let (b_rec, b_uid) = app_of(&sb, "vpc2", "x");
+    let (a, b) = (sb.app_process(a_rec), sb.app_process(b_rec));
+    assert_eq!(sb.ok(&format!("awk '/^Uid/ {{print $2}}' /proc/{a}/status")).trim(), a_uid.to_string());
+    // Each in a PID namespace of its own: it sees its init and itself.
+    assert_eq!(sb.ok(&format!("ls /proc/{a}/root/proc | grep -c '^[0-9]'")).trim(), "2", "app a sees other processes");
     assert_ne!(a_uid, b_uid, "each app its own uid");
     assert!(a_uid >= 0x7000_0000 && b_uid >= 0x7000_0000, "from vpcctl's range: {a_uid} {b_uid}");
     // A clean environment, and no groups but its own.
@@ -276,7 +280,7 @@ fn an_apps_user_cannot_signal_trace_or_read_another_vpcs_app_or_a_resolver() {
     // As app a's user: nothing of app b or of either resolver is reachable.
     let as_a = |what: &str| sb.sh(&format!("setpriv --reuid={a_uid} --regid={a_uid} --clear-groups bash -c '{what}'")).ok();
     assert!(as_a(&format!("exec 3< /proc/{a}/mem")), "control: a may trace itself");
-    for target in [b, resolver_pid(&sb, "vpc1"), resolver_pid(&sb, "vpc2")] {
+    for target in [b, b_rec.into(), resolver_pid(&sb, "vpc1").into(), resolver_pid(&sb, "vpc2").into()] {
         assert!(!as_a(&format!("kill -0 {target}")), "a can signal {target}");
         assert!(!as_a(&format!("exec 3< /proc/{target}/mem")), "a can ptrace {target}");
         assert!(!as_a(&format!("cat /proc/{target}/environ")), "a can read {target}'s environment");
@@ -578,6 +582,38 @@ fn a_flood_of_flows_keeps_the_records_under_their_cap_and_says_so() {
     assert!(size <= 4 << 20, "records take {size} bytes, over their 4 MiB cap");
     let rss: u64 = sb.ok("ps -o rss= -C vpcctl | sort -n | tail -1").trim().parse().unwrap();
     assert!(rss < 64 * 1024, "a vpcctl process grew to {rss} KiB");
+    sb.v(&["teardown-all"]);
+    assert_eq!(sb.snapshot(), snap);
+}
+
+#[test]
+fn a_resolver_can_keep_names_inside_and_refuse_rebinding() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    let snap = sb.snapshot();
+    let resolves = |ns: &str, name: &str| sb.sh(&format!("ip netns exec {ns} getent hosts {name}")).ok();
+    sb.v(&["create-vpc", "open", "10.10.0.0/16"]);
+    sb.v(&["add-subnet", "open", "web", "10.10.1.0/24"]);
+    assert!(resolves("ns-open-web", "example.test") && resolves("ns-open-web", "rebind.test"), "the default forwards everything");
+    // No upstream: .internal names only, and nothing reaches the upstream server.
+    sb.v(&["create-vpc", "closed", "10.20.0.0/16", "--no-dns-upstream"]);
+    sb.v(&["add-subnet", "closed", "db", "10.20.1.0/24"]);
+    let asked = sb.ok("grep -c 'secret-data.example.test' /run/vpcctl-sandbox/upstream-dns.log || true");
+    assert!(resolves("ns-closed-db", "db.closed.internal"));
+    assert!(!resolves("ns-closed-db", "secret-data.example.test"), "a name went upstream");
+    assert_eq!(sb.ok("grep -c 'secret-data.example.test' /run/vpcctl-sandbox/upstream-dns.log || true"), asked);
+    // Stop rebinding: an outside name that answers a private address does not resolve.
+    sb.v(&["create-vpc", "guarded", "10.30.0.0/16", "--stop-dns-rebind"]);
+    sb.v(&["add-subnet", "guarded", "app", "10.30.1.0/24"]);
+    // (dnsmasq counts the documentation ranges the fake internet uses as
+    // private too, so only the VPC's own names are the control here.)
+    assert!(resolves("ns-guarded-app", "app.guarded.internal"));
+    assert!(!resolves("ns-guarded-app", "rebind.test"), "a rebinding answer got through");
+    // Both are topology keys, and survive export and apply.
+    let export = sb.v(&["export"]);
+    assert!(export.contains(r#""upstream": false"#) && export.contains(r#""stop_rebind": true"#), "{export}");
+    let file = sb.file("export.json", &export);
+    assert!(sb.v(&["plan", "-f", &file]).contains("no changes"));
     sb.v(&["teardown-all"]);
     assert_eq!(sb.snapshot(), snap);
 }

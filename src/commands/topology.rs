@@ -65,7 +65,10 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 status: Status::Ready,
                 subnets: vec![],
                 nat: None,
-                dns: spec.dns.then(|| o.dns.clone().unwrap_or_else(|| Resolver::new(&ctx.state_dir, &spec.name))),
+                dns: spec.dns.then(|| Resolver {
+                    options: spec.dns_options,
+                    ..o.dns.clone().unwrap_or_else(|| Resolver::new(&ctx.state_dir, &spec.name))
+                }),
                 expose: vec![],
                 eips: vec![],
                 flow_logs: spec.flow_logs,
@@ -85,7 +88,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     status: Status::Ready,
                     subnets: vec![],
                     nat: None,
-                    dns: spec.dns.then(|| Resolver::new(&ctx.state_dir, &spec.name)),
+                    dns: spec.dns.then(|| Resolver { options: spec.dns_options, ..Resolver::new(&ctx.state_dir, &spec.name) }),
                     expose: vec![],
                     eips: vec![],
                     flow_logs: spec.flow_logs,

@@ -15,7 +15,7 @@ use crate::model::{Name, Status, Vpc, kernel_names};
 use crate::plan;
 
 pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
-    let NewVpc { name, cidr, dns } = req;
+    let NewVpc { name, cidr, dns, dns_options } = req;
     let store = ctx.open()?;
     let before = store.load()?;
     let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
@@ -39,7 +39,13 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
             ctx.say(format!("VPC '{name}' was left half-created by an interrupted run; cleaning up and creating it again"));
             after.find_vpc_mut(&name)?.status = Status::Ready;
         }
-        Create::New => after.vpcs.push(new_vpc(ctx, &before, &name, cidr, dns)?),
+        Create::New => {
+            let mut v = new_vpc(ctx, &before, &name, cidr, dns)?;
+            if let Some(r) = v.dns.as_mut() {
+                r.options = dns_options;
+            }
+            after.vpcs.push(v);
+        }
     }
     let after = commit(ctx, &store, &before, after).with_context(|| format!("creating VPC '{name}' failed"))?;
     if ctx.dry_run {

@@ -29,13 +29,48 @@ pub struct Resolver {
     pub log: PathBuf,
     #[serde(default)]
     pub process: Helper,
+    #[serde(default, flatten)]
+    pub options: DnsOptions,
+}
+
+/// How a VPC's resolver treats names outside `.internal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsOptions {
+    /// Forward other names to the host's resolvers (as AWS's resolver
+    /// does). Off, a subnet resolves `.internal` names only: DNS to the
+    /// outside is an exfiltration path even from a private subnet.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub upstream: bool,
+    /// Drop upstream answers that point into private ranges (DNS
+    /// rebinding: an outside name that resolves to a VPC address).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop_rebind: bool,
+}
+
+impl Default for DnsOptions {
+    fn default() -> Self {
+        DnsOptions { upstream: true, stop_rebind: false }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Resolver {
     /// The record for VPC `vpc` of the state dir `state_dir`, not started.
     pub fn new(state_dir: &std::path::Path, vpc: &Name) -> Self {
         let dir = state_dir.join("dns");
-        Resolver { hosts_dir: dir.join(vpc.as_str()), log: dir.join(format!("{vpc}.log")), process: Helper::default() }
+        Resolver {
+            hosts_dir: dir.join(vpc.as_str()),
+            log: dir.join(format!("{vpc}.log")),
+            process: Helper::default(),
+            options: DnsOptions::default(),
+        }
     }
 
     pub fn hosts_file(&self) -> PathBuf {

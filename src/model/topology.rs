@@ -41,8 +41,10 @@ pub struct VpcSpec {
     pub cidr: Ipv4Net,
     pub nat: Option<NatSpec>,
     pub subnets: Vec<SubnetSpec>,
-    /// The VPC's resolver (default on, as in AWS).
+    /// The VPC's resolver (default on, as in AWS), and how it answers:
+    /// `"dns": false`, or `"dns": {"upstream": false, "stop_rebind": true}`.
     pub dns: bool,
+    pub dns_options: crate::model::services::DnsOptions,
     pub expose: Vec<ExposeSpec>,
     pub eip: Vec<EipSpec>,
     pub flow_logs: bool,
@@ -273,7 +275,7 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
             subnets.push(subnet(&format!("{at}.subnets.{k}"), k, s, dir, read)?);
         }
     }
-    let dns = flag(obj.get("dns"), &format!("{at}.dns"), true)?;
+    let (dns, dns_options) = dns(obj.get("dns"), &format!("{at}.dns"))?;
     let flow_logs = flag(obj.get("flow_logs"), &format!("{at}.flow_logs"), false)?;
     let mut expose_specs: Vec<ExposeSpec> = vec![];
     if let Some(all) = obj.get("expose") {
@@ -287,7 +289,17 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
             eips.push(eip(e, &format!("{at}.eip[{i}]"))?);
         }
     }
-    Ok(VpcSpec { name, cidr, nat, subnets, dns, expose: expose_specs, eip: eips, flow_logs })
+    Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs })
+}
+
+/// `"dns"`: true or false, or an object of options (which means on).
+fn dns(v: Option<&Value>, at: &str) -> Result<(bool, crate::model::services::DnsOptions), TopologyError> {
+    let defaults = crate::model::services::DnsOptions::default();
+    let Some(Value::Object(_)) = v else { return Ok((flag(v, at, true)?, defaults)) };
+    let obj = object(v.unwrap_or(&Value::Null), at, &["upstream", "stop_rebind"])?;
+    let upstream = flag(obj.get("upstream"), &format!("{at}.upstream"), defaults.upstream)?;
+    let stop_rebind = flag(obj.get("stop_rebind"), &format!("{at}.stop_rebind"), defaults.stop_rebind)?;
+    Ok((true, crate::model::services::DnsOptions { upstream, stop_rebind }))
 }
 
 fn flag(v: Option<&Value>, at: &str, default: bool) -> Result<bool, TopologyError> {
@@ -498,8 +510,14 @@ pub fn export(state: &State) -> Value {
             o.insert("nat".into(), Value::Object(nat));
         }
         o.insert("subnets".into(), Value::Object(subnets));
-        if v.dns.is_none() {
-            o.insert("dns".into(), json!(false));
+        match &v.dns {
+            None => {
+                o.insert("dns".into(), json!(false));
+            }
+            Some(r) if r.options != crate::model::services::DnsOptions::default() => {
+                o.insert("dns".into(), json!({"upstream": r.options.upstream, "stop_rebind": r.options.stop_rebind}));
+            }
+            Some(_) => {}
         }
         if !v.expose.is_empty() {
             let all: Vec<Value> = v

@@ -153,9 +153,9 @@ pub fn resolvers_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<&'a Hel
         .iter()
         .filter_map(|b| {
             let r = b.dns.as_ref()?;
-            let keeps = after
-                .vpc(b.name.as_str())
-                .is_some_and(|a| !vpc_replaced(b, a) && a.dns.as_ref().is_some_and(|n| n.hosts_dir == r.hosts_dir));
+            let keeps = after.vpc(b.name.as_str()).is_some_and(|a| {
+                !vpc_replaced(b, a) && a.dns.as_ref().is_some_and(|n| n.hosts_dir == r.hosts_dir && n.options == r.options)
+            });
             (!keeps).then_some(&r.process)
         })
         .collect()
@@ -437,6 +437,10 @@ fn service_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
     match (before.map(|b| b.dns.is_some()), v.dns.is_some()) {
         (Some(false), true) => out.push(change(Op::Create, format!("dns {}", v.name), format!("{}.internal", v.name))),
         (Some(true), false) => out.push(change(Op::Delete, format!("dns {}", v.name), "")),
+        (Some(true), true) if before.and_then(|b| b.dns.as_ref()).map(|r| r.options) != v.dns.as_ref().map(|r| r.options) => {
+            let o = v.dns.as_ref().map(|r| r.options).unwrap_or_default();
+            out.push(change(Op::Change, format!("dns {}", v.name), format!("upstream {}, stop_rebind {}", o.upstream, o.stop_rebind)));
+        }
         _ => {}
     }
     let (old_expose, old_eips) = before.map(|b| (b.expose.as_slice(), b.eips.as_slice())).unwrap_or_default();

@@ -287,6 +287,14 @@ done
         path
     }
 
+    /// The app's own process under the recorded `pid` (vpcctl app-init):
+    /// its PID namespace's init's child.
+    pub fn app_process(&self, pid: impl std::fmt::Display) -> u64 {
+        let child = |p: &str| self.ok(&format!("cat /proc/{p}/task/{p}/children")).split_whitespace().next().unwrap_or("").to_string();
+        let init = child(&pid.to_string());
+        child(&init).parse().unwrap_or_else(|_| panic!("no app process under {pid}"))
+    }
+
     pub fn state_json(&self) -> String {
         self.sh("cat /var/lib/vpcctl/state.json 2>/dev/null").stdout
     }
