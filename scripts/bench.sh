@@ -2,7 +2,8 @@
 # Benchmark vpcctl against the floor: the same kernel objects and rules made
 # by hand with the cheapest shell-outs (one root `ip -batch`, one
 # `ip -n NS -batch`, one `iptables-restore --noflush`, one
-# `ebtables-restore --noflush` for the ports' anti-spoofing rules). Runs in a private
+# `ebtables-restore --noflush` for the ports' anti-spoofing rules, one
+# `bridge -batch` for the ports' static FDB entries). Runs in a private
 # sandbox, prints a table, and exits 0 whatever the numbers: it reports, it
 # does not gate.
 #
@@ -48,8 +49,12 @@ R
     # Anti-spoofing: the bridge family's chain and jumps (rules per port below).
     printf '*filter\n:FAS RETURN\n-I INPUT 1 -j FAS\n-I FORWARD 1 -j FAS\nCOMMIT\n' | ebtables-restore --noflush
 }
-floor_port() {   # $1 = veth, $2 = its address: the 3 anti-spoofing rules
-    printf -- '-A FAS -p IPv4 -i %s --ip-src %s -j RETURN\n-A FAS -p ARP -i %s --arp-ip-src %s -j RETURN\n-A FAS -i %s -j DROP\n' "$1" "$2" "$1" "$2" "$1"
+floor_mac() {   # $1 = index -> the subnet's fixed MAC (as vpcctl: 02:76:<address>)
+    printf '02:76:0a:63:%02x:02' "$1"
+}
+floor_port() {   # $1 = veth, $2 = its address, $3 = its MAC: the 3 anti-spoofing rules
+    printf -- '-A FAS -p IPv4 -s %s -i %s --ip-src %s -j RETURN\n-A FAS -p ARP -s %s -i %s --arp-ip-src %s --arp-mac-src %s -j RETURN\n-A FAS -i %s -j DROP\n' \
+        "$3" "$1" "$2" "$3" "$1" "$2" "$3" "$1"
 }
 floor_vpc() {   # $1 = bridge, $2 = cidr
     floor_rules "$1"
@@ -67,19 +72,22 @@ B
     echo $! > $SANDBOX_TMP/fdns/pid
 }
 floor_subnet() {   # $1 = bridge, $2 = index
+    local mac; mac=$(floor_mac "$2")
     ip -batch - <<B
 netns add fns-$2
-link add fv-$2 type veth peer name eth0 netns fns-$2
+link add fv-$2 type veth peer name eth0 address $mac netns fns-$2
 link set fv-$2 master $1 up
+link set fv-$2 type bridge_slave learning off flood off isolated on
 addr add 10.99.$2.1/24 dev $1
 B
+    echo "fdb replace $mac dev fv-$2 master static" | bridge -batch -
     ip -n "fns-$2" -batch - <<B
 link set lo up
 addr add 10.99.$2.2/24 dev eth0
 link set eth0 up
 route add default via 10.99.$2.1
 B
-    { echo '*filter'; floor_port "fv-$2" "10.99.$2.2"; echo COMMIT; } | ebtables-restore --noflush
+    { echo '*filter'; floor_port "fv-$2" "10.99.$2.2" "$mac"; echo COMMIT; } | ebtables-restore --noflush
     # Its name, for the resolver (a shell builtin: no process). The
     # namespace's resolv.conf is left out: microseconds for vpcctl, but
     # a mkdir process here.
@@ -134,7 +142,7 @@ fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
 "$V" -q create-vpc bench 10.99.0.0/16
 for i in $(seq "$N"); do "$V" -q add-subnet bench "s$i" "10.99.$i.0/24"; done
 mkdir -p $SANDBOX_TMP/count
-for p in ip iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
+for p in ip bridge iptables iptables-restore iptables-save ebtables-restore ebtables-save; do
     printf '#!/bin/sh\necho %s >> %s/count/log\nexec %s "$@"\n' "$p" "$SANDBOX_TMP" "$(command -v $p)" > "$SANDBOX_TMP/count/$p"
     chmod +x $SANDBOX_TMP/count/$p
 done
@@ -174,13 +182,15 @@ floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name
     floor_rules "$1"
     { echo "link add $1 address 02:00:00:00:00:01 type bridge"; echo "link set $1 up"; echo "route add unreachable $2.0.0/16"
       for i in $(seq "$3"); do
-          echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 netns ${p}ns-$i"
-          echo "link set ${p}v-$i master $1 up"; echo "addr add $2.$i.1/24 dev $1"
+          echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 address $(floor_mac "$i") netns ${p}ns-$i"
+          echo "link set ${p}v-$i master $1 up"; echo "link set ${p}v-$i type bridge_slave learning off flood off isolated on"
+          echo "addr add $2.$i.1/24 dev $1"
       done; } | ip -batch -
+    for i in $(seq "$3"); do echo "fdb replace $(floor_mac "$i") dev ${p}v-$i master static"; done | bridge -batch -
     for i in $(seq "$3"); do
         printf 'link set lo up\naddr add %s.%s.2/24 dev eth0\nlink set eth0 up\nroute add default via %s.%s.1\n' "$2" "$i" "$2" "$i" | ip -n "${p}ns-$i" -batch -
     done
-    { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2"; done; echo COMMIT; } | ebtables-restore --noflush
+    { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2" "$(floor_mac "$i")"; done; echo COMMIT; } | ebtables-restore --noflush
 }
 topology() {   # $1.. = "name prefix n" per VPC -> a topology file on stdout
     local first=1
@@ -238,15 +248,22 @@ iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
     ip netns exec "$3" iperf3 -c "$2" -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}'
     wait "$pid" 2>/dev/null || true
 }
-tp_intra=-; tp_peer=-; tp_base1=-; tp_base2=-
+tp_intra=-; tp_peer=-; tp_base1=-; tp_base2=-; tp_iso=-
 if command -v iperf3 >/dev/null; then
-    # Baseline: the same namespaces and routing, on bare bridges, no rules.
+    # Baseline: the same namespaces and routing, on bare bridges, no rules;
+    # bn4 and bn5 on bb3, whose ports are set as vpcctl sets its own
+    # (learning off, unicast flood off, isolated, static FDB entries).
     ip link add bb1 type bridge; ip link add bb2 type bridge; ip link set bb1 up; ip link set bb2 up
-    for x in 1 2 3; do
-        br=bb1; [[ $x == 3 ]] && br=bb2
+    ip link add bb3 type bridge; ip link set bb3 up
+    for x in 1 2 3 4 5; do
+        br=bb1; [[ $x == 3 ]] && br=bb2; (( x >= 4 )) && br=bb3
         ip netns add "bn$x"
-        ip link add "bv$x" type veth peer name eth0 netns "bn$x"
+        ip link add "bv$x" type veth peer name eth0 address "02:77:00:00:00:0$x" netns "bn$x"
         ip link set "bv$x" master "$br" up
+        if [[ $br == bb3 ]]; then
+            ip link set "bv$x" type bridge_slave learning off flood off isolated on
+            bridge fdb replace "02:77:00:00:00:0$x" dev "bv$x" master static
+        fi
         ip addr add "10.250.$x.1/24" dev "$br"
         ip -n "bn$x" addr add "10.250.$x.2/24" dev eth0
         ip -n "bn$x" link set eth0 up; ip -n "bn$x" link set lo up
@@ -257,13 +274,14 @@ if command -v iperf3 >/dev/null; then
     "$V" -q add-subnet da a1 10.201.1.0/24; "$V" -q add-subnet da a2 10.201.2.0/24
     "$V" -q add-subnet db b1 10.202.1.0/24; "$V" -q peer da db
     # Alternate baseline and vpcctl runs, so drift on a shared machine hits both.
-    B1=(); B2=(); I1=(); I2=()
+    B1=(); B2=(); B3=(); I1=(); I2=()
     for rep in $(seq "$REPS"); do
         B1+=("$(iperf bn2 10.250.2.2 bn1)"); I1+=("$(iperf ns-da-a2 10.201.2.2 ns-da-a1)")
         B2+=("$(iperf bn3 10.250.3.2 bn1)"); I2+=("$(iperf ns-db-b1 10.202.1.2 ns-da-a1)")
+        B3+=("$(iperf bn5 10.250.5.2 bn4)")
     done
     tp_base1=$(med "${B1[@]}"); tp_intra=$(med "${I1[@]}")
-    tp_base2=$(med "${B2[@]}"); tp_peer=$(med "${I2[@]}")
+    tp_base2=$(med "${B2[@]}"); tp_peer=$(med "${I2[@]}"); tp_iso=$(med "${B3[@]}")
     "$V" -q teardown-all
 fi
 
@@ -296,4 +314,5 @@ row "scale: delete all, s" "$(awk -v u=$s_del 'BEGIN{printf "%.2f", u/1e6}')" ""
 row "scale: vpcctl peak RSS, MiB" "$(awk -v k=$peak 'BEGIN{ if (k>0) printf "%.1f", k/1024; else print "-" }')" "" "" ""
 row "iperf3 intra-VPC, Mbit/s" "$tp_intra" "$tp_base1" "$(ratio "${tp_intra/-/0}" "${tp_base1/-/0}")" ">= 0.90"
 row "iperf3 peered VPCs, Mbit/s" "$tp_peer" "$tp_base2" "$(ratio "${tp_peer/-/0}" "${tp_base2/-/0}")" ">= 0.90"
+row "iperf3 intra-VPC vs a bridge with guarded ports" "$tp_intra" "$tp_iso" "$(ratio "${tp_intra/-/0}" "${tp_iso/-/0}")" ">= 0.90"
 exit 0

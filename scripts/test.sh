@@ -17,10 +17,9 @@ cargo build --locked
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked "$@" 2> >(tee "$log" >&2)
-status=$?
+cargo test --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
 set -e
-wait
 skipped=$(grep -c '^SKIPPED:' "$log" || true)
 if [[ $skipped -gt 0 ]]; then
     echo "" >&2

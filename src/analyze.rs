@@ -208,6 +208,16 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         hops.push(hop("egress security group", Outcome::Info, format!("{src} has no policy: everything leaves"), None));
     }
 
+    // An elastic IP is an address of the host: DNAT'd only when it comes
+    // in on the uplink, and from a VPC the host is not a service.
+    if let Some((ev, e)) = state.vpcs.iter().find_map(|v| v.eips.iter().find(|e| e.ip == dst).map(|e| (v, e))) {
+        let why = format!(
+            "{dst} is the elastic IP of {}/{}, an address of the host: it lets in only what comes from {}",
+            ev.name, e.subnet, e.interface
+        );
+        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
+        return blocked(hops, why, "HOST_NOT_A_SERVICE");
+    }
     // Where the destination is.
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
     let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
@@ -328,7 +338,8 @@ fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, deci
     }
 }
 
-/// A destination outside every VPC: only NAT lets anything out.
+/// A destination outside every VPC: only NAT, or the subnet's elastic IP,
+/// lets anything out.
 fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, port: Option<u16>, mut hops: Vec<Hop>) -> Analysis {
     let blocked = |mut hops: Vec<Hop>, why: String, code| {
         hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
@@ -346,10 +357,41 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
             hops,
         };
     }
+    let translated = vpc.nat.is_some() && vpc.translated_subnets().iter().any(|s| s.name == from.name);
+    let eip = vpc.eips.iter().find(|e| e.subnet == from.name);
+    if let Some(e) = eip.filter(|_| !translated) {
+        // It leaves from its own address (see plan::expose::forward_rules).
+        if let Some(rule) = nacls((from, src), None, dst, proto, port, &mut hops) {
+            return Analysis {
+                reachable: false,
+                certain: true,
+                network_open: false,
+                verdict: format!("blocked: {rule}"),
+                code: "NACL_RULES_MISMATCH",
+                hops,
+            };
+        }
+        let rule = format!("{} eip {} subnet={}", vpc.name, e.ip, from.name);
+        hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
+        hops.push(hop(
+            "internet",
+            Outcome::Info,
+            format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), e.interface),
+            None,
+        ));
+        return Analysis {
+            reachable: true,
+            certain: false,
+            network_open: true,
+            verdict: format!("open: {rule}"),
+            code: "PATH_FOUND",
+            hops,
+        };
+    }
     let Some(nat) = &vpc.nat else {
         return blocked(hops, format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name), "NO_NAT_GATEWAY");
     };
-    if !vpc.translated_subnets().iter().any(|s| s.name == from.name) {
+    if !translated {
         let why = match &nat.subnets {
             None => format!("{src} is private and {}'s NAT translates only public subnets", vpc.name),
             Some(names) => {
@@ -553,11 +595,13 @@ mod agreement_with_the_planners {
 
     use super::analyze;
     use crate::model::State;
+    use crate::model::nacl::{Nacl, NaclRule};
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
+    use crate::model::services::{Eip, Expose};
     use crate::model::testing;
-    use crate::model::{Nat, Peering, Subnet, SubnetKind, Vpc};
+    use crate::model::{Name, Nat, Peering, Subnet, SubnetKind, Vpc};
     use crate::plan::iptables::normalize;
-    use crate::plan::{firewall, policy};
+    use crate::plan::{firewall, nacl, policy};
     use crate::probe::Proto;
 
     struct Pkt<'a> {
@@ -566,7 +610,10 @@ mod agreement_with_the_planners {
         s: Ipv4Addr,
         d: Ipv4Addr,
         p: Proto,
+        sport: Option<u16>,
         dport: Option<u16>,
+        /// A reply of an established connection (else a new one, never DNAT'd).
+        reply: bool,
     }
 
     /// ACCEPT (true), DROP (false), or fell off the end of `chain` (None).
@@ -590,15 +637,17 @@ mod agreement_with_the_planners {
                     "-i" => ok &= (arg == pkt.i) != not,
                     "-o" => ok &= (arg == pkt.o) != not,
                     "-p" => ok &= arg == super::proto_word(pkt.p),
-                    "--dport" => {
+                    "--dport" | "--sport" => {
                         let (a, b) = arg.split_once(':').unwrap_or((arg, arg));
-                        ok &= pkt.dport.is_some_and(|p| a.parse::<u16>().unwrap() <= p && p <= b.parse::<u16>().unwrap());
+                        let port = if t[k] == "--dport" { pkt.dport } else { pkt.sport };
+                        ok &= port.is_some_and(|p| a.parse::<u16>().unwrap() <= p && p <= b.parse::<u16>().unwrap());
                     }
                     "-j" => target = arg,
                     "-m" if arg == "comment" => k += 2,
-                    // A new connection is never RELATED or ESTABLISHED.
+                    // Neither a request nor its reply was DNAT'd here.
                     "-m" if arg == "conntrack" => {
-                        ok &= t[k + 3].split(',').any(|s| s == "NEW");
+                        let want = if pkt.reply { ["ESTABLISHED", "RELATED"] } else { ["NEW", "NEW"] };
+                        ok &= t[k + 3].split(',').any(|s| want.contains(&s));
                         k += 2;
                     }
                     other => panic!("the evaluator does not model {other:?} in {r}"),
@@ -623,32 +672,47 @@ mod agreement_with_the_planners {
         None
     }
 
-    /// Whether a new connection gets through every firewall vpcctl wrote.
+    /// Whether a new connection gets through every firewall vpcctl wrote,
+    /// and its replies back through the stateless ones (NACLs): to the host
+    /// (a gateway) through INPUT, else through FORWARD both ways.
     fn delivered(st: &State, v: &Vpc, s: &Subnet, dst: Ipv4Addr, p: Proto, dport: Option<u16>) -> bool {
         let sg = |sub: &Subnet, vpc: &Vpc, chain: &str, pkt: &Pkt| match &sub.policy {
             None => true,
             Some(pol) => eval(&policy::rules(vpc, sub, pol), chain, pkt).expect("a policy chain ends in its default"),
         };
-        let out = Pkt { i: "", o: "eth0", s: s.ip, d: dst, p, dport };
+        let sport = dport.map(|_| super::EPHEMERAL_PORT);
+        let out = Pkt { i: "", o: "eth0", s: s.ip, d: dst, p, sport, dport, reply: false };
         if !sg(s, v, policy::EGRESS_CHAIN, &out) {
             return false;
+        }
+        let host = st.vpcs.iter().any(|x| x.subnets.iter().any(|y| y.gateway == dst) || x.eips.iter().any(|e| e.ip == dst));
+        if host {
+            let input: Vec<String> = firewall::input_rules(st).into_iter().filter(|l| !l.starts_with(':')).collect();
+            let to_host = Pkt { i: &v.bridge, o: "", ..out };
+            // Nothing of ours matched: the host's INPUT policy (ACCEPT here).
+            return eval(&input, firewall::INPUT_CHAIN, &to_host).unwrap_or(true);
         }
         let mut fwd: Vec<String> = firewall::filter_dispatch(st).into_iter().filter(|l| !l.starts_with(':')).collect();
         for x in &st.vpcs {
             fwd.extend(firewall::vpc_rules(st, x));
         }
+        fwd.extend(nacl::all_chains(st).into_iter().flat_map(|(_, rules)| rules));
         let dest = st.vpcs.iter().find_map(|x| x.subnets.iter().find(|y| y.ip == dst).map(|y| (x, y)));
-        let uplink = v.nat.as_ref().map(|n| n.interface.as_str()).unwrap_or("uplink0");
+        let uplink = "uplink0";
         let out_if = dest.map(|(x, _)| x.bridge.as_str()).unwrap_or(uplink);
-        let through = Pkt { i: &v.bridge, o: out_if, s: s.ip, d: dst, p, dport };
+        let through = Pkt { i: &v.bridge, o: out_if, s: s.ip, d: dst, p, sport, dport, reply: false };
         // Nothing of ours matched: the host's FORWARD policy (DROP here).
         if !eval(&fwd, firewall::FORWARD_CHAIN, &through).unwrap_or(false) {
             return false;
         }
-        match dest {
-            Some((x, y)) => sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: s.ip, d: dst, p, dport }),
-            None => true,
+        if let Some((x, y)) = dest
+            && !sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: s.ip, d: dst, p, sport, dport, reply: false })
+        {
+            return false;
         }
+        // The reply: security groups are stateful, the host's rules are not all.
+        let back = Pkt { i: out_if, o: &v.bridge, s: dst, d: s.ip, p, sport: dport, dport: sport, reply: true };
+        eval(&fwd, firewall::FORWARD_CHAIN, &back).unwrap_or(false)
     }
 
     /// Deterministic choices from the generated numbers.
@@ -674,6 +738,20 @@ mod agreement_with_the_planners {
                 1 => Some(Nat { interface: "uplink0".into(), subnets: None }),
                 _ => Some(Nat { interface: "uplink0".into(), subnets: Some(vec![v.subnets[d.roll(v.subnets.len())].name.clone()]) }),
             };
+            if d.roll(2) == 0 {
+                v.dns = Some(crate::model::services::Resolver::new(std::path::Path::new("/st"), &v.name));
+            }
+            // An elastic IP on a public subnet, with or without NAT; a port
+            // exposed (DNAT rules a subnet's own connections never match).
+            let public: Vec<Name> = v.subnets.iter().filter(|s| s.kind == SubnetKind::Public).map(|s| s.name.clone()).collect();
+            if !public.is_empty() && d.roll(3) == 0 {
+                let subnet = public[d.roll(public.len())].clone();
+                v.eips.push(Eip { subnet, ip: Ipv4Addr::new(203, 0, 113, 10 + k as u8), interface: "uplink0".into() });
+            }
+            if d.roll(3) == 0 {
+                let subnet = v.subnets[d.roll(v.subnets.len())].name.clone();
+                v.expose.push(Expose { subnet, port: 80, host_port: 8000 + k as u16, interface: "uplink0".into() });
+            }
             st.vpcs.push(v);
         }
         let nets: Vec<Ipv4Net> = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr).chain([v.cidr])).collect();
@@ -699,9 +777,50 @@ mod agreement_with_the_planners {
                     let p = policy_of(d, &nets);
                     st.vpcs[vi].subnets[si].policy = Some(p);
                 }
+                if d.roll(3) == 0 {
+                    st.vpcs[vi].subnets[si].nacl = Some(nacl_of(d, &nets));
+                }
             }
         }
         st
+    }
+
+    /// A NACL of a few numbered rules each way, often with the ephemeral
+    /// range back, as real ones have.
+    fn nacl_of(d: &mut Dice, nets: &[Ipv4Net]) -> Nacl {
+        let rules = |d: &mut Dice| -> Vec<NaclRule> {
+            let mut out: Vec<NaclRule> = (0..d.roll(4))
+                .map(|i| {
+                    let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::All][d.roll(4)];
+                    let ports = matches!(protocol, Protocol::Tcp | Protocol::Udp).then(|| {
+                        [PortRange { first: 80, last: 80 }, PortRange { first: 1024, last: 65535 }, PortRange { first: 5000, last: 6000 }]
+                            [d.roll(3)]
+                    });
+                    let cidr = if d.roll(2) == 0 { nets[d.roll(nets.len())] } else { "0.0.0.0/0".parse().unwrap() };
+                    let action = if d.roll(3) == 0 { Action::Deny } else { Action::Allow };
+                    NaclRule { rule: 100 + 10 * i as u32, protocol, ports, cidr, action }
+                })
+                .collect();
+            if d.roll(2) == 0 {
+                let (first, last) = (1024, 65535);
+                out.push(NaclRule {
+                    rule: 900,
+                    protocol: Protocol::All,
+                    ports: None,
+                    cidr: "0.0.0.0/0".parse().unwrap(),
+                    action: Action::Allow,
+                });
+                out.push(NaclRule {
+                    rule: 950,
+                    protocol: Protocol::Tcp,
+                    ports: Some(PortRange { first, last }),
+                    cidr: "0.0.0.0/0".parse().unwrap(),
+                    action: Action::Allow,
+                });
+            }
+            out
+        };
+        Nacl { inbound: rules(d), outbound: rules(d) }
     }
 
     fn policy_of(d: &mut Dice, nets: &[Ipv4Net]) -> crate::model::policy::Policy {
@@ -736,9 +855,19 @@ mod agreement_with_the_planners {
                 let (vi, si) = all[d.roll(all.len())];
                 let (v, s) = (&st.vpcs[vi], &st.vpcs[vi].subnets[si]);
                 let others: Vec<Ipv4Addr> = all.iter().filter(|x| **x != (vi, si)).map(|(a, b)| st.vpcs[*a].subnets[*b].ip).collect();
-                let dst = if others.is_empty() || d.roll(4) == 0 { "198.51.100.80".parse().unwrap() } else { others[d.roll(others.len())] };
+                // Another subnet, the internet, a metadata address, or the
+                // host (a gateway, an elastic IP).
+                let mut host: Vec<Ipv4Addr> = st.vpcs.iter().flat_map(|x| x.subnets.iter().map(|y| y.gateway)).collect();
+                host.extend(st.vpcs.iter().flat_map(|x| x.eips.iter().map(|e| e.ip)));
+                let dst = match d.roll(8) {
+                    0 => "198.51.100.80".parse().unwrap(),
+                    1 => "169.254.169.254".parse().unwrap(),
+                    2 | 3 => host[d.roll(host.len())],
+                    _ if others.is_empty() => "198.51.100.80".parse().unwrap(),
+                    _ => others[d.roll(others.len())],
+                };
                 let p = [Proto::Tcp, Proto::Udp, Proto::Icmp][d.roll(3)];
-                let port = (p != Proto::Icmp).then(|| [22u16, 80, 5432, 8050][d.roll(4)]);
+                let port = (p != Proto::Icmp).then(|| [22u16, 53, 80, 5432, 8050][d.roll(5)]);
                 let a = analyze(&st, v, s, dst, p, port);
                 let k = delivered(&st, v, s, dst, p, port);
                 prop_assert_eq!(a.network_open, k, "{}/{} -> {} {:?} {:?}: analyzer says {:?}\nstate: {}",
