@@ -337,7 +337,8 @@ extern "C" fn forward(sig: libc::c_int) {
 /// executes the program opened before (`exe_fd`, so a program in a
 /// directory the user cannot enter still runs). The init reaps, passes
 /// SIGTERM, SIGINT and SIGHUP on, and ends as the app ends; this process
-/// waits for it and exits the same way. Returns only in this process.
+/// waits for it and exits the same way, and when it dies the init (and so
+/// the whole namespace) is killed. Returns only in this process.
 pub fn app_init(exe_fd: i32, uid: u32, gid: u32, argv: &[String]) -> Result<i32> {
     use std::ffi::CString;
     let argv: Vec<CString> =
@@ -353,11 +354,18 @@ pub fn app_init(exe_fd: i32, uid: u32, gid: u32, argv: &[String]) -> Result<i32>
     // SAFETY: vpcctl is single-threaded here (nothing has started a thread
     // before this subcommand), so the children may run ordinary code.
     unsafe {
+        // A pipe whose write end only this process holds: the init sees it
+        // close (EOF) if this process is gone before PR_SET_PDEATHSIG holds.
+        let mut life = [0; 2];
+        if libc::pipe2(life.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(std::io::Error::last_os_error()).context("cannot make a pipe for the app's init");
+        }
         let init = libc::fork();
         if init < 0 {
             return Err(std::io::Error::last_os_error()).context("cannot fork the app's init");
         }
         if init > 0 {
+            libc::close(life[0]);
             let mut status = 0;
             while libc::waitpid(init, &mut status, 0) < 0 {
                 if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
@@ -366,7 +374,16 @@ pub fn app_init(exe_fd: i32, uid: u32, gid: u32, argv: &[String]) -> Result<i32>
             }
             return Ok(exit_code(status));
         }
-        // PID 1 of the app's namespace.
+        // PID 1 of the app's namespace. It dies with the recorded process
+        // (and the namespace with it), so that process is the app's life.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        libc::close(life[1]);
+        libc::fcntl(life[0], libc::F_SETFL, libc::O_NONBLOCK);
+        let mut byte = 0u8;
+        if libc::read(life[0], (&mut byte as *mut u8).cast(), 1) == 0 {
+            libc::_exit(1);
+        }
+        libc::close(life[0]);
         let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), flags, std::ptr::null());
         let app = libc::fork();

@@ -558,14 +558,16 @@ fn an_exposed_private_subnet_cannot_leave_from_its_exposed_port() {
     sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
     sb.v(&["deploy-app", "vpc1", "db", "--port", "5432"]);
     sb.v(&["expose", "vpc1", "db", "--port", "5432", "--host-port", "5432", "--allow-private"]);
-    assert!(sb.curl("internet", "http://203.0.113.2:5432/").is_some(), "the exposed port works");
     // The app stops (the forward stays), and db opens a connection out
-    // *from* the exposed port.
+    // *from* the exposed port (before any connection in, whose TIME-WAIT
+    // would keep the port from being bound).
     sb.v(&["stop-app", "vpc1", "db"]);
     let out = sb.sh("ip netns exec ns-vpc1-db curl -s -m 2 --local-port 5432 http://198.51.100.80/");
-    assert!(!out.ok(), "db left from its exposed port: {out:?}");
-    sb.ok("ip netns exec ns-vpc1-db ping -c1 -W1 198.51.100.80 || true");
+    assert_eq!(out.code, 28, "db left from its exposed port (or never tried): {out:?}");
     assert_eq!(sb.leaked(), 0, "a private source reached the internet");
+    // Control: the forward itself works.
+    sb.v(&["deploy-app", "vpc1", "db", "--port", "5432"]);
+    assert!(sb.curl("internet", "http://203.0.113.2:5432/").is_some(), "the exposed port works");
     sb.v(&["teardown-all"]);
 }
 
