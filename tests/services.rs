@@ -60,7 +60,7 @@ fn each_vpc_resolves_its_own_and_its_peers_names_and_forwards_the_rest() {
     assert_eq!(resolve(&sb, "ns-vpc1-db", "api.vpc2.internal"), None);
 
     // A subnet added or deleted is visible at once.
-    // (Under a umask that would keep the resolver, which runs as nobody, from reading.)
+    // (Under a umask that would keep the resolver, which runs as its own user, from reading.)
     sb.ok("umask 077; $VPCCTL add-subnet vpc1 cache 10.10.3.0/24");
     assert_eq!(resolve(&sb, "ns-vpc1-web", "cache.vpc1.internal").as_deref(), Some("10.10.3.2"));
     assert_eq!(resolve(&sb, "ns-vpc1-cache", "db.vpc1.internal").as_deref(), Some("10.10.2.2"));
@@ -77,8 +77,9 @@ fn each_vpc_resolves_its_own_and_its_peers_names_and_forwards_the_rest() {
 
     // The resolver runs unprivileged, one per VPC; the host stays closed
     // to everything else from the bridges.
-    let users = sb.ok("ps -C dnsmasq -o user=,args= | grep -- --hostsdir | awk '{print $1}' | sort | uniq -c");
-    assert_eq!(users.trim(), "3 nobody", "{users}");
+    // (As its own system user: scripts/deps.sh makes vpcctl-dns.)
+    let users = sb.ok("ps -C dnsmasq -o user:20=,args= | grep -- --hostsdir | awk '{print $1}' | sort | uniq -c");
+    assert_eq!(users.trim(), "3 vpcctl-dns", "{users}");
     sb.ok("$VPCCTL serve --bind 10.10.1.1 --port 9999 >/dev/null 2>&1 & echo $! > /run/vpcctl-sandbox/host-server.pid; sleep 0.3");
     assert!(sb.curl_host("http://10.10.1.1:9999/").is_some(), "the host's own server runs");
     assert!(sb.curl("ns-vpc1-web", "http://10.10.1.1:9999/").is_none(), "only DNS reaches the host");
