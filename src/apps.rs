@@ -40,17 +40,21 @@ pub fn helper_running(h: &crate::model::services::Helper) -> bool {
     h.pid != 0 && is_ours(h.pid, h.start_time) && !group_stopped(h.pid)
 }
 
-/// Whether a process of `pid`'s process group is stopped (SIGSTOP, or
-/// being traced).
+/// Whether `pid` or a process under it (ulogd under the collector, an
+/// app under its init) is stopped (SIGSTOP, or being traced). A few reads
+/// of /proc, not a scan of it: every change asks this of every resolver.
 pub fn group_stopped(pid: u32) -> bool {
-    let Ok(procs) = std::fs::read_dir("/proc") else { return false };
-    procs.flatten().any(|p| {
-        let Ok(text) = std::fs::read_to_string(p.path().join("stat")) else { return false };
-        let Some((_, rest)) = text.rsplit_once(')') else { return false };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // rest[0] is the state, rest[2] the process group.
-        matches!(f.first(), Some(&"T") | Some(&"t")) && f.get(2) == Some(&pid.to_string().as_str())
-    })
+    let mut todo = vec![(pid, 0)];
+    while let Some((p, depth)) = todo.pop() {
+        if matches!(stat(p), Some(('T' | 't', _))) {
+            return true;
+        }
+        if depth < 3 {
+            let children = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+            todo.extend(children.split_whitespace().filter_map(|c| c.parse().ok()).map(|c| (c, depth + 1)));
+        }
+    }
+    false
 }
 
 /// The uids (and gids) vpcctl gives apps started without `--user`: each
@@ -157,6 +161,14 @@ pub fn app_cgroup(log: &Path) -> Option<std::path::PathBuf> {
 /// move itself in (writing "0") before it drops root.
 fn open_cgroup(log: &Path) -> Option<std::fs::File> {
     let cg = app_cgroup(log)?;
+    // Empty cgroups of apps that died with their host (a sandbox, a crash)
+    // go now: a running app is never in an empty one, and app starts
+    // hold the host lock.
+    if let Some(Ok(siblings)) = cg.parent().map(std::fs::read_dir) {
+        for s in siblings.flatten().filter(|s| s.path().is_dir() && s.file_name().to_string_lossy().starts_with("app-")) {
+            let _ = std::fs::remove_dir(s.path());
+        }
+    }
     // Twice: another run may remove an empty parent under our feet.
     std::fs::create_dir_all(&cg).or_else(|_| std::fs::create_dir_all(&cg)).ok()?;
     std::fs::OpenOptions::new().write(true).open(cg.join("cgroup.procs")).ok()
@@ -232,12 +244,13 @@ fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
     Ok((out, err))
 }
 
-/// Start `command` inside `netns` as `user` (uid 0: as full root), in its
-/// own session, output to `log`. The namespace and the program are opened
-/// here, as root; the child joins the namespace, lets unprivileged users
-/// bind ports below 1024 there, drops to the user with no capabilities and
-/// no_new_privs, and executes the already-open program (so a program in a
-/// directory the user cannot enter, such as a checkout under /root, runs).
+/// Start `command` inside `netns` as `who` (uid 0: as full root), in its
+/// own session and cgroup, output to `log`. The namespace and the program
+/// are opened here, as root; the child moves into the app's cgroup, joins
+/// the namespace, takes a mount namespace of its own (the subnet's
+/// resolv.conf), lets unprivileged users bind ports below 1024 there, and
+/// runs `vpcctl app-init` (see `app_init`), whose children start a new PID
+/// namespace. The returned child is app-init: the PID vpcctl records.
 pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) -> Result<Child> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -306,10 +306,11 @@ fn an_apps_children_die_with_it() {
     sb.v(&["stop-app", "vpc1", "web"]);
     assert!(!sb.sh("pgrep -f 'sleep 1000'").ok(), "stop-app left the app's child running");
     sb.ok(&format!("$VPCCTL deploy-app vpc1 web --port 8080 -- sh -c '{escape}' $VPCCTL >/dev/null"));
+    let cgroup = sb.ok("sed -n 's/^0:://p' /proc/$(pgrep -f '^sleep 1000$')/cgroup").trim().to_string();
+    assert!(cgroup.starts_with("/vpcctl.apps/"), "the app's child is in the app's cgroup: {cgroup}");
     sb.v(&["delete-subnet", "vpc1", "web"]);
     assert!(!sb.sh("pgrep -f 'sleep 1000'").ok(), "delete-subnet left the app's child running");
-    let ours = sb.sh("ls /sys/fs/cgroup/vpcctl.apps/$(stat -L -c %i /proc/self/ns/net)");
-    assert!(!ours.ok(), "an app's cgroup was left behind: {ours:?}");
+    assert!(!sb.sh(&format!("test -e /sys/fs/cgroup{cgroup}")).ok(), "the app's cgroup {cgroup} was left behind");
     sb.v(&["teardown-all"]);
     assert_eq!(sb.snapshot(), snap);
 }

@@ -45,6 +45,8 @@ pub struct Sandbox {
     holder: Child,
     /// PID (in our namespace) of the sandbox's init process.
     pid: u32,
+    /// Inode of its network namespace: vpcctl names app cgroups by it.
+    netns: u64,
 }
 
 fn repo() -> PathBuf {
@@ -102,7 +104,8 @@ impl Sandbox {
         assert_eq!(line.trim(), "ready", "sandbox did not start");
         let unshare = holder.id();
         let pid = child_of(unshare).expect("sandbox init process");
-        Some(Sandbox { holder, pid })
+        let netns = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(format!("/proc/{pid}/ns/net")).expect("sandbox netns"));
+        Some(Sandbox { holder, pid, netns })
     }
 
     fn cmd(&self) -> Command {
@@ -305,7 +308,31 @@ impl Drop for Sandbox {
         // --kill-child: killing unshare takes the whole sandbox with it.
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+        // The cgroup hierarchy is the machine's: the cgroups of apps that
+        // died with the sandbox go too, once their processes are gone.
+        let Some(root) = cgroup2_root() else { return };
+        let dir = root.join("vpcctl.apps").join(self.netns.to_string());
+        for _ in 0..100 {
+            if let Ok(apps) = std::fs::read_dir(&dir) {
+                apps.flatten().for_each(|a| drop(std::fs::remove_dir(a.path())));
+            }
+            if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_dir(root.join("vpcctl.apps"));
     }
+}
+
+/// Where this process sees cgroup v2 (the last cgroup2 mount of
+/// /proc/self/mountinfo).
+fn cgroup2_root() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter(|l| l.split_once(" - ").is_some_and(|(_, t)| t.starts_with("cgroup2 ")))
+        .filter_map(|l| l.split_whitespace().nth(4).map(PathBuf::from))
+        .next_back()
 }
 
 /// The first child of `parent`, from /proc/*/stat.
