@@ -41,11 +41,6 @@ pub const HOST_LOCK_DIR: &str = "/run/vpcctl";
 const HOST_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl HostLock {
-    /// Wait for the lock (up to `VPCCTL_LOCK_TIMEOUT` seconds, 120 by default).
-    pub fn acquire() -> Result<HostLock, StateError> {
-        Self::acquire_in(Path::new(HOST_LOCK_DIR), lock_wait())
-    }
-
     pub fn acquire_in(dir: &Path, wait: std::time::Duration) -> Result<HostLock, StateError> {
         use std::os::unix::fs::MetadataExt;
         let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
@@ -113,13 +108,19 @@ impl Store {
     /// Open for a command that changes state: creates the directory and
     /// takes the exclusive lock (waiting for other runs to finish).
     pub fn open_locked(dir: &Path) -> Result<Store, StateError> {
+        Self::open_locked_with(dir, Path::new(HOST_LOCK_DIR))
+    }
+
+    /// `open_locked` with the host lock in `lock_dir` (tests: not the
+    /// machine's /run).
+    pub fn open_locked_with(dir: &Path, lock_dir: &Path) -> Result<Store, StateError> {
         let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
         lock_within(&lock, &dir.join(LOCK_FILE), lock_wait())?;
         check_dir(dir)?;
         // Always after the dir's lock, so two runs cannot wait on each other.
-        let host = HostLock::acquire()?;
+        let host = HostLock::acquire_in(lock_dir, lock_wait())?;
         Ok(Store { dir: dir.to_path_buf(), _lock: Some(lock), _host: Some(host) })
     }
 
@@ -237,7 +238,7 @@ mod tests {
     #[test]
     fn missing_file_is_empty_state_and_roundtrips() {
         let dir = tempdir("rt");
-        let store = Store::open_locked(&dir).unwrap();
+        let store = Store::open_locked_with(&dir, &dir.join("locks")).unwrap();
         let mut st = store.load().unwrap();
         assert!(st.vpcs.is_empty());
         st.host.ip_forward_before = Some("0".into());
@@ -272,7 +273,7 @@ mod tests {
         let dir = tempdir("corrupt");
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(STATE_FILE), "{ not json").unwrap();
-        let store = Store::open_locked(&dir).unwrap();
+        let store = Store::open_locked_with(&dir, &dir.join("locks")).unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("state.json") && err.contains("left untouched"), "{err}");
         assert_eq!(fs::read_to_string(dir.join(STATE_FILE)).unwrap(), "{ not json");
