@@ -358,53 +358,33 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
         };
     }
     let translated = vpc.nat.is_some() && vpc.translated_subnets().iter().any(|s| s.name == from.name);
-    let eip = vpc.eips.iter().find(|e| e.subnet == from.name);
-    if let Some(e) = eip.filter(|_| !translated) {
-        // It leaves from its own address (see plan::expose::forward_rules).
-        if let Some(rule) = nacls((from, src), None, dst, proto, port, &mut hops) {
-            return Analysis {
-                reachable: false,
-                certain: true,
-                network_open: false,
-                verdict: format!("blocked: {rule}"),
-                code: "NACL_RULES_MISMATCH",
+    // The way out: the VPC's NAT, or else the subnet's own elastic IP
+    // (see plan::nat and plan::expose::forward_rules).
+    let (rule, uplink) = match (&vpc.nat, vpc.eips.iter().find(|e| e.subnet == from.name)) {
+        (Some(nat), _) if translated => (format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface), &nat.interface),
+        (_, Some(e)) => (format!("{} eip {} subnet={}", vpc.name, e.ip, from.name), &e.interface),
+        (None, None) => {
+            return blocked(
                 hops,
-            };
+                format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name),
+                "NO_NAT_GATEWAY",
+            );
         }
-        let rule = format!("{} eip {} subnet={}", vpc.name, e.ip, from.name);
-        hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
-        hops.push(hop(
-            "internet",
-            Outcome::Info,
-            format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), e.interface),
-            None,
-        ));
-        return Analysis {
-            reachable: true,
-            certain: false,
-            network_open: true,
-            verdict: format!("open: {rule}"),
-            code: "PATH_FOUND",
-            hops,
-        };
-    }
-    let Some(nat) = &vpc.nat else {
-        return blocked(hops, format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name), "NO_NAT_GATEWAY");
+        (Some(nat), None) => {
+            let why = match &nat.subnets {
+                None => format!("{src} is private and {}'s NAT translates only public subnets", vpc.name),
+                Some(names) => {
+                    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                    format!(
+                        "{src} is not translated by {}'s NAT (only {})",
+                        vpc.name,
+                        if names.is_empty() { "-".into() } else { names.join(", ") }
+                    )
+                }
+            };
+            return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
+        }
     };
-    if !translated {
-        let why = match &nat.subnets {
-            None => format!("{src} is private and {}'s NAT translates only public subnets", vpc.name),
-            Some(names) => {
-                let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-                format!(
-                    "{src} is not translated by {}'s NAT (only {})",
-                    vpc.name,
-                    if names.is_empty() { "-".into() } else { names.join(", ") }
-                )
-            }
-        };
-        return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
-    }
     if let Some(rule) = nacls((from, src), None, dst, proto, port, &mut hops) {
         return Analysis {
             reachable: false,
@@ -415,12 +395,11 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
             hops,
         };
     }
-    let rule = format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface);
     hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
     hops.push(hop(
         "internet",
         Outcome::Info,
-        format!("{dst} {} is beyond {}: whether it answers is not in the model", what(proto, port), nat.interface),
+        format!("{dst} {} is beyond {uplink}: whether it answers is not in the model", what(proto, port)),
         None,
     ));
     Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
