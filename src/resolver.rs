@@ -72,16 +72,22 @@ pub fn group_of(user: &str) -> Result<String> {
     Ok(unsafe { std::ffi::CStr::from_ptr((*gr).gr_name) }.to_string_lossy().into_owned())
 }
 
+/// A VPC's hosts directory, readable by the resolver's group alone (0750,
+/// root:group; see `plan::Readers`). Returns that group, for the files.
+pub fn own_hosts_dir(dir: &std::path::Path) -> std::io::Result<libc::gid_t> {
+    let (_, gid) = apps::lookup_user(user()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::files::dir(dir, 0o750)?;
+    std::os::unix::fs::chown(dir, Some(0), Some(gid))?;
+    Ok(gid)
+}
+
 /// The resolver's user must reach the hosts file, and only it: the state
 /// dir (0700 when vpcctl made it) and `dns/` get search permission for
-/// others, which lists nothing; the VPC's hosts directory is readable by
-/// the resolver's group alone (see `plan::Readers`).
+/// others, which lists nothing; the VPC's hosts directory is its group's.
 fn open_path_to(r: &Resolver) -> Result<()> {
     let dns_dir = r.hosts_dir.parent().ok_or_else(|| anyhow!("resolver directory without a parent"))?;
     crate::files::dir(dns_dir, 0o711).with_context(|| format!("cannot create {}", dns_dir.display()))?;
-    crate::files::dir(&r.hosts_dir, 0o750).with_context(|| format!("cannot create {}", r.hosts_dir.display()))?;
-    let (_, gid) = apps::lookup_user(user())?;
-    std::os::unix::fs::chown(&r.hosts_dir, Some(0), Some(gid))?;
+    own_hosts_dir(&r.hosts_dir).with_context(|| format!("cannot create {}", r.hosts_dir.display()))?;
     if let Some(state_dir) = dns_dir.parent() {
         let mode = std::fs::metadata(state_dir)?.permissions().mode();
         if mode & 0o001 == 0 {
@@ -106,7 +112,7 @@ pub fn spawn(vpc: &Vpc, r: &Resolver) -> Result<(std::process::Child, Helper)> {
 /// switch of user is the sign it is ready. One that does not get there is
 /// stopped.
 pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r: &Resolver) -> Result<()> {
-    let (nobody, _) = apps::lookup_user(user())?;
+    let (dropped_to, _) = apps::lookup_user(user())?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -117,7 +123,7 @@ pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r
                 apps::log_tail(&r.log, 5)
             ));
         }
-        if apps::uid_of(helper.pid) == Some(nobody) {
+        if apps::uid_of(helper.pid) == Some(dropped_to) {
             return Ok(());
         }
         if Instant::now() >= deadline {

@@ -98,9 +98,7 @@ fn write_file(path: &std::path::Path, text: Option<&str>, readers: crate::plan::
             crate::files::write_atomic(path, text.as_bytes(), 0o644, None)
         }
         Readers::Resolver => {
-            let (_, gid) = crate::apps::lookup_user(crate::resolver::user()).map_err(|e| std::io::Error::other(e.to_string()))?;
-            crate::files::dir(dir, 0o750)?;
-            std::os::unix::fs::chown(dir, Some(0), Some(gid))?;
+            let gid = crate::resolver::own_hosts_dir(dir)?;
             crate::files::write_atomic(path, text.as_bytes(), 0o640, Some(gid))
         }
     }
