@@ -82,9 +82,8 @@ fn read_ports(state: &State) -> HashMap<String, crate::plan::repair::Port> {
             let guarded = flag("learning").as_deref() == Some("0")
                 && flag("unicast_flood").as_deref() == Some("0")
                 && flag("isolated").as_deref() == Some("1");
-            let mac: Vec<u8> =
-                crate::model::kernel_names::subnet_mac(s.ip).split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
-            let ports: Vec<u16> = entries.iter().filter(|(m, _)| m[..] == mac[..]).map(|(_, p)| *p).collect();
+            let mac = crate::model::kernel_names::subnet_mac_bytes(s.ip);
+            let ports: Vec<u16> = entries.iter().filter(|(m, _)| *m == mac).map(|(_, p)| *p).collect();
             out.insert(s.veth.clone(), crate::plan::repair::Port { guarded, fdb: ports == [port_no] });
         }
     }

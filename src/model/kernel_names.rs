@@ -134,8 +134,12 @@ pub fn vpc_nat_chain(bridge: &str) -> String {
 /// unicast, and the subnet's address in its last four bytes (unique on
 /// its bridge, readable in `bridge fdb`).
 pub fn subnet_mac(ip: std::net::Ipv4Addr) -> String {
+    subnet_mac_bytes(ip).map(|b| format!("{b:02x}")).join(":")
+}
+
+pub fn subnet_mac_bytes(ip: std::net::Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = ip.octets();
-    format!("02:76:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+    [0x02, 0x76, a, b, c, d]
 }
 
 pub fn vpc_spoof_chain(bridge: &str) -> String {
