@@ -18,6 +18,13 @@ fn stat(pid: u32) -> Option<(char, u64)> {
     Some((fields.first()?.chars().next()?, fields.get(19)?.parse().ok()?))
 }
 
+/// A process's command line, word by word (empty if it is gone or not
+/// visible from here).
+pub fn cmdline(pid: &str) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
 pub fn start_time(pid: u32) -> Option<u64> {
     stat(pid).map(|(_, t)| t)
 }
@@ -461,8 +468,7 @@ pub fn orphaned_helpers(state_dir: &Path) -> Vec<u32> {
     let Ok(procs) = std::fs::read_dir("/proc") else { return out };
     for p in procs.flatten() {
         let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
-        let args: Vec<String> = raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let args = cmdline(&pid.to_string());
         let resolver = args.iter().any(|a| a.starts_with(&hosts));
         let collector = args.windows(2).any(|w| w[0] == "--state-dir" && w[1] == dir)
             && args.windows(2).any(|w| w[0] == "flow-logs" && w[1] == "collect");

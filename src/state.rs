@@ -99,8 +99,7 @@ fn holder(path: &Path) -> String {
         (f.get(1) == Some(&"FLOCK") && on_ours).then(|| f.get(4).map(|p| p.to_string())).flatten()
     });
     let Some(pid) = pid else { return "holder unknown".into() };
-    let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let cmd: Vec<String> = cmd.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let cmd = crate::apps::cmdline(&pid);
     format!("pid {pid}: {}", if cmd.is_empty() { "not visible from here".into() } else { cmd.join(" ") })
 }
 
