@@ -61,8 +61,9 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
     let plan = diff::plan(before, &after, &facts);
-    let mut stops: Vec<(u32, u64)> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| (a.pid, a.start_time)).collect();
-    let app_logs: Vec<std::path::PathBuf> = diff::apps_to_stop(before, &after).into_iter().map(|(_, a)| a.log.clone()).collect();
+    let apps_to_stop = diff::apps_to_stop(before, &after);
+    let mut stops: Vec<(u32, u64)> = apps_to_stop.iter().map(|(_, a)| (a.pid, a.start_time)).collect();
+    let app_logs: Vec<std::path::PathBuf> = apps_to_stop.iter().map(|(_, a)| a.log.clone()).collect();
     stops.extend(diff::resolvers_to_stop(before, &after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
     let collector_stops = diff::collector_to_stop(before, &after);
     if ctx.dry_run {
@@ -226,13 +227,12 @@ pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> 
     }
     let mut children = vec![];
     for (v, s, port) in wanted {
-        let sub = state.find_subnet_mut(v, s)?;
+        let sub = state.find_subnet(v, s)?;
         let ns = sub.namespace.clone();
         let Some(log) = sub.apps.iter().find(|a| a.port == *port).map(|a| a.log.clone()) else { continue };
         // Keyed by the app's log path (state dir, VPC, subnet, port).
         let uid = apps::free_app_uid(state, &log.display().to_string());
-        let sub = state.find_subnet_mut(v, s)?;
-        let Some(app) = sub.apps.iter_mut().find(|a| a.port == *port) else { continue };
+        let Some(app) = state.find_subnet_mut(v, s)?.apps.iter_mut().find(|a| a.port == *port) else { continue };
         app.uid = app.user.is_none().then_some(uid);
         let child = apps::spawn_in_netns(&ns, &app.command, &app.log, &apps::Who::of(app))?;
         app.pid = child.id();
