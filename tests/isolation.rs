@@ -600,14 +600,21 @@ fn a_resolver_can_keep_names_inside_and_refuse_rebinding() {
     sb.docker_like_host();
     let snap = sb.snapshot();
     let resolves = |ns: &str, name: &str| sb.sh(&format!("ip netns exec {ns} getent hosts {name}")).ok();
+    // A new subnet's gateway is bound by its resolver a moment after
+    // add-subnet returns (--bind-dynamic): the names a test expects wait
+    // for that, so that the refusals after them are the resolver's own.
+    let comes = |ns: &str, name: &str| {
+        sb.sh(&format!("for i in $(seq 40); do ip netns exec {ns} getent hosts {name} >/dev/null && exit 0; sleep 0.05; done; exit 1")).ok()
+    };
     sb.v(&["create-vpc", "open", "10.10.0.0/16"]);
     sb.v(&["add-subnet", "open", "web", "10.10.1.0/24"]);
+    assert!(comes("ns-open-web", "web.open.internal"));
     assert!(resolves("ns-open-web", "example.test") && resolves("ns-open-web", "rebind.test"), "the default forwards everything");
     // No upstream: .internal names only, and nothing reaches the upstream server.
     sb.v(&["create-vpc", "closed", "10.20.0.0/16", "--no-dns-upstream"]);
     sb.v(&["add-subnet", "closed", "db", "10.20.1.0/24"]);
     let asked = sb.ok("grep -c 'secret-data.example.test' /run/vpcctl-sandbox/upstream-dns.log || true");
-    assert!(resolves("ns-closed-db", "db.closed.internal"));
+    assert!(comes("ns-closed-db", "db.closed.internal"));
     assert!(!resolves("ns-closed-db", "secret-data.example.test"), "a name went upstream");
     assert_eq!(sb.ok("grep -c 'secret-data.example.test' /run/vpcctl-sandbox/upstream-dns.log || true"), asked);
     // Stop rebinding: an outside name that answers a private address does not resolve.
@@ -615,7 +622,7 @@ fn a_resolver_can_keep_names_inside_and_refuse_rebinding() {
     sb.v(&["add-subnet", "guarded", "app", "10.30.1.0/24"]);
     // (dnsmasq counts the documentation ranges the fake internet uses as
     // private too, so only the VPC's own names are the control here.)
-    assert!(resolves("ns-guarded-app", "app.guarded.internal"));
+    assert!(comes("ns-guarded-app", "app.guarded.internal"));
     assert!(!resolves("ns-guarded-app", "rebind.test"), "a rebinding answer got through");
     // Both are topology keys, and survive export and apply.
     let export = sb.v(&["export"]);
