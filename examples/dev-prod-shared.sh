@@ -42,5 +42,5 @@ run list
 "$V" test-connectivity --matrix
 
 step "Clean up"
-run teardown-all
+run teardown-all --auto-approve
 finish

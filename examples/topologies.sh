@@ -28,7 +28,13 @@ run apply -f "$topo/three-tier.json"
 
 step "Another file: the plan shows the shop going and three VPCs coming"
 run plan -f "$topo/dev-prod-shared.json"
-run apply -f "$topo/dev-prod-shared.json"
+# It deletes the shop, so without a terminal to ask, apply refuses...
+if "$V" apply -f "$topo/dev-prod-shared.json" 2>/dev/null; then
+    echo "expected apply to refuse a plan that deletes, without --auto-approve" >&2; exit 1
+fi
+echo "(apply refused: the plan deletes the shop and no one was asked)"
+# ... until told to go ahead.
+run apply -f "$topo/dev-prod-shared.json" --auto-approve
 
 step "Shared services, and no path between dev and prod"
 expect yes dev web 10.70.1.2 514
@@ -39,7 +45,7 @@ expect no dev web 10.60.1.2                 # peering is not transitive
 step "Export everything, tear it all down, and rebuild it from the export"
 "$V" export > "$scratch/exported.json"
 printf '$ vpcctl export > exported.json   (%s lines)\n' "$(wc -l < "$scratch/exported.json")"
-run teardown-all
+run teardown-all --auto-approve
 run apply -f "$scratch/exported.json"
 expect yes prod web 10.70.1.2 514
 expect no prod db 10.70.1.2 514
@@ -59,5 +65,5 @@ expect no prod web 10.70.2.2 9090
 expect no dev web 10.60.1.2
 
 step "Clean up"
-run teardown-all
+run teardown-all --auto-approve
 finish

@@ -212,7 +212,7 @@ for rep in $(seq "$REPS"); do
     t0=$(now_us); floor_bulk fbr 10.99 "$N"; t1=$(now_us); F_BULK+=($((t1 - t0)))
     floor_delete fbr 10.99.0.0/16 "$N"
     t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t40.json; t1=$(now_us); V_APPLY+=($((t1 - t0)))
-    "$V" -q apply -f $SANDBOX_TMP/empty.json
+    "$V" -q apply -f $SANDBOX_TMP/empty.json --auto-approve
 done
 fbulk=$(med "${F_BULK[@]}"); vapply=$(med "${V_APPLY[@]}")
 # The bulk floor at 400 (2 x 200): the kernel's own cost per subnet grows
@@ -237,7 +237,7 @@ for rep in $(seq "$REPS"); do
     t0=$(now_us); "$V" -q repair; t1=$(now_us); REP+=($((t1 - t0)))
 done
 vnoop=$(med "${NOOP[@]}"); vdoc=$(med "${DOC[@]}"); vrep=$(med "${REP[@]}")
-t0=$(now_us); "$V" -q teardown-all; t1=$(now_us); vtear400=$((t1 - t0))
+t0=$(now_us); "$V" -q teardown-all --auto-approve; t1=$(now_us); vtear400=$((t1 - t0))
 per40=$((vapply / N)); per400=$((vapply400 / 400)); fper40=$((fbulk / N)); fper400=$((fbulk400 / 400))
 
 # ------------------------------------------------------------- data plane
@@ -282,7 +282,7 @@ if command -v iperf3 >/dev/null; then
     done
     tp_base1=$(med "${B1[@]}"); tp_intra=$(med "${I1[@]}")
     tp_base2=$(med "${B2[@]}"); tp_peer=$(med "${I2[@]}"); tp_iso=$(med "${B3[@]}")
-    "$V" -q teardown-all
+    "$V" -q teardown-all --auto-approve
 fi
 
 # ------------------------------------------------------------------ report

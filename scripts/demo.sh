@@ -122,7 +122,7 @@ run "$V" doctor
 
 step "Delete everything"
 run "$V" delete vpc1
-run "$V" teardown-all
+run "$V" teardown-all --auto-approve
 
 step "The host is as we found it"
 if diff <(rules_now) $SANDBOX_TMP/demo-before.rules; then

@@ -18,5 +18,5 @@ if [[ "${3:-}" != "__inner" ]]; then
 fi
 "$VPCCTL_BIN" -q apply -f "$topology"
 "$VPCCTL_BIN" graph | dot -Tsvg > "$out"
-"$VPCCTL_BIN" -q teardown-all
+"$VPCCTL_BIN" -q teardown-all --auto-approve
 echo "wrote $out"

@@ -25,7 +25,9 @@ Exit codes:
   0  success, or a positive answer (reachable; no drift; every expectation met)
   1  a negative answer (unreachable; drift found by doctor; an unmet expectation)
   2  bad usage or input (unknown flag, invalid CIDR, unknown VPC or subnet, a bad
-     file); also plan --detailed-exitcode when there are changes, as terraform does
+     file, a change that destroys without --auto-approve). With
+     --detailed-exitcode, plan exits 2 for changes and 1 for any error, as
+     terraform does
   3  a system failure (ip or iptables failed, the state file cannot be read)
   4  not root
 With --json, an error is one JSON object on stderr: {\"error\": ..., \"kind\": ...}.";
@@ -90,8 +92,11 @@ Examples:
     Delete(VpcRef),
 
     /// Delete every VPC vpcctl created, and vpcctl's own iptables chains
-    #[command(visible_aliases = ["cleanup-all", "cleanup"], after_help = "Example:\n  vpcctl teardown-all")]
-    TeardownAll,
+    #[command(
+        visible_aliases = ["cleanup-all", "cleanup"],
+        after_help = "Asks first on a terminal; elsewhere (scripts, CI) it needs --auto-approve.\n\nExamples:\n  vpcctl teardown-all\n  vpcctl teardown-all --auto-approve"
+    )]
+    TeardownAll(Approve),
 
     /// Run a command inside a subnet's namespace; its exit code is passed through
     #[command(
@@ -241,10 +246,14 @@ Creates, changes and deletes VPCs, subnets, NAT, peerings, policies and apps
 so that they match FILE. What did not change is not touched. Applying the
 same file twice changes nothing the second time.
 
+A change that deletes or replaces something is shown first and asked about
+on a terminal; elsewhere (scripts, CI) it needs --auto-approve, and without
+it nothing is changed. Creates and changes never ask.
+
 Examples:
   vpcctl apply -f examples/topologies/three-tier.json
   vpcctl export > net.json && vpcctl apply -f net.json
-  cat net.json | vpcctl apply -f -")]
+  cat net.json | vpcctl apply -f - --auto-approve")]
     Apply(ApplyArgs),
 
     /// Print every VPC as a topology file that 'apply' accepts
@@ -359,6 +368,16 @@ pub struct ApplyArgs {
     /// Topology file (JSON); - reads standard input
     #[arg(short, long, value_name = "FILE")]
     pub file: PathBuf,
+    #[command(flatten)]
+    pub approve: Approve,
+}
+
+#[derive(Debug, Args)]
+pub struct Approve {
+    /// Destroy what the change destroys without asking (needed where no
+    /// terminal can be asked: scripts, CI)
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1070,7 +1089,7 @@ mod tests {
             assert!(matches!(parse(&[cmd]).command, Command::List));
         }
         for cmd in ["cleanup", "cleanup-all", "teardown-all"] {
-            assert!(matches!(parse(&[cmd]).command, Command::TeardownAll));
+            assert!(matches!(parse(&[cmd]).command, Command::TeardownAll(_)));
         }
         assert!(matches!(parse(&["verify"]).command, Command::Doctor));
         let Command::Exec(e) = parse(&["exec", "--vpc", "v", "--subnet", "s", "--", "ping", "-c1", "x"]).command else { panic!() };

@@ -22,6 +22,13 @@ pub enum InputError {
     /// The command line itself: a missing or extra argument.
     #[error("{0}")]
     Usage(String),
+    /// A change that destroys something, run where no one can be asked
+    /// and without --auto-approve.
+    #[error("{0}")]
+    NeedsApproval(String),
+    /// The user answered anything but "yes".
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 /// vpcctl changes the kernel, which takes root.
@@ -41,11 +48,13 @@ pub enum Kind {
     Conflict,
     Permission,
     System,
+    Cancelled,
 }
 
 impl Kind {
     pub fn code(self) -> i32 {
         match self {
+            Kind::Cancelled => 1,
             Kind::Usage | Kind::Input | Kind::NotFound | Kind::Conflict => 2,
             Kind::System => 3,
             Kind::Permission => 4,
@@ -60,6 +69,7 @@ impl Kind {
             Kind::Conflict => "conflict",
             Kind::Permission => "permission",
             Kind::System => "system",
+            Kind::Cancelled => "cancelled",
         }
     }
 
@@ -71,7 +81,8 @@ impl Kind {
                 return match e {
                     InputError::NotFound(_) => Kind::NotFound,
                     InputError::Conflict(_) => Kind::Conflict,
-                    InputError::Usage(_) => Kind::Usage,
+                    InputError::Usage(_) | InputError::NeedsApproval(_) => Kind::Usage,
+                    InputError::Cancelled(_) => Kind::Cancelled,
                     _ => Kind::Input,
                 };
             }
@@ -88,10 +99,12 @@ impl Kind {
 
 #[derive(Debug, Error)]
 pub enum StateError {
-    #[error("cannot use state directory {}: {source} (run as root, or pick another with --state-dir)", path.display())]
-    Dir { path: PathBuf, source: std::io::Error },
-    #[error("cannot read state file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The io::Error is printed here, not chained as a source: a chain would
+    // print it a second time.
+    #[error("cannot use state directory {}: {err} (run as root, or pick another with --state-dir)", path.display())]
+    Dir { path: PathBuf, err: std::io::Error },
+    #[error("cannot read state file {}: {err}{}", path.display(), read_hint(err))]
+    Read { path: PathBuf, err: std::io::Error },
     #[error(
         "state file {p} is not valid vpcctl state ({reason}); it was left untouched. \
          Move it aside (e.g. mv {p} {p}.bad) and run 'vpcctl doctor' to find resources it described",
@@ -119,6 +132,16 @@ pub enum StateError {
         path.display()
     )]
     Busy { path: PathBuf, holder: String, waited: u64 },
-    #[error("cannot write state file {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write state file {}: {err}", path.display())]
+    Write { path: PathBuf, err: std::io::Error },
+}
+
+/// State is world-readable (read-only commands need no root); a file that
+/// is not was written by an older vpcctl, and is fixed by any change.
+fn read_hint(err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        " (only root can read it; run as root, or let any vpcctl change, such as 'sudo vpcctl repair', make it readable)"
+    } else {
+        ""
+    }
 }

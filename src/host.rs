@@ -15,14 +15,14 @@ use crate::plan::firewall::BaseJump;
 pub enum RunError {
     #[error("'{prog}' was not found on PATH; install it ({hint}) or run 'vpcctl doctor'")]
     Missing { prog: &'static str, hint: &'static str },
-    #[error("could not run '{prog}': {source}")]
-    Spawn { prog: String, source: std::io::Error },
+    #[error("could not run '{prog}': {err}")]
+    Spawn { prog: String, err: std::io::Error },
     #[error("'{command}' failed ({status}):\n{detail}")]
     Failed { command: String, status: String, detail: String },
-    #[error("could not set {key}: {source}")]
-    Sysctl { key: String, source: std::io::Error },
-    #[error("could not write {}: {source}", path.display())]
-    File { path: std::path::PathBuf, source: std::io::Error },
+    #[error("could not set {key}: {err}")]
+    Sysctl { key: String, err: std::io::Error },
+    #[error("could not write {}: {err}", path.display())]
+    File { path: std::path::PathBuf, err: std::io::Error },
 }
 
 pub fn install_hint(prog: &str) -> &'static str {
@@ -220,7 +220,7 @@ pub fn rule_present(netns: Option<&str>, table: &str, chain: &str, rule: &[Strin
         .args(["-w", "-t", table, "-C", chain])
         .args(rule)
         .output()
-        .map_err(|source| RunError::Spawn { prog: "iptables".into(), source })?;
+        .map_err(|err| RunError::Spawn { prog: "iptables".into(), err })?;
     match out.status.code() {
         Some(0) => Ok(true),
         // 1: no such rule; 2: our chain does not exist either.
@@ -319,7 +319,7 @@ pub fn list_rules(table: &str, chain: &str) -> Result<Vec<String>, RunError> {
 }
 
 fn read_output(prog: &'static str, args: &[&str]) -> Result<String, RunError> {
-    let out = Command::new(resolve(prog)?).args(args).output().map_err(|source| RunError::Spawn { prog: prog.into(), source })?;
+    let out = Command::new(resolve(prog)?).args(args).output().map_err(|err| RunError::Spawn { prog: prog.into(), err })?;
     if !out.status.success() {
         return Err(RunError::Failed {
             command: format!("{prog} {}", args.join(" ")).trim_end().to_string(),

@@ -32,10 +32,16 @@ fn main() {
     // SAFETY: umask(2) has no preconditions.
     unsafe { libc::umask(0o077) };
     let json = std::env::args().any(|a| a == "--json");
+    let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are clap "errors" that exit 0.
-        Err(e) if !json || !e.use_stderr() => e.exit(),
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) if detailed => {
+            let _ = e.print();
+            std::process::exit(1);
+        }
+        Err(e) if !json => e.exit(),
         Err(e) => {
             let text = e.to_string();
             let msg = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
@@ -44,6 +50,8 @@ fn main() {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    // As terraform's: 2 means "changes", so every error is 1.
+    let detailed = matches!(&cli.command, Command::Plan(a) if a.detailed_exitcode);
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -53,7 +61,7 @@ fn main() {
             } else {
                 errln!("error: {e:#}");
             }
-            kind.code()
+            if detailed { 1 } else { kind.code() }
         }
     };
     // Everything is done; now say that some output was lost, quietly.
@@ -70,6 +78,8 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VPCCTL_LOG").unwrap_or_else(|_| level.into()))
         .with_writer(std::io::stderr)
+        // Colour for a person at a terminal only: never escapes in a pipe or a log.
+        .with_ansi(out::colour(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .init();
@@ -88,7 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::List => show::list(&ctx)?,
         Command::Inspect(a) => show::inspect(&ctx, &a.resolve()?)?,
         Command::Delete(a) => vpc::delete(&ctx, &a.resolve()?)?,
-        Command::TeardownAll => vpc::teardown_all(&ctx)?,
+        Command::TeardownAll(a) => vpc::teardown_all(&ctx, a.auto_approve)?,
         Command::Exec(a) => return run_exec(&ctx, a.resolve()?),
         Command::EnableNat(a) => nat::enable(&ctx, a.resolve()?)?,
         Command::DisableNat(a) => nat::disable(&ctx, &a.resolve()?)?,
@@ -109,7 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::TestConnectivity(a) => return connectivity::single(&ctx, a.resolve()?),
         Command::Check(a) => return check::run(&ctx, &a.file, a.junit.as_deref()),
         Command::Plan(a) => return topology::plan(&ctx, &a.file, a.detailed_exitcode, verbose),
-        Command::Apply(a) => topology::apply(&ctx, &a.file)?,
+        Command::Apply(a) => topology::apply(&ctx, &a.file, a.approve.auto_approve)?,
         Command::Export => topology::export(&ctx)?,
         Command::Repair => repair::run(&ctx)?,
         Command::Doctor => return doctor::run(&ctx),

@@ -47,3 +47,14 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => { crate::out::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
 }
+
+/// Whether to colour what goes to `stream`: a terminal, and no `NO_COLOR`
+/// (https://no-color.org).
+pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `text` in an ANSI colour (31 red, 32 green, 33 yellow) when `on`.
+pub fn paint(text: &str, code: u8, on: bool) -> String {
+    if on { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+}

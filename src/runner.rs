@@ -36,16 +36,16 @@ impl Runner {
         let Some((prog, args)) = step.command() else {
             return match step {
                 Step::Sysctl { key, value } => {
-                    host::write_sysctl(key, value).map_err(|source| RunError::Sysctl { key: key.clone(), source })
+                    host::write_sysctl(key, value).map_err(|err| RunError::Sysctl { key: key.clone(), err })
                 }
                 Step::File { path, content, readers } => {
-                    write_file(path, content.as_deref(), *readers).map_err(|source| RunError::File { path: path.clone(), source })
+                    write_file(path, content.as_deref(), *readers).map_err(|err| RunError::File { path: path.clone(), err })
                 }
                 _ => unreachable!("every other step runs a process"),
             };
         };
         let path = resolve(prog)?;
-        let spawn_err = |source| RunError::Spawn { prog: prog.to_string(), source };
+        let spawn_err = |err| RunError::Spawn { prog: prog.to_string(), err };
         let mut child = Command::new(&path)
             .args(&args)
             .stdin(Stdio::piped())

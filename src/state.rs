@@ -9,7 +9,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::StateError;
@@ -43,7 +43,7 @@ const HOST_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 impl HostLock {
     pub fn acquire_in(dir: &Path, wait: std::time::Duration) -> Result<HostLock, StateError> {
         use std::os::unix::fs::MetadataExt;
-        let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
+        let dir_err = |err| StateError::Dir { path: dir.to_path_buf(), err };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
         check_dir(dir)?;
         let netns = fs::metadata("/proc/self/ns/net").map_err(dir_err)?.ino();
@@ -74,7 +74,7 @@ fn lock_within(f: &File, path: &Path, wait: std::time::Duration) -> Result<(), S
         match f.try_lock() {
             Ok(()) => return Ok(()),
             Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(source)) => return Err(StateError::Dir { path: path.to_path_buf(), source }),
+            Err(fs::TryLockError::Error(err)) => return Err(StateError::Dir { path: path.to_path_buf(), err }),
         }
         if start.elapsed() >= wait {
             return Err(StateError::Busy { holder: holder(path), path: path.to_path_buf(), waited: wait.as_secs() });
@@ -113,8 +113,10 @@ impl Store {
     /// `open_locked` with the host lock in `lock_dir` (tests: not the
     /// machine's /run).
     pub fn open_locked_with(dir: &Path, lock_dir: &Path) -> Result<Store, StateError> {
-        let dir_err = |source| StateError::Dir { path: dir.to_path_buf(), source };
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(dir_err)?;
+        let dir_err = |err| StateError::Dir { path: dir.to_path_buf(), err };
+        // Readable by all: list, inspect, plan, export and graph need no
+        // root. Secrets never go in state; they get files of their own, 0600.
+        fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(dir_err)?;
         let lock = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(dir_err)?;
         lock_within(&lock, &dir.join(LOCK_FILE), lock_wait())?;
         check_dir(dir)?;
@@ -141,7 +143,7 @@ impl Store {
             Err(e) if e.kind() == ErrorKind::InvalidData => {
                 return Err(StateError::Corrupt { path, reason: "it is not UTF-8 text".into() });
             }
-            Err(source) => return Err(StateError::Read { path, source }),
+            Err(err) => return Err(StateError::Read { path, err }),
         };
         check_dir(&self.dir)?;
         let value: serde_json::Value =
@@ -172,7 +174,7 @@ impl Store {
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         assert!(self._lock.is_some(), "save() needs a store opened with open_locked()");
         let path = self.path();
-        let werr = |source| StateError::Write { path: path.clone(), source };
+        let werr = |err| StateError::Write { path: path.clone(), err };
         let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
         let mut body = serde_json::to_vec_pretty(state).expect("state serialises");
         body.push(b'\n');
@@ -180,10 +182,11 @@ impl Store {
             .create(true)
             .truncate(true)
             .write(true)
-            .mode(0o600)
+            .mode(0o644)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)
             .map_err(werr)?;
+        f.set_permissions(fs::Permissions::from_mode(0o644)).map_err(werr)?;
         f.write_all(&body).map_err(werr)?;
         f.sync_all().map_err(werr)?;
         drop(f);

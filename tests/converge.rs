@@ -108,7 +108,7 @@ fn plan_apply_and_a_second_apply_that_changes_nothing() {
     // From standard input, too.
     assert!(sb.ok(&format!("$VPCCTL apply -f - < {file}")).contains("no changes"));
 
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
 
@@ -176,7 +176,7 @@ fn export_then_teardown_then_apply_reproduces_everything() {
         std::fs::write(&exported, &text).unwrap();
         let listed = inspect_all(&sb);
         // Same sandbox: teardown-all, then the export brings it all back.
-        sb.v(&["teardown-all"]);
+        sb.v(&["teardown-all", "--auto-approve"]);
         sb.v(&["apply", "-f", exported.to_str().unwrap()]);
         assert_eq!(inspect_all(&sb), listed);
         assert_eq!(sb.v(&["export"]), text);
@@ -194,7 +194,7 @@ fn export_then_teardown_then_apply_reproduces_everything() {
     assert_eq!(sb.v(&["export"]), text);
     assert_topology_works(&sb);
     assert!(sb.isolated("ns-vpc3-lab", "10.10.1.2"));
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -316,7 +316,7 @@ fn after_a_simulated_reboot_repair_brings_everything_back() {
     assert_eq!(sb.count("repair"), 4, "ip -j addr, iptables-save, ebtables-save, and iptables-save in the one namespace with a policy");
     assert_eq!(sb.ok("stat -c '%y' /var/lib/vpcctl/state.json"), stamp, "a no-op repair writes nothing");
 
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
 

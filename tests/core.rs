@@ -95,11 +95,11 @@ fn teardown_all_removes_everything_and_restores_forwarding() {
         sb.v(&["add-subnet", v, "s1", &c.replace(".0.0/16", ".1.0/24")]);
     }
     assert_eq!(sb.ok("cat /proc/sys/net/ipv4/ip_forward").trim(), "1");
-    let out = sb.v(&["cleanup-all"]);
+    let out = sb.v(&["cleanup-all", "--auto-approve"]);
     assert!(out.contains("3 VPC"), "{out}");
     assert_eq!(sb.snapshot(), before);
     // Idempotent: again with nothing recorded.
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
 }
 
@@ -112,7 +112,7 @@ fn teardown_all_sweeps_chains_left_by_a_lost_state_file() {
     sb.ok("rm /var/lib/vpcctl/state.json; ip link del br-a; ip route del unreachable 10.1.0.0/16");
     let doctor = sb.vpcctl(&["doctor"]).stdout;
     assert!(doctor.contains("VPCCTL-FWD-a") && doctor.contains("orphaned"), "{doctor}");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     let after = sb.snapshot();
     // ip_forward was recorded in the lost state file; everything else is back.
     assert_eq!(after.replace("forwarding\n1", "forwarding\n0"), before);
@@ -249,7 +249,7 @@ fn long_and_similar_names_get_distinct_short_interfaces() {
     let v: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", long, "--json"])).unwrap();
     let ns = v["subnets"][0]["namespace"].as_str().unwrap();
     assert!(sb.ping(ns, "10.10.2.2"));
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 #[test]

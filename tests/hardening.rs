@@ -72,7 +72,7 @@ fn address_spaces_that_cut_the_host_off_are_refused() {
     sb.ok("ip addr add 10.10.9.9/32 dev lo");
     sb.refused(&["add-subnet", "vpc1", "s", "10.10.9.0/24"], "covers 10.10.9.9, an address of this host (on lo)");
     sb.v(&["add-subnet", "vpc1", "s", "10.10.8.0/24"]);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     sb.ok("ip addr del 10.10.9.9/32 dev lo");
     assert_eq!(sb.snapshot(), snap_with_addrs);
     sb.ok("ip addr del 192.0.2.7/32 dev lo");
@@ -345,15 +345,15 @@ fn two_state_dirs_keep_each_others_vpcs_routing_and_isolated() {
     sb.refused(&["--state-dir", b, "create-vpc", "a1", "10.50.0.0/16"], "br-a1");
     assert!(sb.v(&["doctor"]).contains("matches the record"), "the other dir's chains are not orphans");
 
-    sb.v(&["--state-dir", b, "teardown-all"]);
+    sb.v(&["--state-dir", b, "teardown-all", "--auto-approve"]);
     routes_and_isolates(&sb, "a", 10, "b", 20);
     assert!(sb.v(&["doctor"]).contains("matches the record"));
     assert_eq!(sb.ok("cat /proc/sys/net/ipv4/ip_forward").trim(), "1", "a still routes");
 
     two_vpcs(&sb, b, "b", 20);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     routes_and_isolates(&sb, "b", 20, "a", 10);
-    sb.v(&["--state-dir", b, "teardown-all"]);
+    sb.v(&["--state-dir", b, "teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "ip_forward and every chain as found");
 }
 

@@ -75,7 +75,7 @@ fn a_subnet_using_another_subnets_mac_captures_nothing() {
     assert_eq!(sb.ok("cat /sys/class/net/v-vpc1-db/brport/learning").trim(), "0");
 
     sb.end_by_hand();
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -109,7 +109,7 @@ fn without_br_netfilter_subnets_reach_each_other_only_through_the_host() {
     // The unicast datagram from web proves the listener was listening.
     assert_eq!(sb.ok("cat /run/vpcctl-sandbox/udp.log").trim(), "unicast");
     sb.end_by_hand();
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -127,7 +127,7 @@ fn a_closed_stdout_does_not_cut_a_change_short() {
     assert_eq!(out.stdout, "141\n", "finished, then exit 141 quietly: {out:?}");
     assert!(sb.vpcctl(&["doctor"]).ok(), "repair was cut short");
     assert!(sb.ping("ns-vpc1-a", "10.10.2.2"));
-    let out = sb.sh("$VPCCTL teardown-all | (exec <&-; sleep 1); echo ${PIPESTATUS[0]}");
+    let out = sb.sh("$VPCCTL teardown-all --auto-approve | (exec <&-; sleep 1); echo ${PIPESTATUS[0]}");
     assert_eq!(out.stdout, "141\n", "{out:?}");
     assert_eq!(sb.snapshot(), snap);
 }
@@ -163,7 +163,7 @@ fn a_lock_held_by_another_user_does_not_block_a_change() {
     assert_eq!(lines[1], "same dir: 3");
     assert!(lines[2].contains("/run/vpcctl/host-") && lines[2].contains(holder), "{out:?}");
     assert_eq!(lines[3], "other dir: 3");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -197,7 +197,7 @@ fn another_vpc_cannot_come_in_through_an_eip_or_an_exposed_port() {
     // The host itself still reaches both (OUTPUT).
     assert!(sb.curl_host("http://203.0.113.10:8080/").is_some_and(|b| b.contains("subnet web")), "the host to the EIP");
     assert!(sb.curl_host("http://203.0.113.2:80/").is_some(), "the host to the exposed port");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -222,7 +222,7 @@ fn the_internet_cannot_claim_a_vpc_address_or_reach_a_private_one() {
     assert!(sb.curl("internet", "http://10.10.1.2:8080/").is_none(), "web's private address answered the internet");
     assert!(!sb.ping("internet", "10.10.1.2"), "web's private address answered a ping");
     sb.ok("ip -n internet route del 10.10.0.0/16 via 203.0.113.2");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -237,7 +237,7 @@ fn an_eip_without_nat_never_reaches_metadata_addresses() {
     sb.v(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.10"]);
     assert!(sb.curl("ns-vpc1-web", "http://198.51.100.80/").is_some_and(|b| b.contains("you are 203.0.113.10")), "out through the EIP");
     assert!(!sb.ping("ns-vpc1-web", "169.254.169.254"), "web reached a metadata address through its EIP");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -289,7 +289,7 @@ fn an_apps_user_cannot_signal_trace_or_read_another_vpcs_app_or_a_resolver() {
         assert!(!as_a(&format!("cat /proc/{target}/environ")), "a can read {target}'s environment");
         assert!(!as_a(&format!("cat /proc/{target}/maps")), "a can read {target}'s maps");
     }
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -311,7 +311,7 @@ fn an_apps_children_die_with_it() {
     sb.v(&["delete-subnet", "vpc1", "web"]);
     assert!(!sb.sh("pgrep -f 'sleep 1000'").ok(), "delete-subnet left the app's child running");
     assert!(!sb.sh(&format!("test -e /sys/fs/cgroup{cgroup}")).ok(), "the app's cgroup {cgroup} was left behind");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -336,7 +336,7 @@ fn doctor_sees_a_stopped_resolver_or_log_daemon_and_repair_restarts_them() {
     assert_eq!(sb.ok("ps -C ulogd,dnsmasq -o stat= | grep -c '^T' || true").trim(), "0", "nothing stopped remains");
     let name = sb.sh("ip netns exec ns-vpc1-web getent hosts web.vpc1.internal");
     assert!(name.ok(), "names resolve again: {name:?}");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -431,7 +431,7 @@ fn file_modes_hold_under_umask_000_and_a_planted_link_is_not_followed() {
     }
     // Names still resolve (the resolver reads its 0640 hosts file).
     assert!(sb.sh("ip netns exec ns-vpc1-web getent hosts web.vpc1.internal").ok());
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     sb.ok("rm -f /run/vpcctl-sandbox/victim");
     assert_eq!(sb.snapshot(), snap);
 }
@@ -462,7 +462,7 @@ fn doubtful_requests_are_refused_before_anything_changes() {
         sb.refused(&["add-subnet", "vpc1", "db", "10.10.2.0/24"], "writable by its group or by everyone");
     }
     sb.ok("chmod 700 /var/lib/vpcctl");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 /// Rewrite one field of the state file (a JSON pointer) to `value`.
@@ -513,7 +513,7 @@ fn tampered_state_is_refused_in_every_field_that_reaches_a_command_line() {
         assert_eq!(sb.rules(), rules, "{pointer}: something ran");
         sb.ok(&format!("cat > /var/lib/vpcctl/state.json <<'EOF'\n{good}\nEOF"));
     }
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 #[test]
@@ -548,7 +548,7 @@ fn dns_is_open_to_a_subnets_own_gateway_only() {
     // Its own gateway still answers names.
     assert!(sb.sh("ip netns exec ns-vpc1-web getent hosts db.vpc1.internal").ok(), "the own resolver is exempt");
     assert!(connect("10.10.1.1"), "TCP 53 to the own gateway is exempt");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 #[test]
@@ -569,7 +569,7 @@ fn an_exposed_private_subnet_cannot_leave_from_its_exposed_port() {
     // Control: the forward itself works.
     sb.v(&["deploy-app", "vpc1", "db", "--port", "5432"]);
     assert!(sb.curl("internet", "http://203.0.113.2:5432/").is_some(), "the exposed port works");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 #[test]
@@ -590,7 +590,7 @@ fn a_flood_of_flows_keeps_the_records_under_their_cap_and_says_so() {
     assert!(size <= 4 << 20, "records take {size} bytes, over their 4 MiB cap");
     let rss: u64 = sb.ok("ps -o rss= -C vpcctl | sort -n | tail -1").trim().parse().unwrap();
     assert!(rss < 64 * 1024, "a vpcctl process grew to {rss} KiB");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }
 
@@ -629,6 +629,6 @@ fn a_resolver_can_keep_names_inside_and_refuse_rebinding() {
     assert!(export.contains(r#""upstream": false"#) && export.contains(r#""stop_rebind": true"#), "{export}");
     let file = sb.file("export.json", &export);
     assert!(sb.v(&["plan", "-f", &file]).contains("no changes"));
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), snap);
 }

@@ -63,7 +63,7 @@ fn every_command_prints_json_in_a_pinned_shape() {
     golden("delete-subnet", &json(&sb, &["delete-subnet", "vpc1", "db"]));
     golden("delete", &json(&sb, &["delete", "vpc2"]));
     golden("apply", &json(&sb, &["apply", "-f", &smaller]));
-    golden("teardown-all", &json(&sb, &["teardown-all"]));
+    golden("teardown-all", &json(&sb, &["teardown-all", "--auto-approve"]));
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn nat_translates_public_subnets_and_nothing_leaks() {
 
     sb.v(&["enable-nat", "vpc1"]);
     sb.v(&["delete", "vpc1"]);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     sb.end_by_hand();
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }
@@ -162,7 +162,7 @@ fn peering_is_both_ways_restrictable_and_not_transitive() {
     assert!(sb.ping("ns-b-s1", "10.3.1.2") && sb.ping("ns-c-s2", "10.2.1.2"));
     let vb: serde_json::Value = serde_json::from_str(&sb.v(&["inspect", "b", "--json"])).unwrap();
     assert_eq!(vb["peers"].as_array().unwrap().len(), 1);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     sb.end_by_hand();
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }

@@ -97,7 +97,7 @@ fn each_vpc_resolves_its_own_and_its_peers_names_and_forwards_the_rest() {
     assert!(!sb.sh("test -e /etc/netns/ns-quiet-s/resolv.conf").ok());
 
     sb.ok("kill $(cat /run/vpcctl-sandbox/host-server.pid)");
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "no resolver left, host as found");
 }
 
@@ -139,7 +139,7 @@ fn expose_forwards_a_host_port_and_keeps_the_client_address() {
     assert!(sb.curl("internet", "http://203.0.113.2:80/").is_none());
     sb.refused(&["unexpose", "vpc1", "--host-port", "80"], "does not expose host port 80");
     assert_eq!(sb.leaked(), 0);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
 }
 
@@ -183,7 +183,7 @@ fn an_elastic_ip_is_the_subnets_own_address_both_ways() {
     sb.v(&["associate-eip", "vpc1", "web", "--ip", "203.0.113.11"]);
     sb.v(&["delete", "vpc1"]);
     assert!(!sb.ok("ip -4 -o addr show dev uplink0").contains("203.0.113.11"));
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "no address left on the uplink");
 }
 
@@ -244,7 +244,7 @@ fn a_nacl_is_numbered_stateless_and_out_of_the_subnets_reach() {
 
     sb.v(&["remove-nacl", "--vpc", "vpc1", "--subnet", "db"]);
     assert!(sb.curl("ns-vpc1-app", db).is_some() && sb.ping("ns-vpc1-web", "10.10.2.2"));
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
 }
 
@@ -320,7 +320,7 @@ fn flow_logs_record_accepted_and_rejected_flows_with_real_counts() {
     assert!(!records(&sb, "vpc1").is_empty());
     assert!(!sb.rules().contains("NFLOG"), "no NFLOG rule left");
     sb.v(&["flow-logs", "enable", "vpc1"]);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "no collector, resolver or app left; firewall as found");
 }
 
@@ -368,10 +368,10 @@ fn services_are_part_of_topologies_and_survive_export_and_apply() {
     check(&sb);
     let exported = sb.v(&["export"]);
     let copy = sb.file("copy.json", &exported);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     sb.v(&["apply", "-f", &copy]);
     check(&sb);
     assert_eq!(sb.v(&["export"]), exported);
-    sb.v(&["teardown-all"]);
+    sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
 }

@@ -32,6 +32,6 @@ echo "==> vpcctl apply -f $topology"
 echo "==> vpcctl check -f $topology --junit $report"
 code=0
 "$V" check -f "$topology" --junit "$report" || code=$?
-echo "==> vpcctl teardown-all"
-"$V" -q teardown-all
+echo "==> vpcctl teardown-all --auto-approve"
+"$V" -q teardown-all --auto-approve
 exit "$code"

@@ -67,8 +67,10 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     stops.extend(diff::resolvers_to_stop(before, &after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
     let collector_stops = diff::collector_to_stop(before, &after);
     if ctx.dry_run {
+        ctx.print_header();
         for (pid, _) in &stops {
-            outln!("kill -TERM -- -{pid}");
+            // Gone already is fine: the script goes on (it runs under set -e).
+            outln!("kill -TERM -- -{pid} 2>/dev/null || true");
         }
         ctx.print_script(&plan);
         for (_, s, a) in diff::apps_to_start(before, &after) {

@@ -2,6 +2,7 @@
 //! Everything that decides *what* to do lives in `model` and `plan`.
 
 pub mod app;
+pub mod approve;
 pub mod check;
 pub mod connectivity;
 pub mod converge;
@@ -75,6 +76,8 @@ impl Ctx {
     pub fn report(&self, msg: impl AsRef<str>, json: serde_json::Value) {
         if self.json && !self.dry_run {
             outln!("{json}");
+        } else if self.dry_run {
+            self.say(would(msg.as_ref()));
         } else {
             self.say(msg);
         }
@@ -91,10 +94,15 @@ impl Ctx {
     }
 
     pub fn print_script(&self, plan: &Plan) {
+        self.print_header();
+        out!("{}", plan.to_script());
+    }
+
+    /// The dry-run script's first lines, once, before anything else it prints.
+    pub fn print_header(&self) {
         if !self.printed_header.replace(true) {
             outln!("#!/bin/sh\n# vpcctl --dry-run: the commands vpcctl would run\nset -e");
         }
-        out!("{}", plan.to_script());
     }
 
     /// Where our jumps from the built-in chains are, and whether other
@@ -204,4 +212,16 @@ pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
     let ip = crate::host::resolve("ip")?;
     let err = std::process::Command::new(ip).args(["netns", "exec", &s.namespace]).args(command).exec();
     Err(err).with_context(|| format!("could not run {:?} in namespace {}", command.join(" "), s.namespace))
+}
+
+/// A command's outcome, told of a dry run: what it would do, not what it did.
+fn would(msg: &str) -> String {
+    const VERBS: [(&str, &str); 5] =
+        [("deleted ", "would delete "), ("created ", "would create "), ("stopped ", "would stop "), ("repaired ", "would repair "), ("nothing ", "nothing ")];
+    for (done, todo) in VERBS {
+        if let Some(rest) = msg.strip_prefix(done) {
+            return format!("dry run, nothing changed: {todo}{rest}");
+        }
+    }
+    format!("dry run, nothing changed; after the script: {msg}")
 }

@@ -33,8 +33,12 @@ pub fn read_capped(path: &Path) -> std::io::Result<String> {
 }
 
 /// Parse `-f FILE` (`-` is standard input; policy paths are then relative
-/// to the current directory).
+/// to the current directory). A directory is every `.json`, `.yaml` and
+/// `.yml` file in it, merged.
 pub fn load(file: &Path) -> Result<Topology> {
+    if file.is_dir() {
+        return load_dir(file);
+    }
     let (text, dir, shown) = if file == Path::new("-") {
         let mut text = String::new();
         std::io::stdin().take(MAX_FILE_BYTES + 1).read_to_string(&mut text).context("cannot read the topology from standard input")?;
@@ -46,6 +50,28 @@ pub fn load(file: &Path) -> Result<Topology> {
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     Topology::parse(&text, &dir, &read_capped)
         .map_err(|e| InputError::Invalid(format!("topology file {shown}: {e}; nothing was changed")).into())
+}
+
+fn load_dir(dir: &Path) -> Result<Topology> {
+    let bad = |e: String| InputError::Invalid(format!("topology directory {}: {e}; nothing was changed", dir.display()));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| bad(format!("cannot read it: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json" || x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(bad("it has no .json, .yaml or .yml file".into()).into());
+    }
+    let mut files = vec![];
+    for p in &paths {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let text = read_capped(p).map_err(|e| bad(format!("cannot read {name}: {e}")))?;
+        let v = crate::model::document::parse(&text).map_err(|e| bad(format!("{name}: {e}")))?;
+        files.push((name, v));
+    }
+    let merged = topology::merge(&files).map_err(|e| bad(e.to_string()))?;
+    Topology::from_value(&merged, dir, &read_capped).map_err(|e| bad(e.to_string()).into())
 }
 
 /// The state `topo` asks for. Objects that exist keep their kernel names
@@ -274,8 +300,14 @@ fn print_changes(ctx: &Ctx, changes: &[diff::Change], verb: &str) {
         ctx.say("no changes: the kernel already matches the file");
         return;
     }
+    let on = !ctx.dry_run && crate::out::colour(&std::io::stdout());
     for c in changes {
-        ctx.say(c.to_string());
+        let code = match c.op {
+            diff::Op::Create => 32,
+            diff::Op::Delete | diff::Op::Replace => 31,
+            diff::Op::Change => 33,
+        };
+        ctx.say(crate::out::paint(&c.to_string(), code, on));
     }
     let count = |op| changes.iter().filter(|c| c.op == op).count();
     ctx.say(format!(
@@ -312,13 +344,19 @@ pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32
 }
 
 /// `vpcctl apply -f FILE`.
-pub fn apply(ctx: &Ctx, file: &Path) -> Result<()> {
+pub fn apply(ctx: &Ctx, file: &Path, auto_approve: bool) -> Result<()> {
     let topo = load(file)?;
     let store = ctx.open()?;
     let current = store.load()?;
     let next = desired(ctx, &current, &topo)?;
     check_host(ctx, &current, &next)?;
     let changes = diff::changes(&current, &next);
+    let lost: Vec<String> = changes.iter().filter(|c| c.destroys()).map(|c| c.object.clone()).collect();
+    if !lost.is_empty() && !auto_approve && super::approve::can_ask(file == Path::new("-")) {
+        print_changes(ctx, &changes, "plan");
+    }
+    let retry = format!("vpcctl apply -f {}", file.display());
+    super::approve::confirm(ctx, &lost, auto_approve, file == Path::new("-"), &retry)?;
     commit(ctx, &store, &current, next).context("applying the topology failed")?;
     if !ctx.dry_run {
         print_changes(ctx, &changes, "applied");

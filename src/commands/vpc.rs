@@ -99,10 +99,12 @@ pub fn delete(ctx: &Ctx, name: &Name) -> Result<()> {
     Ok(())
 }
 
-pub fn teardown_all(ctx: &Ctx) -> Result<()> {
+pub fn teardown_all(ctx: &Ctx, auto_approve: bool) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let names: Vec<String> = before.vpcs.iter().map(|v| v.name.to_string()).collect();
+    let lost: Vec<String> = names.iter().map(|n| format!("vpc {n}")).collect();
+    super::approve::confirm(ctx, &lost, auto_approve, false, "vpcctl teardown-all")?;
     let shown: Vec<serde_json::Value> = before.vpcs.iter().map(|v| show::vpc_json(&before, v)).collect();
     let after = State { host: before.host.clone(), ..State::default() };
     let after = commit(ctx, &store, &before, after).context("teardown-all")?;

@@ -67,9 +67,9 @@ fn subnet_ref(raw: &str, path: &str) -> Result<(Name, Name), TopologyError> {
 /// Parse the `expect` list of a check or topology file. Any other top-level
 /// key of a topology (`vpcs`, `peerings`) is allowed and ignored here.
 pub fn parse(text: &str) -> Result<Vec<Expectation>, TopologyError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
+    let v: Value = super::document::parse(text)?;
     let top = v.as_object().ok_or_else(|| err("(file)", "the top level must be an object"))?;
-    if let Some(k) = top.keys().find(|k| !["expect", "vpcs", "peerings"].contains(&k.as_str())) {
+    if let Some(k) = top.keys().find(|k| !["expect", "vpcs", "peerings", super::document::SCHEMA_KEY].contains(&k.as_str())) {
         return Err(err("(file)", format!("unknown key {k:?} (allowed: expect, and a topology's vpcs, peerings)")));
     }
     let list = top

@@ -2,6 +2,7 @@
 //! These types are also the on-disk state (see `state`).
 
 pub mod cidr;
+pub mod document;
 pub mod expect;
 pub mod kernel_names;
 pub mod nacl;

@@ -41,7 +41,7 @@ fn rule(v: &Value, path: &str) -> Result<NaclRule, PathError> {
     let obj = v.as_object().ok_or_else(|| err(path, "is not an object"))?;
     check_keys(obj, path, &["rule", "protocol", "ports", "cidr", "action"])?;
     let rule_path = format!("{path}.rule");
-    let rule = match obj.get("rule").and_then(Value::as_u64) {
+    let rule = match super::document::number(obj, "rule", &rule_path)? {
         Some(n @ 1..=32766) => n as u32,
         Some(n) => return Err(err(&rule_path, format!("{n} is not a rule number (1-{MAX_RULE_NUMBER})"))),
         None => {
@@ -93,13 +93,13 @@ fn rules(v: Option<&Value>, key: &str) -> Result<Vec<NaclRule>, PathError> {
 
 impl Nacl {
     pub fn parse(text: &str) -> Result<Nacl, PathError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
+        let v: Value = super::document::parse(text)?;
         Nacl::from_value(&v)
     }
 
     pub fn from_value(v: &Value) -> Result<Nacl, PathError> {
         let obj = v.as_object().ok_or_else(|| err("(file)", "the top level must be an object with \"inbound\" and \"outbound\" lists"))?;
-        check_keys(obj, "", &["inbound", "outbound", "description"])?;
+        check_keys(obj, "", &["inbound", "outbound", "description", super::document::SCHEMA_KEY])?;
         Ok(Nacl { inbound: rules(obj.get("inbound"), "inbound")?, outbound: rules(obj.get("outbound"), "outbound")? })
     }
 

@@ -147,9 +147,13 @@ impl Topology {
     /// Parse and validate. `dir` is the topology file's directory, against
     /// which policy paths are resolved.
     pub fn parse(text: &str, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")))?;
+        Self::from_value(&super::document::parse(text)?, dir, read)
+    }
+
+    /// `parse`, from the file's value (JSON or YAML, or files merged).
+    pub fn from_value(v: &Value, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
         // "expect" is `vpcctl check`'s (see model::expect); apply ignores it.
-        let top = object(&v, "(file)", &["vpcs", "peerings", "expect"])?;
+        let top = object(v, "(file)", &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
         let mut vpcs = vec![];
         if let Some(all) = top.get("vpcs") {
             let all = all.as_object().ok_or_else(|| err("vpcs", "is not an object of VPCs by name"))?;
@@ -312,7 +316,7 @@ fn flag(v: Option<&Value>, at: &str, default: bool) -> Result<bool, TopologyErro
 
 fn port_at(obj: &Map<String, Value>, key: &str, at: &str) -> Result<u16, TopologyError> {
     let at = format!("{at}.{key}");
-    match obj.get(key).and_then(Value::as_u64) {
+    match super::document::number(obj, key, &at)? {
         Some(p @ 1..=65535) => Ok(p as u16),
         Some(p) => Err(err(&at, format!("{p} is not a port (1-65535)"))),
         None => Err(err(&at, "is required: a port (1-65535)")),
@@ -429,7 +433,7 @@ fn policy(v: &Value, at: &str, subnet: Ipv4Net, dir: &Path, read: ReadFile) -> R
 fn app(v: &Value, at: &str) -> Result<AppSpec, TopologyError> {
     let obj = object(v, at, &["port", "command", "user"])?;
     let port_at = format!("{at}.port");
-    let port = match obj.get("port").and_then(Value::as_u64) {
+    let port = match super::document::number(obj, "port", &port_at)? {
         Some(p @ 1..=65535) => p as u16,
         Some(p) => return Err(err(&port_at, format!("{p} is not a port (1-65535)"))),
         None => return Err(err(&port_at, "is required: the port the app listens on (1-65535)")),
@@ -750,4 +754,31 @@ mod tests {
             assert!(e.contains(want), "{text}\n  got:  {e}\n  want: {want}");
         }
     }
+}
+
+/// Several topology files (a directory's) as one: their VPCs side by side,
+/// their peerings and expectations one after another. A VPC in two files
+/// is refused, naming both.
+pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
+    let mut vpcs = Map::new();
+    let mut from: std::collections::HashMap<String, &str> = Default::default();
+    let (mut peerings, mut expect) = (vec![], vec![]);
+    for (file, v) in files {
+        let top = object(v, file, &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
+        if let Some(all) = top.get("vpcs") {
+            let all = all.as_object().ok_or_else(|| err(&format!("{file}: vpcs"), "is not an object of VPCs by name"))?;
+            for (name, spec) in all {
+                if let Some(other) = from.insert(name.clone(), file) {
+                    return Err(err(&format!("vpcs.{name}"), format!("is defined in both {other} and {file}; keep one")));
+                }
+                vpcs.insert(name.clone(), spec.clone());
+            }
+        }
+        for (key, into) in [("peerings", &mut peerings), ("expect", &mut expect)] {
+            if let Some(l) = top.get(key) {
+                into.extend(list(l, &format!("{file}: {key}"))?.iter().cloned());
+            }
+        }
+    }
+    Ok(json!({"vpcs": vpcs, "peerings": peerings, "expect": expect}))
 }

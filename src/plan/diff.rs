@@ -32,6 +32,10 @@ pub enum Op {
     Delete,
     #[serde(rename = "~")]
     Change,
+    /// Torn down and made again (a new CIDR): its contents are lost, so
+    /// `apply` asks first, as for a delete.
+    #[serde(rename = "-/+")]
+    Replace,
 }
 
 /// One line of `vpcctl plan`: an object and what happens to it.
@@ -48,8 +52,20 @@ impl fmt::Display for Change {
             Op::Create => '+',
             Op::Delete => '-',
             Op::Change => '~',
+            Op::Replace => return self.write_as(f, "-/+"),
         };
+        self.write_as(f, &sign.to_string())
+    }
+}
+
+impl Change {
+    fn write_as(&self, f: &mut fmt::Formatter<'_>, sign: &str) -> fmt::Result {
         if self.detail.is_empty() { write!(f, "{sign} {}", self.object) } else { write!(f, "{sign} {}  {}", self.object, self.detail) }
+    }
+
+    /// Whether applying it loses something that exists (what `apply` asks about).
+    pub fn destroys(&self) -> bool {
+        matches!(self.op, Op::Delete | Op::Replace)
     }
 }
 
@@ -354,7 +370,8 @@ pub fn changes(before: &State, after: &State) -> Vec<Change> {
             None => out.push(change(Op::Create, format!("vpc {}", v.name), v.cidr.to_string())),
             Some(b) if vpc_replaced(b, v) => {
                 let why = if b.cidr != v.cidr { format!("{} -> {} (replaced)", b.cidr, v.cidr) } else { "unfinished, made again".into() };
-                out.push(change(Op::Change, format!("vpc {}", v.name), why));
+                let op = if b.cidr != v.cidr { Op::Replace } else { Op::Change };
+                out.push(change(op, format!("vpc {}", v.name), why));
             }
             Some(_) => {}
         }
@@ -379,7 +396,8 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
             None => out.push(change(Op::Create, format!("subnet {}", path(s)), format!("{} {}", s.cidr, s.kind))),
             Some(o) if subnet_replaced(o, s) => {
                 let why = if o.cidr != s.cidr { format!("{} -> {} (replaced)", o.cidr, s.cidr) } else { "unfinished, made again".into() };
-                out.push(change(Op::Change, format!("subnet {}", path(s)), why));
+                let op = if o.cidr != s.cidr { Op::Replace } else { Op::Change };
+                out.push(change(op, format!("subnet {}", path(s)), why));
             }
             Some(o) if o.kind != s.kind => out.push(change(Op::Change, format!("subnet {}", path(s)), format!("{} -> {}", o.kind, s.kind))),
             Some(_) => {}
@@ -600,7 +618,7 @@ mod tests {
         assert!(!s.contains("ns-a-s1"), "{s}");
         assert!(s.contains("-X VPCCTL-FWD-b"), "{s}");
         let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
-        assert_eq!(c, ["- vpc b  10.2.0.0/16 and its 0 subnet(s)", "~ subnet a/s2  10.1.2.0/24 -> 10.1.3.0/24 (replaced)"]);
+        assert_eq!(c, ["- vpc b  10.2.0.0/16 and its 0 subnet(s)", "-/+ subnet a/s2  10.1.2.0/24 -> 10.1.3.0/24 (replaced)"]);
     }
 
     #[test]
