@@ -47,11 +47,33 @@ pub struct Cli {
     /// Print only errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Machine-readable output
+    /// Machine-readable output (same as -o json)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Output format: text, json, yaml, wide (list, inspect: every column),
+    /// name (list, inspect: names only)
+    #[arg(short, long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<Output>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+    Yaml,
+    Wide,
+    Name,
+}
+
+impl Cli {
+    /// The output asked for: `-o`, or `--json`, or text.
+    pub fn output(&self) -> Output {
+        self.output.unwrap_or(if self.json { Output::Json } else { Output::Text })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,15 +102,21 @@ Examples:
     DeleteSubnet(SubnetRef),
 
     /// Table of every VPC
-    #[command(visible_alias = "ls", after_help = "Examples:\n  vpcctl list\n  vpcctl list --json")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  vpcctl list\n  vpcctl list -o wide     # the bridge, and every subnet by name\n  vpcctl -q list          # names only, one per line\n  vpcctl list -o json"
+    )]
     List,
 
-    /// Show one VPC as a tree: bridge, subnets, addresses
-    #[command(visible_alias = "inspect-vpc", after_help = "Examples:\n  vpcctl inspect vpc1\n  vpcctl inspect --name vpc1 --json")]
+    /// Show VPCs as trees: bridge, subnets, addresses
+    #[command(
+        visible_alias = "inspect-vpc",
+        after_help = "Examples:\n  vpcctl inspect vpc1\n  vpcctl inspect vpc1 vpc2\n  vpcctl inspect --name vpc1 -o yaml\n  vpcctl inspect vpc1 -o name      # the VPC and its subnets as VPC/SUBNET"
+    )]
     Inspect(VpcRef),
 
-    /// Delete a VPC and everything it owns
-    #[command(visible_alias = "delete-vpc", after_help = "Examples:\n  vpcctl delete vpc1\n  vpcctl delete-vpc --name vpc1")]
+    /// Delete VPCs and everything they own
+    #[command(visible_alias = "delete-vpc", after_help = "Examples:\n  vpcctl delete vpc1\n  vpcctl delete vpc1 vpc2\n  vpcctl delete-vpc --name vpc1")]
     Delete(VpcRef),
 
     /// Delete every VPC vpcctl created, and vpcctl's own iptables chains
@@ -99,9 +127,16 @@ Examples:
     TeardownAll(Approve),
 
     /// Run a command inside a subnet's namespace; its exit code is passed through
-    #[command(
-        after_help = "Examples:\n  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2\n  vpcctl exec vpc1 public -- ip addr"
-    )]
+    #[command(after_help = "\
+Without a command, a shell. The command's exit code is exec's; vpcctl's own
+failures exit 125 (bad usage, unknown VPC or subnet), 126 (the command
+cannot run) or 127 (the command is not found), as docker run's do.
+
+Examples:
+  vpcctl exec --vpc vpc1 --subnet public -- ping -c1 10.10.2.2
+  vpcctl exec vpc1 public -- ip addr
+  vpcctl exec vpc1/public -- curl -s 10.10.2.2
+  vpcctl exec vpc1 public                     # a shell in the subnet")]
     Exec(Exec),
 
     /// Give a VPC's public subnets (or the ones named) internet access, translated
@@ -438,6 +473,29 @@ fn roff(text: &str) -> String {
         .join("\n")
 }
 
+/// `exec`'s exit code when vpcctl itself fails (docker run's): the
+/// command's own codes pass through, so vpcctl's errors use 125-127.
+pub const EXEC_FAILED: i32 = 125;
+
+/// The subcommand in raw arguments (the first word that is not a global
+/// flag or its value), for what must be known even when parsing fails.
+pub fn subcommand_name(args: impl Iterator<Item = String>) -> Option<String> {
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        if a == "--" {
+            return None;
+        }
+        if matches!(a.as_str(), "--state-dir" | "-o" | "--output") {
+            args.next();
+            continue;
+        }
+        if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
 /// Fields given either as flags or, in order, as positional arguments.
 /// `create vpc1 --cidr C`, `create vpc1 C` and `create --name vpc1 --cidr C`
 /// all resolve the same way.
@@ -541,11 +599,27 @@ pub mod req {
         pub command: Vec<String>,
     }
 
+    /// What a probe aims at: an address, or a subnet (its namespace's).
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Target {
+        Addr(Ipv4Addr),
+        Subnet(Name, Name),
+    }
+
+    impl Target {
+        pub fn address(&self, state: &crate::model::State) -> Result<Ipv4Addr, crate::error::InputError> {
+            match self {
+                Target::Addr(a) => Ok(*a),
+                Target::Subnet(v, s) => Ok(state.find_subnet(v, s)?.ip),
+            }
+        }
+    }
+
     #[derive(Debug)]
     pub struct Probe {
         pub vpc: Name,
         pub from: Name,
-        pub to: Ipv4Addr,
+        pub to: Target,
         pub protocol: Proto,
         pub port: Option<u16>,
     }
@@ -588,21 +662,32 @@ impl VpcArg {
     }
 }
 
-/// One VPC, as --name or positionally (inspect, delete).
+/// One VPC or several, as --name or positionally (inspect, delete).
 #[derive(Debug, Args)]
 pub struct VpcRef {
     /// VPC name
     #[arg(long)]
     pub name: Option<String>,
-    /// NAME, positionally
-    #[arg(value_name = "NAME", num_args = 0..=1)]
+    /// NAME..., positionally
+    #[arg(value_name = "NAME", num_args = 0..)]
     pub args: Vec<String>,
 }
 
 impl VpcRef {
-    pub fn resolve(self) -> Result<Name, InputError> {
-        let [name] = fill([("VPC name (--name)", self.name)], self.args)?;
-        vpc_name(&name)
+    /// Every name given, each checked, none twice.
+    pub fn resolve(self) -> Result<Vec<Name>, InputError> {
+        let raw: Vec<String> = self.name.into_iter().chain(self.args).collect();
+        if raw.is_empty() {
+            return Err(usage("missing VPC name (--name)".into()));
+        }
+        let mut names: Vec<Name> = vec![];
+        for r in &raw {
+            let n = vpc_name(r)?;
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        Ok(names)
     }
 }
 
@@ -620,9 +705,30 @@ pub struct AtSubnet {
     pub args: Vec<String>,
 }
 
+/// `VPC/SUBNET` as the first positional is the VPC and the subnet: the one
+/// form for a subnet that every command takes (names never hold a '/').
+fn split_path(mut args: Vec<String>) -> Vec<String> {
+    if let Some((vpc, subnet)) = args.first().and_then(|a| a.split_once('/')).map(|(v, s)| (v.to_string(), s.to_string())) {
+        args.splice(0..1, [vpc, subnet]);
+    }
+    args
+}
+
+/// `--subnet VPC/SUBNET` without `--vpc`: the same form as a flag.
+fn split_flags(vpc: Option<String>, subnet: Option<String>) -> (Option<String>, Option<String>) {
+    match (vpc, subnet) {
+        (None, Some(s)) if s.contains('/') => {
+            let (v, s) = s.split_once('/').unwrap_or_default();
+            (Some(v.to_string()), Some(s.to_string()))
+        }
+        other => other,
+    }
+}
+
 impl AtSubnet {
     pub fn resolve(self) -> Result<req::At, InputError> {
-        let [vpc, subnet] = fill([("VPC (--vpc)", self.vpc), ("subnet (--subnet)", self.subnet)], self.args)?;
+        let (vpc, subnet) = split_flags(self.vpc, self.subnet);
+        let [vpc, subnet] = fill([("VPC (--vpc)", vpc), ("subnet (--subnet)", subnet)], split_path(self.args))?;
         Ok(req::At { vpc: vpc_name(&vpc)?, subnet: subnet_name(&subnet)? })
     }
 }
@@ -829,7 +935,8 @@ pub struct SubnetRef {
 
 impl SubnetRef {
     pub fn resolve(self) -> Result<req::At, InputError> {
-        let [vpc, name] = fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name)], self.args)?;
+        let (vpc, name) = split_flags(self.vpc, self.name);
+        let [vpc, name] = fill([("VPC (--vpc)", vpc), ("subnet name (--name)", name)], split_path(self.args))?;
         Ok(req::At { vpc: vpc_name(&vpc)?, subnet: subnet_name(&name)? })
     }
 }
@@ -890,7 +997,7 @@ impl ApplyPolicy {
     /// the first positional is the VPC, the last the file, one between is
     /// the subnet.
     pub fn resolve(self) -> Result<req::Policy, InputError> {
-        let mut pos: std::collections::VecDeque<String> = self.args.into();
+        let mut pos: std::collections::VecDeque<String> = split_path(self.args).into();
         let vpc = self.vpc.or_else(|| pos.pop_front()).ok_or_else(|| usage("missing VPC (--vpc)".into()))?;
         let file = match self.policy {
             Some(p) => p,
@@ -990,11 +1097,18 @@ impl TestConnectivity {
     }
 
     pub fn resolve(self) -> Result<req::Probe, InputError> {
+        let (vpc, from) = split_flags(self.vpc, self.from);
         let [vpc, from, to] =
-            fill([("VPC (--vpc)", self.vpc), ("subnet to test from (--from)", self.from), ("address (--to)", self.to)], self.args)?;
-        let to = to.parse().map_err(|_| InputError::Usage(format!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2)")))?;
+            fill([("VPC (--vpc)", vpc), ("subnet to test from (--from)", from), ("address (--to)", self.to)], split_path(self.args))?;
+        let vpc = vpc_name(&vpc)?;
+        let bad = |to: &str| InputError::Usage(format!("--to {to:?} is not an IPv4 address (e.g. 10.10.2.2), a subnet or VPC/SUBNET"));
+        let to = match (to.parse(), to.split_once('/')) {
+            (Ok(addr), _) => req::Target::Addr(addr),
+            (Err(_), Some((v, s))) => req::Target::Subnet(vpc_name(v).map_err(|_| bad(&to))?, subnet_name(s).map_err(|_| bad(&to))?),
+            (Err(_), None) => req::Target::Subnet(vpc.clone(), subnet_name(&to).map_err(|_| bad(&to))?),
+        };
         Ok(req::Probe {
-            vpc: vpc_name(&vpc)?,
+            vpc,
             from: subnet_name(&from)?,
             to,
             protocol: protocol(self.protocol, self.port)?,
@@ -1007,14 +1121,19 @@ impl TestConnectivity {
 pub struct Exec {
     #[command(flatten)]
     pub at: AtSubnet,
-    /// The command to run, after --
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command to run, after -- (default: a shell, $SHELL or /bin/sh)
+    #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
 impl Exec {
     pub fn resolve(self) -> Result<req::Exec, InputError> {
-        Ok(req::Exec { at: self.at.resolve()?, command: self.command })
+        let command = if self.command.is_empty() {
+            vec![std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())]
+        } else {
+            self.command
+        };
+        Ok(req::Exec { at: self.at.resolve()?, command })
     }
 }
 
@@ -1078,6 +1197,17 @@ mod tests {
         assert!(matches!(t.resolve(), Err(InputError::Usage(_))));
         let Command::TestConnectivity(t) = parse(&["test-connectivity", "v", "s", "10.0.0.2", "--port", "80"]).command else { panic!() };
         assert_eq!(t.resolve().unwrap().protocol, Proto::Tcp);
+        let Command::TestConnectivity(t) = parse(&["test-connectivity", "vpc1", "web", "shop/db"]).command else { panic!() };
+        let r = t.resolve().unwrap();
+        assert_eq!((r.vpc.as_str(), r.from.as_str()), ("vpc1", "web"));
+        assert_eq!(r.to, req::Target::Subnet(vpc_name("shop").unwrap(), subnet_name("db").unwrap()));
+        let Command::TestConnectivity(t) = parse(&["test-connectivity", "vpc1/web", "db"]).command else { panic!() };
+        assert_eq!(t.resolve().unwrap().to, req::Target::Subnet(vpc_name("vpc1").unwrap(), subnet_name("db").unwrap()));
+        for args in [&["deploy-app", "v/s", "--port", "80"][..], &["deploy-app", "v", "s", "--port", "80"], &["deploy-app", "--subnet", "v/s", "--port", "80"]] {
+            let Command::DeployApp(d) = parse(args).command else { panic!() };
+            let r = d.resolve().unwrap();
+            assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"), "{args:?}");
+        }
         let Command::ApplyPolicy(p) = parse(&["apply-firewall", "v", "web", "p.json"]).command else { panic!() };
         let r = p.resolve().unwrap();
         assert_eq!((r.vpc.as_str(), r.subnet.map(|s| s.to_string()), r.file), ("v", Some("web".into()), "p.json".into()));

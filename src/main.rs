@@ -33,6 +33,7 @@ fn main() {
     unsafe { libc::umask(0o077) };
     let json = std::env::args().any(|a| a == "--json");
     let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
+    let exec = cli::subcommand_name(std::env::args().skip(1)).as_deref() == Some("exec");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are clap "errors" that exit 0.
@@ -40,6 +41,14 @@ fn main() {
         Err(e) if detailed => {
             let _ = e.print();
             std::process::exit(1);
+        }
+        Err(e) if exec => {
+            // As docker run: 125 is vpcctl's own failure, never the command's.
+            let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::UnknownArgument || e.kind() == clap::error::ErrorKind::TooManyValues {
+                errln!("hint: put the command after '--', e.g. vpcctl exec vpc1 web -- ping -c1 10.10.2.2");
+            }
+            std::process::exit(cli::EXEC_FAILED);
         }
         Err(e) if !json => e.exit(),
         Err(e) => {
@@ -61,7 +70,11 @@ fn main() {
             } else {
                 errln!("error: {e:#}");
             }
-            if detailed { 1 } else { kind.code() }
+            match () {
+                _ if detailed => 1,
+                _ if exec => e.downcast_ref::<commands::ExecError>().map_or(cli::EXEC_FAILED, |x| x.code()),
+                _ => kind.code(),
+            }
         }
     };
     // Everything is done; now say that some output was lost, quietly.
@@ -88,8 +101,10 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let verbose = cli.verbose > 0;
     // Absolute: the helpers vpcctl starts are handed paths under it.
+    let output = cli.output();
+    check_output(&cli.command, output)?;
     let state_dir = std::path::absolute(&cli.state_dir).unwrap_or(cli.state_dir);
-    let ctx = Ctx::new(state_dir, cli.dry_run, cli.json, cli.quiet, verbose);
+    let ctx = Ctx::new(state_dir, cli.dry_run, output, cli.quiet, verbose);
     use commands::*;
     match cli.command {
         Command::CreateVpc(a) => vpc::create(&ctx, a.resolve()?)?,
@@ -132,4 +147,28 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::AppInit(a) => return apps::app_init(a.exe_fd, a.uid, a.gid, &a.argv),
     }
     Ok(0)
+}
+
+/// Refuse an output format a command cannot give, rather than ignore it.
+fn check_output(command: &Command, output: cli::Output) -> anyhow::Result<()> {
+    use cli::Output::*;
+    let name = match command {
+        Command::Graph(_) => Some("graph prints Graphviz DOT only"),
+        Command::Exec(_) => Some("exec prints what the command prints"),
+        Command::Completions(_) | Command::Man => Some("it prints a file for a shell or for man"),
+        _ => None,
+    };
+    let structured_ok = name.is_none();
+    let rows_ok = matches!(command, Command::List | Command::Inspect(_));
+    let fine = match output {
+        Text => true,
+        Json | Yaml => structured_ok,
+        Wide | Name => rows_ok,
+    };
+    if fine {
+        return Ok(());
+    }
+    let why = name.unwrap_or("only list and inspect have -o wide and -o name");
+    let flag = format!("{output:?}").to_lowercase();
+    Err(error::InputError::Usage(format!("-o {flag} (or --json) does not apply here: {why}; drop the flag")).into())
 }

@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, file: &Path, junit: Option<&Path>) -> Result<i32> {
         std::fs::write(path, junit_xml(&outcomes)).with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     if ctx.json {
-        outln!("{}", serde_json::to_string_pretty(&json!({"results": outcomes, "passed": outcomes.len() - failed, "failed": failed}))?);
+        ctx.doc(&json!({"results": outcomes, "passed": outcomes.len() - failed, "failed": failed}))?;
     } else {
         print_table(ctx, &outcomes);
     }

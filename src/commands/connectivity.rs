@@ -15,6 +15,7 @@ use crate::state::Store;
 /// Returns the exit code: 0 reachable, 1 not.
 pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
+    let to = to.address(&Store::open_readonly(&ctx.state_dir).load()?)?;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let s = state.find_subnet(&vpc_name, &from)?;
     super::require_root()?;
@@ -64,7 +65,7 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
             .iter()
             .map(|(i, j, v)| json!({"from": subnets[*i].0, "to": subnets[*j].0, "ip": subnets[*j].2, "reachable": v.reachable, "how": v.how}))
             .collect();
-        outln!("{}", serde_json::to_string_pretty(&rows)?);
+        ctx.doc(&rows)?;
         return Ok(0);
     }
     let what = match port {
@@ -93,6 +94,7 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
 /// Returns the exit code: 0 open, 1 blocked.
 pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
     let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
+    let to = to.address(&Store::open_readonly(&ctx.state_dir).load()?)?;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let v = state.find_vpc(&vpc_name)?;
     let s = validate::find_subnet(v, from.as_str())?;

@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
 
 fn print_checks(ctx: &Ctx, checks: &[Check]) -> Result<()> {
     if ctx.json {
-        outln!("{}", serde_json::to_string_pretty(checks)?);
+        ctx.doc(checks)?;
         return Ok(());
     }
     for c in checks {

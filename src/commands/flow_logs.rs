@@ -83,7 +83,7 @@ fn disable(ctx: &Ctx, vpc: &Name) -> Result<()> {
 fn print(ctx: &Ctx, records: &[&Record]) {
     if ctx.json {
         let all: Vec<serde_json::Value> = records.iter().map(|r| r.json()).collect();
-        outln!("{}", serde_json::Value::Array(all));
+        let _ = ctx.doc_line(&all);
     } else {
         for r in records {
             outln!("{}", r.line());

@@ -22,8 +22,9 @@ pub mod vpc;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
+use crate::cli::Output;
 use crate::host;
 use crate::host::RunError;
 use crate::model::State;
@@ -37,7 +38,9 @@ use crate::state::Store;
 pub struct Ctx {
     pub state_dir: PathBuf,
     pub dry_run: bool,
+    /// Structured output (`-o json` or `-o yaml`): no sentences on stdout.
     pub json: bool,
+    pub output: Output,
     pub quiet: bool,
     pub runner: Runner,
     /// Dry runs print one script; this tells whether its header is out.
@@ -45,8 +48,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(state_dir: PathBuf, dry_run: bool, json: bool, quiet: bool, echo: bool) -> Self {
-        Ctx { state_dir, dry_run, json, quiet, runner: Runner { echo }, printed_header: Default::default() }
+    pub fn new(state_dir: PathBuf, dry_run: bool, output: Output, quiet: bool, echo: bool) -> Self {
+        let json = matches!(output, Output::Json | Output::Yaml);
+        Ctx { state_dir, dry_run, json, output, quiet, runner: Runner { echo }, printed_header: Default::default() }
+    }
+
+    /// A structured result on stdout: pretty JSON, or YAML with `-o yaml`.
+    pub fn doc(&self, value: &(impl serde::Serialize + ?Sized)) -> Result<()> {
+        if self.output == Output::Yaml {
+            out!("{}", serde_norway::to_string(value)?);
+        } else {
+            outln!("{}", serde_json::to_string_pretty(value)?);
+        }
+        Ok(())
+    }
+
+    /// `doc`, on one line for JSON (a command's outcome, one object per run).
+    pub fn doc_line(&self, value: &(impl serde::Serialize + ?Sized)) -> Result<()> {
+        if self.output == Output::Yaml {
+            return self.doc(value);
+        }
+        outln!("{}", serde_json::to_string(value)?);
+        Ok(())
     }
 
     /// A store for a command that changes things. Dry runs take no lock
@@ -75,7 +98,7 @@ impl Ctx {
     /// Outcome of a changing command: a sentence, or with --json an object.
     pub fn report(&self, msg: impl AsRef<str>, json: serde_json::Value) {
         if self.json && !self.dry_run {
-            outln!("{json}");
+            let _ = self.doc_line(&json);
         } else if self.dry_run {
             self.say(would(msg.as_ref()));
         } else {
@@ -200,18 +223,43 @@ pub fn collect_errors(what: &str, errors: Vec<RunError>) -> Result<()> {
     )))
 }
 
+/// Why `exec` could not run the command: docker run's exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{0:?} was not found (looked on PATH: {1}); install it or give its full path")]
+    NotFound(String, String),
+    #[error("{0:?} cannot be run: {1}")]
+    CannotRun(String, String),
+}
+
+impl ExecError {
+    pub fn code(&self) -> i32 {
+        match self {
+            ExecError::NotFound(..) => 127,
+            ExecError::CannotRun(..) => 126,
+        }
+    }
+}
+
 pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
     use std::os::unix::process::CommandExt;
     let command = &req.command;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let s = state.find_subnet(&req.at.vpc, &req.at.subnet)?;
     if ctx.dry_run {
+        ctx.print_header();
         outln!("ip netns exec {} {}", s.namespace, app::shell_words(command));
         return Ok(0);
     }
+    require_root()?;
+    // Found here, so "not found" is 127 and not ip's own 255. The namespace
+    // shares this filesystem, so the lookup is the one it would make.
+    let prog = &command[0];
+    let path = std::env::var("PATH").unwrap_or_default();
+    which::which(prog).map_err(|_| ExecError::NotFound(prog.clone(), path))?;
     let ip = crate::host::resolve("ip")?;
     let err = std::process::Command::new(ip).args(["netns", "exec", &s.namespace]).args(command).exec();
-    Err(err).with_context(|| format!("could not run {:?} in namespace {}", command.join(" "), s.namespace))
+    Err(ExecError::CannotRun(prog.clone(), err.to_string()).into())
 }
 
 /// A command's outcome, told of a dry run: what it would do, not what it did.

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::model::State;
-use crate::model::Vpc;
+use crate::cli::Output;
+use crate::model::{Subnet, Vpc};
 use crate::state::Store;
 
 fn load(ctx: &Ctx) -> Result<State> {
@@ -46,36 +47,83 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let state = load(ctx)?;
+    let mut vpcs: Vec<&Vpc> = state.vpcs.iter().collect();
+    vpcs.sort_by(|a, b| natural_cmp(a.name.as_str(), b.name.as_str()));
     if ctx.json {
-        let all: Vec<Value> = state.vpcs.iter().map(|v| vpc_json(&state, v)).collect();
-        outln!("{}", serde_json::to_string_pretty(&all)?);
+        let all: Vec<Value> = vpcs.iter().map(|v| vpc_json(&state, v)).collect();
+        return ctx.doc(&all);
+    }
+    if ctx.output == Output::Name || ctx.quiet {
+        for v in &vpcs {
+            outln!("{}", v.name);
+        }
         return Ok(());
     }
-    if state.vpcs.is_empty() {
+    if vpcs.is_empty() {
         ctx.say("no VPCs (create one: vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16)");
         return Ok(());
     }
-    let mut rows = vec![vec!["VPC", "CIDR", "BRIDGE", "SUBNETS", "NAT", "PEERS", "APPS"].into_iter().map(String::from).collect()];
-    for v in &state.vpcs {
-        let subnets: Vec<String> = v.subnets.iter().map(|s| format!("{}({})", s.name, s.kind)).collect();
-        let peers: Vec<String> = state.peerings_of(v.name.as_str()).map(|p| p.other(v.name.as_str()).to_string()).collect();
+    let wide = ctx.output == Output::Wide;
+    let mut head = vec!["VPC", "CIDR", "SUBNETS", "NAT", "PEERS", "APPS"];
+    if wide {
+        head.splice(2..3, ["BRIDGE", "SUBNETS"]);
+    }
+    let mut rows = vec![head.into_iter().map(String::from).collect::<Vec<_>>()];
+    for v in vpcs {
+        let mut peers: Vec<String> = state.peerings_of(v.name.as_str()).map(|p| p.other(v.name.as_str()).to_string()).collect();
+        peers.sort_by(|a, b| natural_cmp(a, b));
         let nat = v.nat.as_ref().map(|n| format!("via {}", n.interface)).unwrap_or_else(|| "-".into());
         let mut name = v.name.to_string();
         if v.status == crate::model::Status::Pending {
             name.push_str(" (incomplete)");
         }
-        rows.push(vec![
-            name,
-            v.cidr.to_string(),
-            v.bridge.clone(),
-            or_dash(subnets.join(", ")),
-            nat,
-            or_dash(peers.join(", ")),
-            v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string(),
-        ]);
+        let public = v.subnets.iter().filter(|s| s.kind == crate::model::SubnetKind::Public).count();
+        // A count keeps the row one screen wide at any size; -o wide names them.
+        let subnets = if wide {
+            let mut names: Vec<&Subnet> = v.subnets.iter().collect();
+            names.sort_by(|a, b| natural_cmp(a.name.as_str(), b.name.as_str()));
+            or_dash(names.iter().map(|s| format!("{}({})", s.name, s.kind)).collect::<Vec<_>>().join(", "))
+        } else if v.subnets.is_empty() {
+            "0".into()
+        } else {
+            format!("{} ({public} public)", v.subnets.len())
+        };
+        let peers = if wide || peers.len() <= 3 { or_dash(peers.join(", ")) } else { format!("{} VPCs", peers.len()) };
+        let mut row = vec![name, v.cidr.to_string(), subnets, nat, peers, v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string()];
+        if wide {
+            row.insert(2, v.bridge.clone());
+        }
+        rows.push(row);
     }
     out!("{}", table(&rows));
     Ok(())
+}
+
+/// Names in the order people count: s1, s2, s10 (not s1, s10, s2).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = vec![];
+        let mut start = 0;
+        let b = s.as_bytes();
+        for i in 1..=b.len() {
+            if i == b.len() || b[i].is_ascii_digit() != b[start].is_ascii_digit() {
+                out.push((b[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (x, y) = (chunks(a), chunks(b));
+    for (p, q) in x.iter().zip(&y) {
+        let o = match (p, q) {
+            ((true, m), (true, n)) => m.trim_start_matches('0').len().cmp(&n.trim_start_matches('0').len()).then(m.trim_start_matches('0').cmp(n.trim_start_matches('0'))),
+            ((_, m), (_, n)) => m.cmp(n),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    x.len().cmp(&y.len()).then(a.cmp(b))
 }
 
 fn or_dash(s: String) -> String {
@@ -96,14 +144,31 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn inspect(ctx: &Ctx, name: &crate::model::Name) -> Result<()> {
+/// `inspect A [B...]`: every name is checked before anything is printed.
+/// One VPC gives one JSON object; several, a list.
+pub fn inspect(ctx: &Ctx, names: &[crate::model::Name]) -> Result<()> {
     let state = load(ctx)?;
-    let v = state.find_vpc(name)?;
+    let vpcs = names.iter().map(|n| state.find_vpc(n)).collect::<Result<Vec<_>, _>>()?;
     if ctx.json {
-        outln!("{}", serde_json::to_string_pretty(&vpc_json(&state, v))?);
-        return Ok(());
+        let all: Vec<Value> = vpcs.iter().map(|v| vpc_json(&state, v)).collect();
+        return match all.as_slice() {
+            [one] => ctx.doc(one),
+            _ => ctx.doc(&all),
+        };
     }
-    out!("{}", tree(&state, v));
+    for (i, v) in vpcs.iter().enumerate() {
+        if ctx.output == Output::Name {
+            outln!("{}", v.name);
+            for s in &v.subnets {
+                outln!("{}/{}", v.name, s.name);
+            }
+            continue;
+        }
+        if i > 0 {
+            outln!();
+        }
+        out!("{}", tree(&state, v));
+    }
     Ok(())
 }
 
@@ -181,4 +246,14 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod natural_tests {
+    #[test]
+    fn numbers_sort_as_numbers() {
+        let mut v = vec!["s10", "s2", "s100", "s1", "a", "s01x", "s1a"];
+        v.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(v, ["a", "s1", "s1a", "s01x", "s2", "s10", "s100"]);
+    }
 }

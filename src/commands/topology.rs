@@ -293,7 +293,7 @@ fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<(
 
 fn print_changes(ctx: &Ctx, changes: &[diff::Change], verb: &str) {
     if ctx.json {
-        outln!("{}", json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
+        let _ = ctx.doc_line(&json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
         return;
     }
     if changes.is_empty() {
@@ -367,6 +367,6 @@ pub fn apply(ctx: &Ctx, file: &Path, auto_approve: bool) -> Result<()> {
 /// `vpcctl export`: the recorded state as a topology file.
 pub fn export(ctx: &Ctx) -> Result<()> {
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    outln!("{}", serde_json::to_string_pretty(&topology::export(&state))?);
+    ctx.doc(&topology::export(&state))?;
     Ok(())
 }

@@ -89,13 +89,23 @@ pub fn without(state: &State, name: &str) -> State {
     after
 }
 
-pub fn delete(ctx: &Ctx, name: &Name) -> Result<()> {
+/// `delete A [B...]`: every name must exist before any is deleted; they go
+/// in one change.
+pub fn delete(ctx: &Ctx, names: &[Name]) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
-    let old = before.find_vpc(name)?;
-    let (n, shown) = (old.subnets.len(), show::vpc_json(&before, old));
-    commit(ctx, &store, &before, without(&before, name.as_str())).with_context(|| format!("deleting VPC '{name}'"))?;
-    ctx.report(format!("deleted VPC '{name}' and its {n} subnet(s)"), shown);
+    let old = names.iter().map(|n| before.find_vpc(n)).collect::<Result<Vec<_>, _>>()?;
+    let n: usize = old.iter().map(|v| v.subnets.len()).sum();
+    let shown: Vec<serde_json::Value> = old.iter().map(|v| show::vpc_json(&before, v)).collect();
+    let mut after = before.clone();
+    for name in names {
+        after = without(&after, name.as_str());
+    }
+    let list = names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    commit(ctx, &store, &before, after).with_context(|| format!("deleting VPC {list}"))?;
+    let shown = if let [one] = shown.as_slice() { one.clone() } else { json!(shown) };
+    let their = if names.len() == 1 { "its" } else { "their" };
+    ctx.report(format!("deleted VPC {list} and {their} {n} subnet(s)"), shown);
     Ok(())
 }
 
