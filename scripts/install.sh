@@ -8,12 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 root=${DESTDIR:-}
-cargo build --release --locked --quiet
-bin=target/release/vpcctl
+# VPCCTL_BIN: install that binary instead of building one (the tests do).
+bin=${VPCCTL_BIN:-}
+if [[ -z "$bin" ]]; then
+    cargo build --release --locked --quiet
+    bin=target/release/vpcctl
+fi
 install -Dm0755 "$bin" "$root$prefix/bin/vpcctl"
 install -d "$root$prefix/share/man/man1" "$root$prefix/share/bash-completion/completions" \
     "$root$prefix/share/zsh/site-functions" "$root$prefix/share/fish/vendor_completions.d"
-"$bin" man > "$root$prefix/share/man/man1/vpcctl.1"
+"$bin" -q man --dir "$root$prefix/share/man/man1"
 "$bin" completions bash > "$root$prefix/share/bash-completion/completions/vpcctl"
 "$bin" completions zsh > "$root$prefix/share/zsh/site-functions/_vpcctl"
 "$bin" completions fish > "$root$prefix/share/fish/vendor_completions.d/vpcctl.fish"
@@ -24,5 +28,5 @@ if [[ -z "$root" ]]; then
             useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
     done
 fi
-echo "installed $root$prefix/bin/vpcctl, its man page (man vpcctl) and bash, zsh and fish completions"
+echo "installed $root$prefix/bin/vpcctl, its man pages (man vpcctl, man vpcctl-create-vpc, ...) and bash, zsh and fish completions"
 echo "(a new shell picks the completions up; bash needs the bash-completion package)"

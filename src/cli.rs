@@ -30,29 +30,36 @@ Exit codes:
      terraform does
   3  a system failure (ip or iptables failed, the state file cannot be read)
   4  not root
-With --json, an error is one JSON object on stderr: {\"error\": ..., \"kind\": ...}.";
+  exec: the command's own code; 125-127 for vpcctl's failures, as docker run
+With --json, an error is one JSON object on stderr: {\"error\": ..., \"kind\": ...}.
+
+Environment:
+  VPCCTL_STATE_DIR     the state directory (as --state-dir)
+  VPCCTL_LOG           log filter, as RUST_LOG: info, debug, or e.g. vpcctl=debug
+  VPCCTL_LOCK_TIMEOUT  seconds to wait for another vpcctl run (default 120)
+  NO_COLOR             no colour even on a terminal";
 
 #[derive(Debug, Parser)]
 #[command(name = "vpcctl", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     /// Where vpcctl records what it created
-    #[arg(long, global = true, env = "VPCCTL_STATE_DIR", default_value = "/var/lib/vpcctl", value_name = "DIR")]
+    #[arg(long, global = true, help_heading = "Global options", env = "VPCCTL_STATE_DIR", default_value = "/var/lib/vpcctl", value_name = "DIR")]
     pub state_dir: PathBuf,
     /// Print the exact ip/iptables commands as a shell script; change nothing
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub dry_run: bool,
     /// Echo every command as it runs (-vv: debug logs)
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = ArgAction::Count)]
     pub verbose: u8,
     /// Print only errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// Machine-readable output (same as -o json)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Output format: text, json, yaml, wide (list, inspect: every column),
     /// name (list, inspect: names only)
-    #[arg(short, long, global = true, value_enum, value_name = "FORMAT")]
+    #[arg(short, long, global = true, help_heading = "Global options", value_enum, value_name = "FORMAT")]
     pub output: Option<Output>,
     #[command(subcommand)]
     pub command: Command,
@@ -326,9 +333,11 @@ Examples:
 scripts/install.sh installs them all.")]
     Completions(Completions),
 
-    /// Print the man page (roff), covering every subcommand
-    #[command(after_help = "Examples:\n  vpcctl man | man -l -\n  vpcctl man > /usr/local/share/man/man1/vpcctl.1")]
-    Man,
+    /// Print the man page (roff), or write one page per command into a directory
+    #[command(
+        after_help = "Examples:\n  vpcctl man | man -l -\n  vpcctl man --dir /usr/local/share/man/man1   # vpcctl.1, vpcctl-create-vpc.1, ..."
+    )]
+    Man(ManArgs),
 
     /// Draw the topology as Graphviz DOT (render with: dot -Tsvg)
     #[command(after_help = "\
@@ -340,6 +349,20 @@ Examples:
   vpcctl graph | dot -Tsvg > vpcs.svg
   vpcctl graph --vpc vpc1")]
     Graph(GraphArgs),
+
+    /// Print the JSON Schema of a file format (topology, policy, nacl, expect)
+    #[command(after_help = "\
+Editors validate a file that names its schema:
+  {\"$schema\": \"../schemas/topology.schema.json\", \"vpcs\": {...}}
+
+Examples:
+  vpcctl schema topology > topology.schema.json
+  vpcctl schema policy")]
+    Schema(SchemaArgs),
+
+    /// Print vpcctl's version
+    #[command(after_help = "Examples:\n  vpcctl version\n  vpcctl version -o json")]
+    Version,
 
     /// Serve HTTP: the default app of deploy-app (internal)
     #[command(hide = true)]
@@ -375,16 +398,49 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write vpcctl.1 and a vpcctl-COMMAND.1 per command here
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The file format
+    #[arg(value_enum)]
+    pub format: crate::model::schema::Format,
+}
+
+#[derive(Debug, Args)]
 pub struct Completions {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
+/// The shell's registration for dynamic completion: the shell calls
+/// `COMPLETE=<shell> vpcctl -- <words>` at each TAB, so names of VPCs and
+/// subnets come from the state of that moment.
+pub fn write_completions(shell: clap_complete::Shell) -> std::io::Result<()> {
+    use clap_complete::env::EnvCompleter;
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &clap_complete::env::Bash,
+        clap_complete::Shell::Zsh => &clap_complete::env::Zsh,
+        clap_complete::Shell::Fish => &clap_complete::env::Fish,
+        clap_complete::Shell::Elvish => &clap_complete::env::Elvish,
+        clap_complete::Shell::PowerShell => &clap_complete::env::Powershell,
+        _ => &clap_complete::env::Bash,
+    };
+    let mut buf = Vec::new();
+    completer.write_registration("COMPLETE", "vpcctl", "vpcctl", "vpcctl", &mut buf)?;
+    out!("{}", String::from_utf8_lossy(&buf));
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     /// Only this VPC (and the VPCs it is peered with, as edges)
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
 }
 
@@ -426,6 +482,42 @@ pub struct Serve {
     pub banner: String,
 }
 
+/// Commands by what they are about, for `vpcctl --help` (clap lists
+/// subcommands in one flat block). A test checks every visible command is
+/// in exactly one group.
+pub const GROUPS: &[(&str, &[&str])] = &[
+    ("VPCs", &["create-vpc", "list", "inspect", "delete", "teardown-all"]),
+    ("Subnets", &["add-subnet", "delete-subnet", "exec", "deploy-app", "stop-app"]),
+    ("Routing", &["enable-nat", "disable-nat", "peer", "unpeer", "expose", "unexpose", "associate-eip", "disassociate-eip"]),
+    ("Security", &["apply-policy", "apply-nacl", "remove-nacl"]),
+    ("Services", &["flow-logs"]),
+    ("Topologies", &["plan", "apply", "export", "schema", "graph"]),
+    ("Diagnostics", &["test-connectivity", "check", "doctor", "repair"]),
+    ("Setup", &["completions", "man", "version", "help"]),
+];
+
+/// The command that parses: the derived one, with its help grouped.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let width = cmd.get_subcommands().map(|s| s.get_name().len()).max().unwrap_or(0) + 2;
+    let mut groups = String::new();
+    for (title, names) in GROUPS {
+        groups.push_str(&format!("\x1b[1m{title}:\x1b[0m\n"));
+        for name in *names {
+            let about = cmd.find_subcommand(name).and_then(|c| c.get_about()).map(|a| a.to_string()).unwrap_or_default();
+            groups.push_str(&format!("  {name:<width$}{about}\n"));
+        }
+        groups.push('\n');
+    }
+    // Bold only where clap would colour too.
+    if !crate::out::colour(&std::io::stdout()) {
+        groups = groups.replace("\x1b[1m", "").replace("\x1b[0m", "");
+    }
+    cmd.help_template(format!("{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"))
+}
+
 /// The man page: clap_mangen's page for vpcctl, then a COMMANDS section
 /// with every subcommand's usage, options and examples.
 pub fn man_page() -> std::io::Result<String> {
@@ -459,7 +551,77 @@ pub fn man_page() -> std::io::Result<String> {
             page.push_str(&format!(".PP\n.nf\n{}\n.fi\n", roff(&after.to_string())));
         }
     }
+    page.push_str(MAN_TAIL);
     Ok(page)
+}
+
+/// What every page ends with: where vpcctl keeps things, what it reads
+/// from the environment, and its exit codes.
+const MAN_TAIL: &str = r#".SH "EXIT STATUS"
+0 success, or a positive answer (reachable; no drift; every expectation met).
+1 a negative answer (unreachable; drift; an unmet expectation), or a change the user declined.
+2 bad usage or input, including a change that destroys without \-\-auto\-approve.
+3 a system failure (a tool failed, the state file cannot be read).
+4 not root.
+With \-\-detailed\-exitcode, plan exits 0 (no changes), 2 (changes) or 1 (any error).
+exec exits with its command's code, or 125\-127 for its own failures.
+.SH ENVIRONMENT
+.TP
+VPCCTL_STATE_DIR
+The state directory (as \-\-state\-dir; default /var/lib/vpcctl).
+.TP
+VPCCTL_LOG
+Log filter, as RUST_LOG: info, debug, or vpcctl=debug.
+.TP
+VPCCTL_LOCK_TIMEOUT
+Seconds a change waits for another vpcctl run (default 120).
+.TP
+NO_COLOR
+No colour, even on a terminal.
+.SH FILES
+.TP
+/var/lib/vpcctl/state.json
+What vpcctl created, readable by all (0644); written only by root, under a lock.
+.TP
+/run/vpcctl/
+Host locks, so two state directories on one host take turns.
+.TP
+/var/lib/vpcctl/apps/, /var/lib/vpcctl/dns/, /var/lib/vpcctl/flow-logs/
+App logs, resolver host files, and flow records.
+.SH "FILE FORMATS"
+Topology (plan, apply, export), policy (apply\-policy), NACL (apply\-nacl) and
+expectation (check) files are JSON or YAML. \fBvpcctl schema\fR FORMAT prints
+each one's JSON Schema; examples/ in the source holds one of each.
+"#;
+
+/// One page per command (and per flow-logs subcommand) into `dir`, plus
+/// vpcctl.1: what `man vpcctl-create-vpc` shows after install.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<usize> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("vpcctl.1"), man_page()?)?;
+    let mut root = Cli::command();
+    root.build();
+    let mut written = 1;
+    let mut pages: Vec<(String, clap::Command)> = vec![];
+    let shown = |s: &&clap::Command| !s.is_hide_set() && s.get_name() != "help";
+    for sub in root.get_subcommands().filter(shown) {
+        pages.push((format!("vpcctl-{}", sub.get_name()), sub.clone()));
+        for nested in sub.get_subcommands().filter(shown) {
+            pages.push((format!("vpcctl-{}-{}", sub.get_name(), nested.get_name()), nested.clone()));
+        }
+    }
+    for (name, cmd) in pages {
+        let mut out = Vec::new();
+        let cmd = cmd.name(name.clone()).bin_name(name.replacen('-', " ", 1));
+        clap_mangen::Man::new(cmd).title(name.to_uppercase()).render(&mut out)?;
+        let mut page = String::from_utf8_lossy(&out).into_owned();
+        page.push_str(MAN_TAIL);
+        page.push_str(".SH \"SEE ALSO\"\nvpcctl(1)\n");
+        std::fs::write(dir.join(format!("{name}.1")), page)?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// Text safe inside roff: backslashes and hyphens escaped, no line starting
@@ -648,10 +810,10 @@ fn port() -> clap::builder::RangedU64ValueParser<u16> {
 #[derive(Debug, Args)]
 pub struct VpcArg {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
     /// VPC, positionally
-    #[arg(value_name = "VPC", num_args = 0..=1)]
+    #[arg(value_name = "VPC", num_args = 0..=1, add = complete::vpcs())]
     pub args: Vec<String>,
 }
 
@@ -666,10 +828,10 @@ impl VpcArg {
 #[derive(Debug, Args)]
 pub struct VpcRef {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub name: Option<String>,
     /// NAME..., positionally
-    #[arg(value_name = "NAME", num_args = 0..)]
+    #[arg(value_name = "NAME", num_args = 0.., add = complete::vpcs())]
     pub args: Vec<String>,
 }
 
@@ -695,13 +857,13 @@ impl VpcRef {
 #[derive(Debug, Args)]
 pub struct AtSubnet {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
-    /// Subnet name
-    #[arg(long)]
+    /// Subnet name (or VPC/SUBNET)
+    #[arg(long, add = complete::subnets())]
     pub subnet: Option<String>,
-    /// VPC and SUBNET, positionally
-    #[arg(value_name = "VPC SUBNET", num_args = 0..=2)]
+    /// VPC and SUBNET (or VPC/SUBNET), positionally
+    #[arg(value_name = "VPC SUBNET", num_args = 0..=2, add = complete::paths())]
     pub args: Vec<String>,
 }
 
@@ -780,7 +942,7 @@ pub struct DisassociateEip {
     #[arg(long, value_name = "ADDR", required_unless_present = "subnet")]
     pub ip: Option<Ipv4Addr>,
     /// Or the subnet that has it
-    #[arg(long)]
+    #[arg(long, add = complete::subnets())]
     pub subnet: Option<String>,
 }
 
@@ -838,13 +1000,13 @@ pub struct FlowLogsShow {
 #[derive(Debug, Args)]
 pub struct PairArgs {
     /// First VPC
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub a: Option<String>,
     /// Second VPC
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub b: Option<String>,
     /// A and B, positionally
-    #[arg(value_name = "A B", num_args = 0..=2)]
+    #[arg(value_name = "A B", num_args = 0..=2, add = complete::vpcs())]
     pub args: Vec<String>,
 }
 
@@ -891,7 +1053,7 @@ impl CreateVpc {
 #[derive(Debug, Args)]
 pub struct AddSubnet {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
     /// Subnet name
     #[arg(long)]
@@ -913,7 +1075,7 @@ pub struct AddSubnet {
 impl AddSubnet {
     pub fn resolve(self) -> Result<req::NewSubnet, InputError> {
         let [vpc, name, cidr] =
-            fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name), ("subnet CIDR (--cidr)", self.cidr)], self.args)?;
+            fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name), ("subnet CIDR (--cidr)", self.cidr)], split_path(self.args))?;
         let kind = if self.public { SubnetKind::Public } else { self.kind.unwrap_or(SubnetKind::Private) };
         Ok(req::NewSubnet { vpc: vpc_name(&vpc)?, name: subnet_name(&name)?, cidr: cidr::parse("subnet CIDR", &cidr)?, kind })
     }
@@ -923,13 +1085,13 @@ impl AddSubnet {
 #[derive(Debug, Args)]
 pub struct SubnetRef {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
-    /// Subnet name
-    #[arg(long)]
+    /// Subnet name (or VPC/SUBNET)
+    #[arg(long, add = complete::subnets())]
     pub name: Option<String>,
-    /// VPC and NAME, positionally
-    #[arg(value_name = "VPC NAME", num_args = 0..=2)]
+    /// VPC and NAME (or VPC/NAME), positionally
+    #[arg(value_name = "VPC NAME", num_args = 0..=2, add = complete::paths())]
     pub args: Vec<String>,
 }
 
@@ -949,7 +1111,7 @@ pub struct EnableNat {
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
     /// Translate exactly these subnets (default: the VPC's public subnets)
-    #[arg(long, alias = "subnet-filter", value_delimiter = ',', value_name = "A,B")]
+    #[arg(long, alias = "subnet-filter", value_delimiter = ',', value_name = "A,B", add = complete::subnets())]
     pub subnets: Vec<String>,
 }
 
@@ -979,10 +1141,10 @@ impl Peer {
 #[derive(Debug, Args)]
 pub struct ApplyPolicy {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
     /// Subnet name (default: the subnet whose CIDR the file's "subnet" names)
-    #[arg(long)]
+    #[arg(long, add = complete::subnets())]
     pub subnet: Option<String>,
     /// Policy file (JSON)
     #[arg(long, value_name = "FILE")]
@@ -1050,13 +1212,13 @@ impl StopApp {
 #[derive(Debug, Args)]
 pub struct TestConnectivity {
     /// VPC name
-    #[arg(long)]
+    #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
-    /// Subnet to test from
-    #[arg(long)]
+    /// Subnet to test from (or VPC/SUBNET)
+    #[arg(long, add = complete::subnets())]
     pub from: Option<String>,
-    /// Address to reach
-    #[arg(long)]
+    /// Address to reach, a subnet of the VPC, or VPC/SUBNET
+    #[arg(long, add = complete::paths())]
     pub to: Option<String>,
     /// Port (tcp or udp)
     #[arg(long, value_parser = port())]
@@ -1070,8 +1232,8 @@ pub struct TestConnectivity {
     /// Explain from the model, hop by hop, why the path is open or blocked; send no packet
     #[arg(long)]
     pub explain: bool,
-    /// VPC FROM TO, positionally
-    #[arg(value_name = "VPC FROM TO", num_args = 0..=3)]
+    /// VPC FROM TO, positionally (or VPC/FROM TO)
+    #[arg(value_name = "VPC FROM TO", num_args = 0..=3, add = complete::paths())]
     pub args: Vec<String>,
 }
 
@@ -1226,5 +1388,47 @@ mod tests {
         let r = e.resolve().unwrap();
         assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"));
         assert_eq!(r.command, ["ping", "-c1", "x"]);
+    }
+}
+
+/// Dynamic completion (clap_complete's): VPC and subnet names come from the
+/// state file (`VPCCTL_STATE_DIR`, or the default), read-only, when TAB is
+/// pressed. A state that cannot be read offers nothing.
+mod complete {
+    use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
+
+    fn state() -> crate::model::State {
+        let dir = std::env::var_os("VPCCTL_STATE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/var/lib/vpcctl".into());
+        crate::state::Store::open_readonly(&dir).load().unwrap_or_default()
+    }
+
+    fn names(list: impl Iterator<Item = String>) -> Vec<CompletionCandidate> {
+        let mut all: Vec<String> = list.collect();
+        all.sort_by(|a, b| crate::commands::show::natural_cmp(a, b));
+        all.dedup();
+        all.into_iter().map(CompletionCandidate::new).collect()
+    }
+
+    pub fn vpcs() -> ArgValueCandidates {
+        ArgValueCandidates::new(|| names(state().vpcs.iter().map(|v| v.name.to_string())))
+    }
+
+    pub fn subnets() -> ArgValueCandidates {
+        ArgValueCandidates::new(|| {
+            let st = state();
+            let plain = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.name.to_string()));
+            let paths = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(move |s| format!("{}/{}", v.name, s.name)));
+            names(plain.chain(paths).collect::<Vec<_>>().into_iter())
+        })
+    }
+
+    /// VPCs, and every subnet as VPC/SUBNET.
+    pub fn paths() -> ArgValueCandidates {
+        ArgValueCandidates::new(|| {
+            let st = state();
+            let vpcs = st.vpcs.iter().map(|v| v.name.to_string());
+            let paths = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(move |s| format!("{}/{}", v.name, s.name)));
+            names(vpcs.chain(paths).collect::<Vec<_>>().into_iter())
+        })
     }
 }

@@ -20,8 +20,6 @@ mod resolver;
 mod runner;
 mod state;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 
 fn main() {
@@ -31,10 +29,13 @@ fn main() {
     // it says otherwise (see `files`); the helpers it starts inherit this.
     // SAFETY: umask(2) has no preconditions.
     unsafe { libc::umask(0o077) };
+    // `COMPLETE=bash vpcctl ...` is the shell asking for completions.
+    clap_complete::CompleteEnv::with_factory(|| <Cli as clap::CommandFactory>::command()).complete();
     let json = std::env::args().any(|a| a == "--json");
     let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
     let exec = cli::subcommand_name(std::env::args().skip(1)).as_deref() == Some("exec");
-    let cli = match Cli::try_parse() {
+    let parsed = cli::command().try_get_matches().and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         // --help and --version are clap "errors" that exit 0.
         Err(e) if !e.use_stderr() => e.exit(),
@@ -139,10 +140,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Repair => repair::run(&ctx)?,
         Command::Doctor => return doctor::run(&ctx),
         Command::Graph(a) => graph::run(&ctx, a.vpc.as_deref())?,
-        Command::Completions(a) => {
-            clap_complete::generate(a.shell, &mut <Cli as clap::CommandFactory>::command(), "vpcctl", &mut std::io::stdout())
-        }
-        Command::Man => out!("{}", cli::man_page()?),
+        Command::Completions(a) => cli::write_completions(a.shell)?,
+        Command::Man(a) => match a.dir {
+            Some(dir) => {
+                let n = cli::write_man_pages(&dir)?;
+                ctx.say(format!("wrote {n} man pages to {}", dir.display()));
+            }
+            None => out!("{}", cli::man_page()?),
+        },
+        Command::Schema(a) => outln!("{}", serde_json::to_string_pretty(&model::schema::of(a.format))?),
+        Command::Version if ctx.json => ctx.doc_line(&serde_json::json!({"version": env!("CARGO_PKG_VERSION")}))?,
+        Command::Version => outln!("vpcctl {}", env!("CARGO_PKG_VERSION")),
         Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
         Command::AppInit(a) => return apps::app_init(a.exe_fd, a.uid, a.gid, &a.argv),
     }
@@ -155,7 +163,7 @@ fn check_output(command: &Command, output: cli::Output) -> anyhow::Result<()> {
     let name = match command {
         Command::Graph(_) => Some("graph prints Graphviz DOT only"),
         Command::Exec(_) => Some("exec prints what the command prints"),
-        Command::Completions(_) | Command::Man => Some("it prints a file for a shell or for man"),
+        Command::Completions(_) | Command::Man(_) | Command::Schema(_) => Some("it prints a file for a shell, man or an editor"),
         _ => None,
     };
     let structured_ok = name.is_none();

@@ -8,6 +8,7 @@ pub mod kernel_names;
 pub mod nacl;
 pub mod name;
 pub mod policy;
+pub mod schema;
 pub mod services;
 pub mod state;
 pub mod topology;
