@@ -558,12 +558,24 @@ pub fn man_page() -> std::io::Result<String> {
 /// What every page ends with: where vpcctl keeps things, what it reads
 /// from the environment, and its exit codes.
 const MAN_TAIL: &str = r#".SH "EXIT STATUS"
-0 success, or a positive answer (reachable; no drift; every expectation met).
-1 a negative answer (unreachable; drift; an unmet expectation), or a change the user declined.
-2 bad usage or input, including a change that destroys without \-\-auto\-approve.
-3 a system failure (a tool failed, the state file cannot be read).
-4 not root.
+.TP
+0
+success, or a positive answer (reachable; no drift; every expectation met).
+.TP
+1
+a negative answer (unreachable; drift; an unmet expectation), or a change the user declined.
+.TP
+2
+bad usage or input, including a change that destroys without \-\-auto\-approve.
+.TP
+3
+a system failure (a tool failed, the state file cannot be read).
+.TP
+4
+not root.
+.PP
 With \-\-detailed\-exitcode, plan exits 0 (no changes), 2 (changes) or 1 (any error).
+.br
 exec exits with its command's code, or 125\-127 for its own failures.
 .SH ENVIRONMENT
 .TP
