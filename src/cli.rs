@@ -43,7 +43,14 @@ Environment:
 #[command(name = "vpcctl", version, about = ABOUT, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     /// Where vpcctl records what it created
-    #[arg(long, global = true, help_heading = "Global options", env = "VPCCTL_STATE_DIR", default_value = "/var/lib/vpcctl", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "VPCCTL_STATE_DIR",
+        default_value = "/var/lib/vpcctl",
+        value_name = "DIR"
+    )]
     pub state_dir: PathBuf,
     /// Print the exact ip/iptables commands as a shell script; change nothing
     #[arg(long, global = true, help_heading = "Global options")]
@@ -87,7 +94,7 @@ impl Cli {
 pub enum Command {
     /// Create a VPC: one bridge, its address space reserved on the host
     #[command(
-        visible_alias = "create",
+        alias = "create",
         after_help = "\
 Examples:
   vpcctl create-vpc --name vpc1 --cidr 10.10.0.0/16
@@ -110,25 +117,28 @@ Examples:
 
     /// Table of every VPC
     #[command(
-        visible_alias = "ls",
+        alias = "ls",
         after_help = "Examples:\n  vpcctl list\n  vpcctl list -o wide     # the bridge, and every subnet by name\n  vpcctl -q list          # names only, one per line\n  vpcctl list -o json"
     )]
     List,
 
     /// Show VPCs as trees: bridge, subnets, addresses
     #[command(
-        visible_alias = "inspect-vpc",
+        alias = "inspect-vpc",
         after_help = "Examples:\n  vpcctl inspect vpc1\n  vpcctl inspect vpc1 vpc2\n  vpcctl inspect --name vpc1 -o yaml\n  vpcctl inspect vpc1 -o name      # the VPC and its subnets as VPC/SUBNET"
     )]
     Inspect(VpcRef),
 
     /// Delete VPCs and everything they own
-    #[command(visible_alias = "delete-vpc", after_help = "Examples:\n  vpcctl delete vpc1\n  vpcctl delete vpc1 vpc2\n  vpcctl delete-vpc --name vpc1")]
+    #[command(
+        alias = "delete-vpc",
+        after_help = "Examples:\n  vpcctl delete vpc1\n  vpcctl delete vpc1 vpc2\n  vpcctl delete-vpc --name vpc1"
+    )]
     Delete(VpcRef),
 
     /// Delete every VPC vpcctl created, and vpcctl's own iptables chains
     #[command(
-        visible_aliases = ["cleanup-all", "cleanup"],
+        aliases = ["cleanup-all", "cleanup"],
         after_help = "Asks first on a terminal; elsewhere (scripts, CI) it needs --auto-approve.\n\nExamples:\n  vpcctl teardown-all\n  vpcctl teardown-all --auto-approve"
     )]
     TeardownAll(Approve),
@@ -160,7 +170,7 @@ Examples:
 
     /// Let two VPCs reach each other (optionally only between some CIDRs)
     #[command(
-        visible_alias = "peer-vpcs",
+        alias = "peer-vpcs",
         after_help = "\
 Examples:
   vpcctl peer --a vpc1 --b vpc2
@@ -225,7 +235,7 @@ Example:
 
     /// Apply a security-group policy (JSON) to a subnet, replacing the previous one
     #[command(
-        visible_alias = "apply-firewall",
+        alias = "apply-firewall",
         after_help = "\
 Examples:
   vpcctl apply-policy --vpc vpc1 --subnet web --policy examples/policies/web.json
@@ -315,7 +325,7 @@ Examples:
 
     /// Check the host and compare the kernel with the record, object by object
     #[command(
-        visible_alias = "verify",
+        alias = "verify",
         after_help = "\
 Exits 1 when anything differs; 'vpcctl repair' fixes what it lists.
 
@@ -1086,8 +1096,10 @@ pub struct AddSubnet {
 
 impl AddSubnet {
     pub fn resolve(self) -> Result<req::NewSubnet, InputError> {
-        let [vpc, name, cidr] =
-            fill([("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name), ("subnet CIDR (--cidr)", self.cidr)], split_path(self.args))?;
+        let [vpc, name, cidr] = fill(
+            [("VPC (--vpc)", self.vpc), ("subnet name (--name)", self.name), ("subnet CIDR (--cidr)", self.cidr)],
+            split_path(self.args),
+        )?;
         let kind = if self.public { SubnetKind::Public } else { self.kind.unwrap_or(SubnetKind::Private) };
         Ok(req::NewSubnet { vpc: vpc_name(&vpc)?, name: subnet_name(&name)?, cidr: cidr::parse("subnet CIDR", &cidr)?, kind })
     }
@@ -1281,13 +1293,7 @@ impl TestConnectivity {
             (Err(_), Some((v, s))) => req::Target::Subnet(vpc_name(v).map_err(|_| bad(&to))?, subnet_name(s).map_err(|_| bad(&to))?),
             (Err(_), None) => req::Target::Subnet(vpc.clone(), subnet_name(&to).map_err(|_| bad(&to))?),
         };
-        Ok(req::Probe {
-            vpc,
-            from: subnet_name(&from)?,
-            to,
-            protocol: protocol(self.protocol, self.port)?,
-            port: self.port,
-        })
+        Ok(req::Probe { vpc, from: subnet_name(&from)?, to, protocol: protocol(self.protocol, self.port)?, port: self.port })
     }
 }
 
@@ -1377,7 +1383,11 @@ mod tests {
         assert_eq!(r.to, req::Target::Subnet(vpc_name("shop").unwrap(), subnet_name("db").unwrap()));
         let Command::TestConnectivity(t) = parse(&["test-connectivity", "vpc1/web", "db"]).command else { panic!() };
         assert_eq!(t.resolve().unwrap().to, req::Target::Subnet(vpc_name("vpc1").unwrap(), subnet_name("db").unwrap()));
-        for args in [&["deploy-app", "v/s", "--port", "80"][..], &["deploy-app", "v", "s", "--port", "80"], &["deploy-app", "--subnet", "v/s", "--port", "80"]] {
+        for args in [
+            &["deploy-app", "v/s", "--port", "80"][..],
+            &["deploy-app", "v", "s", "--port", "80"],
+            &["deploy-app", "--subnet", "v/s", "--port", "80"],
+        ] {
             let Command::DeployApp(d) = parse(args).command else { panic!() };
             let r = d.resolve().unwrap();
             assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"), "{args:?}");

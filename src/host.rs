@@ -216,11 +216,8 @@ pub fn rule_present(netns: Option<&str>, table: &str, chain: &str, rule: &[Strin
         }
         None => Command::new(resolve("iptables")?),
     };
-    let out = cmd
-        .args(["-w", "-t", table, "-C", chain])
-        .args(rule)
-        .output()
-        .map_err(|err| RunError::Spawn { prog: "iptables".into(), err })?;
+    let out =
+        cmd.args(["-w", "-t", table, "-C", chain]).args(rule).output().map_err(|err| RunError::Spawn { prog: "iptables".into(), err })?;
     match out.status.code() {
         Some(0) => Ok(true),
         // 1: no such rule; 2: our chain does not exist either.

@@ -30,7 +30,7 @@ fn main() {
     // SAFETY: umask(2) has no preconditions.
     unsafe { libc::umask(0o077) };
     // `COMPLETE=bash vpcctl ...` is the shell asking for completions.
-    clap_complete::CompleteEnv::with_factory(|| <Cli as clap::CommandFactory>::command()).complete();
+    clap_complete::CompleteEnv::with_factory(cli::command).complete();
     let json = std::env::args().any(|a| a == "--json");
     let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
     let exec = cli::subcommand_name(std::env::args().skip(1)).as_deref() == Some("exec");

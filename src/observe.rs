@@ -109,10 +109,8 @@ struct IpAddr {
 }
 
 fn root_links() -> Result<HashMap<String, Link>> {
-    let out = Command::new(resolve("ip")?)
-        .args(["-j", "addr", "show"])
-        .output()
-        .map_err(|err| RunError::Spawn { prog: "ip".into(), err })?;
+    let out =
+        Command::new(resolve("ip")?).args(["-j", "addr", "show"]).output().map_err(|err| RunError::Spawn { prog: "ip".into(), err })?;
     if !out.status.success() {
         anyhow::bail!("'ip -j addr show' failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }

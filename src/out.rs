@@ -58,3 +58,40 @@ pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
 pub fn paint(text: &str, code: u8, on: bool) -> String {
     if on { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
 }
+
+/// Progress of a long change, on stderr: only at a terminal, only once
+/// the change is big (more than 50 objects) or slow (past a second), and
+/// never with -q or structured output. In a pipe it draws nothing.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+    big: bool,
+    allowed: bool,
+}
+
+impl Progress {
+    pub fn new(objects: usize, quiet: bool) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        let allowed = !quiet && colour(&std::io::stderr());
+        Progress { bar, started: std::time::Instant::now(), big: objects > 50, allowed }
+    }
+
+    /// Say what the change is doing now.
+    pub fn phase(&self, msg: impl Into<String>) {
+        if self.allowed && self.bar.is_hidden() && (self.big || self.started.elapsed() > std::time::Duration::from_secs(1)) {
+            self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+        self.bar.set_message(msg.into());
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}

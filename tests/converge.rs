@@ -136,7 +136,7 @@ fn an_edit_removes_a_vpc_adds_a_subnet_and_widens_a_peering() {
             "plan: 1 to create, 1 to change, 1 to delete",
         ]
     );
-    sb.v(&["apply", "-f", &edited]);
+    sb.v(&["apply", "-f", &edited, "--auto-approve"]);
 
     assert!(sb.ping("ns-vpc2-api", "10.10.2.2"), "the widened peering lets api reach db");
     assert!(sb.ping("ns-vpc1-cache", "10.10.1.2") && sb.ping("ns-vpc1-web", "10.10.4.2"), "the new subnet is in the VPC");

@@ -309,7 +309,7 @@ fn kill_9_during_add_subnet_then_delete_leaves_nothing() {
              for i in $(seq 200); do [ -s /run/vpcctl-sandbox/shim/hung ] && break; sleep 0.05; done
              [ -s /run/vpcctl-sandbox/shim/hung ]
              kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid || true");
-        let list = sb.v(&["list"]);
+        let list = sb.v(&["list", "-o", "wide"]);
         assert!(list.contains("web"), "the interrupted subnet must be recorded: {list}");
         sb.v(&["delete", "vpc1"]);
         assert_eq!(sb.snapshot(), before, "left behind after kill at ip call {stop_at}");

@@ -62,7 +62,7 @@ fn every_command_prints_json_in_a_pinned_shape() {
     golden("disable-nat", &json(&sb, &["disable-nat", "vpc1"]));
     golden("delete-subnet", &json(&sb, &["delete-subnet", "vpc1", "db"]));
     golden("delete", &json(&sb, &["delete", "vpc2"]));
-    golden("apply", &json(&sb, &["apply", "-f", &smaller]));
+    golden("apply", &json(&sb, &["apply", "-f", &smaller, "--auto-approve"]));
     golden("teardown-all", &json(&sb, &["teardown-all", "--auto-approve"]));
 }
 
@@ -102,8 +102,21 @@ fn completions_man_page_and_graph() {
     let sb = sandbox!();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = sb.v(&["completions", shell]);
-        assert!(out.contains("create-vpc") && out.contains("test-connectivity") && out.contains("state-dir"), "{shell}: {out}");
+        assert!(out.contains("COMPLETE") && out.contains("vpcctl"), "{shell}: the dynamic registration\n{out}");
     }
+    // The registration asks vpcctl at each TAB: commands, flags, and the
+    // names of what exists now.
+    sb.v(&["create-vpc", "shop", "10.30.0.0/16", "--no-dns"]);
+    let ask = |words: &str, index: usize| {
+        sb.ok(&format!(
+            "COMPLETE=bash _CLAP_COMPLETE_INDEX={index} _CLAP_COMPLETE_COMP_TYPE=9 _CLAP_COMPLETE_SPACE=true $VPCCTL -- vpcctl {words}"
+        ))
+    };
+    let top = ask("''", 1);
+    assert!(top.contains("create-vpc") && top.contains("test-connectivity") && !top.contains("serve"), "{top}");
+    assert!(ask("inspect ''", 2).lines().any(|l| l == "shop"), "VPC names complete");
+    assert!(ask("delete --name ''", 3).lines().any(|l| l == "shop"));
+    sb.v(&["delete", "shop"]);
     let man = sb.v(&["man"]);
     assert!(man.starts_with(".ie") || man.contains(".TH vpcctl 1"), "{}", &man[..200.min(man.len())]);
     for sub in ["create-vpc", "add-subnet", "apply", "plan", "repair", "check", "graph", "test-connectivity"] {

@@ -87,5 +87,5 @@ fn topologies_are_applied_read_and_repaired_with_fixed_processes() {
     assert_eq!((sb.count("doctor"), sb.count("repair")), (doctor_1, repair_1));
     assert_eq!(sb.count(&format!("plan -f {forty}")), 0, "plan reads state only");
     // Back to one: a single tolerant batch removes 39 subnets.
-    assert_eq!(sb.count(&format!("apply -f {one}")), 2 + 1 + 1, "the checks, the batch, and ebtables-restore for the ports");
+    assert_eq!(sb.count(&format!("apply -f {one} --auto-approve")), 2 + 1 + 1, "the checks, the batch, and ebtables-restore for the ports");
 }

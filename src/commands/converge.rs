@@ -100,6 +100,8 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         }
         return Ok(after);
     }
+    let progress = crate::out::Progress::new(diff::changes(before, &after).len(), ctx.quiet || ctx.json);
+    progress.phase(format!("{} kernel step(s)", plan.steps.len()));
     let mid = diff::in_progress(before, &after);
     store.save(&mid)?;
     for (pid, start) in &stops {
@@ -122,6 +124,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     // same command, run again, finishes the job.
     collect_errors("removing what goes", soft)?;
     let mut done = diff::done(after);
+    progress.phase("starting resolvers, collectors and apps");
     match start_resolvers(store, before, &mut done)
         .and_then(|()| start_collector(ctx, store, &mut done))
         .and_then(|()| start_apps(store, before, &mut done))

@@ -264,8 +264,13 @@ pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
 
 /// A command's outcome, told of a dry run: what it would do, not what it did.
 fn would(msg: &str) -> String {
-    const VERBS: [(&str, &str); 5] =
-        [("deleted ", "would delete "), ("created ", "would create "), ("stopped ", "would stop "), ("repaired ", "would repair "), ("nothing ", "nothing ")];
+    const VERBS: [(&str, &str); 5] = [
+        ("deleted ", "would delete "),
+        ("created ", "would create "),
+        ("stopped ", "would stop "),
+        ("repaired ", "would repair "),
+        ("nothing ", "nothing "),
+    ];
     for (done, todo) in VERBS {
         if let Some(rest) = msg.strip_prefix(done) {
             return format!("dry run, nothing changed: {todo}{rest}");

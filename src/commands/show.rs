@@ -4,8 +4,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::model::State;
 use crate::cli::Output;
+use crate::model::State;
 use crate::model::{Subnet, Vpc};
 use crate::state::Store;
 
@@ -89,7 +89,8 @@ pub fn list(ctx: &Ctx) -> Result<()> {
             format!("{} ({public} public)", v.subnets.len())
         };
         let peers = if wide || peers.len() <= 3 { or_dash(peers.join(", ")) } else { format!("{} VPCs", peers.len()) };
-        let mut row = vec![name, v.cidr.to_string(), subnets, nat, peers, v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string()];
+        let mut row =
+            vec![name, v.cidr.to_string(), subnets, nat, peers, v.subnets.iter().map(|s| s.apps.len()).sum::<usize>().to_string()];
         if wide {
             row.insert(2, v.bridge.clone());
         }
@@ -116,7 +117,11 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let (x, y) = (chunks(a), chunks(b));
     for (p, q) in x.iter().zip(&y) {
         let o = match (p, q) {
-            ((true, m), (true, n)) => m.trim_start_matches('0').len().cmp(&n.trim_start_matches('0').len()).then(m.trim_start_matches('0').cmp(n.trim_start_matches('0'))),
+            ((true, m), (true, n)) => m
+                .trim_start_matches('0')
+                .len()
+                .cmp(&n.trim_start_matches('0').len())
+                .then(m.trim_start_matches('0').cmp(n.trim_start_matches('0'))),
             ((_, m), (_, n)) => m.cmp(n),
         };
         if o.is_ne() {

@@ -196,7 +196,11 @@ impl Policy {
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let v: Value = super::document::parse(text)?;
         let obj = v.as_object().ok_or_else(|| err("(file)", "the top level must be an object"))?;
-        check_keys(obj, "", &["subnet", "default_ingress", "default_egress", "ingress", "egress", "description", "name", super::document::SCHEMA_KEY])?;
+        check_keys(
+            obj,
+            "",
+            &["subnet", "default_ingress", "default_egress", "ingress", "egress", "description", "name", super::document::SCHEMA_KEY],
+        )?;
         let subnet = obj
             .get("subnet")
             .map(|s| string(s, "subnet").and_then(|s| cidr::parse("CIDR", s).map_err(|e| err("subnet", e.to_string()))))

@@ -563,6 +563,33 @@ pub fn export(state: &State) -> Value {
     json!({"vpcs": vpcs, "peerings": peerings})
 }
 
+/// Several topology files (a directory's) as one: their VPCs side by side,
+/// their peerings and expectations one after another. A VPC in two files
+/// is refused, naming both.
+pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
+    let mut vpcs = Map::new();
+    let mut from: std::collections::HashMap<String, &str> = Default::default();
+    let (mut peerings, mut expect) = (vec![], vec![]);
+    for (file, v) in files {
+        let top = object(v, file, &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
+        if let Some(all) = top.get("vpcs") {
+            let all = all.as_object().ok_or_else(|| err(&format!("{file}: vpcs"), "is not an object of VPCs by name"))?;
+            for (name, spec) in all {
+                if let Some(other) = from.insert(name.clone(), file) {
+                    return Err(err(&format!("vpcs.{name}"), format!("is defined in both {other} and {file}; keep one")));
+                }
+                vpcs.insert(name.clone(), spec.clone());
+            }
+        }
+        for (key, into) in [("peerings", &mut peerings), ("expect", &mut expect)] {
+            if let Some(l) = top.get(key) {
+                into.extend(list(l, &format!("{file}: {key}"))?.iter().cloned());
+            }
+        }
+    }
+    Ok(json!({"vpcs": vpcs, "peerings": peerings, "expect": expect}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,31 +781,4 @@ mod tests {
             assert!(e.contains(want), "{text}\n  got:  {e}\n  want: {want}");
         }
     }
-}
-
-/// Several topology files (a directory's) as one: their VPCs side by side,
-/// their peerings and expectations one after another. A VPC in two files
-/// is refused, naming both.
-pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
-    let mut vpcs = Map::new();
-    let mut from: std::collections::HashMap<String, &str> = Default::default();
-    let (mut peerings, mut expect) = (vec![], vec![]);
-    for (file, v) in files {
-        let top = object(v, file, &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
-        if let Some(all) = top.get("vpcs") {
-            let all = all.as_object().ok_or_else(|| err(&format!("{file}: vpcs"), "is not an object of VPCs by name"))?;
-            for (name, spec) in all {
-                if let Some(other) = from.insert(name.clone(), file) {
-                    return Err(err(&format!("vpcs.{name}"), format!("is defined in both {other} and {file}; keep one")));
-                }
-                vpcs.insert(name.clone(), spec.clone());
-            }
-        }
-        for (key, into) in [("peerings", &mut peerings), ("expect", &mut expect)] {
-            if let Some(l) = top.get(key) {
-                into.extend(list(l, &format!("{file}: {key}"))?.iter().cloned());
-            }
-        }
-    }
-    Ok(json!({"vpcs": vpcs, "peerings": peerings, "expect": expect}))
 }
