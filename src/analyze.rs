@@ -17,11 +17,11 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
+use crate::kernel::probe::Proto;
 use crate::model::State;
 use crate::model::policy::{Action, Policy, Protocol};
 use crate::model::{Subnet, Vpc};
 use crate::plan::peering::pairs;
-use crate::probe::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -312,7 +312,7 @@ fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, deci
         return open(hops, true);
     };
     match dsub.apps.iter().find(|a| a.port == port) {
-        Some(a) if crate::apps::is_ours(a.pid, a.start_time) => {
+        Some(a) if crate::helpers::apps::is_ours(a.pid, a.start_time) => {
             hops.push(hop("app", Outcome::Allow, format!("{dst_name} app on port {port} is running (pid {})", a.pid), None));
             open(hops, true)
         }
@@ -548,7 +548,7 @@ mod tests {
         st.vpcs[0].subnets[1].apps.push(crate::model::App {
             port: 5432,
             pid: std::process::id(),
-            start_time: crate::apps::start_time(std::process::id()).unwrap(),
+            start_time: crate::helpers::apps::start_time(std::process::id()).unwrap(),
             command: vec![],
             log: "/l".into(),
             builtin: true,
@@ -573,6 +573,7 @@ mod agreement_with_the_planners {
     use proptest::prelude::*;
 
     use super::analyze;
+    use crate::kernel::probe::Proto;
     use crate::model::State;
     use crate::model::nacl::{Nacl, NaclRule};
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
@@ -581,7 +582,6 @@ mod agreement_with_the_planners {
     use crate::model::{Name, Nat, Peering, Subnet, SubnetKind, Vpc};
     use crate::plan::iptables::normalize;
     use crate::plan::{firewall, nacl, policy};
-    use crate::probe::Proto;
 
     struct Pkt<'a> {
         i: &'a str,

@@ -31,6 +31,15 @@ pub enum InputError {
     Cancelled(String),
 }
 
+/// A problem in an input file (policy, topology, NACL, expectations), at a
+/// path such as `ingress[0].port`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{path}: {message}")]
+pub struct PathError {
+    pub path: String,
+    pub message: String,
+}
+
 /// vpcctl changes the kernel, which takes root.
 #[derive(Debug, Error)]
 #[error("{0}")]
@@ -86,7 +95,7 @@ impl Kind {
                     _ => Kind::Input,
                 };
             }
-            if cause.is::<crate::model::policy::PathError>() {
+            if cause.is::<PathError>() {
                 return Kind::Input;
             }
             if cause.is::<NeedsRoot>() {

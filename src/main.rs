@@ -4,20 +4,14 @@
 #[macro_use]
 mod out;
 mod analyze;
-mod apps;
 mod cli;
 mod commands;
+mod engine;
 mod error;
-mod files;
-mod flowlogs;
-mod host;
-mod httpd;
+mod helpers;
+mod kernel;
 mod model;
-mod observe;
 mod plan;
-mod probe;
-mod resolver;
-mod runner;
 mod state;
 
 use cli::{Cli, Command};
@@ -151,8 +145,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema(a) => outln!("{}", serde_json::to_string_pretty(&model::schema::of(a.format))?),
         Command::Version if ctx.json => ctx.doc_line(&serde_json::json!({"version": env!("CARGO_PKG_VERSION")}))?,
         Command::Version => outln!("vpcctl {}", env!("CARGO_PKG_VERSION")),
-        Command::Serve(a) => httpd::serve(a.bind, a.port, &a.banner)?,
-        Command::AppInit(a) => return apps::app_init(a.exe_fd, a.uid, a.gid, &a.argv),
+        Command::Serve(a) => helpers::httpd::serve(a.bind, a.port, &a.banner)?,
+        Command::AppInit(a) => return helpers::apps::app_init(a.exe_fd, a.uid, a.gid, &a.argv),
     }
     Ok(0)
 }

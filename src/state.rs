@@ -99,7 +99,7 @@ fn holder(path: &Path) -> String {
         (f.get(1) == Some(&"FLOCK") && on_ours).then(|| f.get(4).map(|p| p.to_string())).flatten()
     });
     let Some(pid) = pid else { return "holder unknown".into() };
-    let cmd = crate::apps::cmdline(&pid);
+    let cmd = crate::helpers::apps::cmdline(&pid);
     format!("pid {pid}: {}", if cmd.is_empty() { "not visible from here".into() } else { cmd.join(" ") })
 }
 

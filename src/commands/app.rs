@@ -4,10 +4,10 @@
 use anyhow::{Context, Result};
 
 use super::Ctx;
-use super::converge::commit;
-use crate::apps;
 use crate::cli::req::At;
+use crate::engine::commit;
 use crate::error::InputError;
+use crate::helpers::apps;
 use crate::model::{App, Name};
 use crate::state::Store;
 
@@ -68,10 +68,6 @@ fn default_app(vpc: &Name, subnet: &Name, port: u16) -> Result<Vec<String>> {
     let me = std::env::current_exe().context("cannot find the vpcctl binary to run as the default app")?;
     let me = me.to_string_lossy().into_owned();
     Ok(vec![me, "serve".into(), "--port".into(), port.to_string(), "--banner".into(), format!("vpcctl app in vpc {vpc} subnet {subnet}")])
-}
-
-pub fn shell_words(words: &[String]) -> String {
-    words.iter().map(|w| format!("'{}'", w.replace('\'', r"'\''"))).collect::<Vec<_>>().join(" ")
 }
 
 pub fn stop(ctx: &Ctx, req: crate::cli::req::StopApp) -> Result<()> {

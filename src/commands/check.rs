@@ -13,9 +13,9 @@ use serde_json::json;
 use super::Ctx;
 use crate::analyze::{self, Analysis};
 use crate::error::InputError;
+use crate::kernel::probe::{self, Verdict};
 use crate::model::State;
 use crate::model::expect::{self, Expectation, Target};
-use crate::probe::{self, Verdict};
 use crate::state::Store;
 
 /// Probes in flight at once: each may wait a second for an answer.

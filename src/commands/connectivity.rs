@@ -8,8 +8,8 @@ use serde_json::json;
 use super::Ctx;
 use super::show::table;
 use crate::cli::req::{Matrix, Probe};
+use crate::kernel::probe::{self, Verdict};
 use crate::model::{Status, validate};
-use crate::probe::{self, Verdict};
 use crate::state::Store;
 
 /// Returns the exit code: 0 reachable, 1 not.

@@ -6,10 +6,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::host;
+use crate::kernel::host;
+use crate::kernel::observe::{self, Observed};
 use crate::model::Name;
 use crate::model::State;
-use crate::observe::{self, Observed};
 use crate::plan::repair::assess;
 use crate::state::Store;
 
@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx) -> Result<i32> {
     for prog in ["ip", "iptables", "iptables-restore", "iptables-save"] {
         checks.push(match which::which(prog) {
             Ok(p) => check(Level::Ok, format!("{prog} found at {}", p.display()), None),
-            Err(_) => check(Level::Fail, format!("{prog} not found on PATH"), Some(crate::host::install_hint(prog).into())),
+            Err(_) => check(Level::Fail, format!("{prog} not found on PATH"), Some(crate::kernel::host::install_hint(prog).into())),
         });
     }
     checks.extend(backend_checks());
@@ -126,9 +126,9 @@ fn service_checks(ctx: &Ctx, state: &State) -> Vec<Check> {
             Err(_) => check(Level::Fail, format!("{prog} not found on PATH; {what} cannot run"), Some(host::install_hint(prog).into())),
         });
     }
-    let users = [(crate::apps::DNS_USER, needs[0].1, "resolvers"), (crate::apps::FLOWLOG_USER, needs[1].1, "log daemon")];
+    let users = [(crate::helpers::apps::DNS_USER, needs[0].1, "resolvers"), (crate::helpers::apps::FLOWLOG_USER, needs[1].1, "log daemon")];
     for (user, _, what) in users.into_iter().filter(|u| u.1) {
-        if crate::apps::helper_user(user) != user {
+        if crate::helpers::apps::helper_user(user) != user {
             checks.push(check(
                 Level::Warn,
                 format!("no user {user}: the {what} run as nobody, which other daemons (and apps run with --user nobody) share"),
@@ -142,7 +142,7 @@ fn service_checks(ctx: &Ctx, state: &State) -> Vec<Check> {
         .filter_map(|v| v.dns.as_ref().map(|r| r.process.pid))
         .chain(state.host.flow_logs.as_ref().map(|c| c.process.pid))
         .collect();
-    for pid in crate::apps::orphaned_helpers(&ctx.state_dir).into_iter().filter(|p| !recorded.contains(p)) {
+    for pid in crate::helpers::apps::orphaned_helpers(&ctx.state_dir).into_iter().filter(|p| !recorded.contains(p)) {
         checks.push(check(
             Level::Warn,
             format!("process {pid} is a vpcctl helper of this state dir that no record names (a lost state file?)"),

@@ -4,10 +4,10 @@
 use anyhow::Result;
 
 use super::Ctx;
-use super::converge::commit;
 use crate::cli::req::At;
+use crate::engine::commit;
 use crate::error::InputError;
-use crate::host;
+use crate::kernel::host;
 use crate::model::services::{Eip, Expose};
 use crate::model::{Name, State, validate};
 

@@ -1,15 +1,15 @@
 //! flow-logs enable | disable | show: the records of what a VPC's rules
-//! accepted and rejected (see `plan::flow` and `crate::flowlogs`).
+//! accepted and rejected (see `plan::flow` and `crate::helpers::flowlogs`).
 
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::Ctx;
-use super::converge::commit;
 use crate::cli::FlowLogsCommand;
+use crate::engine::commit;
 use crate::error::InputError;
-use crate::flowlogs::{self, Record};
+use crate::helpers::flowlogs::{self, Record};
 use crate::model::services::{DEFAULT_MAX_BYTES, DEFAULT_WINDOW_SECS, FlowLogCollector};
 use crate::model::{Name, State};
 use crate::state::Store;

@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use super::Ctx;
-use super::converge::commit;
 use crate::cli::req::At;
+use crate::engine::commit;
 use crate::error::InputError;
 use crate::model::nacl::Nacl;
 

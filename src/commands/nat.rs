@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::Ctx;
-use super::converge::commit;
+use crate::engine::commit;
 use crate::model::validate;
 use crate::model::{Name, Nat};
 

@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::Ctx;
-use super::converge::commit;
 use crate::cli::req::{Pair, Peering};
+use crate::engine::commit;
 use crate::model::validate::{self, Create};
 use crate::model::{self, Name};
 

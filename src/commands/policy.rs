@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 
 use super::Ctx;
-use super::converge::commit;
+use crate::engine::commit;
 use crate::error::InputError;
 use crate::model::policy::Policy;
 use crate::model::validate;

@@ -4,9 +4,9 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{Ctx, collect_errors, converge};
-use crate::apps;
-use crate::observe;
+use super::{Ctx, collect_errors};
+use crate::helpers::apps;
+use crate::kernel::observe;
 use crate::plan::diff;
 use crate::plan::repair::assess;
 
@@ -49,9 +49,9 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     collect_errors("repair", soft)?;
     // Everything recorded now exists: an unfinished change is finished.
     let mut state = diff::done(state);
-    converge::start_resolvers(&store, &state.clone(), &mut state)?;
-    converge::start_collector(ctx, &store, &mut state)?;
-    converge::start(&store, &mut state, &found.restart)?;
+    crate::engine::start_resolvers(&store, &mut state)?;
+    crate::engine::start_collector(ctx, &store, &mut state)?;
+    crate::engine::start(&store, &mut state, &found.restart)?;
     store.save(&state)?;
     ctx.report(
         format!("repaired {} difference(s); the kernel matches the record again", found.drifts.len()),

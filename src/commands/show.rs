@@ -16,7 +16,7 @@ fn load(ctx: &Ctx) -> Result<State> {
 /// An app as `inspect --json` shows it (and deploy-app --json prints it).
 pub fn app_json(a: &crate::model::App) -> Value {
     json!({"port": a.port, "pid": a.pid, "command": a.command, "log": a.log,
-           "running": crate::apps::is_ours(a.pid, a.start_time)})
+           "running": crate::helpers::apps::is_ours(a.pid, a.start_time)})
 }
 
 /// A subnet as `inspect --json` shows it (and the subnet commands print it).
@@ -207,7 +207,7 @@ pub fn tree(state: &State, v: &Vpc) -> String {
     out.push_str(&format!("├─ peers    {}\n", or_dash(peers.join(", "))));
     match &v.dns {
         Some(r) => {
-            let state = if crate::apps::helper_running(&r.process) { "running" } else { "not running" };
+            let state = if crate::helpers::apps::helper_running(&r.process) { "running" } else { "not running" };
             let domain = crate::model::services::dns_domain(v.name.as_str());
             out.push_str(&format!("├─ dns      <subnet>.{domain}, resolver pid {} ({state}) on each gateway\n", r.process.pid));
         }
@@ -246,7 +246,7 @@ pub fn tree(state: &State, v: &Vpc) -> String {
             out.push_str(&format!("   {stem}   nacl: {} inbound, {} outbound rule(s), then deny\n", n.inbound.len(), n.outbound.len()));
         }
         for a in &s.apps {
-            let state = if crate::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
+            let state = if crate::helpers::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
             out.push_str(&format!("   {stem}   app: port {} pid {} ({state}) log {}\n", a.port, a.pid, a.log.display()));
         }
     }

@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 
-use super::converge::commit;
 use super::{Ctx, show};
 use crate::cli::req::{At, NewSubnet};
-use crate::host;
+use crate::engine::commit;
+use crate::kernel::host;
 use crate::model::State;
 use crate::model::validate::{self, Create};
 use crate::model::{Name, Status, Subnet, SubnetKind, cidr, kernel_names};

@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::Ctx;
-use super::converge::commit;
+use crate::engine::commit;
 use crate::error::InputError;
-use crate::host;
+use crate::kernel::host;
 use crate::model::State;
 use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
@@ -266,10 +266,10 @@ fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
 fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<()> {
     let known = current.vpc(v.name.as_str());
     if !ctx.dry_run && v.dns.is_some() && known.is_none_or(|k| k.dns.is_none()) {
-        crate::resolver::program()?;
+        crate::helpers::resolver::program()?;
     }
     if !ctx.dry_run && v.flow_logs {
-        crate::flowlogs::check_installed()?;
+        crate::helpers::flowlogs::check_installed()?;
     }
     for e in v.eips.iter().filter(|e| known.is_none_or(|k| !k.eips.contains(e))) {
         let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.eip ({}): {err}", v.name, e.ip));
@@ -291,7 +291,7 @@ fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<(
     Ok(())
 }
 
-fn print_changes(ctx: &Ctx, changes: &[diff::Change], verb: &str) {
+fn print_changes(ctx: &Ctx, changes: &[diff::Edit], verb: &str) {
     if ctx.json {
         let _ = ctx.doc_line(&json!({"changes": changes, "status": if changes.is_empty() {"unchanged"} else {verb}}));
         return;
@@ -324,7 +324,7 @@ pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32
     let current = Store::open_readonly(&ctx.state_dir).load()?;
     let next = desired(ctx, &current, &topo)?;
     check_host(ctx, &current, &next)?;
-    let changes = diff::changes(&current, &next);
+    let changes = diff::edits(&current, &next);
     // A plan reads state only: facts come from the record, not probes.
     let force_all = current.host.in_progress;
     if !changes.is_empty() || force_all {
@@ -350,7 +350,7 @@ pub fn apply(ctx: &Ctx, file: &Path, auto_approve: bool) -> Result<()> {
     let current = store.load()?;
     let next = desired(ctx, &current, &topo)?;
     check_host(ctx, &current, &next)?;
-    let changes = diff::changes(&current, &next);
+    let changes = diff::edits(&current, &next);
     let lost: Vec<String> = changes.iter().filter(|c| c.destroys()).map(|c| c.object.clone()).collect();
     if !lost.is_empty() && !auto_approve && super::approve::can_ask(file == Path::new("-")) {
         print_changes(ctx, &changes, "plan");

@@ -4,10 +4,10 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::converge::commit;
 use super::{Ctx, show};
 use crate::cli::req::NewVpc;
-use crate::host;
+use crate::engine::commit;
+use crate::kernel::host;
 use crate::model::State;
 use crate::model::services::Resolver;
 use crate::model::validate::{self, Create};
@@ -23,7 +23,7 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
     let mut after = before.clone();
     let created = validate::create_vpc(&before, &name, &cidr, &host_routes)?;
     if dns && !ctx.dry_run {
-        crate::resolver::program()?;
+        crate::helpers::resolver::program()?;
     }
     if created == Create::New {
         let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
@@ -121,9 +121,9 @@ pub fn teardown_all(ctx: &Ctx, auto_approve: bool) -> Result<()> {
     if !ctx.dry_run {
         sweep_leftover_chains(ctx, &after)?;
         // Helpers a lost state file no longer names.
-        for pid in crate::apps::orphaned_helpers(&ctx.state_dir) {
-            if let Some(start) = crate::apps::start_time(pid) {
-                crate::apps::stop(pid, start);
+        for pid in crate::helpers::apps::orphaned_helpers(&ctx.state_dir) {
+            if let Some(start) = crate::helpers::apps::start_time(pid) {
+                crate::helpers::apps::stop(pid, start);
             }
         }
     }
@@ -145,9 +145,9 @@ fn sweep_leftover_chains(ctx: &Ctx, state: &State) -> Result<()> {
         expose::output_chain(state),
     ];
     let mut p = plan::Plan::default();
-    let tables = crate::plan::iptables::sweep(&crate::host::iptables_save()?, &tops, crate::plan::iptables::declare);
+    let tables = crate::plan::iptables::sweep(&crate::kernel::host::iptables_save()?, &tops, crate::plan::iptables::declare);
     p.push(plan::Step::Iptables(plan::Restore { netns: None, tables }));
-    let tables = crate::plan::iptables::sweep(&crate::host::ebtables_save()?, &[spoof::dispatch_chain(state)], spoof::declare);
+    let tables = crate::plan::iptables::sweep(&crate::kernel::host::ebtables_save()?, &[spoof::dispatch_chain(state)], spoof::declare);
     p.push(plan::Step::Ebtables(plan::Restore { netns: None, tables: tables.into_iter().filter(|t| t.table == "filter").collect() }));
     ctx.apply(&p).context("removing leftover vpcctl chains")?;
     Ok(())

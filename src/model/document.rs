@@ -4,7 +4,11 @@
 
 use serde_json::{Map, Value};
 
-use super::policy::{PathError, err};
+use crate::error::PathError;
+
+fn err(path: &str, message: impl Into<String>) -> PathError {
+    PathError { path: path.to_string(), message: message.into() }
+}
 
 /// The key an editor reads to find a file's JSON Schema; every format
 /// allows it at the top and ignores it.

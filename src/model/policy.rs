@@ -86,14 +86,7 @@ pub struct Policy {
     pub egress: Vec<Rule>,
 }
 
-/// A problem in a JSON input file (policy, topology, expectations), at a
-/// path such as `ingress[0].port`.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{path}: {message}")]
-pub struct PathError {
-    pub path: String,
-    pub message: String,
-}
+pub use crate::error::PathError;
 
 pub type PolicyError = PathError;
 

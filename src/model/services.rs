@@ -118,3 +118,8 @@ pub struct FlowLogCollector {
 
 pub const DEFAULT_WINDOW_SECS: u32 = 5;
 pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;
+
+/// The system users the helpers drop to (scripts/deps.sh and install.sh
+/// create them; `nobody` where they are missing).
+pub const DNS_USER: &str = "vpcctl-dns";
+pub const FLOWLOG_USER: &str = "vpcctl-flowlog";

@@ -159,7 +159,7 @@ impl State {
                         return bad(format!("{at}.apps[{k}].command"), &a.command.join(" "), "not a command");
                     }
                     // A uid of 0 would make the app root.
-                    if a.uid.is_some_and(|u| !crate::apps::APP_UIDS.contains(&u)) {
+                    if a.uid.is_some_and(|u| !crate::helpers::apps::APP_UIDS.contains(&u)) {
                         return bad(format!("{at}.apps[{k}].uid"), &a.uid.unwrap_or_default(), "not a uid of vpcctl's app range");
                     }
                     if a.user

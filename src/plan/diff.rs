@@ -40,13 +40,13 @@ pub enum Op {
 
 /// One line of `vpcctl plan`: an object and what happens to it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
+pub struct Edit {
     pub op: Op,
     pub object: String,
     pub detail: String,
 }
 
-impl fmt::Display for Change {
+impl fmt::Display for Edit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = match self.op {
             Op::Create => '+',
@@ -58,7 +58,7 @@ impl fmt::Display for Change {
     }
 }
 
-impl Change {
+impl Edit {
     fn write_as(&self, f: &mut fmt::Formatter<'_>, sign: &str) -> fmt::Result {
         if self.detail.is_empty() { write!(f, "{sign} {}", self.object) } else { write!(f, "{sign} {}  {}", self.object, self.detail) }
     }
@@ -69,8 +69,8 @@ impl Change {
     }
 }
 
-fn change(op: Op, object: String, detail: impl Into<String>) -> Change {
-    Change { op, object, detail: detail.into() }
+fn edit(op: Op, object: String, detail: impl Into<String>) -> Edit {
+    Edit { op, object, detail: detail.into() }
 }
 
 /// Whether `after` needs `before`'s kernel objects torn down and made anew.
@@ -231,6 +231,62 @@ pub struct Facts {
     pub bridge_chains: Option<firewall::BridgeChains>,
 }
 
+/// Everything one change does, in the order `engine::commit` walks it:
+/// record `in_progress`; stop `stops` (and end `app_logs`' cgroups, and the
+/// collector); run `plan`; start the resolvers, the collector and the apps
+/// of `done`; record `done`.
+#[derive(Debug)]
+pub struct Change {
+    pub in_progress: State,
+    /// Apps and resolvers to stop first: (pid, start time).
+    pub stops: Vec<(u32, u64)>,
+    pub app_logs: Vec<std::path::PathBuf>,
+    pub collector_stop: Option<FlowLogCollector>,
+    pub plan: Plan,
+    /// VPCs whose resolver starts afresh.
+    pub resolvers_to_start: Vec<crate::model::Name>,
+    /// Apps to start: (vpc, subnet, port).
+    pub apps_to_start: Vec<(crate::model::Name, crate::model::Name, u16)>,
+    pub done: State,
+}
+
+/// The change from `before` to `after`, with the kernel steps `facts` call for.
+pub fn change(before: &State, after: &State, facts: &Facts) -> Change {
+    let apps_going = apps_to_stop(before, after);
+    let mut stops: Vec<(u32, u64)> = apps_going.iter().map(|(_, a)| (a.pid, a.start_time)).collect();
+    stops.extend(resolvers_to_stop(before, after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
+    Change {
+        in_progress: in_progress(before, after),
+        stops,
+        app_logs: apps_going.iter().map(|(_, a)| a.log.clone()).collect(),
+        collector_stop: collector_to_stop(before, after).cloned(),
+        plan: plan(before, after, facts),
+        resolvers_to_start: resolvers_to_start(before, after).iter().map(|v| v.name.clone()).collect(),
+        apps_to_start: apps_to_start(before, after).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect(),
+        done: done(after.clone()),
+    }
+}
+
+/// Whether going from `before` to `after` needs any kernel step: whether
+/// probing the kernel is worth it. What differs only in apps and helper
+/// processes is the helpers' business; the planners never read them.
+pub fn touches_kernel(before: &State, after: &State, force_all: bool) -> bool {
+    fn kernel_view(s: &State) -> State {
+        let mut s = s.clone();
+        for v in &mut s.vpcs {
+            v.subnets.iter_mut().for_each(|sub| sub.apps.clear());
+            if let Some(r) = v.dns.as_mut() {
+                r.process = Helper::default();
+            }
+        }
+        if let Some(c) = s.host.flow_logs.as_mut() {
+            c.process = Default::default();
+        }
+        s
+    }
+    force_all || kernel_view(before) != kernel_view(after)
+}
+
 /// The plan from `before` to `after`.
 pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     let mut plan = Plan::default();
@@ -241,7 +297,8 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
         .filter(|v| facts.force_all || before.vpc(v.name.as_str()).is_some_and(|b| vpc_replaced(b, v)))
         .map(|v| v.name.as_str())
         .collect();
-    plan.extend(firewall::sync(before, after, &force, facts.base, facts.bridge_chains.as_ref()));
+    plan.extend(firewall::sync(before, after, &force, facts.base));
+    plan.push(super::spoof::step(super::spoof::lines(before, after, &force, facts.base.bridge, facts.bridge_chains.as_ref())));
     let fates = subnet_fates(before, after);
     let mut root = vec![];
     for v in &after.vpcs {
@@ -358,20 +415,20 @@ pub fn done(mut after: State) -> State {
 }
 
 /// One line per object that changes, in a stable order.
-pub fn changes(before: &State, after: &State) -> Vec<Change> {
+pub fn edits(before: &State, after: &State) -> Vec<Edit> {
     let mut out = vec![];
     for b in &before.vpcs {
         if after.vpc(b.name.as_str()).is_none() {
-            out.push(change(Op::Delete, format!("vpc {}", b.name), format!("{} and its {} subnet(s)", b.cidr, b.subnets.len())));
+            out.push(edit(Op::Delete, format!("vpc {}", b.name), format!("{} and its {} subnet(s)", b.cidr, b.subnets.len())));
         }
     }
     for v in &after.vpcs {
         match before.vpc(v.name.as_str()) {
-            None => out.push(change(Op::Create, format!("vpc {}", v.name), v.cidr.to_string())),
+            None => out.push(edit(Op::Create, format!("vpc {}", v.name), v.cidr.to_string())),
             Some(b) if vpc_replaced(b, v) => {
                 let why = if b.cidr != v.cidr { format!("{} -> {} (replaced)", b.cidr, v.cidr) } else { "unfinished, made again".into() };
                 let op = if b.cidr != v.cidr { Op::Replace } else { Op::Change };
-                out.push(change(op, format!("vpc {}", v.name), why));
+                out.push(edit(op, format!("vpc {}", v.name), why));
             }
             Some(_) => {}
         }
@@ -381,50 +438,50 @@ pub fn changes(before: &State, after: &State) -> Vec<Change> {
     out
 }
 
-fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
+fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
     let mut out = vec![];
     let path = |s: &Subnet| format!("{}/{}", v.name, s.name);
     let (old_index, new_index) = (before.map(Vpc::subnet_index).unwrap_or_default(), v.subnet_index());
     if let Some(b) = before {
         for s in b.subnets.iter().filter(|s| !new_index.contains_key(s.name.as_str())) {
-            out.push(change(Op::Delete, format!("subnet {}", path(s)), s.cidr.to_string()));
+            out.push(edit(Op::Delete, format!("subnet {}", path(s)), s.cidr.to_string()));
         }
     }
     for s in &v.subnets {
         let old = old_index.get(s.name.as_str()).copied();
         match old {
-            None => out.push(change(Op::Create, format!("subnet {}", path(s)), format!("{} {}", s.cidr, s.kind))),
+            None => out.push(edit(Op::Create, format!("subnet {}", path(s)), format!("{} {}", s.cidr, s.kind))),
             Some(o) if subnet_replaced(o, s) => {
                 let why = if o.cidr != s.cidr { format!("{} -> {} (replaced)", o.cidr, s.cidr) } else { "unfinished, made again".into() };
                 let op = if o.cidr != s.cidr { Op::Replace } else { Op::Change };
-                out.push(change(op, format!("subnet {}", path(s)), why));
+                out.push(edit(op, format!("subnet {}", path(s)), why));
             }
-            Some(o) if o.kind != s.kind => out.push(change(Op::Change, format!("subnet {}", path(s)), format!("{} -> {}", o.kind, s.kind))),
+            Some(o) if o.kind != s.kind => out.push(edit(Op::Change, format!("subnet {}", path(s)), format!("{} -> {}", o.kind, s.kind))),
             Some(_) => {}
         }
         let kept = old.filter(|o| !subnet_replaced(o, s));
         match (kept.and_then(|o| o.policy.as_ref()), &s.policy) {
-            (None, Some(p)) => out.push(change(Op::Create, format!("policy {}", path(s)), policy_summary(p))),
-            (Some(_), None) => out.push(change(Op::Delete, format!("policy {}", path(s)), "")),
-            (Some(a), Some(p)) if a != p => out.push(change(Op::Change, format!("policy {}", path(s)), policy_summary(p))),
+            (None, Some(p)) => out.push(edit(Op::Create, format!("policy {}", path(s)), policy_summary(p))),
+            (Some(_), None) => out.push(edit(Op::Delete, format!("policy {}", path(s)), "")),
+            (Some(a), Some(p)) if a != p => out.push(edit(Op::Change, format!("policy {}", path(s)), policy_summary(p))),
             _ => {}
         }
         match (kept.and_then(|o| o.nacl.as_ref()), &s.nacl) {
-            (None, Some(n)) => out.push(change(Op::Create, format!("nacl {}", path(s)), nacl_summary(n))),
-            (Some(_), None) => out.push(change(Op::Delete, format!("nacl {}", path(s)), "")),
-            (Some(a), Some(n)) if a != n => out.push(change(Op::Change, format!("nacl {}", path(s)), nacl_summary(n))),
+            (None, Some(n)) => out.push(edit(Op::Create, format!("nacl {}", path(s)), nacl_summary(n))),
+            (Some(_), None) => out.push(edit(Op::Delete, format!("nacl {}", path(s)), "")),
+            (Some(a), Some(n)) if a != n => out.push(edit(Op::Change, format!("nacl {}", path(s)), nacl_summary(n))),
             _ => {}
         }
         let old_apps: &[App] = kept.map(|o| o.apps.as_slice()).unwrap_or(&[]);
         for a in old_apps.iter().filter(|a| !s.apps.iter().any(|n| n.same_spec(a))) {
             let replaced = s.apps.iter().any(|n| n.port == a.port);
             if !replaced {
-                out.push(change(Op::Delete, format!("app {}:{}", path(s), a.port), ""));
+                out.push(edit(Op::Delete, format!("app {}:{}", path(s), a.port), ""));
             }
         }
         for a in s.apps.iter().filter(|a| !old_apps.iter().any(|o| o.same_spec(a))) {
             let op = if old_apps.iter().any(|o| o.port == a.port) { Op::Change } else { Op::Create };
-            out.push(change(op, format!("app {}:{}", path(s), a.port), app_summary(a)));
+            out.push(edit(op, format!("app {}:{}", path(s), a.port), app_summary(a)));
         }
     }
     let old_nat = before.and_then(|b| b.nat.as_ref());
@@ -434,9 +491,9 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
         format!("via {} for {}", n.interface, if names.is_empty() { "-".into() } else { names.join(", ") })
     };
     match (old_nat, &v.nat) {
-        (None, Some(_)) => out.push(change(Op::Create, format!("nat {}", v.name), nat_detail(v))),
-        (Some(_), None) => out.push(change(Op::Delete, format!("nat {}", v.name), "")),
-        (Some(a), Some(b)) if a != b => out.push(change(Op::Change, format!("nat {}", v.name), nat_detail(v))),
+        (None, Some(_)) => out.push(edit(Op::Create, format!("nat {}", v.name), nat_detail(v))),
+        (Some(_), None) => out.push(edit(Op::Delete, format!("nat {}", v.name), "")),
+        (Some(a), Some(b)) if a != b => out.push(edit(Op::Change, format!("nat {}", v.name), nat_detail(v))),
         _ => {}
     }
     out.extend(service_changes(before, v));
@@ -448,45 +505,45 @@ fn nacl_summary(n: &crate::model::nacl::Nacl) -> String {
 }
 
 /// DNS, exposed ports, elastic IPs and flow logs of one VPC.
-fn service_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Change> {
+fn service_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
     let mut out = vec![];
     // A new VPC's resolver comes with it (the default): a line only when
     // an existing VPC's DNS is turned on or off.
     match (before.map(|b| b.dns.is_some()), v.dns.is_some()) {
-        (Some(false), true) => out.push(change(Op::Create, format!("dns {}", v.name), format!("{}.internal", v.name))),
-        (Some(true), false) => out.push(change(Op::Delete, format!("dns {}", v.name), "")),
+        (Some(false), true) => out.push(edit(Op::Create, format!("dns {}", v.name), format!("{}.internal", v.name))),
+        (Some(true), false) => out.push(edit(Op::Delete, format!("dns {}", v.name), "")),
         (Some(true), true) if before.and_then(|b| b.dns.as_ref()).map(|r| r.options) != v.dns.as_ref().map(|r| r.options) => {
             let o = v.dns.as_ref().map(|r| r.options).unwrap_or_default();
-            out.push(change(Op::Change, format!("dns {}", v.name), format!("upstream {}, stop_rebind {}", o.upstream, o.stop_rebind)));
+            out.push(edit(Op::Change, format!("dns {}", v.name), format!("upstream {}, stop_rebind {}", o.upstream, o.stop_rebind)));
         }
         _ => {}
     }
     let (old_expose, old_eips) = before.map(|b| (b.expose.as_slice(), b.eips.as_slice())).unwrap_or_default();
     for e in old_expose.iter().filter(|e| !v.expose.contains(e)) {
-        out.push(change(Op::Delete, format!("expose {}:{}", v.name, e.host_port), ""));
+        out.push(edit(Op::Delete, format!("expose {}:{}", v.name, e.host_port), ""));
     }
     for e in v.expose.iter().filter(|e| !old_expose.contains(e)) {
-        out.push(change(
+        out.push(edit(
             Op::Create,
             format!("expose {}:{}", v.name, e.host_port),
             format!("{}:{} -> {}:{}", e.interface, e.host_port, e.subnet, e.port),
         ));
     }
     for e in old_eips.iter().filter(|e| !v.eips.contains(e)) {
-        out.push(change(Op::Delete, format!("eip {}", e.ip), ""));
+        out.push(edit(Op::Delete, format!("eip {}", e.ip), ""));
     }
     for e in v.eips.iter().filter(|e| !old_eips.contains(e)) {
-        out.push(change(Op::Create, format!("eip {}", e.ip), format!("on {} for {}/{}", e.interface, v.name, e.subnet)));
+        out.push(edit(Op::Create, format!("eip {}", e.ip), format!("on {} for {}/{}", e.interface, v.name, e.subnet)));
     }
     match (before.is_some_and(|b| b.flow_logs), v.flow_logs) {
-        (false, true) => out.push(change(Op::Create, format!("flow-logs {}", v.name), "")),
-        (true, false) => out.push(change(Op::Delete, format!("flow-logs {}", v.name), "")),
+        (false, true) => out.push(edit(Op::Create, format!("flow-logs {}", v.name), "")),
+        (true, false) => out.push(edit(Op::Delete, format!("flow-logs {}", v.name), "")),
         _ => {}
     }
     out
 }
 
-fn peering_changes(before: &State, after: &State) -> Vec<Change> {
+fn peering_changes(before: &State, after: &State) -> Vec<Edit> {
     let mut out = vec![];
     let label = |p: &crate::model::Peering| format!("peering {}<->{}", p.a, p.b);
     let scope = |p: &crate::model::Peering| {
@@ -498,14 +555,14 @@ fn peering_changes(before: &State, after: &State) -> Vec<Change> {
     };
     for p in &before.peerings {
         if !after.peerings.iter().any(|q| q.joins(p.a.as_str(), p.b.as_str())) {
-            out.push(change(Op::Delete, label(p), ""));
+            out.push(edit(Op::Delete, label(p), ""));
         }
     }
     for p in &after.peerings {
         match before.peerings.iter().find(|q| q.joins(p.a.as_str(), p.b.as_str())) {
-            None => out.push(change(Op::Create, label(p), scope(p))),
+            None => out.push(edit(Op::Create, label(p), scope(p))),
             Some(q) if sorted(&q.allow_cidrs) != sorted(&p.allow_cidrs) => {
-                out.push(change(Op::Change, label(p), format!("{} -> {}", scope(q), scope(p))));
+                out.push(edit(Op::Change, label(p), format!("{} -> {}", scope(q), scope(p))));
             }
             Some(_) => {}
         }
@@ -570,10 +627,48 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_is_probed_exactly_when_the_plan_has_steps() {
+        let base = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
+        let mut with_app = base.clone();
+        with_app.vpcs[0].subnets[0].apps = vec![App {
+            port: 80,
+            pid: 7,
+            start_time: 1,
+            command: vec!["x".into()],
+            log: "/l".into(),
+            builtin: false,
+            user: None,
+            uid: None,
+        }];
+        let mut dns_restarted = base.clone();
+        if let Some(r) = dns_restarted.vpcs[0].dns.as_mut() {
+            r.process.pid += 1;
+        }
+        let mut nat = base.clone();
+        nat.vpcs[0].nat = Some(Nat { interface: "uplink0".into(), subnets: None });
+        let bigger = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24"), ("db", "10.1.2.0/24")])]);
+        let mut policy = base.clone();
+        policy.vpcs[0].subnets[0].policy = Some(crate::model::policy::Policy::parse(r#"{"ingress": []}"#).unwrap());
+        for (after, why) in [
+            (&base, "nothing"),
+            (&with_app, "an app"),
+            (&dns_restarted, "a resolver's pid"),
+            (&nat, "NAT"),
+            (&bigger, "a subnet"),
+            (&policy, "a policy"),
+            (&State::default(), "everything gone"),
+        ] {
+            let steps = !plan(&base, after, &facts(&base)).steps.is_empty();
+            assert_eq!(touches_kernel(&base, after, false), steps, "{why}");
+        }
+        assert!(touches_kernel(&base, &base, true), "after an unfinished run, always");
+    }
+
+    #[test]
     fn the_same_state_plans_nothing() {
         let s = st(vec![vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24")])]);
         assert!(plan(&s, &s, &facts(&s)).steps.is_empty());
-        assert!(changes(&s, &s).is_empty());
+        assert!(edits(&s, &s).is_empty());
         assert!(apps_to_start(&s, &s).is_empty() && apps_to_stop(&s, &s).is_empty());
     }
 
@@ -588,7 +683,7 @@ mod tests {
         assert!(s.contains("netns add ns-a-db") && s.contains("ip -n ns-a-db -batch"), "{s}");
         assert!(s.contains("ebtables-restore --noflush") && s.contains("-i v-a-db --ip-src 10.1.2.2"), "its port's anti-spoofing: {s}");
         assert!(!s.contains("ns-a-web"), "the untouched subnet is not touched: {s}");
-        assert_eq!(changes(&before, &after).iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["+ subnet a/db  10.1.2.0/24 private"]);
+        assert_eq!(edits(&before, &after).iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["+ subnet a/db  10.1.2.0/24 private"]);
     }
 
     #[test]
@@ -600,7 +695,7 @@ mod tests {
         let p = plan(&State::default(), &after, &Facts { ip_forward: "0".into(), ..Facts::default() });
         let kinds: Vec<String> = p.steps.iter().map(|s| s.command().map(|c| c.0.to_string()).unwrap_or("sysctl".into())).collect();
         assert_eq!(kinds, ["iptables-restore", "ebtables-restore", "ip", "bridge", "ip", "ip", "ip", "sysctl"], "{}", p.to_script());
-        let c: Vec<String> = changes(&State::default(), &after).iter().map(|c| c.to_string()).collect();
+        let c: Vec<String> = edits(&State::default(), &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c[0], "+ vpc a  10.1.0.0/16");
         assert_eq!(c.len(), 5, "{c:?}");
     }
@@ -617,7 +712,7 @@ mod tests {
         assert!(s.contains("link del group 7") && s.contains("netns del ns-a-s2") && s.contains("addr del 10.1.2.1/24 dev br-a"), "{s}");
         assert!(!s.contains("ns-a-s1"), "{s}");
         assert!(s.contains("-X VPCCTL-FWD-b"), "{s}");
-        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        let c: Vec<String> = edits(&before, &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c, ["- vpc b  10.2.0.0/16 and its 0 subnet(s)", "-/+ subnet a/s2  10.1.2.0/24 -> 10.1.3.0/24 (replaced)"]);
     }
 
@@ -629,11 +724,11 @@ mod tests {
         after.vpcs[0].nat = Some(Nat { interface: "uplink0".into(), subnets: None });
         let p = plan(&before, &after, &facts(&before));
         assert_eq!(p.steps.len(), 1, "{}", p.to_script());
-        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        let c: Vec<String> = edits(&before, &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c, ["+ nat a  via uplink0 for -", "+ peering a<->b  all"]);
         let mut wider = after.clone();
         wider.peerings[0].allow_cidrs = vec!["10.1.1.0/24".parse().unwrap(), "10.2.0.0/16".parse().unwrap()];
-        let c: Vec<String> = changes(&after, &wider).iter().map(|c| c.to_string()).collect();
+        let c: Vec<String> = edits(&after, &wider).iter().map(|c| c.to_string()).collect();
         assert_eq!(c, ["~ peering a<->b  all -> only 10.1.1.0/24, 10.2.0.0/16"]);
     }
 
@@ -672,7 +767,7 @@ mod tests {
         after.vpcs[0].subnets[0].apps = vec![app(80, true, "/new/vpcctl serve"), app(5432, false, "nc -lk -p 5433")];
         assert_eq!(apps_to_stop(&before, &after).len(), 1);
         assert_eq!(apps_to_start(&before, &after).len(), 1);
-        let c: Vec<String> = changes(&before, &after).iter().map(|c| c.to_string()).collect();
+        let c: Vec<String> = edits(&before, &after).iter().map(|c| c.to_string()).collect();
         assert_eq!(c, ["~ app a/s1:5432  nc -lk -p 5433"]);
         // A subnet that goes takes its apps with it.
         let empty = st(vec![vpc("a", "10.1.0.0/16", &[])]);

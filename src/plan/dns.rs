@@ -1,5 +1,5 @@
 //! Where a VPC's names come from. Each VPC with DNS has a resolver
-//! (dnsmasq, see `crate::resolver`) in the host namespace, on the VPC's
+//! (dnsmasq, see `crate::helpers::resolver`) in the host namespace, on the VPC's
 //! gateway addresses. What it answers is one hosts file per VPC, and what
 //! a subnet asks is its own /etc/netns/<ns>/resolv.conf (which
 //! `ip netns exec` puts in place of /etc/resolv.conf). Both are plain

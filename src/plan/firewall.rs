@@ -34,7 +34,7 @@ use super::{Plan, Restore, Step, TableEdit};
 use super::{expose, flow, nacl, nat, peering};
 use crate::model::State;
 use crate::model::Vpc;
-use crate::plan::iptables::{append, comment, declare};
+use crate::plan::iptables::{Table, append, comment, declare, finish};
 
 /// Base names of a state dir's top chains; each dir adds its
 /// `chain_suffix` (empty for the default dir), so several coexist.
@@ -155,9 +155,7 @@ pub fn other_dirs(forward_rules: &[String], ours: &str) -> OtherDirs {
     out
 }
 
-/// The bridge family's chains that exist, where `ebtables-save` was read.
-pub type BridgeChains = std::collections::HashSet<String>;
-
+pub use super::iptables::BridgeChains;
 /// Whether our jumps from the built-in chains are present right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BasePresence {
@@ -281,11 +279,11 @@ pub fn nat_dispatch(state: &State) -> Vec<String> {
     lines
 }
 
-/// One `iptables-restore` that takes our chains from `before` to `after`,
-/// and one `ebtables-restore` for the bridge ports (`plan::spoof`).
+/// One `iptables-restore` that takes our chains from `before` to `after`
+/// (the bridge ports' `ebtables-restore` is `plan::spoof`'s).
 /// `force` names VPCs whose chains are rewritten even if unchanged (used
 /// when re-creating after an interrupted run).
-pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence, bridge_chains: Option<&BridgeChains>) -> Plan {
+pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence) -> Plan {
     let mut plan = Plan::default();
     let filter = filter_lines(before, after, force, base);
     let mut nat = nat_lines(before, after, force, base.nat);
@@ -294,7 +292,6 @@ pub fn sync(before: &State, after: &State, force: &[&str], base: BasePresence, b
         netns: None,
         tables: vec![TableEdit { table: "filter", lines: filter }, TableEdit { table: "nat", lines: nat }],
     }));
-    plan.push(super::spoof::step(super::spoof::lines(before, after, force, base, bridge_chains)));
     plan
 }
 
@@ -333,7 +330,7 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
             base_present: base.filter,
             dispatch: filter_dispatch(after),
             removed,
-            ..Table::iptables(&BaseJump::filter(if in_use { after } else { before }))
+            ..iptables_table(&BaseJump::filter(if in_use { after } else { before }))
         },
     );
     let input_changed = !force.is_empty() || input_rules(before) != input_rules(after);
@@ -345,71 +342,23 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
             base_present: base.input,
             dispatch: input_rules(after),
             removed: vec![],
-            ..Table::iptables(&BaseJump::input(after))
+            ..iptables_table(&BaseJump::input(after))
         },
     );
     lines
 }
 
-/// How one table ends, whichever it is (the bridge family's too, see
-/// `plan::spoof`).
-pub(super) struct Table {
-    /// The dir's top chain: what the built-in chains jump to.
-    pub top: String,
-    /// Each jump into `top`, as (insert, delete) lines.
-    pub jumps: Vec<(String, String)>,
-    /// How this family's restore declares (and so flushes) a chain.
-    pub declare: fn(&str) -> String,
-    /// Some VPC still needs this table's chains.
-    pub in_use: bool,
-    pub dispatch_changed: bool,
-    pub base_present: bool,
-    /// The dispatch chain's declaration and rules.
-    pub dispatch: Vec<String>,
-    /// Per-VPC chains to remove.
-    pub removed: Vec<String>,
-}
-
-impl Table {
-    fn iptables(jump: &BaseJump) -> Self {
-        Table {
-            top: jump.chain.clone(),
-            jumps: vec![(jump.insert(), jump.delete())],
-            declare,
-            in_use: false,
-            dispatch_changed: false,
-            base_present: false,
-            dispatch: vec![],
-            removed: vec![],
-        }
-    }
-}
-
-/// The end every table's plan shares. While the table is in use: rewrite
-/// the dispatch chain if it changed (or a jump to it is missing), put the
-/// jumps back, then remove the chains that go (nothing jumps to them any
-/// more). Once unused: remove the jumps, then every chain of ours in it.
-pub(super) fn finish(lines: &mut Vec<String>, t: Table) {
-    let remove = |lines: &mut Vec<String>, c: &str| lines.extend([(t.declare)(c), format!("-X {c}")]);
-    if t.in_use {
-        if t.dispatch_changed || !t.base_present {
-            lines.extend(t.dispatch);
-        }
-        if !t.base_present {
-            lines.extend(t.jumps.iter().map(|(insert, _)| insert.clone()));
-        }
-        for c in &t.removed {
-            remove(lines, c);
-        }
-    } else if !t.removed.is_empty() || t.base_present {
-        if t.base_present {
-            lines.extend(t.jumps.iter().map(|(_, delete)| delete.clone()));
-        }
-        lines.push((t.declare)(&t.top));
-        for c in &t.removed {
-            remove(lines, c);
-        }
-        lines.push(format!("-X {}", t.top));
+/// A table of ours whose top chain `jump` jumps to.
+fn iptables_table(jump: &BaseJump) -> Table {
+    Table {
+        top: jump.chain.clone(),
+        jumps: vec![(jump.insert(), jump.delete())],
+        declare,
+        in_use: false,
+        dispatch_changed: false,
+        base_present: false,
+        dispatch: vec![],
+        removed: vec![],
     }
 }
 
@@ -440,7 +389,7 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
             base_present,
             dispatch: nat_dispatch(after),
             removed,
-            ..Table::iptables(&BaseJump::nat(after))
+            ..iptables_table(&BaseJump::nat(after))
         },
     );
     lines
@@ -465,7 +414,7 @@ fn dnat_lines(before: &State, after: &State, force: &[&str], base: BasePresence)
                 base_present: present,
                 dispatch: rules(after),
                 removed: vec![],
-                ..Table::iptables(&jump)
+                ..iptables_table(&jump)
             },
         );
     }
@@ -493,7 +442,7 @@ mod tests {
     #[test]
     fn first_vpc_creates_chains_then_jumps_to_them() {
         let after = state(vec![vpc("a", "10.1.0.0/16", &[])]);
-        let (filter, nat) = tables(&sync(&State::default(), &after, &["a"], BasePresence::default(), None));
+        let (filter, nat) = tables(&sync(&State::default(), &after, &["a"], BasePresence::default()));
         assert_eq!(
             filter,
             [
@@ -545,8 +494,8 @@ mod tests {
     fn a_plain_subnet_changes_no_rule() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
         let after = state(vec![vpc("a", "10.1.0.0/16", &[("s", "10.1.1.0/24", PUB)])]);
-        let p = sync(&before, &after, &[], BasePresence::implied_by(&before), None);
-        assert!(matches!(p.steps.as_slice(), [Step::Ebtables(_)]), "only the new port's anti-spoofing: {}", p.to_script());
+        let p = sync(&before, &after, &[], BasePresence::implied_by(&before));
+        assert!(p.steps.is_empty(), "no iptables rule changes (the new port's anti-spoofing is plan::spoof's): {}", p.to_script());
     }
 
     #[test]
@@ -557,7 +506,6 @@ mod tests {
             &State::default(),
             &[],
             BasePresence { filter: true, nat: false, input: true, bridge: true, ..BasePresence::default() },
-            None,
         ));
         assert_eq!(
             filter,
@@ -573,7 +521,7 @@ mod tests {
             ]
         );
         // Already gone from the kernel: no -D that would fail the restore.
-        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence::default(), None));
+        let (filter, _) = tables(&sync(&before, &State::default(), &[], BasePresence::default()));
         assert!(!filter.iter().any(|l| l.starts_with("-D")), "{filter:?}");
     }
 
@@ -581,7 +529,7 @@ mod tests {
     fn deleting_one_of_two_rewrites_dispatch_before_removing_its_chain() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
         let after = state(vec![vpc("b", "10.2.0.0/16", &[])]);
-        let (filter, _) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before), None));
+        let (filter, _) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
         let dispatch = filter.iter().position(|l| l == ":VPCCTL-FORWARD - [0:0]").unwrap();
         let remove = filter.iter().position(|l| l == "-X VPCCTL-FWD-a").unwrap();
         assert!(dispatch < remove);
@@ -594,7 +542,7 @@ mod tests {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[("pub", "10.1.1.0/24", PUB), ("priv", "10.1.2.0/24", PRIV)])]);
         let mut after = before.clone();
         after.vpcs[0].nat = Some(Nat { interface: "eth9".into(), subnets: None });
-        let (filter, nat) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before), None));
+        let (filter, nat) = tables(&sync(&before, &after, &[], BasePresence::implied_by(&before)));
         let accepts: Vec<&String> = filter.iter().filter(|l| l.contains("nat subnet=")).collect();
         assert_eq!(accepts.len(), 2, "out and replies for the public subnet only: {filter:?}");
         assert!(accepts[0].contains("-i br-a -o eth9 -s 10.1.1.0/24"));
@@ -611,14 +559,13 @@ mod tests {
             ]
         );
         // Same again: nothing to do.
-        assert!(sync(&after, &after, &[], BasePresence::implied_by(&after), None).steps.is_empty());
+        assert!(sync(&after, &after, &[], BasePresence::implied_by(&after)).steps.is_empty());
         // Disabling removes the nat chain, dispatch and jump.
         let (_, nat) = tables(&sync(
             &after,
             &before,
             &[],
             BasePresence { filter: true, nat: true, input: true, bridge: true, ..BasePresence::default() },
-            None,
         ));
         assert_eq!(nat[0], "-D POSTROUTING -m comment --comment vpcctl -j VPCCTL-POSTROUTING");
         assert!(nat.contains(&"-X VPCCTL-NAT-a".to_string()) && nat.last().unwrap() == "-X VPCCTL-POSTROUTING");

@@ -1,6 +1,6 @@
 //! Where flow-log rules come from. While some VPC has flow logs on, every
 //! packet vpcctl decides on is copied (headers only) to one NFLOG group,
-//! read by the collector (`crate::flowlogs`, on ulogd2): each ACCEPT and
+//! read by the collector (`crate::helpers::flowlogs`, on ulogd2): each ACCEPT and
 //! each DROP of ours in the forward path (the VPC chains, the NACL chains)
 //! and each DROP of the host's INPUT chain is preceded by the same match
 //! with NFLOG. Every packet that crosses a VPC bridge is decided by one of

@@ -239,6 +239,56 @@ pub fn sweep(dump: &str, own_tops: &[String], declare: fn(&str) -> String) -> Ve
         .collect()
 }
 
+/// The bridge family's chains that exist, where `ebtables-save` was read.
+pub type BridgeChains = std::collections::HashSet<String>;
+
+/// How one table ends, whichever it is (the bridge family's too, see
+/// `plan::spoof`).
+pub struct Table {
+    /// The dir's top chain: what the built-in chains jump to.
+    pub top: String,
+    /// Each jump into `top`, as (insert, delete) lines.
+    pub jumps: Vec<(String, String)>,
+    /// How this family's restore declares (and so flushes) a chain.
+    pub declare: fn(&str) -> String,
+    /// Some VPC still needs this table's chains.
+    pub in_use: bool,
+    pub dispatch_changed: bool,
+    pub base_present: bool,
+    /// The dispatch chain's declaration and rules.
+    pub dispatch: Vec<String>,
+    /// Per-VPC chains to remove.
+    pub removed: Vec<String>,
+}
+
+/// The end every table's plan shares. While the table is in use: rewrite
+/// the dispatch chain if it changed (or a jump to it is missing), put the
+/// jumps back, then remove the chains that go (nothing jumps to them any
+/// more). Once unused: remove the jumps, then every chain of ours in it.
+pub fn finish(lines: &mut Vec<String>, t: Table) {
+    let remove = |lines: &mut Vec<String>, c: &str| lines.extend([(t.declare)(c), format!("-X {c}")]);
+    if t.in_use {
+        if t.dispatch_changed || !t.base_present {
+            lines.extend(t.dispatch);
+        }
+        if !t.base_present {
+            lines.extend(t.jumps.iter().map(|(insert, _)| insert.clone()));
+        }
+        for c in &t.removed {
+            remove(lines, c);
+        }
+    } else if !t.removed.is_empty() || t.base_present {
+        if t.base_present {
+            lines.extend(t.jumps.iter().map(|(_, delete)| delete.clone()));
+        }
+        lines.push((t.declare)(&t.top));
+        for c in &t.removed {
+            remove(lines, c);
+        }
+        lines.push(format!("-X {}", t.top));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,7 +174,8 @@ impl Step {
                 let access = match readers {
                     Readers::All => format!("chmod 755 '{dir}'\nchmod 644 '{}'\n", path.display()),
                     Readers::Resolver => {
-                        let group = crate::resolver::group_of(crate::resolver::user()).unwrap_or_else(|_| "nogroup".into());
+                        // The group is looked up when the script runs: planning reads nothing.
+                        let group = format!("\"$(id -gn {} 2>/dev/null || id -gn nobody)\"", crate::model::services::DNS_USER);
                         format!("chmod 750 '{dir}'\nchgrp {group} '{dir}' '{0}'\nchmod 640 '{0}'\n", path.display())
                     }
                 };
@@ -192,6 +193,11 @@ impl Step {
             }
         }
     }
+}
+
+/// Words quoted for sh: what a dry-run script runs is exactly what was asked.
+pub fn shell_words(words: &[String]) -> String {
+    words.iter().map(|w| format!("'{}'", w.replace('\'', r"'\''"))).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

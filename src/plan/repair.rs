@@ -24,7 +24,7 @@ use crate::model::{Name, Subnet, Vpc};
 use crate::plan::iproute;
 use crate::plan::iptables::{TableDump, chain_rules, declare, same_rules};
 
-/// What the kernel has, as `crate::observe` reads it.
+/// What the kernel has, as `crate::kernel::observe` reads it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Link {
     pub up: bool,

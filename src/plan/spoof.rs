@@ -16,7 +16,7 @@
 //! name. A new subnet's rules are appended; any other change rewrites the
 //! VPC's chain whole, like the iptables ones (see `firewall`).
 
-use super::firewall::{BasePresence, BridgeChains, Table, finish};
+use super::iptables::{BridgeChains, Table, finish};
 use super::{Restore, Step, TableEdit};
 use crate::model::kernel_names::{subnet_mac, vpc_spoof_chain};
 use crate::model::{State, Vpc};
@@ -85,7 +85,7 @@ pub fn chains(state: &State) -> Vec<String> {
 /// before its chains were made must still be deletable in one go, and
 /// ebtables-nft refuses, whole, a batch that adds and deletes a chain in
 /// a table it has to create.)
-pub fn lines(before: &State, after: &State, force: &[&str], base: BasePresence, present: Option<&BridgeChains>) -> Vec<String> {
+pub fn lines(before: &State, after: &State, force: &[&str], jumps_present: bool, present: Option<&BridgeChains>) -> Vec<String> {
     let mut lines = vec![];
     for v in &after.vpcs {
         let want = vpc_rules(v);
@@ -111,7 +111,7 @@ pub fn lines(before: &State, after: &State, force: &[&str], base: BasePresence, 
         .collect();
     let in_use = !after.vpcs.is_empty();
     let top = dispatch_chain(if in_use { after } else { before });
-    if !in_use && removed.is_empty() && !base.bridge && present.is_some_and(|p| !p.contains(&top)) {
+    if !in_use && removed.is_empty() && !jumps_present && present.is_some_and(|p| !p.contains(&top)) {
         return lines;
     }
     finish(
@@ -122,7 +122,7 @@ pub fn lines(before: &State, after: &State, force: &[&str], base: BasePresence, 
             declare,
             in_use,
             dispatch_changed: bridges(before) != bridges(after) || !force.is_empty(),
-            base_present: base.bridge,
+            base_present: jumps_present,
             dispatch: dispatch(after),
             removed,
         },
@@ -148,7 +148,7 @@ mod tests {
     fn first_subnet_port_may_send_only_from_its_address() {
         let after = state(vec![vpc("a", "10.1.0.0/16", &[("pub", "10.1.1.0/24", Public)])]);
         assert_eq!(
-            lines(&State::default(), &after, &[], BasePresence::default(), None),
+            lines(&State::default(), &after, &[], false, None),
             [
                 ":VPCCTL-AS-a RETURN",
                 "-A VPCCTL-AS-a -p IPv4 -s 02:76:0a:01:01:02 -i v-a-pub --ip-src 10.1.1.2 -j RETURN",
@@ -167,12 +167,12 @@ mod tests {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[]), vpc("b", "10.2.0.0/16", &[])]);
         let mut after = before.clone();
         after.vpcs[1] = vpc("b", "10.2.0.0/16", &[("s", "10.2.1.0/24", Private)]);
-        let got = lines(&before, &after, &[], BasePresence::implied_by(&before), None);
+        let got = lines(&before, &after, &[], !before.vpcs.is_empty(), None);
         assert_eq!(got.len(), 3, "appended, not rewritten: {got:?}");
         assert!(got.iter().all(|l| l.starts_with("-A VPCCTL-AS-b -")), "{got:?}");
-        assert!(lines(&after, &after, &[], BasePresence::implied_by(&after), None).is_empty());
+        assert!(lines(&after, &after, &[], !after.vpcs.is_empty(), None).is_empty());
         // A subnet that goes: the chain is rewritten without it.
-        let got = lines(&after, &before, &[], BasePresence::implied_by(&after), None);
+        let got = lines(&after, &before, &[], !after.vpcs.is_empty(), None);
         assert_eq!(got, [":VPCCTL-AS-b RETURN"]);
     }
 
@@ -182,7 +182,7 @@ mod tests {
         before.host.chain_suffix = "-0badc0de".into();
         let after = State { host: before.host.clone(), ..State::default() };
         assert_eq!(
-            lines(&before, &after, &[], BasePresence::implied_by(&before), None),
+            lines(&before, &after, &[], !before.vpcs.is_empty(), None),
             [
                 "-D INPUT -j VPCCTL-SPOOF-0badc0de",
                 "-D FORWARD -j VPCCTL-SPOOF-0badc0de",
@@ -198,9 +198,9 @@ mod tests {
     fn only_chains_the_kernel_has_are_removed_after_an_unfinished_run() {
         let before = state(vec![vpc("a", "10.1.0.0/16", &[])]);
         let none = BridgeChains::new();
-        assert!(lines(&before, &State::default(), &["a"], BasePresence::default(), Some(&none)).is_empty());
+        assert!(lines(&before, &State::default(), &["a"], false, Some(&none)).is_empty());
         let some: BridgeChains = ["VPCCTL-AS-a".to_string()].into();
-        let got = lines(&before, &State::default(), &[], BasePresence::default(), Some(&some));
+        let got = lines(&before, &State::default(), &[], false, Some(&some));
         assert!(got.contains(&"-X VPCCTL-AS-a".to_string()), "{got:?}");
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::apps;
+use crate::helpers::apps;
 use crate::model::Vpc;
 use crate::model::services::{Helper, Resolver};
 
@@ -57,7 +57,7 @@ pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
 /// dnsmasq, or the error a missing tool gets (exit code 3, with the
 /// package to install and the `--no-dns` way out).
 pub fn program() -> Result<PathBuf> {
-    Ok(crate::host::resolve("dnsmasq")?)
+    Ok(crate::kernel::host::resolve("dnsmasq")?)
 }
 
 /// The name of a user's primary group (`nogroup` for `nobody` on Debian).
@@ -76,7 +76,7 @@ pub fn group_of(user: &str) -> Result<String> {
 /// root:group; see `plan::Readers`). Returns that group, for the files.
 pub fn own_hosts_dir(dir: &std::path::Path) -> std::io::Result<libc::gid_t> {
     let (_, gid) = apps::lookup_user(user()).map_err(|e| std::io::Error::other(e.to_string()))?;
-    crate::files::dir(dir, 0o750)?;
+    crate::kernel::files::dir(dir, 0o750)?;
     std::os::unix::fs::chown(dir, Some(0), Some(gid))?;
     Ok(gid)
 }
@@ -86,7 +86,7 @@ pub fn own_hosts_dir(dir: &std::path::Path) -> std::io::Result<libc::gid_t> {
 /// others, which lists nothing; the VPC's hosts directory is its group's.
 fn open_path_to(r: &Resolver) -> Result<()> {
     let dns_dir = r.hosts_dir.parent().ok_or_else(|| anyhow!("resolver directory without a parent"))?;
-    crate::files::dir(dns_dir, 0o711).with_context(|| format!("cannot create {}", dns_dir.display()))?;
+    crate::kernel::files::dir(dns_dir, 0o711).with_context(|| format!("cannot create {}", dns_dir.display()))?;
     own_hosts_dir(&r.hosts_dir).with_context(|| format!("cannot create {}", r.hosts_dir.display()))?;
     if let Some(state_dir) = dns_dir.parent() {
         let mode = std::fs::metadata(state_dir)?.permissions().mode();

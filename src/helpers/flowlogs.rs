@@ -299,7 +299,7 @@ fn append(dir: &Path, records: &[Record], max: u64) -> std::io::Result<()> {
         // Two files of at most half the cap each: the cap holds for both.
         std::fs::rename(&path, dir.join(format!("{RECORDS}.1")))?;
     }
-    let mut f = crate::files::append(&path, 0o600)?;
+    let mut f = crate::kernel::files::append(&path, 0o600)?;
     f.write_all(text.as_bytes())
 }
 
@@ -338,11 +338,11 @@ fn ulogd_plugins() -> Result<PathBuf> {
             return Ok(dir);
         }
     }
-    Err(crate::host::RunError::Missing { prog: "ulogd's JSON output plugin", hint: "apt-get install -y ulogd2-json" }.into())
+    Err(crate::kernel::host::RunError::Missing { prog: "ulogd's JSON output plugin", hint: "apt-get install -y ulogd2-json" }.into())
 }
 
 pub fn ulogd_program() -> Result<PathBuf> {
-    Ok(crate::host::resolve("ulogd")?)
+    Ok(crate::kernel::host::resolve("ulogd")?)
 }
 
 /// Check, before anything changes, that the collector could run.
@@ -373,7 +373,7 @@ pub fn collect(state_dir: &Path) -> Result<()> {
     let state = crate::state::Store::open_readonly(state_dir).load()?;
     let c = state.host.flow_logs.clone().ok_or_else(|| anyhow!("no flow-log collector is recorded in {}", state_dir.display()))?;
     // Root's alone: the records say who talked to whom.
-    crate::files::dir(&c.dir, 0o700)?;
+    crate::kernel::files::dir(&c.dir, 0o700)?;
     let packets = make_fifo(&c.dir.join(FIFO))?;
     let mut ulogd = start_ulogd(&c)?;
     let agg = Arc::new(Mutex::new(Aggregator::default()));
@@ -424,12 +424,12 @@ fn make_fifo(path: &Path) -> Result<std::fs::File> {
 /// our child, in our process group, so it ends with us.
 fn start_ulogd(c: &FlowLogCollector) -> Result<std::process::Child> {
     let conf = c.dir.join("ulogd.conf");
-    crate::files::write_atomic(&conf, ulogd_conf(c, &ulogd_plugins()?).as_bytes(), 0o600, None)?;
+    crate::kernel::files::write_atomic(&conf, ulogd_conf(c, &ulogd_plugins()?).as_bytes(), 0o600, None)?;
     let log = c.dir.join("ulogd.log");
     let _ = std::fs::remove_file(&log);
     // Root only to bind the NFLOG group and open its files; then its own user.
     let mut ulogd = std::process::Command::new(ulogd_program()?)
-        .args(["-u", crate::apps::helper_user(crate::apps::FLOWLOG_USER), "-c"])
+        .args(["-u", crate::helpers::apps::helper_user(crate::helpers::apps::FLOWLOG_USER), "-c"])
         .arg(&conf)
         .spawn()
         .context("cannot start ulogd")?;
@@ -469,7 +469,7 @@ fn wait_for_ulogd(ulogd: &mut std::process::Child, log: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = ulogd.try_wait() {
-            return Err(anyhow!("ulogd exited ({status}): {}", crate::apps::log_tail(log, 5)));
+            return Err(anyhow!("ulogd exited ({status}): {}", crate::helpers::apps::log_tail(log, 5)));
         }
         if std::fs::read_to_string(log).is_ok_and(|t| t.contains("entering main loop")) {
             return Ok(());
@@ -477,7 +477,7 @@ fn wait_for_ulogd(ulogd: &mut std::process::Child, log: &Path) -> Result<()> {
         std::thread::sleep(Duration::from_millis(10));
     }
     let _ = ulogd.kill();
-    Err(anyhow!("ulogd did not start within 5 s: {}", crate::apps::log_tail(log, 5)))
+    Err(anyhow!("ulogd did not start within 5 s: {}", crate::helpers::apps::log_tail(log, 5)))
 }
 
 /// Start the collector recorded in `state` and wait until it answers.
@@ -486,20 +486,24 @@ pub fn start(state_dir: &Path, c: &FlowLogCollector) -> Result<crate::model::ser
     let me = std::env::current_exe().context("cannot find the vpcctl binary to run the flow-log collector")?;
     let args: Vec<String> = vec!["--state-dir".into(), state_dir.display().to_string(), "flow-logs".into(), "collect".into()];
     let log = c.dir.join("collector.log");
-    let mut child = crate::apps::spawn_helper(&me, &args, &log)?;
-    let helper = crate::model::services::Helper { pid: child.id(), start_time: crate::apps::start_time(child.id()).unwrap_or(0) };
+    let mut child = crate::helpers::apps::spawn_helper(&me, &args, &log)?;
+    let helper = crate::model::services::Helper { pid: child.id(), start_time: crate::helpers::apps::start_time(child.id()).unwrap_or(0) };
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(anyhow!("the flow-log collector exited ({status}). Log {}:\n{}", log.display(), crate::apps::log_tail(&log, 5)));
+            return Err(anyhow!(
+                "the flow-log collector exited ({status}). Log {}:\n{}",
+                log.display(),
+                crate::helpers::apps::log_tail(&log, 5)
+            ));
         }
         if UnixStream::connect(c.dir.join(CONTROL)).is_ok() {
             return Ok(helper);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    crate::apps::stop(helper.pid, helper.start_time);
-    Err(anyhow!("the flow-log collector did not start within 8 s. Log {}:\n{}", log.display(), crate::apps::log_tail(&log, 5)))
+    crate::helpers::apps::stop(helper.pid, helper.start_time);
+    Err(anyhow!("the flow-log collector did not start within 8 s. Log {}:\n{}", log.display(), crate::helpers::apps::log_tail(&log, 5)))
 }
 
 #[cfg(test)]

@@ -211,8 +211,7 @@ pub fn end_cgroup(log: &Path) {
 /// (scripts/deps.sh and scripts/install.sh make them): then no app, and no
 /// other daemon running as `nobody`, shares a uid with a resolver or the
 /// log daemon.
-pub const DNS_USER: &str = "vpcctl-dns";
-pub const FLOWLOG_USER: &str = "vpcctl-flowlog";
+pub use crate::model::services::{DNS_USER, FLOWLOG_USER};
 
 /// `dedicated` if the host has that user, else `nobody` (doctor warns).
 pub fn helper_user(dedicated: &'static str) -> &'static str {
@@ -244,9 +243,9 @@ pub fn lookup_user(name: &str) -> Result<(libc::uid_t, libc::gid_t)> {
 /// through a link planted where the log goes.
 fn open_log(log: &Path) -> Result<(std::fs::File, std::fs::File)> {
     if let Some(dir) = log.parent() {
-        crate::files::ensure_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::kernel::files::ensure_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let out = crate::files::create(log, 0o600).with_context(|| format!("cannot create log file {}", log.display()))?;
+    let out = crate::kernel::files::create(log, 0o600).with_context(|| format!("cannot create log file {}", log.display()))?;
     let err = out.try_clone()?;
     Ok((out, err))
 }
@@ -263,7 +262,7 @@ pub fn spawn_in_netns(netns: &str, command: &[String], log: &Path, who: &Who) ->
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // Apps' logs (`apps/<vpc>/`) are root's alone, whatever was there.
     for d in log.ancestors().skip(1).take(2) {
-        crate::files::dir(d, 0o700).with_context(|| format!("cannot create {}", d.display()))?;
+        crate::kernel::files::dir(d, 0o700).with_context(|| format!("cannot create {}", d.display()))?;
     }
     let (out, err) = open_log(log)?;
     let (uid, gid) = who.ids()?;

@@ -18,8 +18,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::host;
-use crate::host::{RunError, resolve};
+use crate::kernel::host;
+use crate::kernel::host::{RunError, resolve};
 use crate::model::State;
 use crate::plan::iptables::parse_save;
 pub use crate::plan::repair::{Link, Netns, Observed};
@@ -38,16 +38,16 @@ pub fn observe(state: &State) -> Result<Observed> {
         .iter()
         .flat_map(|v| &v.subnets)
         .flat_map(|s| &s.apps)
-        .filter(|a| !crate::apps::is_ours(a.pid, a.start_time) || crate::apps::group_stopped(a.pid))
+        .filter(|a| !crate::helpers::apps::is_ours(a.pid, a.start_time) || crate::helpers::apps::group_stopped(a.pid))
         .map(|a| a.pid)
         .collect();
     let dead_resolvers = state
         .vpcs
         .iter()
-        .filter(|v| v.dns.as_ref().is_some_and(|r| !crate::apps::helper_running(&r.process)))
+        .filter(|v| v.dns.as_ref().is_some_and(|r| !crate::helpers::apps::helper_running(&r.process)))
         .map(|v| v.name.to_string())
         .collect();
-    let collector_dead = state.host.flow_logs.as_ref().is_some_and(|c| !crate::apps::helper_running(&c.process));
+    let collector_dead = state.host.flow_logs.as_ref().is_some_and(|c| !crate::helpers::apps::helper_running(&c.process));
     let files = crate::plan::dns::files(state).into_keys().map(|p| (p.clone(), std::fs::read_to_string(&p).ok())).collect();
     Ok(Observed {
         dead_resolvers,

@@ -17,16 +17,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 
 use super::{Ctx, collect_errors};
-use crate::apps::{self, Ready};
-use crate::flowlogs;
-use crate::host;
+use crate::helpers::apps::{self, Ready};
+use crate::helpers::flowlogs;
+use crate::helpers::resolver;
+use crate::kernel::host;
 use crate::model::Name;
 use crate::model::State;
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
 use crate::plan::policy::{INGRESS_CHAIN, jump_args};
 use crate::plan::vpc::IP_FORWARD;
-use crate::resolver;
 use crate::state::Store;
 
 /// Converge the kernel from `before` (what state records) to `after`.
@@ -60,81 +60,89 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         // Another state dir started first: what the host had is what it saw.
         after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
-    let plan = diff::plan(before, &after, &facts);
-    let apps_to_stop = diff::apps_to_stop(before, &after);
-    let mut stops: Vec<(u32, u64)> = apps_to_stop.iter().map(|(_, a)| (a.pid, a.start_time)).collect();
-    let app_logs: Vec<std::path::PathBuf> = apps_to_stop.iter().map(|(_, a)| a.log.clone()).collect();
-    stops.extend(diff::resolvers_to_stop(before, &after).into_iter().filter(|h| h.pid != 0).map(|h| (h.pid, h.start_time)));
-    let collector_stops = diff::collector_to_stop(before, &after);
+    let change = diff::change(before, &after, &facts);
     if ctx.dry_run {
-        ctx.print_header();
-        for (pid, _) in &stops {
-            // Gone already is fine: the script goes on (it runs under set -e).
-            outln!("kill -TERM -- -{pid} 2>/dev/null || true");
-        }
-        ctx.print_script(&plan);
-        for (_, s, a) in diff::apps_to_start(before, &after) {
-            // Quoted: a user name is the user's input, and the script is run.
-            let user = match &a.user {
-                Some(u) => super::app::shell_words(std::slice::from_ref(u)),
-                None => apps::free_app_uid(&after, &a.log.display().to_string()).to_string(),
-            };
-            let drop = if user == "'root'" {
-                String::new()
-            } else {
-                format!("setpriv --reuid={user} --regid={user} --clear-groups --no-new-privs ")
-            };
-            outln!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, super::app::shell_words(&a.command), a.log.display());
-        }
-        if let Some(c) = after.host.flow_logs.as_ref().filter(|c| c.process.pid == 0) {
-            outln!(
-                "setsid vpcctl --state-dir {} flow-logs collect > {} 2>&1 &",
-                ctx.state_dir.display(),
-                c.dir.join("collector.log").display()
-            );
-        }
-        for v in diff::resolvers_to_start(before, &after) {
-            if let Some(r) = &v.dns {
-                outln!("{}", resolver::script(v, r));
-            }
-        }
+        print_change(ctx, &change, &after);
         return Ok(after);
     }
-    let progress = crate::out::Progress::new(diff::changes(before, &after).len(), ctx.quiet || ctx.json);
-    progress.phase(format!("{} kernel step(s)", plan.steps.len()));
-    let mid = diff::in_progress(before, &after);
-    store.save(&mid)?;
-    for (pid, start) in &stops {
+    let progress = crate::out::Progress::new(diff::edits(before, &after).len(), ctx.quiet || ctx.json);
+    progress.phase(format!("{} kernel step(s)", change.plan.steps.len()));
+    store.save(&change.in_progress)?;
+    for (pid, start) in &change.stops {
         apps::stop(*pid, *start);
     }
-    for log in &app_logs {
+    for log in &change.app_logs {
         apps::end_cgroup(log);
     }
-    if let Some(c) = collector_stops {
+    if let Some(c) = &change.collector_stop {
         // What it has summed so far is written before it goes.
         flowlogs::flush(&c.dir);
         apps::stop(c.process.pid, c.process.start_time);
     }
-    let soft = match ctx.apply(&plan) {
+    let soft = match ctx.apply(&change.plan) {
         Ok(soft) => soft,
-        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &mid, before, e.into())),
+        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &change.in_progress, before, e.into())),
         Err(e) => return Err(e.into()),
     };
     // Teardown errors: what failed to go stays recorded (pending), so the
     // same command, run again, finishes the job.
     collect_errors("removing what goes", soft)?;
-    let mut done = diff::done(after);
     progress.phase("starting resolvers, collectors and apps");
-    match start_resolvers(store, before, &mut done)
-        .and_then(|()| start_collector(ctx, store, &mut done))
-        .and_then(|()| start_apps(store, before, &mut done))
-    {
-        Ok(()) => {}
-        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &done, before, e)),
-        Err(e) => return Err(e),
+    let mut done = change.done;
+    match start_helpers(ctx, store, &change.resolvers_to_start, &change.apps_to_start, &mut done) {
+        Ok(()) => Ok(done),
+        Err(e) if may_roll_back => Err(roll_back(ctx, store, &done, before, e)),
+        Err(e) => Err(e),
     }
-    store.save(&done)?;
-    Ok(done)
+}
+
+/// A dry run's script: what a real run would stop, run and start.
+fn print_change(ctx: &Ctx, change: &diff::Change, after: &State) {
+    ctx.print_header();
+    for (pid, _) in &change.stops {
+        // Gone already is fine: the script goes on (it runs under set -e).
+        outln!("kill -TERM -- -{pid} 2>/dev/null || true");
+    }
+    ctx.print_script(&change.plan);
+    for (v, s, port) in &change.apps_to_start {
+        let Ok(s) = after.find_subnet(v, s) else { continue };
+        let Some(a) = s.apps.iter().find(|a| a.port == *port) else { continue };
+        // Quoted: a user name is the user's input, and the script is run.
+        let user = match &a.user {
+            Some(u) => crate::plan::shell_words(std::slice::from_ref(u)),
+            None => apps::free_app_uid(after, &a.log.display().to_string()).to_string(),
+        };
+        let drop =
+            if user == "'root'" { String::new() } else { format!("setpriv --reuid={user} --regid={user} --clear-groups --no-new-privs ") };
+        outln!("ip netns exec {} setsid {drop}{} > {} 2>&1 &", s.namespace, crate::plan::shell_words(&a.command), a.log.display());
+    }
+    if let Some(c) = after.host.flow_logs.as_ref().filter(|c| c.process.pid == 0) {
+        outln!(
+            "setsid vpcctl --state-dir {} flow-logs collect > {} 2>&1 &",
+            ctx.state_dir.display(),
+            c.dir.join("collector.log").display()
+        );
+    }
+    for name in &change.resolvers_to_start {
+        if let Some(v) = after.vpc(name.as_str())
+            && let Some(r) = &v.dns
+        {
+            outln!("{}", resolver::script(v, r));
+        }
+    }
+}
+
+/// Start what `state` records and does not run: the resolvers named (and
+/// any found dead), the collector, the apps named. Every PID is recorded
+/// in one save before waiting for any of them, so a killed run still knows
+/// what to stop; then each must serve (resolvers answer, apps listen).
+fn start_helpers(ctx: &Ctx, store: &Store, resolvers: &[Name], wanted: &[(Name, Name, u16)], state: &mut State) -> Result<()> {
+    let dns = spawn_resolvers(resolvers, state)?;
+    start_collector_unsaved(ctx, state)?;
+    let apps = spawn_apps(state, wanted)?;
+    store.save(state)?;
+    wait_resolvers(state, dns)?;
+    wait_apps(apps)
 }
 
 /// Undo a change that failed half-way: converge from what was recorded back
@@ -153,7 +161,7 @@ fn roll_back(ctx: &Ctx, store: &Store, recorded: &State, before: &State, cause: 
 fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: String) -> Result<Facts> {
     let implied = Facts { base: BasePresence::implied_by(before), ip_forward, force_all, ..Facts::default() };
     // Nothing for the kernel to do (an app change, say): nothing to probe.
-    if diff::plan(before, after, &implied).steps.is_empty() {
+    if !diff::touches_kernel(before, after, force_all) {
         return Ok(implied);
     }
     let (base, others, bridge_chains) = ctx.base_presence(before, after)?;
@@ -171,16 +179,14 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
     Ok(Facts { base, others, policy_jumps, bridge_chains, ..implied })
 }
 
-/// Start the resolvers `state` records that are not running: new, or
-/// stopped by this change, or found dead. Their PIDs are recorded before
-/// waiting for them to serve, so a killed run still knows what to stop.
-pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Result<()> {
-    let fresh: Vec<String> = diff::resolvers_to_start(before, state).iter().map(|v| v.name.to_string()).collect();
+/// Spawn the resolvers of `fresh` VPCs, and any recorded one that is not
+/// running; record their PIDs in `state`. Returns what to wait for.
+fn spawn_resolvers(fresh: &[Name], state: &mut State) -> Result<Vec<(usize, std::process::Child)>> {
     let mut children = vec![];
     for i in 0..state.vpcs.len() {
         let v = &state.vpcs[i];
         let Some(r) = &v.dns else { continue };
-        if !fresh.contains(&v.name.to_string()) && apps::helper_running(&r.process) {
+        if !fresh.contains(&v.name) && apps::helper_running(&r.process) {
             continue;
         }
         // A stopped one still holds its sockets: end it before its successor.
@@ -191,10 +197,10 @@ pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Resu
         }
         children.push((i, child));
     }
-    if children.is_empty() {
-        return Ok(());
-    }
-    store.save(state)?;
+    Ok(children)
+}
+
+fn wait_resolvers(state: &State, children: Vec<(usize, std::process::Child)>) -> Result<()> {
     for (i, mut child) in children {
         let v = &state.vpcs[i];
         if let Some(r) = &v.dns {
@@ -204,32 +210,38 @@ pub fn start_resolvers(store: &Store, before: &State, state: &mut State) -> Resu
     Ok(())
 }
 
-/// Start the flow-log collector if `state` has one that is not running.
-pub fn start_collector(ctx: &Ctx, store: &Store, state: &mut State) -> Result<()> {
-    let Some(c) = state.host.flow_logs.as_mut() else { return Ok(()) };
-    if c.process.pid != 0 && apps::helper_running(&c.process) {
+/// Start the resolvers `state` records that are not running (repair).
+pub fn start_resolvers(store: &Store, state: &mut State) -> Result<()> {
+    let children = spawn_resolvers(&[], state)?;
+    if children.is_empty() {
         return Ok(());
+    }
+    store.save(state)?;
+    wait_resolvers(state, children)
+}
+
+fn start_collector_unsaved(ctx: &Ctx, state: &mut State) -> Result<bool> {
+    let Some(c) = state.host.flow_logs.as_mut() else { return Ok(false) };
+    if c.process.pid != 0 && apps::helper_running(&c.process) {
+        return Ok(false);
     }
     apps::stop(c.process.pid, c.process.start_time);
     c.process = flowlogs::start(&ctx.state_dir, c)?;
-    store.save(state)?;
+    Ok(true)
+}
+
+/// Start the flow-log collector if `state` has one that is not running.
+pub fn start_collector(ctx: &Ctx, store: &Store, state: &mut State) -> Result<()> {
+    if start_collector_unsaved(ctx, state)? {
+        store.save(state)?;
+    }
     Ok(())
 }
 
-/// Start the apps `state` records that `before` did not run.
-fn start_apps(store: &Store, before: &State, state: &mut State) -> Result<()> {
-    let wanted: Vec<(Name, Name, u16)> =
-        diff::apps_to_start(before, state).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect();
-    start(store, state, &wanted)
-}
+type Starting = Vec<(String, crate::model::App, std::process::Child)>;
 
-/// Start the recorded apps `wanted` (vpc, subnet, port), record their PIDs
-/// (saved before waiting, so a killed run still knows what to stop), and
-/// wait until each listens.
-pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<()> {
-    if wanted.is_empty() {
-        return Ok(());
-    }
+/// Spawn the recorded apps `wanted` (vpc, subnet, port) and record their PIDs.
+fn spawn_apps(state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<Starting> {
     let mut children = vec![];
     for (v, s, port) in wanted {
         let sub = state.find_subnet(v, s)?;
@@ -244,7 +256,11 @@ pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> 
         app.start_time = apps::start_time(app.pid).unwrap_or(0);
         children.push((format!("{v}/{s}"), app.clone(), child));
     }
-    store.save(state)?;
+    Ok(children)
+}
+
+/// Wait until each app listens; the first that does not is the error.
+fn wait_apps(children: Starting) -> Result<()> {
     for (at, app, mut child) in children {
         let why = match apps::wait_listening(&mut child, app.port, Duration::from_secs(10)) {
             Ready::Listening => continue,
@@ -259,4 +275,14 @@ pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> 
         ));
     }
     Ok(())
+}
+
+/// Start the recorded apps `wanted` (repair): PIDs saved before waiting.
+pub fn start(store: &Store, state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let children = spawn_apps(state, wanted)?;
+    store.save(state)?;
+    wait_apps(children)
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::host::{self, RunError, resolve};
+use crate::kernel::host::{self, RunError, resolve};
 use crate::plan::iproute;
 use crate::plan::{Plan, Step};
 
@@ -92,12 +92,12 @@ fn write_file(path: &std::path::Path, text: Option<&str>, readers: crate::plan::
     };
     match readers {
         Readers::All => {
-            crate::files::dir(dir, 0o755)?;
-            crate::files::write_atomic(path, text.as_bytes(), 0o644, None)
+            crate::kernel::files::dir(dir, 0o755)?;
+            crate::kernel::files::write_atomic(path, text.as_bytes(), 0o644, None)
         }
         Readers::Resolver => {
-            let gid = crate::resolver::own_hosts_dir(dir)?;
-            crate::files::write_atomic(path, text.as_bytes(), 0o640, Some(gid))
+            let gid = crate::helpers::resolver::own_hosts_dir(dir)?;
+            crate::kernel::files::write_atomic(path, text.as_bytes(), 0o640, Some(gid))
         }
     }
 }
