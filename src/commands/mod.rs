@@ -45,6 +45,40 @@ pub fn uplink(ctx: &Ctx, state: &State, given: Option<String>, purpose: &str) ->
     Ok((iface, chosen))
 }
 
+/// The host's routes and addresses that vpcctl did not make (a recorded
+/// subnet's route and gateway, on its VPC's bridge): what a new range must
+/// stay clear of. Anything else, on our bridges too, is the host's.
+pub fn host_nets(state: &State) -> crate::model::validate::HostNets {
+    use std::collections::HashSet;
+    let subnets = state.vpcs.iter().flat_map(|v| v.subnets.iter().map(move |s| (v.bridge.as_str(), s)));
+    let routes: HashSet<(&str, ipnet::Ipv4Net)> = subnets.clone().map(|(b, s)| (b, s.cidr)).collect();
+    let gateways: HashSet<(&str, std::net::Ipv4Addr)> = subnets.map(|(b, s)| (b, s.gateway)).collect();
+    crate::model::validate::HostNets {
+        routes: host::routes().into_iter().filter(|(dev, n)| !routes.contains(&(dev.as_str(), *n))).collect(),
+        addrs: host::local_addresses().into_iter().filter(|(dev, a)| !gateways.contains(&(dev.as_str(), *a))).collect(),
+    }
+}
+
+/// Kernel names that state does not record must not exist on the host:
+/// a link or namespace in the way is someone else's. Dry runs skip it.
+pub fn names_free(ctx: &Ctx, state: &State, links: &[&str], namespaces: &[&str]) -> Result<()> {
+    if ctx.dry_run {
+        return Ok(());
+    }
+    let recorded = state.taken_names();
+    for l in links.iter().filter(|l| !recorded.contains(**l)) {
+        if host::link_exists(l) {
+            return Err(unrecorded("interface", l, &format!("ip link del {l}")).into());
+        }
+    }
+    for n in namespaces.iter().filter(|n| !recorded.contains(**n)) {
+        if host::netns_exists(n) {
+            return Err(unrecorded("network namespace", n, &format!("ip netns del {n}")).into());
+        }
+    }
+    Ok(())
+}
+
 /// A kernel object is in the way that state does not know about.
 pub fn unrecorded(what: &str, name: &str, fix: &str) -> crate::error::InputError {
     crate::error::InputError::Conflict(format!(

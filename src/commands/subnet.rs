@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 use super::{Ctx, show};
 use crate::cli::req::{At, NewSubnet};
 use crate::engine::commit;
-use crate::kernel::host;
 use crate::model::State;
 use crate::model::validate::{self, Create};
 use crate::model::{Name, Status, Subnet, SubnetKind, cidr, kernel_names};
@@ -14,14 +13,10 @@ pub fn add(ctx: &Ctx, req: NewSubnet) -> Result<()> {
     let NewSubnet { vpc: vpc_name, name, cidr, kind } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let recorded: Vec<ipnet::Ipv4Net> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.cidr)).collect();
-    let host_routes: Vec<_> = host::routes().into_iter().filter(|(_, n)| !recorded.contains(n)).collect();
     let mut after = before.clone();
-    let created = validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind, &host_routes)?;
+    let created = validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind)?;
     if created == Create::New {
-        let gateways: Vec<std::net::Ipv4Addr> = before.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.gateway)).collect();
-        let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(_, a)| !gateways.contains(a)).collect();
-        validate::clear_of_host_addresses("subnet CIDR", &cidr, &addrs)?;
+        validate::clear_of_host("subnet CIDR", &cidr, &super::host_nets(&before))?;
     }
     match created {
         Create::Exists => {
@@ -60,14 +55,7 @@ pub fn new_subnet(ctx: &Ctx, state: &State, vpc: &Name, name: &Name, cidr: ipnet
     let free = |n: &str| taken.contains(n);
     let veth = kernel_names::veth_name(vpc.as_str(), name.as_str(), &free);
     let namespace = kernel_names::netns_name(vpc.as_str(), name.as_str(), &free);
-    if !ctx.dry_run {
-        if host::link_exists(&veth) {
-            return Err(super::unrecorded("interface", &veth, &format!("ip link del {veth}")).into());
-        }
-        if host::netns_exists(&namespace) {
-            return Err(super::unrecorded("network namespace", &namespace, &format!("ip netns del {namespace}")).into());
-        }
-    }
+    super::names_free(ctx, state, &[&veth], &[&namespace])?;
     let (gateway, ip) = cidr::gateway_and_host(&cidr);
     Ok(Subnet {
         name: name.clone(),

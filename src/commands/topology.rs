@@ -16,7 +16,7 @@ use crate::model::State;
 use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
-use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, cidr::overlaps, kernel_names};
+use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, kernel_names};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
 use crate::state::Store;
@@ -223,35 +223,14 @@ fn sorted(v: &[ipnet::Ipv4Net]) -> Vec<ipnet::Ipv4Net> {
 /// What only the host can refuse: names already taken by objects vpcctl
 /// did not make, ranges the host already routes, NAT uplinks.
 fn check_host(ctx: &Ctx, current: &State, next: &State) -> Result<()> {
-    let ours: Vec<&str> = current.vpcs.iter().map(|v| v.bridge.as_str()).collect();
-    let routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
-    let recorded = current.taken_names();
-    let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(&dev.as_str())).collect();
+    let host = super::host_nets(current);
     for v in &next.vpcs {
-        let known = current.vpc(v.name.as_str());
-        if known.is_none_or(|k| k.cidr != v.cidr)
-            && let Some((dev, net)) = routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, &v.cidr))
-        {
-            return Err(InputError::Conflict(format!(
-                "vpcs.{}: CIDR {} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use",
-                v.name, v.cidr
-            ))
-            .into());
+        if current.vpc(v.name.as_str()).is_none_or(|k| k.cidr != v.cidr) {
+            validate::clear_of_host(&format!("vpcs.{}: CIDR", v.name), &v.cidr, &host)?;
         }
-        if known.is_none_or(|k| k.cidr != v.cidr) {
-            validate::clear_of_host_addresses(&format!("vpcs.{}: CIDR", v.name), &v.cidr, &addrs)?;
-        }
-        if !ctx.dry_run && !recorded.contains(&v.bridge) && host::link_exists(&v.bridge) {
-            return Err(super::unrecorded("interface", &v.bridge, &format!("ip link del {}", v.bridge)).into());
-        }
-        for s in &v.subnets {
-            if !ctx.dry_run && !recorded.contains(&s.veth) && host::link_exists(&s.veth) {
-                return Err(super::unrecorded("interface", &s.veth, &format!("ip link del {}", s.veth)).into());
-            }
-            if !ctx.dry_run && !recorded.contains(&s.namespace) && host::netns_exists(&s.namespace) {
-                return Err(super::unrecorded("network namespace", &s.namespace, &format!("ip netns del {}", s.namespace)).into());
-            }
-        }
+        let links: Vec<&str> = std::iter::once(v.bridge.as_str()).chain(v.subnets.iter().map(|s| s.veth.as_str())).collect();
+        let namespaces: Vec<&str> = v.subnets.iter().map(|s| s.namespace.as_str()).collect();
+        super::names_free(ctx, current, &links, &namespaces)?;
         if let Some(n) = &v.nat {
             validate::nat_interface(next, &n.interface, ctx.dry_run || host::link_exists(&n.interface))
                 .map_err(|e| InputError::Invalid(format!("vpcs.{}.nat: {e}", v.name)))?;

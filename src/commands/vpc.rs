@@ -7,7 +7,6 @@ use serde_json::json;
 use super::{Ctx, show};
 use crate::cli::req::NewVpc;
 use crate::engine::commit;
-use crate::kernel::host;
 use crate::model::State;
 use crate::model::services::Resolver;
 use crate::model::validate::{self, Create};
@@ -18,16 +17,13 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
     let NewVpc { name, cidr, dns, dns_options } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let ours: Vec<String> = before.vpcs.iter().map(|v| v.bridge.clone()).collect();
-    let host_routes: Vec<_> = host::routes().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
     let mut after = before.clone();
-    let created = validate::create_vpc(&before, &name, &cidr, &host_routes)?;
+    let created = validate::create_vpc(&before, &name, &cidr)?;
     if dns && !ctx.dry_run {
         crate::helpers::resolver::program()?;
     }
     if created == Create::New {
-        let addrs: Vec<_> = host::local_addresses().into_iter().filter(|(dev, _)| !ours.contains(dev)).collect();
-        validate::clear_of_host_addresses("VPC CIDR", &cidr, &addrs)?;
+        validate::clear_of_host("VPC CIDR", &cidr, &super::host_nets(&before))?;
     }
     match created {
         Create::Exists => {
@@ -61,9 +57,7 @@ pub fn create(ctx: &Ctx, req: NewVpc) -> Result<()> {
 pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns: bool) -> Result<Vpc> {
     let taken = state.taken_names();
     let bridge = kernel_names::bridge_name(name.as_str(), &|n| taken.contains(n));
-    if !ctx.dry_run && host::link_exists(&bridge) {
-        return Err(super::unrecorded("interface", &bridge, &format!("ip link del {bridge}")).into());
-    }
+    super::names_free(ctx, state, &[&bridge], &[])?;
     let groups: Vec<u32> = state.vpcs.iter().map(|v| v.link_group).collect();
     Ok(Vpc {
         link_group: kernel_names::link_group(name.as_str(), &|g| groups.contains(&g)),

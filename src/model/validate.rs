@@ -41,9 +41,9 @@ pub fn vpc_cidr(cidr: &Ipv4Net) -> Result<(), InputError> {
     Ok(())
 }
 
-/// `host_routes`: (interface, network) of routes the host already has that
-/// vpcctl did not make. A VPC over one of them would cut the host off.
-pub fn create_vpc(state: &State, name: &Name, cidr: &Ipv4Net, host_routes: &[(String, Ipv4Net)]) -> Result<Create, InputError> {
+/// Whether `name` can be created with `cidr` against what state records
+/// (the host's own networks are `clear_of_host`'s).
+pub fn create_vpc(state: &State, name: &Name, cidr: &Ipv4Net) -> Result<Create, InputError> {
     if let Some(v) = state.vpc(name.as_str()) {
         if v.cidr != *cidr {
             return Err(InputError::Conflict(format!(
@@ -58,11 +58,6 @@ pub fn create_vpc(state: &State, name: &Name, cidr: &Ipv4Net, host_routes: &[(St
         return Err(InputError::Conflict(format!(
             "VPC CIDR {cidr} overlaps VPC '{}' ({}); VPC address spaces must not overlap",
             other.name, other.cidr
-        )));
-    }
-    if let Some((dev, net)) = host_routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, cidr)) {
-        return Err(InputError::Conflict(format!(
-            "VPC CIDR {cidr} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use"
         )));
     }
     Ok(Create::New)
@@ -94,6 +89,27 @@ pub fn no_subnet(vpc: &Vpc, name: &str) -> InputError {
     InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
 }
 
+/// The host's own networks: its routes and addresses that vpcctl did not
+/// make (everything on our bridges is left out by `commands::host_nets`).
+#[derive(Debug, Default)]
+pub struct HostNets {
+    pub routes: Vec<(String, Ipv4Net)>,
+    pub addrs: Vec<(String, std::net::Ipv4Addr)>,
+}
+
+/// A range new to this host (a VPC's, or a subnet's) must leave the host's
+/// own routes and addresses alone: over one of them it would cut the host
+/// off. `what` names the range for the error. The one check that
+/// create-vpc, add-subnet and apply share.
+pub fn clear_of_host(what: &str, cidr: &Ipv4Net, host: &HostNets) -> Result<(), InputError> {
+    if let Some((dev, net)) = host.routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, cidr)) {
+        return Err(InputError::Conflict(format!(
+            "{what} {cidr} overlaps {net}, which this host already routes via {dev}; pick a range the host does not use"
+        )));
+    }
+    clear_of_host_addresses(what, cidr, &host.addrs)
+}
+
 /// A range over an address the host itself holds (on `dev`) would take
 /// that address away from the host. `what` names the range for the error.
 pub fn clear_of_host_addresses(what: &str, cidr: &Ipv4Net, host_addrs: &[(String, std::net::Ipv4Addr)]) -> Result<(), InputError> {
@@ -105,15 +121,9 @@ pub fn clear_of_host_addresses(what: &str, cidr: &Ipv4Net, host_addrs: &[(String
     }
 }
 
-/// `host_routes` as for `create_vpc`, minus the routes of recorded subnets.
-pub fn add_subnet(
-    state: &State,
-    vpc_name: &str,
-    name: &Name,
-    cidr: &Ipv4Net,
-    kind: SubnetKind,
-    host_routes: &[(String, Ipv4Net)],
-) -> Result<Create, InputError> {
+/// Whether the subnet can be added against what state records (the host's
+/// own networks are `clear_of_host`'s).
+pub fn add_subnet(state: &State, vpc_name: &str, name: &Name, cidr: &Ipv4Net, kind: SubnetKind) -> Result<Create, InputError> {
     let vpc = find_vpc(state, vpc_name)?;
     if vpc.status != super::Status::Ready {
         return Err(InputError::Conflict(format!(
@@ -146,12 +156,6 @@ pub fn add_subnet(
         return Err(InputError::Conflict(format!(
             "subnet CIDR {cidr} overlaps subnet '{}' ({}) of VPC '{vpc_name}'",
             other.name, other.cidr
-        )));
-    }
-    if let Some((dev, net)) = host_routes.iter().find(|(_, n)| n.prefix_len() > 0 && overlaps(n, cidr)) {
-        return Err(InputError::Conflict(format!(
-            "subnet CIDR {cidr} overlaps {net}, which this host already routes via {dev} without vpcctl having made it; \
-             remove that address or pick another range"
         )));
     }
     Ok(Create::New)
@@ -381,42 +385,48 @@ mod tests {
     #[test]
     fn vpc_create_rules() {
         let st = state_with_vpc();
-        assert_eq!(create_vpc(&st, &name("vpc1"), &net("10.10.0.0/16"), &[]).unwrap(), Create::Exists);
-        let e = create_vpc(&st, &name("vpc1"), &net("10.20.0.0/16"), &[]).unwrap_err().to_string();
+        assert_eq!(create_vpc(&st, &name("vpc1"), &net("10.10.0.0/16")).unwrap(), Create::Exists);
+        let e = create_vpc(&st, &name("vpc1"), &net("10.20.0.0/16")).unwrap_err().to_string();
         assert!(e.contains("already exists with CIDR 10.10.0.0/16"), "{e}");
-        let e = create_vpc(&st, &name("vpc2"), &net("10.0.0.0/8"), &[]).unwrap_err().to_string();
+        let e = create_vpc(&st, &name("vpc2"), &net("10.0.0.0/8")).unwrap_err().to_string();
         assert!(e.contains("overlaps VPC 'vpc1'"), "{e}");
-        assert_eq!(create_vpc(&st, &name("vpc2"), &net("10.20.0.0/16"), &[]).unwrap(), Create::New);
-        assert!(create_vpc(&st, &name("big"), &net("0.0.0.0/0"), &[]).is_err());
-        let routes = vec![("uplink0".to_string(), net("203.0.113.0/24")), ("uplink0".to_string(), net("0.0.0.0/0"))];
-        let e = create_vpc(&st, &name("vpc3"), &net("203.0.113.0/25"), &routes).unwrap_err().to_string();
-        assert!(e.contains("uplink0"), "{e}");
-        assert_eq!(create_vpc(&st, &name("vpc3"), &net("10.30.0.0/16"), &routes).unwrap(), Create::New);
+        assert_eq!(create_vpc(&st, &name("vpc2"), &net("10.20.0.0/16")).unwrap(), Create::New);
+        assert!(create_vpc(&st, &name("big"), &net("0.0.0.0/0")).is_err());
+    }
+
+    #[test]
+    fn a_new_range_leaves_the_hosts_own_routes_and_addresses_alone() {
+        let host = HostNets {
+            routes: vec![("uplink0".to_string(), net("203.0.113.0/24")), ("uplink0".to_string(), net("0.0.0.0/0"))],
+            addrs: vec![("eth1".to_string(), "192.0.2.7".parse().unwrap())],
+        };
+        let e = clear_of_host("VPC CIDR", &net("203.0.113.0/25"), &host).unwrap_err().to_string();
+        assert!(e.contains("routes via uplink0"), "{e}");
+        let e = clear_of_host("subnet CIDR", &net("192.0.2.0/24"), &host).unwrap_err().to_string();
+        assert!(e.contains("192.0.2.7") && e.contains("eth1"), "{e}");
+        assert!(clear_of_host("VPC CIDR", &net("10.30.0.0/16"), &host).is_ok(), "the default route covers nothing");
     }
 
     #[test]
     fn subnet_create_rules() {
         let st = state_with_vpc();
         let pubk = SubnetKind::Public;
-        assert_eq!(add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), pubk, &[]).unwrap(), Create::Exists);
-        let e = add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), SubnetKind::Private, &[]).unwrap_err();
+        assert_eq!(add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), pubk).unwrap(), Create::Exists);
+        let e = add_subnet(&st, "vpc1", &name("web"), &net("10.10.1.0/24"), SubnetKind::Private).unwrap_err();
         assert!(e.to_string().contains("already exists"));
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.20.1.0/24"), pubk, &[]).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.20.1.0/24"), pubk).unwrap_err().to_string();
         assert!(e.contains("not inside VPC 'vpc1'") && e.contains("10.10.0.0/24"), "{e}");
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.1.128/25"), pubk, &[]).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.1.128/25"), pubk).unwrap_err().to_string();
         assert!(e.contains("overlaps subnet 'web'"), "{e}");
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/31"), pubk, &[]).unwrap_err().to_string();
+        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/31"), pubk).unwrap_err().to_string();
         assert!(e.contains("too small"), "{e}");
-        let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk, &[]).unwrap_err().to_string();
+        let e = add_subnet(&st, "nope", &name("db"), &net("10.10.2.0/24"), pubk).unwrap_err().to_string();
         assert!(e.contains("no VPC named 'nope'") && e.contains("vpc1"), "{e}");
-        assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk, &[]).unwrap(), Create::New);
+        assert_eq!(add_subnet(&st, "vpc1", &name("db"), &net("10.10.2.0/30"), pubk).unwrap(), Create::New);
         let mut pending = st.clone();
         pending.vpcs[0].status = Status::Pending;
-        let e = add_subnet(&pending, "vpc1", &name("db"), &net("10.10.2.0/24"), pubk, &[]).unwrap_err().to_string();
+        let e = add_subnet(&pending, "vpc1", &name("db"), &net("10.10.2.0/24"), pubk).unwrap_err().to_string();
         assert!(e.contains("half-created") && e.contains("vpcctl create-vpc vpc1 10.10.0.0/16"), "{e}");
-        let routes = vec![("br-vpc1".to_string(), net("10.10.5.0/24"))];
-        let e = add_subnet(&st, "vpc1", &name("db"), &net("10.10.5.0/24"), pubk, &routes).unwrap_err().to_string();
-        assert!(e.contains("via br-vpc1"), "{e}");
     }
 
     #[test]
