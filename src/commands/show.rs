@@ -48,7 +48,7 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
 pub fn list(ctx: &Ctx) -> Result<()> {
     let state = load(ctx)?;
     let mut vpcs: Vec<&Vpc> = state.vpcs.iter().collect();
-    vpcs.sort_by(|a, b| natural_cmp(a.name.as_str(), b.name.as_str()));
+    vpcs.sort_by(|a, b| crate::model::name::natural_cmp(a.name.as_str(), b.name.as_str()));
     if ctx.json {
         let all: Vec<Value> = vpcs.iter().map(|v| vpc_json(&state, v)).collect();
         return ctx.doc(&all);
@@ -71,7 +71,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     let mut rows = vec![head.into_iter().map(String::from).collect::<Vec<_>>()];
     for v in vpcs {
         let mut peers: Vec<String> = state.peerings_of(v.name.as_str()).map(|p| p.other(v.name.as_str()).to_string()).collect();
-        peers.sort_by(|a, b| natural_cmp(a, b));
+        peers.sort_by(|a, b| crate::model::name::natural_cmp(a, b));
         let nat = v.nat.as_ref().map(|n| format!("via {}", n.interface)).unwrap_or_else(|| "-".into());
         let mut name = v.name.to_string();
         if v.status == crate::model::Status::Pending {
@@ -81,7 +81,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         // A count keeps the row one screen wide at any size; -o wide names them.
         let subnets = if wide {
             let mut names: Vec<&Subnet> = v.subnets.iter().collect();
-            names.sort_by(|a, b| natural_cmp(a.name.as_str(), b.name.as_str()));
+            names.sort_by(|a, b| crate::model::name::natural_cmp(a.name.as_str(), b.name.as_str()));
             or_dash(names.iter().map(|s| format!("{}({})", s.name, s.kind)).collect::<Vec<_>>().join(", "))
         } else if v.subnets.is_empty() {
             "0".into()
@@ -98,37 +98,6 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     }
     out!("{}", table(&rows));
     Ok(())
-}
-
-/// Names in the order people count: s1, s2, s10 (not s1, s10, s2).
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn chunks(s: &str) -> Vec<(bool, &str)> {
-        let mut out = vec![];
-        let mut start = 0;
-        let b = s.as_bytes();
-        for i in 1..=b.len() {
-            if i == b.len() || b[i].is_ascii_digit() != b[start].is_ascii_digit() {
-                out.push((b[start].is_ascii_digit(), &s[start..i]));
-                start = i;
-            }
-        }
-        out
-    }
-    let (x, y) = (chunks(a), chunks(b));
-    for (p, q) in x.iter().zip(&y) {
-        let o = match (p, q) {
-            ((true, m), (true, n)) => m
-                .trim_start_matches('0')
-                .len()
-                .cmp(&n.trim_start_matches('0').len())
-                .then(m.trim_start_matches('0').cmp(n.trim_start_matches('0'))),
-            ((_, m), (_, n)) => m.cmp(n),
-        };
-        if o.is_ne() {
-            return o;
-        }
-    }
-    x.len().cmp(&y.len()).then(a.cmp(b))
 }
 
 fn or_dash(s: String) -> String {
@@ -251,14 +220,4 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod natural_tests {
-    #[test]
-    fn numbers_sort_as_numbers() {
-        let mut v = vec!["s10", "s2", "s100", "s1", "a", "s01x", "s1a"];
-        v.sort_by(|a, b| super::natural_cmp(a, b));
-        assert_eq!(v, ["a", "s1", "s1a", "s01x", "s2", "s10", "s100"]);
-    }
 }

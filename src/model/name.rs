@@ -59,6 +59,37 @@ impl From<Name> for String {
     }
 }
 
+/// Names in the order people count: s1, s2, s10 (not s1, s10, s2).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = vec![];
+        let mut start = 0;
+        let b = s.as_bytes();
+        for i in 1..=b.len() {
+            if i == b.len() || b[i].is_ascii_digit() != b[start].is_ascii_digit() {
+                out.push((b[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (x, y) = (chunks(a), chunks(b));
+    for (p, q) in x.iter().zip(&y) {
+        let o = match (p, q) {
+            ((true, m), (true, n)) => m
+                .trim_start_matches('0')
+                .len()
+                .cmp(&n.trim_start_matches('0').len())
+                .then(m.trim_start_matches('0').cmp(n.trim_start_matches('0'))),
+            ((_, m), (_, n)) => m.cmp(n),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    x.len().cmp(&y.len()).then(a.cmp(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +108,15 @@ mod tests {
             let err = Name::parse("VPC name", bad).unwrap_err().to_string();
             assert!(err.contains("VPC name"), "{bad}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod natural_tests {
+    #[test]
+    fn numbers_sort_as_numbers() {
+        let mut v = vec!["s10", "s2", "s100", "s1", "a", "s01x", "s1a"];
+        v.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(v, ["a", "s1", "s1a", "s01x", "s2", "s10", "s100"]);
     }
 }

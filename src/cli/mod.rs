@@ -9,6 +9,13 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::error::InputError;
 use crate::model::{Name, Proto, SubnetKind, cidr};
 
+mod complete;
+mod help;
+pub mod req;
+
+pub use complete::write_completions;
+pub use help::{command, man_page, write_man_pages};
+
 const ABOUT: &str = "Build AWS-style VPCs on one Linux host from namespaces, bridges, veth pairs and iptables";
 
 const EXAMPLES: &str = "\
@@ -428,25 +435,6 @@ pub struct Completions {
     pub shell: clap_complete::Shell,
 }
 
-/// The shell's registration for dynamic completion: the shell calls
-/// `COMPLETE=<shell> vpcctl -- <words>` at each TAB, so names of VPCs and
-/// subnets come from the state of that moment.
-pub fn write_completions(shell: clap_complete::Shell) -> std::io::Result<()> {
-    use clap_complete::env::EnvCompleter;
-    let completer: &dyn EnvCompleter = match shell {
-        clap_complete::Shell::Bash => &clap_complete::env::Bash,
-        clap_complete::Shell::Zsh => &clap_complete::env::Zsh,
-        clap_complete::Shell::Fish => &clap_complete::env::Fish,
-        clap_complete::Shell::Elvish => &clap_complete::env::Elvish,
-        clap_complete::Shell::PowerShell => &clap_complete::env::Powershell,
-        _ => &clap_complete::env::Bash,
-    };
-    let mut buf = Vec::new();
-    completer.write_registration("COMPLETE", "vpcctl", "vpcctl", "vpcctl", &mut buf)?;
-    out!("{}", String::from_utf8_lossy(&buf));
-    Ok(())
-}
-
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     /// Only this VPC (and the VPCs it is peered with, as edges)
@@ -490,171 +478,6 @@ pub struct Serve {
     /// First words of every response body
     #[arg(long, default_value = "hello from vpcctl")]
     pub banner: String,
-}
-
-/// Commands by what they are about, for `vpcctl --help` (clap lists
-/// subcommands in one flat block). A test checks every visible command is
-/// in exactly one group.
-pub const GROUPS: &[(&str, &[&str])] = &[
-    ("VPCs", &["create-vpc", "list", "inspect", "delete", "teardown-all"]),
-    ("Subnets", &["add-subnet", "delete-subnet", "exec", "deploy-app", "stop-app"]),
-    ("Routing", &["enable-nat", "disable-nat", "peer", "unpeer", "expose", "unexpose", "associate-eip", "disassociate-eip"]),
-    ("Security", &["apply-policy", "apply-nacl", "remove-nacl"]),
-    ("Services", &["flow-logs"]),
-    ("Topologies", &["plan", "apply", "export", "schema", "graph"]),
-    ("Diagnostics", &["test-connectivity", "check", "doctor", "repair"]),
-    ("Setup", &["completions", "man", "version", "help"]),
-];
-
-/// The command that parses: the derived one, with its help grouped.
-pub fn command() -> clap::Command {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    cmd.build();
-    let width = cmd.get_subcommands().map(|s| s.get_name().len()).max().unwrap_or(0) + 2;
-    let mut groups = String::new();
-    for (title, names) in GROUPS {
-        groups.push_str(&format!("\x1b[1m{title}:\x1b[0m\n"));
-        for name in *names {
-            let about = cmd.find_subcommand(name).and_then(|c| c.get_about()).map(|a| a.to_string()).unwrap_or_default();
-            groups.push_str(&format!("  {name:<width$}{about}\n"));
-        }
-        groups.push('\n');
-    }
-    // Bold only where clap would colour too.
-    if !crate::out::colour(&std::io::stdout()) {
-        groups = groups.replace("\x1b[1m", "").replace("\x1b[0m", "");
-    }
-    cmd.help_template(format!("{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"))
-}
-
-/// The man page: clap_mangen's page for vpcctl, then a COMMANDS section
-/// with every subcommand's usage, options and examples.
-pub fn man_page() -> std::io::Result<String> {
-    use clap::CommandFactory;
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-    let mut page = String::from_utf8_lossy(&out).into_owned();
-    page.push_str(".SH COMMANDS\n");
-    let mut root = Cli::command();
-    root.build();
-    for sub in root.get_subcommands_mut().filter(|s| !s.is_hide_set()) {
-        page.push_str(&format!(".SS \"vpcctl {}\"\n", sub.get_name()));
-        if let Some(about) = sub.get_about() {
-            page.push_str(&format!("{}\n.PP\n", roff(&about.to_string())));
-        }
-        let usage = sub.render_usage().to_string();
-        page.push_str(&format!(".nf\n{}\n.fi\n", roff(usage.trim())));
-        for arg in sub.get_arguments().filter(|a| !a.is_hide_set() && !a.is_global_set()) {
-            let name = match (arg.get_short(), arg.get_long()) {
-                (Some(s), Some(l)) => format!("-{s}, --{l}"),
-                (None, Some(l)) => format!("--{l}"),
-                (Some(s), None) => format!("-{s}"),
-                (None, None) => {
-                    arg.get_value_names().map(|v| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")).unwrap_or_default()
-                }
-            };
-            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-            page.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(&name), roff(&help)));
-        }
-        if let Some(after) = sub.get_after_help() {
-            page.push_str(&format!(".PP\n.nf\n{}\n.fi\n", roff(&after.to_string())));
-        }
-    }
-    page.push_str(MAN_TAIL);
-    Ok(page)
-}
-
-/// What every page ends with: where vpcctl keeps things, what it reads
-/// from the environment, and its exit codes.
-const MAN_TAIL: &str = r#".SH "EXIT STATUS"
-.TP
-0
-success, or a positive answer (reachable; no drift; every expectation met).
-.TP
-1
-a negative answer (unreachable; drift; an unmet expectation), or a change the user declined.
-.TP
-2
-bad usage or input, including a change that destroys without \-\-auto\-approve.
-.TP
-3
-a system failure (a tool failed, the state file cannot be read).
-.TP
-4
-not root.
-.PP
-With \-\-detailed\-exitcode, plan exits 0 (no changes), 2 (changes) or 1 (any error).
-.br
-exec exits with its command's code, or 125\-127 for its own failures.
-.SH ENVIRONMENT
-.TP
-VPCCTL_STATE_DIR
-The state directory (as \-\-state\-dir; default /var/lib/vpcctl).
-.TP
-VPCCTL_LOG
-Log filter, as RUST_LOG: info, debug, or vpcctl=debug.
-.TP
-VPCCTL_LOCK_TIMEOUT
-Seconds a change waits for another vpcctl run (default 120).
-.TP
-NO_COLOR
-No colour, even on a terminal.
-.SH FILES
-.TP
-/var/lib/vpcctl/state.json
-What vpcctl created, readable by all (0644); written only by root, under a lock.
-.TP
-/run/vpcctl/
-Host locks, so two state directories on one host take turns.
-.TP
-/var/lib/vpcctl/apps/, /var/lib/vpcctl/dns/, /var/lib/vpcctl/flow-logs/
-App logs, resolver host files, and flow records.
-.SH "FILE FORMATS"
-Topology (plan, apply, export), policy (apply\-policy), NACL (apply\-nacl) and
-expectation (check) files are JSON or YAML. \fBvpcctl schema\fR FORMAT prints
-each one's JSON Schema; examples/ in the source holds one of each.
-"#;
-
-/// One page per command (and per flow-logs subcommand) into `dir`, plus
-/// vpcctl.1: what `man vpcctl-create-vpc` shows after install.
-pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<usize> {
-    use clap::CommandFactory;
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("vpcctl.1"), man_page()?)?;
-    let mut root = Cli::command();
-    root.build();
-    let mut written = 1;
-    let mut pages: Vec<(String, clap::Command)> = vec![];
-    let shown = |s: &&clap::Command| !s.is_hide_set() && s.get_name() != "help";
-    for sub in root.get_subcommands().filter(shown) {
-        pages.push((format!("vpcctl-{}", sub.get_name()), sub.clone()));
-        for nested in sub.get_subcommands().filter(shown) {
-            pages.push((format!("vpcctl-{}-{}", sub.get_name(), nested.get_name()), nested.clone()));
-        }
-    }
-    for (name, cmd) in pages {
-        let mut out = Vec::new();
-        let cmd = cmd.name(name.clone()).bin_name(name.replacen('-', " ", 1));
-        clap_mangen::Man::new(cmd).title(name.to_uppercase()).render(&mut out)?;
-        let mut page = String::from_utf8_lossy(&out).into_owned();
-        page.push_str(MAN_TAIL);
-        page.push_str(".SH \"SEE ALSO\"\nvpcctl(1)\n");
-        std::fs::write(dir.join(format!("{name}.1")), page)?;
-        written += 1;
-    }
-    Ok(written)
-}
-
-/// Text safe inside roff: backslashes and hyphens escaped, no line starting
-/// with a control character.
-fn roff(text: &str) -> String {
-    text.replace('\\', "\\e")
-        .replace('-', "\\-")
-        .lines()
-        .map(|l| if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l.to_string() })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `exec`'s exit code when vpcctl itself fails (docker run's): the
@@ -701,118 +524,6 @@ pub fn fill<const N: usize>(fields: [(&'static str, Option<String>); N], positio
 
 fn usage(e: String) -> InputError {
     InputError::Usage(format!("{e} (see 'vpcctl <command> --help' for the forms it accepts)"))
-}
-
-/// Arguments resolved: what each command needs, typed and validated for
-/// form (names, CIDRs, addresses). Whether they exist is the command's job.
-pub mod req {
-    use std::net::Ipv4Addr;
-    use std::path::PathBuf;
-
-    use ipnet::Ipv4Net;
-
-    use crate::model::{Name, Proto, SubnetKind};
-
-    #[derive(Debug)]
-    pub struct NewVpc {
-        pub name: Name,
-        pub cidr: Ipv4Net,
-        pub dns: bool,
-        pub dns_options: crate::model::services::DnsOptions,
-    }
-
-    #[derive(Debug)]
-    pub struct NewSubnet {
-        pub vpc: Name,
-        pub name: Name,
-        pub cidr: Ipv4Net,
-        pub kind: SubnetKind,
-    }
-
-    /// A subnet of a VPC.
-    #[derive(Debug)]
-    pub struct At {
-        pub vpc: Name,
-        pub subnet: Name,
-    }
-
-    #[derive(Debug)]
-    pub struct Nat {
-        pub vpc: Name,
-        pub interface: Option<String>,
-        pub subnets: Vec<Name>,
-    }
-
-    /// Two VPCs.
-    #[derive(Debug)]
-    pub struct Pair {
-        pub a: Name,
-        pub b: Name,
-    }
-
-    #[derive(Debug)]
-    pub struct Peering {
-        pub pair: Pair,
-        pub allow: Vec<Ipv4Net>,
-    }
-
-    #[derive(Debug)]
-    pub struct Policy {
-        pub vpc: Name,
-        pub subnet: Option<Name>,
-        pub file: PathBuf,
-    }
-
-    #[derive(Debug)]
-    pub struct App {
-        pub at: At,
-        pub port: u16,
-        pub command: Vec<String>,
-        pub user: Option<String>,
-    }
-
-    #[derive(Debug)]
-    pub struct StopApp {
-        pub at: At,
-        pub port: Option<u16>,
-    }
-
-    #[derive(Debug)]
-    pub struct Exec {
-        pub at: At,
-        pub command: Vec<String>,
-    }
-
-    /// What a probe aims at: an address, or a subnet (its namespace's).
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Target {
-        Addr(Ipv4Addr),
-        Subnet(Name, Name),
-    }
-
-    impl Target {
-        pub fn address(&self, state: &crate::model::State) -> Result<Ipv4Addr, crate::error::InputError> {
-            match self {
-                Target::Addr(a) => Ok(*a),
-                Target::Subnet(v, s) => Ok(state.find_subnet(v, s)?.ip),
-            }
-        }
-    }
-
-    #[derive(Debug)]
-    pub struct Probe {
-        pub vpc: Name,
-        pub from: Name,
-        pub to: Target,
-        pub protocol: Proto,
-        pub port: Option<u16>,
-    }
-
-    #[derive(Debug)]
-    pub struct Matrix {
-        pub protocol: Proto,
-        pub port: Option<u16>,
-    }
 }
 
 fn vpc_name(raw: &str) -> Result<Name, InputError> {
@@ -1410,47 +1121,5 @@ mod tests {
         let r = e.resolve().unwrap();
         assert_eq!((r.at.vpc.as_str(), r.at.subnet.as_str()), ("v", "s"));
         assert_eq!(r.command, ["ping", "-c1", "x"]);
-    }
-}
-
-/// Dynamic completion (clap_complete's): VPC and subnet names come from the
-/// state file (`VPCCTL_STATE_DIR`, or the default), read-only, when TAB is
-/// pressed. A state that cannot be read offers nothing.
-mod complete {
-    use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
-
-    fn state() -> crate::model::State {
-        let dir = std::env::var_os("VPCCTL_STATE_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| "/var/lib/vpcctl".into());
-        crate::state::Store::open_readonly(&dir).load().unwrap_or_default()
-    }
-
-    fn names(list: impl Iterator<Item = String>) -> Vec<CompletionCandidate> {
-        let mut all: Vec<String> = list.collect();
-        all.sort_by(|a, b| crate::commands::show::natural_cmp(a, b));
-        all.dedup();
-        all.into_iter().map(CompletionCandidate::new).collect()
-    }
-
-    pub fn vpcs() -> ArgValueCandidates {
-        ArgValueCandidates::new(|| names(state().vpcs.iter().map(|v| v.name.to_string())))
-    }
-
-    pub fn subnets() -> ArgValueCandidates {
-        ArgValueCandidates::new(|| {
-            let st = state();
-            let plain = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| s.name.to_string()));
-            let paths = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(move |s| format!("{}/{}", v.name, s.name)));
-            names(plain.chain(paths).collect::<Vec<_>>().into_iter())
-        })
-    }
-
-    /// VPCs, and every subnet as VPC/SUBNET.
-    pub fn paths() -> ArgValueCandidates {
-        ArgValueCandidates::new(|| {
-            let st = state();
-            let vpcs = st.vpcs.iter().map(|v| v.name.to_string());
-            let paths = st.vpcs.iter().flat_map(|v| v.subnets.iter().map(move |s| format!("{}/{}", v.name, s.name)));
-            names(vpcs.chain(paths).collect::<Vec<_>>().into_iter())
-        })
     }
 }
