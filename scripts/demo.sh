@@ -9,9 +9,12 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" != "__scenario" ]]; then
     [[ $EUID -eq 0 ]] || { echo "scripts/demo.sh: run as root: sudo $0" >&2; exit 1; }
     scripts/deps.sh
-    echo "==> building vpcctl"
-    cargo build --locked --quiet
-    export VPCCTL_BIN="$PWD/target/debug/vpcctl"
+    # VPCCTL_BIN: run that binary instead of building one (the tests do).
+    if [[ -z "${VPCCTL_BIN:-}" ]]; then
+        echo "==> building vpcctl"
+        cargo build --locked --quiet
+        export VPCCTL_BIN="$PWD/target/debug/vpcctl"
+    fi
     exec scripts/sandbox.sh "$0" __scenario
 fi
 

@@ -385,3 +385,41 @@ fn verbose_output_in_a_pipe_has_no_escape_sequences() {
     assert!(!plain.stdout.contains('\x1b'), "{plain:?}");
     sb.v(&["teardown-all", "--auto-approve"]);
 }
+
+/// The README's Quick start, run line by line: every `$` command, and the
+/// output it shows. `[...]` in an expected line stands for any text (times).
+#[test]
+fn the_readme_quick_start_runs_as_shown() {
+    let sb = sandbox!();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("<!-- quick-start").expect("the README marks its quick start");
+    let block = &readme[start..];
+    let block = &block[block.find("```console\n").unwrap() + 11..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut steps: Vec<(String, Vec<String>)> = vec![];
+    for line in block.lines() {
+        match line.strip_prefix("$ ") {
+            Some(cmd) => steps.push((cmd.to_string(), vec![])),
+            None => steps.last_mut().expect("output before any command").1.push(line.to_string()),
+        }
+    }
+    assert!(steps.len() >= 10, "{steps:?}");
+    sb.ok("mkdir -p $SANDBOX_TMP/qs");
+    for (cmd, want) in steps {
+        let shell = cmd.replace("sudo vpcctl", "$VPCCTL").replace("vpcctl ", "$VPCCTL ");
+        let out = sb.sh(&format!("cd $SANDBOX_TMP/qs && {{ {shell}; }} 2>&1"));
+        // A negative answer exits 1 (see Exit codes); anything else must succeed.
+        let negative = want.iter().any(|w| w.starts_with("NOT reachable"));
+        assert!(out.code == if negative { 1 } else { 0 }, "README: {cmd}\n{out:?}");
+        let got: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(got.len(), want.len(), "README: {cmd}: shows {want:#?}\ngot {got:#?}");
+        for (g, w) in got.iter().zip(&want) {
+            let ok = match w.split_once("[...]") {
+                Some((head, tail)) => g.starts_with(head) && g.ends_with(tail),
+                None => g == w,
+            };
+            assert!(ok, "README: {cmd}\n  shows: {w}\n  got:   {g}");
+        }
+    }
+    assert!(!sb.sh("ip link show br-vpc1").ok(), "the quick start ends with the VPC gone");
+}

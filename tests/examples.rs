@@ -27,3 +27,17 @@ fn dev_prod_shared_example_holds() {
 fn topologies_example_holds() {
     run_example("topologies.sh");
 }
+
+/// The README's first command: the demo, as a new user runs it (it makes
+/// its own sandbox; the one made here only says whether tests can run).
+#[test]
+fn the_demo_runs_and_every_expectation_holds() {
+    let _sb = sandbox!();
+    let out = std::process::Command::new(format!("{}/scripts/demo.sh", env!("CARGO_MANIFEST_DIR")))
+        .env("VPCCTL_BIN", common::BIN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run scripts/demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("every expectation held"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -125,19 +125,19 @@ impl Ctx {
         let forward = BaseJump::filter(made);
         let nat = [before, after].iter().any(|s| firewall::uses_nat(s) || crate::plan::expose::in_use(s));
         let bridge = before.vpcs.is_empty() != after.vpcs.is_empty() || before.host.in_progress;
-        let (rules, input, nat_jump, saved) = std::thread::scope(|s| {
-            let input = s.spawn(|| host::jump_present(&BaseJump::input(made)));
+        // One listing of the filter table answers for both of its jumps.
+        let (filter, nat_jump, saved) = std::thread::scope(|s| {
             let nat_jump = nat.then(|| s.spawn(|| host::list_rules("nat", "")));
             let saved = bridge.then(|| s.spawn(host::ebtables_save));
-            let rules = host::list_rules("filter", "FORWARD");
-            let input = input.join().expect("probe thread");
-            (rules, input, nat_jump.map(|h| h.join().expect("probe thread")), saved.map(|h| h.join().expect("probe thread")))
+            let filter = host::list_rules("filter", "");
+            (filter, nat_jump.map(|h| h.join().expect("probe thread")), saved.map(|h| h.join().expect("probe thread")))
         });
-        let rules = rules?;
-        let want = forward.saved();
-        base.filter = rules.iter().any(|r| same_rules(&[r.as_str()], &[want.as_str()]));
+        let filter = filter?;
+        let present = |j: &BaseJump| filter.iter().any(|r| same_rules(&[r.as_str()], &[j.saved().as_str()]));
+        base.filter = present(&forward);
+        base.input = present(&BaseJump::input(made));
+        let rules: Vec<String> = filter.iter().filter(|r| r.starts_with("-A FORWARD ")).cloned().collect();
         let others = firewall::other_dirs(&rules, &forward.chain);
-        base.input = input?;
         if let Some(rules) = nat_jump {
             // One listing of the nat table answers for all three jumps.
             let rules = rules?;

@@ -9,8 +9,6 @@ use ipnet::Ipv4Net;
 
 use thiserror::Error;
 
-use crate::plan::firewall::BaseJump;
-
 #[derive(Debug, Error)]
 pub enum RunError {
     #[error("'{prog}' was not found on PATH; install it ({hint}) or run 'vpcctl doctor'")]
@@ -199,11 +197,6 @@ pub fn local_addresses() -> Vec<(String, Ipv4Addr)> {
         ifaddrs().unwrap_or_default().into_iter().flat_map(|(dev, l)| l.addrs.into_iter().map(move |(a, _)| (dev.clone(), a))).collect();
     out.sort();
     out
-}
-
-/// Whether our jump from a built-in chain exists (`iptables -C`).
-pub fn jump_present(j: &BaseJump) -> Result<bool, RunError> {
-    rule_present(None, j.table, j.builtin, &j.rule_args())
 }
 
 /// `iptables -C` in the root namespace or inside `netns`.

@@ -13,17 +13,39 @@ pub struct Runner {
     pub echo: bool,
 }
 
+/// How many steps of one stage run at once: enough to hide process start-up,
+/// few enough not to flood a small host (a 400-subnet apply has 400
+/// namespace batches in one stage).
+const PARALLEL: usize = 8;
+
 impl Runner {
-    /// Run every step in order. A strict step that fails stops the run
-    /// (`Err`); tolerant (teardown) steps keep going, and their errors
-    /// ("already gone" is not one) come back in `Ok`.
+    /// Run every step, stage by stage (see `stages`); the steps of a stage
+    /// run side by side. A strict step that fails stops the run once its
+    /// stage ends (`Err`); tolerant (teardown) steps keep going, and their
+    /// errors ("already gone" is not one) come back in `Ok`.
     pub fn apply(&self, plan: &Plan) -> Result<Vec<RunError>, RunError> {
         let mut soft = vec![];
-        for step in &plan.steps {
-            match self.run_step(step) {
-                Ok(()) => {}
-                Err(e) if step.is_tolerant() => soft.push(e),
-                Err(e) => return Err(e),
+        for stage in stages(&plan.steps) {
+            for chunk in stage.chunks(PARALLEL) {
+                let results: Vec<(&Step, Result<(), RunError>)> = if chunk.len() == 1 {
+                    vec![(chunk[0], self.run_step(chunk[0]))]
+                } else {
+                    std::thread::scope(|s| {
+                        let handles: Vec<_> = chunk.iter().map(|step| (*step, s.spawn(move || self.run_step(step)))).collect();
+                        handles.into_iter().map(|(step, h)| (step, h.join().expect("step thread"))).collect()
+                    })
+                };
+                let mut hard = None;
+                for (step, r) in results {
+                    match r {
+                        Ok(()) => {}
+                        Err(e) if step.is_tolerant() => soft.push(e),
+                        Err(e) => hard = hard.or(Some(e)),
+                    }
+                }
+                if let Some(e) = hard {
+                    return Err(e);
+                }
             }
         }
         Ok(soft)
@@ -74,6 +96,78 @@ impl Runner {
             explain(step, &stderr)
         };
         Err(RunError::Failed { command, status: out.status.to_string(), detail })
+    }
+}
+
+/// What a step needs before it can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Host netfilter (iptables, ebtables): names interfaces as strings,
+    /// so it needs no link to exist; it runs beside anything.
+    Nothing,
+    /// A root `ip` batch: makes (or removes) the links and namespaces the
+    /// next steps use.
+    Root,
+    /// Inside a namespace, or a bridge port's FDB: needs the root batch
+    /// before it, and nothing from its neighbours.
+    Links,
+    /// Files and sysctls: in order, alone. Teardown batches too: the
+    /// rules of what goes are removed only once it is gone, so no process
+    /// left in a dying namespace has a moment without them.
+    Alone,
+}
+
+fn needs(step: &Step) -> Needs {
+    match step {
+        Step::Iptables(r) | Step::Ebtables(r) if r.netns.is_none() => Needs::Nothing,
+        Step::Ip(b) if b.netns.is_none() && b.tolerant => Needs::Alone,
+        Step::Ip(b) if b.netns.is_none() => Needs::Root,
+        Step::Ip(_) | Step::Iptables(_) | Step::Bridge(_) => Needs::Links,
+        _ => Needs::Alone,
+    }
+}
+
+/// The plan's steps in stages whose steps do not depend on each other:
+/// host netfilter steps join any stage; a stage holds at most one root
+/// batch, or any number of steps that only need links made earlier. A new
+/// subnet is then two stages (firewall + root batch; FDB + namespace),
+/// not four steps one after another.
+fn stages(steps: &[Step]) -> Vec<Vec<&Step>> {
+    let mut out: Vec<Vec<&Step>> = vec![];
+    for step in steps {
+        let n = needs(step);
+        let fits = out.last().is_some_and(|stage| {
+            let others: Vec<Needs> = stage.iter().map(|s| needs(s)).filter(|k| *k != Needs::Nothing).collect();
+            match n {
+                Needs::Nothing => !others.contains(&Needs::Alone),
+                Needs::Root => others.is_empty(),
+                // Two steps in one namespace keep their order.
+                Needs::Links => others.iter().all(|k| *k == Needs::Links) && !stage.iter().any(|s| same_place(s, step)),
+                Needs::Alone => false,
+            }
+        });
+        match out.last_mut() {
+            Some(stage) if fits => stage.push(step),
+            _ => out.push(vec![step]),
+        }
+    }
+    out
+}
+
+/// Whether two steps act in the same place (a namespace, or the host's FDB).
+fn same_place(a: &Step, b: &Step) -> bool {
+    fn place(s: &Step) -> Option<(u8, Option<&str>)> {
+        match s {
+            Step::Ip(x) => Some((0, x.netns.as_deref())),
+            Step::Bridge(x) => Some((1, x.netns.as_deref())),
+            Step::Iptables(r) => Some((0, r.netns.as_deref())),
+            _ => None,
+        }
+    }
+    // A namespace's ip and iptables steps are independent; two of one kind are not.
+    match (a, b) {
+        (Step::Ip(_), Step::Ip(_)) | (Step::Bridge(_), Step::Bridge(_)) | (Step::Iptables(_), Step::Iptables(_)) => place(a) == place(b),
+        _ => false,
     }
 }
 
@@ -128,4 +222,36 @@ fn explain(step: &Step, stderr: &str) -> String {
         }
     }
     detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Restore, TableEdit};
+
+    fn kinds(steps: &[Step]) -> Vec<Vec<String>> {
+        stages(steps)
+            .iter()
+            .map(|st| st.iter().map(|s| s.command().map(|(p, a)| format!("{p} {}", a.join(" "))).unwrap_or("file".into())).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_subnet_runs_in_two_stages_and_order_is_kept_where_it_matters() {
+        let fw = |netns: Option<&str>| {
+            Step::Iptables(Restore { netns: netns.map(String::from), tables: vec![TableEdit { table: "filter", lines: vec!["x".into()] }] })
+        };
+        let eb = Step::Ebtables(Restore { netns: None, tables: vec![TableEdit { table: "filter", lines: vec!["x".into()] }] });
+        let root = Step::ip(None, vec!["link add x".into()]);
+        let fdb = Step::Bridge(crate::plan::IpBatch { netns: None, lines: vec!["fdb replace".into()], tolerant: false });
+        let ns = |n: &str| Step::ip(Some(n), vec!["addr add".into()]);
+        let got = kinds(&[eb.clone(), root.clone(), fdb.clone(), ns("a"), fw(Some("a")), ns("b")]);
+        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [2, 4], "{got:?}");
+        // Teardown runs alone (its rules go after it); two batches in one
+        // namespace keep their order; a file waits for what came before.
+        let teardown = Step::ip_tolerant(None, vec!["link del y".into()]);
+        let file = Step::File { path: "/x".into(), content: None, readers: crate::plan::Readers::All };
+        let got = kinds(&[teardown, fw(None), root, ns("a"), ns("a"), file, eb]);
+        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2, 1, 1, 1, 1], "{got:?}");
+    }
 }
