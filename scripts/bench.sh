@@ -173,6 +173,14 @@ t1=$(now_us); s_create=$((t1 - t0))
 t0=$(now_us); measure list; t1=$(now_us); s_list=$((t1 - t0))
 t0=$(now_us); measure inspect v25; t1=$(now_us); s_insp=$((t1 - t0))
 t0=$(now_us); for v in $(seq "$SV"); do measure delete "v$v"; done; t1=$(now_us); s_del=$((t1 - t0))
+# The same without resolvers: what DNS costs at this scale.
+t0=$(now_us)
+for v in $(seq "$SV"); do
+    "$V" -q create-vpc "v$v" "10.$((100 + v)).0.0/16" --no-dns
+    for s in $(seq "$SS"); do "$V" -q add-subnet "v$v" "s$s" "10.$((100 + v)).$s.0/24"; done
+done
+t1=$(now_us); s_create_nodns=$((t1 - t0))
+"$V" -q teardown-all --auto-approve
 
 # ------------------------------------------------------------- topologies
 # The bulk floor: one root `ip -batch` for the bridge and every subnet, one
@@ -309,6 +317,7 @@ row "400 subnets: doctor, s" "$(awk -v u=$vdoc 'BEGIN{printf "%.3f", u/1e6}')" "
 row "400 subnets: no-op repair, s" "$(awk -v u=$vrep 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
 row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
+row "scale ${SV}x${SS}: with DNS vs --no-dns, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "$(awk -v u=$s_create_nodns 'BEGIN{printf "%.2f", u/1e6}')" "$(ratio "$s_create" "$s_create_nodns")" "<= 1.15"
 row "scale: list / inspect, ms" "$(ms $s_list) / $(ms $s_insp)" "" "" ""
 row "scale: delete all, s" "$(awk -v u=$s_del 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale: vpcctl peak RSS, MiB" "$(awk -v k=$peak 'BEGIN{ if (k>0) printf "%.1f", k/1024; else print "-" }')" "" "" ""

@@ -190,10 +190,11 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     }
     hops.push(hop("source", Outcome::Info, format!("{src} {}", from.ip), None));
 
-    // DNS to the VPC's resolver, on its gateways (see plan::firewall's
-    // input rules and plan::policy's egress rules).
+    // DNS to the VPC's resolver, at its own address (or, a record from
+    // before, its gateways): see plan::firewall's input rules and
+    // plan::policy's egress rules.
     let to_resolver = vpc.dns.is_some() && matches!(proto, Proto::Tcp | Proto::Udp) && port == Some(53);
-    if to_resolver && dst == from.gateway && from.policy.is_some() {
+    if to_resolver && vpc.resolver_for(from) == Some(dst) && from.policy.is_some() {
         let rule = format!("{src} dns to the vpc resolver (security groups never filter it)");
         hops.push(hop("egress security group", Outcome::Allow, rule, None));
     } else if let Some(p) = &from.policy {
@@ -218,15 +219,35 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
         return blocked(hops, why, "HOST_NOT_A_SERVICE");
     }
+    // A VPC's resolver address is the host's, outside every VPC: only its
+    // own VPC may ask it, and only for names.
+    if let Some(rv) = state.vpcs.iter().find(|v| v.dns.as_ref().and_then(|r| r.address) == Some(dst)) {
+        if rv.name == vpc.name && to_resolver {
+            let rule = format!("{} dns to own resolver", vpc.name);
+            hops.push(hop("host", Outcome::Allow, format!("{dst} is the resolver of {}: {rule}", rv.name), None));
+            return Analysis {
+                reachable: true,
+                certain: true,
+                network_open: true,
+                verdict: format!("open: {rule}"),
+                code: "PATH_FOUND",
+                hops,
+            };
+        }
+        let why = format!("{dst} is the resolver of {} (an address of the host), which answers only its own VPC, and only DNS", rv.name);
+        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
+        return blocked(hops, why, "HOST_NOT_A_SERVICE");
+    }
     // Where the destination is.
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
     let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
     if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
         // The host itself: VPCCTL-INPUT lets a VPC ping its own gateways
         // and ask them for names (its resolver), nothing else.
+        let legacy_resolver = dvpc.dns.as_ref().is_some_and(|r| r.address.is_none());
         let offered = match proto {
             Proto::Icmp => Some("ping own gateway"),
-            _ if to_resolver => Some("dns to own resolver"),
+            _ if to_resolver && legacy_resolver => Some("dns to own resolver"),
             _ => None,
         };
         if let Some(what) = offered.filter(|_| dvpc.name == vpc.name) {
@@ -476,6 +497,23 @@ mod tests {
     }
 
     #[test]
+    fn a_resolver_with_an_address_of_its_own_answers_there_only() {
+        let mut st = state("");
+        let name = st.vpcs[0].name.clone();
+        let r = crate::model::services::Resolver::new(std::path::Path::new("/st"), &name).with_address(&mut vec![]);
+        st.vpcs[0].dns = Some(r);
+        let a = run(&st, "vpc1/web", "169.254.53.1", Proto::Udp, Some(53));
+        assert_eq!(a.verdict, "open: vpc1 dns to own resolver", "{a:?}");
+        assert!(!run(&st, "vpc1/web", "10.10.1.1", Proto::Udp, Some(53)).reachable, "not on the gateways any more");
+        assert!(!run(&st, "vpc1/web", "169.254.53.1", Proto::Tcp, Some(22)).reachable, "only DNS");
+        let a = run(&st, "vpc2/api", "169.254.53.1", Proto::Udp, Some(53));
+        assert_eq!((a.reachable, a.code), (false, "HOST_NOT_A_SERVICE"), "not another VPC's resolver: {a:?}");
+        let deny_all = Policy::parse(r#"{"default_egress": "deny"}"#).unwrap();
+        st.vpcs[0].subnets[0].policy = Some(deny_all);
+        assert!(run(&st, "vpc1/web", "169.254.53.1", Proto::Udp, Some(53)).reachable, "security groups never filter it");
+    }
+
+    #[test]
     fn isolation_blocks_unpeered_vpcs() {
         let a = run(&state(""), "vpc3/lab", "10.10.1.2", Proto::Icmp, None);
         assert_eq!((a.reachable, a.code), (false, "VPC_NOT_PEERED"));
@@ -664,7 +702,11 @@ mod agreement_with_the_planners {
         if !sg(s, v, policy::EGRESS_CHAIN, &out) {
             return false;
         }
-        let host = st.vpcs.iter().any(|x| x.subnets.iter().any(|y| y.gateway == dst) || x.eips.iter().any(|e| e.ip == dst));
+        let host = st.vpcs.iter().any(|x| {
+            x.subnets.iter().any(|y| y.gateway == dst)
+                || x.eips.iter().any(|e| e.ip == dst)
+                || x.dns.as_ref().and_then(|r| r.address) == Some(dst)
+        });
         if host {
             let input: Vec<String> = firewall::input_rules(st).into_iter().filter(|l| !l.starts_with(':')).collect();
             let to_host = Pkt { i: &v.bridge, o: "", ..out };
@@ -706,6 +748,7 @@ mod agreement_with_the_planners {
 
     fn topology(d: &mut Dice) -> State {
         let mut st = State::default();
+        let mut resolvers = vec![];
         for k in 1..=1 + d.roll(3) {
             let mut v = testing::vpc(&format!("v{k}"), &format!("10.{k}.0.0/16"), &[]);
             for j in 1..=1 + d.roll(3) {
@@ -717,8 +760,14 @@ mod agreement_with_the_planners {
                 1 => Some(Nat { interface: "uplink0".into(), subnets: None }),
                 _ => Some(Nat { interface: "uplink0".into(), subnets: Some(vec![v.subnets[d.roll(v.subnets.len())].name.clone()]) }),
             };
-            if d.roll(2) == 0 {
-                v.dns = Some(crate::model::services::Resolver::new(std::path::Path::new("/st"), &v.name));
+            // A resolver at an address of its own, or (a record from before) on its gateways.
+            match d.roll(3) {
+                0 => {}
+                1 => v.dns = Some(crate::model::services::Resolver::new(std::path::Path::new("/st"), &v.name)),
+                _ => {
+                    let r = crate::model::services::Resolver::new(std::path::Path::new("/st"), &v.name);
+                    v.dns = Some(r.with_address(&mut resolvers));
+                }
             }
             // An elastic IP on a public subnet, with or without NAT; a port
             // exposed (DNAT rules a subnet's own connections never match).
@@ -838,6 +887,7 @@ mod agreement_with_the_planners {
                 // host (a gateway, an elastic IP).
                 let mut host: Vec<Ipv4Addr> = st.vpcs.iter().flat_map(|x| x.subnets.iter().map(|y| y.gateway)).collect();
                 host.extend(st.vpcs.iter().flat_map(|x| x.eips.iter().map(|e| e.ip)));
+                host.extend(st.vpcs.iter().filter_map(|x| x.dns.as_ref()?.address));
                 let dst = match d.roll(8) {
                     0 => "198.51.100.80".parse().unwrap(),
                     1 => "169.254.169.254".parse().unwrap(),

@@ -518,7 +518,7 @@ fn tampered_state_is_refused_in_every_field_that_reaches_a_command_line() {
 }
 
 #[test]
-fn dns_is_open_to_a_subnets_own_gateway_only() {
+fn dns_is_open_to_a_subnets_own_resolver_only() {
     let sb = sandbox!();
     sb.docker_like_host();
     sb.v(&["create-vpc", "vpc1", "10.10.0.0/16"]);
@@ -546,9 +546,20 @@ fn dns_is_open_to_a_subnets_own_gateway_only() {
     assert!(!connect("198.51.100.53"), "DNS to the internet passed default_egress deny");
     assert!(!connect("10.10.2.2"), "port 53 of another subnet passed default_egress deny");
     assert_eq!(ask_upstream(), asked, "a UDP query from web reached the upstream server directly");
-    // Its own gateway still answers names.
+    // Its own resolver, at its own address, still answers names; the
+    // gateways do not (the host is not a service), nor does it answer
+    // another VPC.
+    assert!(sb.ok("cat /etc/netns/ns-vpc1-web/resolv.conf").contains("nameserver 169.254.53.1"));
     assert!(sb.sh("ip netns exec ns-vpc1-web getent hosts db.vpc1.internal").ok(), "the own resolver is exempt");
-    assert!(connect("10.10.1.1"), "TCP 53 to the own gateway is exempt");
+    assert!(connect("169.254.53.1"), "TCP 53 to the own resolver is exempt");
+    assert!(!connect("10.10.1.1"), "the gateway is not a resolver any more");
+    sb.v(&["create-vpc", "vpc2", "10.20.0.0/16"]);
+    sb.v(&["add-subnet", "vpc2", "api", "10.20.1.0/24"]);
+    assert!(sb.ok("cat /etc/netns/ns-vpc2-api/resolv.conf").contains("nameserver 169.254.53.2"));
+    let other = sb.sh("ip netns exec ns-vpc2-api timeout 3 bash -c 'exec 3<>/dev/tcp/169.254.53.1/53'");
+    assert!(!other.ok(), "vpc2 asked vpc1's resolver");
+    assert!(sb.sh("ip netns exec ns-vpc2-api getent hosts api.vpc2.internal").ok());
+    assert!(!sb.sh("ip netns exec ns-vpc2-api getent hosts db.vpc1.internal").ok(), "vpc1's names are not vpc2's");
     sb.v(&["teardown-all", "--auto-approve"]);
 }
 

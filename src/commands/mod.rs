@@ -59,6 +59,14 @@ pub fn host_nets(state: &State) -> crate::model::validate::HostNets {
     }
 }
 
+/// Resolver addresses a new VPC must not take: this state's, and any
+/// address the host has (another state dir's resolvers, say).
+pub fn resolvers_taken(state: &State) -> Vec<std::net::Ipv4Addr> {
+    let mut taken = crate::model::Vpc::resolver_addresses(&state.vpcs);
+    taken.extend(host::local_addresses().into_iter().map(|(_, a)| a));
+    taken
+}
+
 /// Kernel names that state does not record must not exist on the host:
 /// a link or namespace in the way is someone else's. Dry runs skip it.
 pub fn names_free(ctx: &Ctx, state: &State, links: &[&str], namespaces: &[&str]) -> Result<()> {

@@ -38,7 +38,7 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         "nat": v.nat.as_ref().map(|n| json!({"interface": n.interface,
             "subnets": v.translated_subnets().iter().map(|s| s.name.to_string()).collect::<Vec<_>>()})),
         "peers": peers,
-        "dns": v.dns.as_ref().map(|r| json!({"domain": crate::model::services::dns_domain(v.name.as_str()), "pid": r.process.pid})),
+        "dns": v.dns.as_ref().map(|r| json!({"domain": crate::model::services::dns_domain(v.name.as_str()), "pid": r.process.pid, "address": r.address})),
         "expose": v.expose,
         "eips": v.eips,
         "flow_logs": v.flow_logs,
@@ -178,7 +178,8 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         Some(r) => {
             let state = if crate::helpers::apps::helper_running(&r.process) { "running" } else { "not running" };
             let domain = crate::model::services::dns_domain(v.name.as_str());
-            out.push_str(&format!("├─ dns      <subnet>.{domain}, resolver pid {} ({state}) on each gateway\n", r.process.pid));
+            let at = r.address.map(|a| format!("at {a}")).unwrap_or_else(|| "on each gateway".into());
+            out.push_str(&format!("├─ dns      <subnet>.{domain}, resolver pid {} ({state}) {at}\n", r.process.pid));
         }
         None => out.push_str("├─ dns      off\n"),
     }

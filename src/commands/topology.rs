@@ -82,6 +82,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     let mut taken = current.taken_names();
     let mut groups: Vec<u32> = current.vpcs.iter().map(|v| v.link_group).collect();
     let default_iface = std::cell::OnceCell::new();
+    let mut resolvers = super::resolvers_taken(current);
     let recorded: HashMap<&str, (usize, &Vpc)> = current.vpcs.iter().enumerate().map(|(i, v)| (v.name.as_str(), (i, v))).collect();
     for spec in in_recorded_order(&topo.vpcs, |v| recorded.get(v.name.as_str()).map(|(i, _)| *i)) {
         let old = recorded.get(spec.name.as_str()).map(|(_, v)| *v);
@@ -91,9 +92,9 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 status: Status::Ready,
                 subnets: vec![],
                 nat: None,
-                dns: spec.dns.then(|| Resolver {
-                    options: spec.dns_options,
-                    ..o.dns.clone().unwrap_or_else(|| Resolver::new(&ctx.state_dir, &spec.name))
+                dns: spec.dns.then(|| {
+                    let r = o.dns.clone().unwrap_or_else(|| Resolver::new(&ctx.state_dir, &spec.name));
+                    Resolver { options: spec.dns_options, ..r.with_address(&mut resolvers) }
                 }),
                 expose: vec![],
                 eips: vec![],
@@ -114,7 +115,10 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     status: Status::Ready,
                     subnets: vec![],
                     nat: None,
-                    dns: spec.dns.then(|| Resolver { options: spec.dns_options, ..Resolver::new(&ctx.state_dir, &spec.name) }),
+                    dns: spec.dns.then(|| Resolver {
+                        options: spec.dns_options,
+                        ..Resolver::new(&ctx.state_dir, &spec.name).with_address(&mut resolvers)
+                    }),
                     expose: vec![],
                     eips: vec![],
                     flow_logs: spec.flow_logs,

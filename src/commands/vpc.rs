@@ -68,7 +68,7 @@ pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns:
         status: Status::Ready,
         subnets: vec![],
         nat: None,
-        dns: dns.then(|| Resolver::new(&ctx.state_dir, name)),
+        dns: dns.then(|| Resolver::new(&ctx.state_dir, name).with_address(&mut super::resolvers_taken(state))),
         expose: vec![],
         eips: vec![],
         flow_logs: false,

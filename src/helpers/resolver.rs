@@ -34,9 +34,7 @@ pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
         "--conf-file=/dev/null".into(),
         "--no-hosts".into(),
         format!("--hostsdir={}", r.hosts_dir.display()),
-        format!("--interface={}", vpc.bridge),
         "--except-interface=lo".into(),
-        "--bind-dynamic".into(),
         "--local=/internal/".into(),
         "--domain-needed".into(),
         "--bogus-priv".into(),
@@ -47,6 +45,14 @@ pub fn args(vpc: &Vpc, r: &Resolver, group: &str) -> Vec<String> {
         "--log-facility=-".into(),
     ]
     .into();
+    match r.address {
+        // One address, bound once: no address change on the host (another
+        // VPC's subnets, say) wakes it, so a change costs the same however
+        // many VPCs there are.
+        Some(a) => args.extend(["--bind-interfaces".into(), format!("--listen-address={a}")]),
+        // A record from before: every address of its bridge, followed.
+        None => args.extend([format!("--interface={}", vpc.bridge), "--bind-dynamic".into()]),
+    }
     if r.options.stop_rebind {
         // Private-range answers from upstream are dropped; .internal is ours.
         args.extend(["--stop-dns-rebind".into(), "--rebind-domain-ok=/internal/".into()]);

@@ -153,6 +153,17 @@ pub struct Vpc {
 }
 
 impl Vpc {
+    /// Where subnet `s` asks for names: the VPC resolver's own address, or
+    /// (a record from before) the subnet's gateway. `None` without DNS.
+    pub fn resolver_for(&self, s: &Subnet) -> Option<std::net::Ipv4Addr> {
+        self.dns.as_ref().map(|r| r.address.unwrap_or(s.gateway))
+    }
+
+    /// Resolver addresses in use by `vpcs`.
+    pub fn resolver_addresses<'a>(vpcs: impl IntoIterator<Item = &'a Vpc>) -> Vec<std::net::Ipv4Addr> {
+        vpcs.into_iter().filter_map(|v| v.dns.as_ref()?.address).collect()
+    }
+
     /// Our nat-table chain for this VPC (derived from the bridge, which is unique).
     pub fn nat_chain(&self) -> String {
         kernel_names::vpc_nat_chain(&self.bridge)

@@ -24,6 +24,12 @@ pub struct Helper {
 /// upstreams, and listens on the VPC's gateway addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolver {
+    /// The one address it listens on, on its VPC's bridge: a link-local
+    /// address of its own (as AWS's resolver is also 169.254.169.253), so it
+    /// binds once and no address change on the host concerns it. `None`:
+    /// a record from before, whose resolver follows its gateways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::Ipv4Addr>,
     /// The directory dnsmasq watches (inotify) for its hosts file.
     pub hosts_dir: PathBuf,
     pub log: PathBuf,
@@ -66,11 +72,23 @@ impl Resolver {
     pub fn new(state_dir: &std::path::Path, vpc: &Name) -> Self {
         let dir = state_dir.join("dns");
         Resolver {
+            address: None,
             hosts_dir: dir.join(vpc.as_str()),
             log: dir.join(format!("{vpc}.log")),
             process: Helper::default(),
             options: DnsOptions::default(),
         }
+    }
+
+    /// This record with an address of its own, the first free one of
+    /// `taken` (which it joins), unless it has one.
+    pub fn with_address(mut self, taken: &mut Vec<std::net::Ipv4Addr>) -> Self {
+        if self.address.is_none() {
+            let a = free_resolver_address(taken);
+            taken.push(a);
+            self.address = Some(a);
+        }
+        self
     }
 
     pub fn hosts_file(&self) -> PathBuf {
@@ -123,3 +141,19 @@ pub const DEFAULT_MAX_BYTES: u64 = 4 << 20;
 /// create them; `nobody` where they are missing).
 pub const DNS_USER: &str = "vpcctl-dns";
 pub const FLOWLOG_USER: &str = "vpcctl-flowlog";
+
+/// Where resolver addresses come from: 169.254.53.1 on ("53" for DNS),
+/// link-local, outside every VPC, one per VPC.
+pub const RESOLVER_RANGE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 53, 1);
+
+/// The first resolver address no VPC of `taken` has.
+pub fn free_resolver_address(taken: &[std::net::Ipv4Addr]) -> std::net::Ipv4Addr {
+    let base = u32::from(RESOLVER_RANGE);
+    (0..).map(|i| std::net::Ipv4Addr::from(base + i)).find(|a| !taken.contains(a)).unwrap_or(RESOLVER_RANGE)
+}
+
+/// Whether `a` is one vpcctl would pick (a check on the state file).
+pub fn is_resolver_address(a: std::net::Ipv4Addr) -> bool {
+    let [x, y, z, _] = a.octets();
+    x == 169 && y == 254 && (53..255).contains(&z)
+}

@@ -138,6 +138,9 @@ impl State {
             }
             if let Some(r) = &v.dns {
                 check_helper(&format!("{at}.dns"), &r.process, &[&r.hosts_dir, &r.log])?;
+                if let Some(a) = r.address.filter(|a| !super::services::is_resolver_address(*a)) {
+                    return bad(format!("{at}.dns.address"), &a.to_string(), "not a resolver address (169.254.53.0 and up)");
+                }
             }
             for (j, s) in v.subnets.iter().enumerate() {
                 let at = format!("{at}.subnets[{j}]");

@@ -170,7 +170,8 @@ pub fn resolvers_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<&'a Hel
         .filter_map(|b| {
             let r = b.dns.as_ref()?;
             let keeps = after.vpc(b.name.as_str()).is_some_and(|a| {
-                !vpc_replaced(b, a) && a.dns.as_ref().is_some_and(|n| n.hosts_dir == r.hosts_dir && n.options == r.options)
+                !vpc_replaced(b, a)
+                    && a.dns.as_ref().is_some_and(|n| n.hosts_dir == r.hosts_dir && n.options == r.options && n.address == r.address)
             });
             (!keeps).then_some(&r.process)
         })
@@ -302,8 +303,9 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     let fates = subnet_fates(before, after);
     let mut root = vec![];
     for v in &after.vpcs {
-        if before.vpc(v.name.as_str()).is_none_or(|b| vpc_replaced(b, v)) {
-            root.extend(vpc::create_lines(v));
+        match before.vpc(v.name.as_str()) {
+            Some(b) if !vpc_replaced(b, v) => root.extend(vpc::resolver_address_lines(b, v)),
+            _ => root.extend(vpc::create_lines(v)),
         }
     }
     for (v, s, fate) in &fates {

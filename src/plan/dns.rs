@@ -18,10 +18,11 @@ pub fn resolv_conf_path(s: &Subnet) -> PathBuf {
     PathBuf::from("/etc/netns").join(&s.namespace).join("resolv.conf")
 }
 
-/// A subnet asks its own gateway, which is one of its VPC's resolver's
-/// addresses; the search domain lets `getent hosts db` find db.<vpc>.internal.
+/// A subnet asks its VPC's resolver; the search domain lets `getent hosts
+/// db` find db.<vpc>.internal.
 pub fn resolv_conf(vpc: &Vpc, s: &Subnet) -> String {
-    format!("# written by vpcctl: the resolver of VPC {}\nnameserver {}\nsearch {}\n", vpc.name, s.gateway, dns_domain(vpc.name.as_str()))
+    let at = vpc.resolver_for(s).unwrap_or(s.gateway);
+    format!("# written by vpcctl: the resolver of VPC {}\nnameserver {at}\nsearch {}\n", vpc.name, dns_domain(vpc.name.as_str()))
 }
 
 /// The names a VPC's resolver answers: its own subnets', then each peer's

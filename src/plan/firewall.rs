@@ -257,9 +257,11 @@ pub fn input_rules(state: &State) -> Vec<String> {
         let established = format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED");
         lines.push(append(&top, &established, &comment(n, "host replies"), "ACCEPT"));
         lines.push(append(&top, &format!("-i {br} -d {} -p icmp", v.cidr), &comment(n, "ping own gateway"), "ACCEPT"));
-        if v.dns.is_some() {
+        if let Some(r) = &v.dns {
+            // Its own resolver only: one address, or (a record from before) its gateways.
+            let to = r.address.map(|a| format!("{a}/32")).unwrap_or_else(|| v.cidr.to_string());
             for proto in ["udp", "tcp"] {
-                let dns = format!("-i {br} -d {} -p {proto} -m {proto} --dport 53", v.cidr);
+                let dns = format!("-i {br} -d {to} -p {proto} -m {proto} --dport 53");
                 lines.push(append(&top, &dns, &comment(n, "dns to own resolver"), "ACCEPT"));
             }
         }

@@ -66,11 +66,11 @@ fn chain_rules(vpc: &Vpc, s: &Subnet, chain: &str, dir: &str, rules: &[Rule], de
         append(chain, "-m conntrack --ctstate RELATED,ESTABLISHED", &tag("stateful"), "ACCEPT"),
     ];
     // As in AWS, the VPC's resolver is not filtered by security groups.
-    if dir == "egress" && vpc.dns.is_some() {
+    if let Some(resolver) = vpc.resolver_for(s).filter(|_| dir == "egress") {
         for proto in ["udp", "tcp"] {
             out.push(append(
                 chain,
-                &format!("-d {}/32 -p {proto} -m {proto} --dport 53", s.gateway),
+                &format!("-d {resolver}/32 -p {proto} -m {proto} --dport 53"),
                 &tag("dns to the vpc resolver"),
                 "ACCEPT",
             ));

@@ -354,8 +354,9 @@ fn child_of(parent: u32) -> Option<u32> {
 
 /// Pin a JSON shape: compare `value` (volatile fields blanked) with
 /// tests/golden/NAME.json. `scripts/update-golden.sh` writes the files (a
-/// run with UPDATE_GOLDEN=1 writes them and fails, so it is never taken
-/// for a pass); a change to a shape is then a reviewed diff of that file.
+/// run with UPDATE_GOLDEN=1 fails as soon as it writes one, so a run that
+/// changed a golden is never taken for a pass; the script runs again until
+/// nothing changes); a change to a shape is then a reviewed diff of that file.
 pub fn golden(name: &str, value: &serde_json::Value) {
     fn blank(v: &mut serde_json::Value) {
         match v {
@@ -390,9 +391,11 @@ pub fn golden(name: &str, value: &serde_json::Value) {
     let path = repo().join("tests/golden").join(format!("{name}.json"));
     if std::env::var("UPDATE_GOLDEN").is_ok_and(|x| x == "1") {
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(&path, &text).unwrap();
-        assert_eq!(old, text, "UPDATE_GOLDEN=1: wrote {}; review `git diff tests/golden`, then run the tests without it", path.display());
-        panic!("UPDATE_GOLDEN=1: {name} is unchanged, but a run that may write goldens is never a pass; run the tests without it");
+        if old != text {
+            std::fs::write(&path, &text).unwrap();
+            panic!("UPDATE_GOLDEN=1: wrote {}; review `git diff tests/golden`, then run the tests without it", path.display());
+        }
+        return;
     }
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("{} is missing; run scripts/update-golden.sh to write it, then review it", path.display()));
