@@ -384,6 +384,18 @@ fn verbose_output_in_a_pipe_has_no_escape_sequences() {
     let plain = sb.sh(&format!("NO_COLOR=1 script -qec '$VPCCTL plan -f {file}' /dev/null"));
     assert!(!plain.stdout.contains('\x1b'), "{plain:?}");
     sb.v(&["teardown-all", "--auto-approve"]);
+    // A big apply shows its progress on a terminal, and nothing in a pipe.
+    let subnets: Vec<String> = (1..=60).map(|i| format!(r#""s{i}": {{"cidr": "10.50.{i}.0/24"}}"#)).collect();
+    let big = sb.file(
+        "big.json",
+        &format!(r#"{{"vpcs": {{"big": {{"cidr": "10.50.0.0/16", "dns": false, "subnets": {{{}}}}}}}}}"#, subnets.join(", ")),
+    );
+    let tty = sb.sh(&format!("script -qec '$VPCCTL apply -f {big}' /dev/null"));
+    assert!(tty.ok() && tty.stdout.contains("kernel step(s)"), "no progress on a terminal: {tty:?}");
+    sb.v(&["teardown-all", "--auto-approve"]);
+    let piped = sb.sh(&format!("$VPCCTL apply -f {big} 2>&1 | cat"));
+    assert!(piped.ok() && piped.stdout.contains("applied:") && !piped.stdout.contains("kernel step"), "progress in a pipe: {piped:?}");
+    sb.v(&["teardown-all", "--auto-approve"]);
 }
 
 /// The README's Quick start, run line by line: every `$` command, and the
