@@ -300,7 +300,7 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /pro
 echo "tools: $(ip -V | sed 's/ip utility, //'), $(iptables -V)"
 echo
 row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-row "create-vpc + $N add-subnet, total ms" "$(ms "$vc")" "$(ms "$fc")" "$(ratio "$vc" "$fc")" "<= 1.5 (per call)"
+row "create-vpc + $N add-subnet, total ms" "$(ms "$vc")" "$(ms "$fc")" "$(ratio "$vc" "$fc")" "<= 1.3 (per call)"
 row "  per subnet, ms" "$(ms $((vc / N)))" "$(ms $((fc / N)))" "" ""
 row "last 10 / first 10 add-subnet" "$(ratio "$vl" "$vf")" "$(ratio "$fl" "$ff")" "" "<= 1.25 (vpcctl)"
 row "delete ${N}-subnet VPC, ms" "$(ms "$vd")" "$(ms "$fd")" "$(ratio "$vd" "$fd")" "<= 1.5"
