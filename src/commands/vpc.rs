@@ -1,5 +1,5 @@
 //! create-vpc, delete, teardown-all: edits of the recorded state, applied
-//! by the one change path (`converge::commit`).
+//! by the one change path (`engine::commit`).
 
 use anyhow::{Context, Result};
 use serde_json::json;

@@ -12,7 +12,7 @@
 //! one `iptables-restore` for our chains, one root batch that creates, one
 //! batch per new namespace, then policies and the forwarding sysctl. Apps
 //! are processes, not steps; the caller stops and starts them around the
-//! plan (see `converge`).
+//! plan (see `engine::commit`, which walks the `Change`).
 
 use std::collections::HashSet;
 use std::fmt;
