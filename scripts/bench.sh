@@ -176,8 +176,8 @@ t0=$(now_us); for v in $(seq "$SV"); do measure delete "v$v"; done; t1=$(now_us)
 # The same without resolvers: what DNS costs at this scale.
 t0=$(now_us)
 for v in $(seq "$SV"); do
-    "$V" -q create-vpc "v$v" "10.$((100 + v)).0.0/16" --no-dns
-    for s in $(seq "$SS"); do "$V" -q add-subnet "v$v" "s$s" "10.$((100 + v)).$s.0/24"; done
+    measure create-vpc "v$v" "10.$((100 + v)).0.0/16" --no-dns
+    for s in $(seq "$SS"); do measure add-subnet "v$v" "s$s" "10.$((100 + v)).$s.0/24"; done
 done
 t1=$(now_us); s_create_nodns=$((t1 - t0))
 "$V" -q teardown-all --auto-approve
