@@ -65,10 +65,12 @@ fn main() {
             } else {
                 errln!("error: {e:#}");
             }
-            match () {
-                _ if detailed => 1,
-                _ if exec => e.downcast_ref::<commands::ExecError>().map_or(cli::EXEC_FAILED, |x| x.code()),
-                _ => kind.code(),
+            if detailed {
+                1
+            } else if exec {
+                e.downcast_ref::<commands::ExecError>().map_or(cli::EXEC_FAILED, |x| x.code())
+            } else {
+                kind.code()
             }
         }
     };
@@ -95,9 +97,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let verbose = cli.verbose > 0;
-    // Absolute: the helpers vpcctl starts are handed paths under it.
     let output = cli.output();
     check_output(&cli.command, output)?;
+    // Absolute: the helpers vpcctl starts are handed paths under it.
     let state_dir = std::path::absolute(&cli.state_dir).unwrap_or(cli.state_dir);
     let ctx = Ctx::new(state_dir, cli.dry_run, output, cli.quiet, verbose);
     use commands::*;
