@@ -184,6 +184,15 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         code,
         hops,
     };
+    // The host itself, as a VPC sees it: what VPCCTL-INPUT lets in, or "not a service".
+    let host_open = |mut hops: Vec<Hop>, what: String, rule: String| {
+        hops.push(hop("host", Outcome::Allow, format!("{what}: {rule}"), None));
+        Analysis { reachable: true, certain: true, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
+    };
+    let host_closed = |mut hops: Vec<Hop>, why: String| {
+        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
+        blocked(hops, why, "HOST_NOT_A_SERVICE")
+    };
     if from.status != crate::model::Status::Ready {
         hops.push(hop("source", Outcome::Block, format!("{src} was left half-created"), Some("SUBNET_NOT_READY")));
         return blocked(hops, format!("{src} is not fully created (run the command that made it again)"), "SUBNET_NOT_READY");
@@ -216,27 +225,16 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
             "{dst} is the elastic IP of {}/{}, an address of the host: it lets in only what comes from {}",
             ev.name, e.subnet, e.interface
         );
-        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
-        return blocked(hops, why, "HOST_NOT_A_SERVICE");
+        return host_closed(hops, why);
     }
     // A VPC's resolver address is the host's, outside every VPC: only its
     // own VPC may ask it, and only for names.
-    if let Some(rv) = state.vpcs.iter().find(|v| v.dns.as_ref().and_then(|r| r.address) == Some(dst)) {
+    if let Some(rv) = state.vpcs.iter().find(|v| v.resolver_address() == Some(dst)) {
         if rv.name == vpc.name && to_resolver {
-            let rule = format!("{} dns to own resolver", vpc.name);
-            hops.push(hop("host", Outcome::Allow, format!("{dst} is the resolver of {}: {rule}", rv.name), None));
-            return Analysis {
-                reachable: true,
-                certain: true,
-                network_open: true,
-                verdict: format!("open: {rule}"),
-                code: "PATH_FOUND",
-                hops,
-            };
+            return host_open(hops, format!("{dst} is the resolver of {}", rv.name), format!("{} dns to own resolver", vpc.name));
         }
         let why = format!("{dst} is the resolver of {} (an address of the host), which answers only its own VPC, and only DNS", rv.name);
-        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
-        return blocked(hops, why, "HOST_NOT_A_SERVICE");
+        return host_closed(hops, why);
     }
     // Where the destination is.
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
@@ -251,20 +249,10 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
             _ => None,
         };
         if let Some(what) = offered.filter(|_| dvpc.name == vpc.name) {
-            let rule = format!("{} {what}", vpc.name);
-            hops.push(hop("host", Outcome::Allow, format!("{dst} is the gateway of {}/{}: {rule}", dvpc.name, s.name), None));
-            return Analysis {
-                reachable: true,
-                certain: true,
-                network_open: true,
-                verdict: format!("open: {rule}"),
-                code: "PATH_FOUND",
-                hops,
-            };
+            return host_open(hops, format!("{dst} is the gateway of {}/{}", dvpc.name, s.name), format!("{} {what}", vpc.name));
         }
         let why = format!("{dst} is the host (gateway of {}/{}), and the host is not a service of the VPC", dvpc.name, s.name);
-        hops.push(hop("host", Outcome::Block, format!("{} host is not a service: {why}", vpc.name), Some("HOST_NOT_A_SERVICE")));
-        return blocked(hops, why, "HOST_NOT_A_SERVICE");
+        return host_closed(hops, why);
     }
     let Some(dsub) = dvpc.subnets.iter().find(|s| s.ip == dst) else {
         let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
@@ -702,11 +690,10 @@ mod agreement_with_the_planners {
         if !sg(s, v, policy::EGRESS_CHAIN, &out) {
             return false;
         }
-        let host = st.vpcs.iter().any(|x| {
-            x.subnets.iter().any(|y| y.gateway == dst)
-                || x.eips.iter().any(|e| e.ip == dst)
-                || x.dns.as_ref().and_then(|r| r.address) == Some(dst)
-        });
+        let host = st
+            .vpcs
+            .iter()
+            .any(|x| x.subnets.iter().any(|y| y.gateway == dst) || x.eips.iter().any(|e| e.ip == dst) || x.resolver_address() == Some(dst));
         if host {
             let input: Vec<String> = firewall::input_rules(st).into_iter().filter(|l| !l.starts_with(':')).collect();
             let to_host = Pkt { i: &v.bridge, o: "", ..out };
@@ -887,7 +874,7 @@ mod agreement_with_the_planners {
                 // host (a gateway, an elastic IP).
                 let mut host: Vec<Ipv4Addr> = st.vpcs.iter().flat_map(|x| x.subnets.iter().map(|y| y.gateway)).collect();
                 host.extend(st.vpcs.iter().flat_map(|x| x.eips.iter().map(|e| e.ip)));
-                host.extend(st.vpcs.iter().filter_map(|x| x.dns.as_ref()?.address));
+                host.extend(st.vpcs.iter().filter_map(Vpc::resolver_address));
                 let dst = match d.roll(8) {
                     0 => "198.51.100.80".parse().unwrap(),
                     1 => "169.254.169.254".parse().unwrap(),

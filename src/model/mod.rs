@@ -159,9 +159,15 @@ impl Vpc {
         self.dns.as_ref().map(|r| r.address.unwrap_or(s.gateway))
     }
 
+    /// The address its resolver listens on, on its bridge (see
+    /// `Resolver::address`), if it has one of its own.
+    pub fn resolver_address(&self) -> Option<std::net::Ipv4Addr> {
+        self.dns.as_ref()?.address
+    }
+
     /// Resolver addresses in use by `vpcs`.
     pub fn resolver_addresses<'a>(vpcs: impl IntoIterator<Item = &'a Vpc>) -> Vec<std::net::Ipv4Addr> {
-        vpcs.into_iter().filter_map(|v| v.dns.as_ref()?.address).collect()
+        vpcs.into_iter().filter_map(Vpc::resolver_address).collect()
     }
 
     /// Our nat-table chain for this VPC (derived from the bridge, which is unique).

@@ -217,7 +217,7 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
         b.root.push(iproute::route_unreachable_add(&v.cidr));
     }
     let gateways: HashSet<_> = bridge.map(|l| l.addrs.iter().copied().collect()).unwrap_or_default();
-    if let Some(a) = vpc::resolver_address(v).filter(|a| !gateways.contains(&(*a, 32))) {
+    if let Some(a) = v.resolver_address().filter(|a| !gateways.contains(&(*a, 32))) {
         if bridge.is_some() {
             b.drift(Some(v), None, format!("resolver address {a}/32 is missing from {}", v.bridge));
         }

@@ -10,14 +10,8 @@ pub const IP_FORWARD: &str = "net.ipv4.ip_forward";
 pub fn create_lines(vpc: &Vpc) -> Vec<String> {
     let mut lines = bridge_lines(vpc);
     lines.push(iproute::route_unreachable_add(&vpc.cidr));
-    lines.extend(resolver_address(vpc).map(|a| iproute::addr_add(a, &host_net(a), &vpc.bridge)));
+    lines.extend(vpc.resolver_address().map(|a| iproute::addr_add(a, &host_net(a), &vpc.bridge)));
     lines
-}
-
-/// The address a VPC's resolver listens on, on its bridge (see
-/// `Resolver::address`), if it has one of its own.
-pub fn resolver_address(vpc: &Vpc) -> Option<std::net::Ipv4Addr> {
-    vpc.dns.as_ref()?.address
 }
 
 /// `a` alone, as a /32.
@@ -27,7 +21,7 @@ pub fn host_net(a: std::net::Ipv4Addr) -> ipnet::Ipv4Net {
 
 /// A kept VPC whose resolver address comes, goes or moves: the bridge follows.
 pub fn resolver_address_lines(before: &Vpc, after: &Vpc) -> Vec<String> {
-    let (old, new) = (resolver_address(before), resolver_address(after));
+    let (old, new) = (before.resolver_address(), after.resolver_address());
     if old == new {
         return vec![];
     }
