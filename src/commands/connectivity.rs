@@ -15,8 +15,8 @@ use crate::state::Store;
 /// Returns the exit code: 0 reachable, 1 not.
 pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
-    let to = to.address(&Store::open_readonly(&ctx.state_dir).load()?)?;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let to = to.address(&state)?;
     let s = state.find_subnet(&vpc_name, &from)?;
     super::require_root()?;
     let what = match port {
@@ -94,8 +94,8 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
 /// Returns the exit code: 0 open, 1 blocked.
 pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
     let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
-    let to = to.address(&Store::open_readonly(&ctx.state_dir).load()?)?;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let to = to.address(&state)?;
     let v = state.find_vpc(&vpc_name)?;
     let s = validate::find_subnet(v, from.as_str())?;
     let a = crate::analyze::analyze(&state, v, s, to, proto, port);
