@@ -70,14 +70,16 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(objects: usize, quiet: bool) -> Progress {
+    /// `objects` counts what the change touches; it is asked only where
+    /// progress could show (a terminal), so pipes and scripts never pay it.
+    pub fn new(objects: impl FnOnce() -> usize, quiet: bool) -> Progress {
         let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         let allowed = !quiet && colour(&std::io::stderr());
-        Progress { bar, started: std::time::Instant::now(), big: objects > 50, allowed }
+        Progress { bar, started: std::time::Instant::now(), big: allowed && objects() > 50, allowed }
     }
 
     /// Say what the change is doing now.

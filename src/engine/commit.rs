@@ -65,7 +65,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         print_change(ctx, &change, &after);
         return Ok(after);
     }
-    let progress = crate::out::Progress::new(diff::edits(before, &after).len(), ctx.quiet || ctx.json);
+    let progress = crate::out::Progress::new(|| diff::edits(before, &after).len(), ctx.quiet || ctx.json);
     progress.phase(format!("{} kernel step(s)", change.plan.steps.len()));
     store.save(&change.in_progress)?;
     for (pid, start) in &change.stops {
