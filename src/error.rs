@@ -40,6 +40,12 @@ pub struct PathError {
     pub message: String,
 }
 
+impl PathError {
+    pub fn new(path: &str, message: impl Into<String>) -> Self {
+        PathError { path: path.to_string(), message: message.into() }
+    }
+}
+
 /// vpcctl changes the kernel, which takes root.
 #[derive(Debug, Error)]
 #[error("{0}")]

@@ -6,10 +6,6 @@ use serde_json::{Map, Value};
 
 use crate::error::PathError;
 
-fn err(path: &str, message: impl Into<String>) -> PathError {
-    PathError { path: path.to_string(), message: message.into() }
-}
-
 /// The key an editor reads to find a file's JSON Schema; every format
 /// allows it at the top and ignores it.
 pub const SCHEMA_KEY: &str = "$schema";
@@ -20,9 +16,9 @@ pub const SCHEMA_KEY: &str = "$schema";
 pub fn parse(text: &str) -> Result<Value, PathError> {
     let head = text.trim_start().chars().next();
     if matches!(head, Some('{' | '[')) || head.is_none() {
-        return serde_json::from_str(text).map_err(|e| err("(file)", format!("not valid JSON: {e}")));
+        return serde_json::from_str(text).map_err(|e| PathError::new("(file)", format!("not valid JSON: {e}")));
     }
-    let v: Value = serde_norway::from_str(text).map_err(|e| err("(file)", format!("not valid YAML (or JSON): {e}")))?;
+    let v: Value = serde_norway::from_str(text).map_err(|e| PathError::new("(file)", format!("not valid YAML (or JSON): {e}")))?;
     // YAML allows keys JSON cannot have (numbers, lists); serde_norway turns
     // them into strings or refuses them, so `v` is plain JSON from here.
     Ok(v)
@@ -35,8 +31,8 @@ pub fn number(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<
         None => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) => Ok(Some(n)),
-            None if v.is_string() => Err(err(path, format!("{v} must be a number, without quotes (e.g. 80, not \"80\")"))),
-            None => Err(err(path, format!("{v} must be a whole number"))),
+            None if v.is_string() => Err(PathError::new(path, format!("{v} must be a number, without quotes (e.g. 80, not \"80\")"))),
+            None => Err(PathError::new(path, format!("{v} must be a whole number"))),
         },
     }
 }

@@ -91,7 +91,7 @@ pub use crate::error::PathError;
 pub type PolicyError = PathError;
 
 pub(super) fn err(path: &str, message: impl Into<String>) -> PolicyError {
-    PolicyError { path: path.to_string(), message: message.into() }
+    PolicyError::new(path, message)
 }
 
 pub(super) fn check_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), PolicyError> {
