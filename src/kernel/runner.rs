@@ -154,21 +154,19 @@ fn stages(steps: &[Step]) -> Vec<Vec<&Step>> {
     out
 }
 
-/// Whether two steps act in the same place (a namespace, or the host's FDB).
+/// Whether two steps of one kind act in the same place (a namespace, or
+/// the host's FDB): those keep their order. A namespace's ip and iptables
+/// steps are independent of each other.
 fn same_place(a: &Step, b: &Step) -> bool {
     fn place(s: &Step) -> Option<(u8, Option<&str>)> {
         match s {
             Step::Ip(x) => Some((0, x.netns.as_deref())),
             Step::Bridge(x) => Some((1, x.netns.as_deref())),
-            Step::Iptables(r) => Some((0, r.netns.as_deref())),
+            Step::Iptables(r) => Some((2, r.netns.as_deref())),
             _ => None,
         }
     }
-    // A namespace's ip and iptables steps are independent; two of one kind are not.
-    match (a, b) {
-        (Step::Ip(_), Step::Ip(_)) | (Step::Bridge(_), Step::Bridge(_)) | (Step::Iptables(_), Step::Iptables(_)) => place(a) == place(b),
-        _ => false,
-    }
+    place(a).is_some() && place(a) == place(b)
 }
 
 /// Write `text` to `path` whole (see `files::write_atomic`), readable as
