@@ -139,8 +139,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Completions(a) => cli::write_completions(a.shell)?,
         Command::Man(a) => match a.dir {
             Some(dir) => {
-                let n = cli::write_man_pages(&dir)?;
-                ctx.say(format!("wrote {n} man pages to {}", dir.display()));
+                let pages = cli::man_pages()?;
+                if !ctx.dry_run {
+                    std::fs::create_dir_all(&dir)?;
+                    for (name, text) in &pages {
+                        std::fs::write(dir.join(name), text)?;
+                    }
+                }
+                let verb = if ctx.dry_run { "would write" } else { "wrote" };
+                ctx.say(format!("{verb} {} man pages to {}", pages.len(), dir.display()));
             }
             None => out!("{}", cli::man_page()?),
         },

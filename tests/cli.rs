@@ -189,6 +189,11 @@ fn install_writes_a_man_page_per_command() {
         }
     }
     assert!(!man.join("vpcctl-serve.1").exists() && !man.join("vpcctl-help.1").exists());
+    // A dry run says what it would write, and writes nothing.
+    let dry = dest.join("dry");
+    let out = local(&["--dry-run", "man", "--dir", dry.to_str().unwrap()]);
+    assert!(out.ok() && out.stderr.contains("would write"), "{out:?}");
+    assert!(!dry.exists(), "a dry run wrote man pages");
     let bash = std::fs::read_to_string(dest.join("usr/local/share/bash-completion/completions/vpcctl")).unwrap();
     assert!(bash.contains("COMPLETE"), "bash completion is the dynamic registration\n{bash}");
     let _ = std::fs::remove_dir_all(&dest);

@@ -126,15 +126,12 @@ expectation (check) files are JSON or YAML. \fBvpcctl schema\fR FORMAT prints
 each one's JSON Schema; examples/ in the source holds one of each.
 "#;
 
-/// One page per command (and per flow-logs subcommand) into `dir`, plus
-/// vpcctl.1: what `man vpcctl-create-vpc` shows after install.
-pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<usize> {
+/// One page per command (and per flow-logs subcommand), plus vpcctl.1, as
+/// (file name, roff): what `man vpcctl-create-vpc` shows after install.
+pub fn man_pages() -> std::io::Result<Vec<(String, String)>> {
     use clap::CommandFactory;
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("vpcctl.1"), man_page()?)?;
     let mut root = Cli::command();
     root.build();
-    let mut written = 1;
     let mut pages: Vec<(String, clap::Command)> = vec![];
     let shown = |s: &&clap::Command| !s.is_hide_set() && s.get_name() != "help";
     for sub in root.get_subcommands().filter(shown) {
@@ -143,17 +140,17 @@ pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<usize> {
             pages.push((format!("vpcctl-{}-{}", sub.get_name(), nested.get_name()), nested.clone()));
         }
     }
+    let mut out = vec![("vpcctl.1".to_string(), man_page()?)];
     for (name, cmd) in pages {
-        let mut out = Vec::new();
+        let mut roff = Vec::new();
         let cmd = cmd.name(name.clone()).bin_name(name.replacen('-', " ", 1));
-        clap_mangen::Man::new(cmd).title(name.to_uppercase()).render(&mut out)?;
-        let mut page = String::from_utf8_lossy(&out).into_owned();
+        clap_mangen::Man::new(cmd).title(name.to_uppercase()).render(&mut roff)?;
+        let mut page = String::from_utf8_lossy(&roff).into_owned();
         page.push_str(MAN_TAIL);
         page.push_str(".SH \"SEE ALSO\"\nvpcctl(1)\n");
-        std::fs::write(dir.join(format!("{name}.1")), page)?;
-        written += 1;
+        out.push((format!("{name}.1"), page));
     }
-    Ok(written)
+    Ok(out)
 }
 
 /// Text safe inside roff: backslashes and hyphens escaped, no line starting

@@ -14,7 +14,7 @@ mod help;
 pub mod req;
 
 pub use complete::write_completions;
-pub use help::{command, man_page, write_man_pages};
+pub use help::{command, man_page, man_pages};
 
 const ABOUT: &str = "Build AWS-style VPCs on one Linux host from namespaces, bridges, veth pairs and iptables";
 
