@@ -783,7 +783,7 @@ mod agreement_with_the_planners {
                         vec![pick(d, &st.vpcs[a]), pick(d, &st.vpcs[b])]
                     }
                 };
-                st.peerings.push(Peering { a: st.vpcs[a].name.clone(), b: st.vpcs[b].name.clone(), allow_cidrs });
+                st.peerings.push(Peering { a: st.vpcs[a].name.clone(), b: st.vpcs[b].name.clone(), allow_cidrs, name: None, no_routes: false });
             }
         }
         for vi in 0..st.vpcs.len() {

@@ -122,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::DisassociateEip(a) => expose::disassociate(&ctx, a)?,
         Command::ApplyNacl(a) => nacl::apply(&ctx, a)?,
         Command::RemoveNacl(a) => nacl::remove(&ctx, a.resolve()?)?,
+        Command::Routing(c) => routing::run(&ctx, c)?,
         Command::FlowLogs(c) => return flow_logs::run(&ctx, c),
         Command::ApplyPolicy(a) => policy::apply(&ctx, a.resolve()?)?,
         Command::DeployApp(a) => app::deploy(&ctx, a.resolve()?)?,

@@ -9,6 +9,8 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ("VPCs", &["create-vpc", "list", "inspect", "delete", "teardown-all"]),
     ("Subnets", &["add-subnet", "delete-subnet", "exec", "deploy-app", "stop-app"]),
     ("Routing", &["enable-nat", "disable-nat", "peer", "unpeer", "expose", "unexpose", "associate-eip", "disassociate-eip"]),
+    ("Route tables and gateways", super::routing::ROUTE_TABLE_COMMANDS),
+    ("Transit gateways", super::routing::TGW_COMMANDS),
     ("Security", &["apply-policy", "apply-nacl", "remove-nacl"]),
     ("Services", &["flow-logs"]),
     ("Topologies", &["plan", "apply", "export", "schema", "graph"]),

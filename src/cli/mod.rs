@@ -12,6 +12,7 @@ use crate::model::{Name, Proto, SubnetKind, cidr};
 mod complete;
 mod help;
 pub mod req;
+pub mod routing;
 
 pub use complete::write_completions;
 pub use help::{command, man_page, man_pages};
@@ -235,6 +236,9 @@ Example:
     /// Remove a subnet's network ACL
     #[command(after_help = "Example:\n  vpcctl remove-nacl --vpc vpc1 --subnet db")]
     RemoveNacl(AtSubnet),
+
+    #[command(flatten)]
+    Routing(routing::RoutingCommand),
 
     /// Flow logs: records of accepted and rejected traffic, in AWS's format
     #[command(subcommand)]
@@ -864,12 +868,19 @@ pub struct Peer {
     /// Only traffic between these CIDRs (each inside one of the two VPCs) passes
     #[arg(long, value_delimiter = ',', value_name = "C1,C2")]
     pub allow_cidrs: Vec<String>,
+    /// The peering's name, for `create-route --peering` (default: A-B)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Add no routes: traffic flows only where both sides' route tables send it (`create-route --peering`)
+    #[arg(long)]
+    pub no_routes: bool,
 }
 
 impl Peer {
     pub fn resolve(self) -> Result<req::Peering, InputError> {
         let allow = self.allow_cidrs.iter().map(|c| cidr::parse("allowed CIDR", c)).collect::<Result<_, _>>()?;
-        Ok(req::Peering { pair: self.pair.resolve()?, allow })
+        let name = self.name.map(|n| Name::parse("peering name", &n)).transpose()?;
+        Ok(req::Peering { pair: self.pair.resolve()?, allow, name, no_routes: self.no_routes })
     }
 }
 

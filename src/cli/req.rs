@@ -49,6 +49,8 @@ pub struct Pair {
 pub struct Peering {
     pub pair: Pair,
     pub allow: Vec<Ipv4Net>,
+    pub name: Option<Name>,
+    pub no_routes: bool,
 }
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ pub mod nat;
 pub mod peering;
 pub mod policy;
 pub mod repair;
+pub mod routing;
 pub mod show;
 pub mod subnet;
 pub mod topology;

@@ -9,13 +9,14 @@ use crate::model::validate::{self, Create};
 use crate::model::{self, Name};
 
 pub fn peer(ctx: &Ctx, req: Peering) -> Result<()> {
-    let Peering { pair: Pair { a, b }, allow } = req;
+    let Peering { pair: Pair { a, b }, allow, name, no_routes } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let exists = validate::peer(&before, &a, &b, &allow)? == Create::Exists;
+    let wanted = model::Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone(), name, no_routes };
+    let exists = validate::peer(&before, &wanted)? == Create::Exists;
     let mut after = before.clone();
     if !exists {
-        after.peerings.push(model::Peering { a: a.clone(), b: b.clone(), allow_cidrs: allow.clone() });
+        after.peerings.push(wanted);
     }
     let after = commit(ctx, &store, &before, after)?;
     let scope = if allow.is_empty() {

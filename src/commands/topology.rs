@@ -122,6 +122,9 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     expose: vec![],
                     eips: vec![],
                     flow_logs: spec.flow_logs,
+                    internet_gateway: None,
+                    nat_gateways: vec![],
+                    route_tables: vec![],
                 }
             }
         };
@@ -206,7 +209,13 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     for p in in_recorded_order(&topo.peerings, |p| current.peerings.iter().position(|c| c.joins(p.a.as_str(), p.b.as_str()))) {
         let same = |c: &&Peering| c.joins(p.a.as_str(), p.b.as_str()) && sorted(&c.allow_cidrs) == sorted(&p.allow_cidrs);
         let rec = current.peerings.iter().find(same).cloned();
-        next.peerings.push(rec.unwrap_or(Peering { a: p.a.clone(), b: p.b.clone(), allow_cidrs: p.allow_cidrs.clone() }));
+        next.peerings.push(rec.unwrap_or(Peering {
+            a: p.a.clone(),
+            b: p.b.clone(),
+            allow_cidrs: p.allow_cidrs.clone(),
+            name: None,
+            no_routes: false,
+        }));
     }
     Ok(next)
 }

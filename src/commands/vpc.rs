@@ -72,6 +72,9 @@ pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns:
         expose: vec![],
         eips: vec![],
         flow_logs: false,
+        internet_gateway: None,
+        nat_gateways: vec![],
+        route_tables: vec![],
     })
 }
 

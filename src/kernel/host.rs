@@ -44,6 +44,25 @@ pub fn write_sysctl(key: &str, value: &str) -> std::io::Result<()> {
     std::fs::write(sysctl_path(key), format!("{value}\n"))
 }
 
+/// A sysctl inside namespace `netns` (or ours): /proc/sys/net follows the
+/// namespace of the thread that opens it, so a thread joins it first.
+pub fn write_sysctl_in(netns: Option<&str>, key: &str, value: &str) -> std::io::Result<()> {
+    let Some(ns) = netns else { return write_sysctl(key, value) };
+    let file = std::fs::File::open(std::path::Path::new("/run/netns").join(ns))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on a namespace fd we hold; affects this thread only.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            write_sysctl(key, value)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("sysctl thread panicked")))
+    })
+}
+
 fn sysctl_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }

@@ -57,7 +57,9 @@ impl Runner {
         }
         let Some((prog, args)) = step.command() else {
             return match step {
-                Step::Sysctl { key, value } => host::write_sysctl(key, value).map_err(|err| RunError::Sysctl { key: key.clone(), err }),
+                Step::Sysctl { netns, key, value } => {
+                    host::write_sysctl_in(netns.as_deref(), key, value).map_err(|err| RunError::Sysctl { key: key.clone(), err })
+                }
                 Step::File { path, content, readers } => {
                     write_file(path, content.as_deref(), *readers).map_err(|err| RunError::File { path: path.clone(), err })
                 }

@@ -8,6 +8,7 @@ pub mod kernel_names;
 pub mod nacl;
 pub mod name;
 pub mod policy;
+pub mod routing;
 pub mod schema;
 pub mod services;
 pub mod state;
@@ -150,6 +151,13 @@ pub struct Vpc {
     pub eips: Vec<services::Eip>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flow_logs: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_gateway: Option<routing::InternetGateway>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<routing::NatGateway>,
+    /// Route tables, `main` among them once it has a route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_tables: Vec<routing::RouteTable>,
 }
 
 impl Vpc {
@@ -203,6 +211,13 @@ pub struct Peering {
     /// Empty: the whole of both VPCs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_cidrs: Vec<Ipv4Net>,
+    /// `None`: the default, `A-B`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// Made with `--no-routes`: traffic flows only where both sides'
+    /// route tables send it here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_routes: bool,
 }
 
 impl Peering {
@@ -212,6 +227,11 @@ impl Peering {
 
     pub fn other(&self, vpc: &str) -> &Name {
         if self.a.as_str() == vpc { &self.b } else { &self.a }
+    }
+
+    /// Its name: given, or `A-B`.
+    pub fn name(&self) -> Name {
+        self.name.clone().unwrap_or_else(|| Name::parse("peering", &format!("{}-{}", self.a, self.b)).unwrap_or_else(|_| self.a.clone()))
     }
 
     pub fn joins(&self, x: &str, y: &str) -> bool {
@@ -258,6 +278,9 @@ pub mod testing {
             expose: vec![],
             eips: vec![],
             flow_logs: false,
+            internet_gateway: None,
+            nat_gateways: vec![],
+            route_tables: vec![],
         }
     }
 }

@@ -19,11 +19,13 @@ pub struct State {
     pub vpcs: Vec<Vpc>,
     #[serde(default)]
     pub peerings: Vec<Peering>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transit_gateways: Vec<super::routing::TransitGateway>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { schema_version: SCHEMA_VERSION, host: HostRecord::default(), vpcs: vec![], peerings: vec![] }
+        State { schema_version: SCHEMA_VERSION, host: HostRecord::default(), vpcs: vec![], peerings: vec![], transit_gateways: vec![] }
     }
 }
 
@@ -173,6 +175,26 @@ impl State {
                     }
                 }
             }
+            if let Some(g) = &v.internet_gateway
+                && !is_ifname(&g.interface)
+            {
+                return bad(format!("{at}.internet_gateway.interface"), &g.interface, "not an interface name");
+            }
+            for (j, g) in v.nat_gateways.iter().enumerate() {
+                let at = format!("{at}.nat_gateways[{j}]");
+                if !is_ours("g-", &g.veth, IFNAME_MAX) {
+                    return bad(format!("{at}.veth"), &g.veth, "not a veth name vpcctl makes");
+                }
+                if !is_ours("ngw-", &g.namespace, 4 + 64) {
+                    return bad(format!("{at}.namespace"), &g.namespace, "not a namespace name vpcctl makes");
+                }
+                if !v.subnet(g.subnet.as_str()).is_some_and(|s| s.cidr.contains(&g.ip)) {
+                    return bad(format!("{at}.ip"), &g.ip, "not an address of its subnet");
+                }
+            }
+            if let Some((j, t)) = v.route_tables.iter().enumerate().find(|(_, t)| !super::routing::is_table_id(t.table)) {
+                return bad(format!("{at}.route_tables[{j}].table"), &t.table, "not a kernel table vpcctl picks");
+            }
         }
         Ok(())
     }
@@ -186,6 +208,10 @@ impl State {
             for s in &v.subnets {
                 names.insert(s.veth.clone());
                 names.insert(s.namespace.clone());
+            }
+            for g in &v.nat_gateways {
+                names.insert(g.veth.clone());
+                names.insert(g.namespace.clone());
             }
         }
         names

@@ -313,14 +313,27 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
             root.extend(subnet::root_lines(v, s));
         }
     }
+    let kept = |v: &Vpc| before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
+    for v in &after.vpcs {
+        root.extend(super::routes::create_lines(kept(v), v));
+    }
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
     plan.push(Step::ip(None, root));
-    let fdb = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();
+    let mut fdb: Vec<String> = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();
+    let mut gateways = vec![];
+    for v in &after.vpcs {
+        let (lines, steps) = super::routes::ngw_steps(kept(v), v);
+        fdb.extend(lines);
+        gateways.extend(steps);
+    }
     plan.push(Step::Bridge(super::IpBatch { netns: None, lines: fdb, tolerant: false }));
     for (_, s, fate) in &fates {
         if matches!(fate, Fate::New) {
             plan.push(Step::ip(Some(&s.namespace), subnet::netns_lines(s)));
         }
+    }
+    for step in gateways {
+        plan.push(step);
     }
     for (v, s, fate) in &fates {
         match (fate, &s.policy) {
@@ -337,7 +350,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     plan.extend(super::dns::sync(before, after, facts.force_all));
     let first = before.vpcs.is_empty() || facts.force_all;
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
-        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
+        plan.push(Step::Sysctl { netns: None, key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
     // Put back what the host had, unless someone else changed it since
     // (then their value stands) or another state dir still routes.
@@ -347,13 +360,17 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
         && facts.ip_forward.trim() == "1"
         && let Some(v) = before.host.ip_forward_before.as_deref().filter(|v| v.trim() != "1")
     {
-        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
+        plan.push(Step::Sysctl { netns: None, key: vpc::IP_FORWARD.into(), value: v.trim().to_string() });
     }
     plan
 }
 
 fn teardown_lines(before: &State, after: &State) -> Vec<String> {
     let mut lines = super::expose::address_lines(before, after, false).1;
+    for b in &before.vpcs {
+        let kept = after.vpc(b.name.as_str()).filter(|a| !vpc_replaced(b, a));
+        lines.extend(super::routes::teardown_lines(b, kept));
+    }
     for v in vpcs_going(before, after) {
         lines.extend(vpc::teardown_lines(v));
     }
@@ -387,6 +404,15 @@ pub fn in_progress(before: &State, after: &State) -> State {
             }
         }
     }
+    for v in &mut mid.vpcs {
+        let old = before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
+        let new: Vec<bool> = v.nat_gateways.iter().map(|g| super::routes::ngw_new(old, v, g)).collect();
+        for (g, n) in v.nat_gateways.iter_mut().zip(new) {
+            if n {
+                g.status = Status::Pending;
+            }
+        }
+    }
     for b in vpcs_going(before, after) {
         if mid.vpc(b.name.as_str()).is_none() {
             let mut gone = b.clone();
@@ -411,6 +437,9 @@ pub fn done(mut after: State) -> State {
         v.status = Status::Ready;
         for s in &mut v.subnets {
             s.status = Status::Ready;
+        }
+        for g in &mut v.nat_gateways {
+            g.status = Status::Ready;
         }
     }
     after
@@ -722,7 +751,7 @@ mod tests {
     fn peering_and_nat_edits_touch_only_the_firewall() {
         let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")]), vpc("b", "10.2.0.0/16", &[])]);
         let mut after = before.clone();
-        after.peerings.push(Peering { a: Name::parse("n", "a").unwrap(), b: Name::parse("n", "b").unwrap(), allow_cidrs: vec![] });
+        after.peerings.push(Peering { a: Name::parse("n", "a").unwrap(), b: Name::parse("n", "b").unwrap(), allow_cidrs: vec![], name: None, no_routes: false });
         after.vpcs[0].nat = Some(Nat { interface: "uplink0".into(), subnets: None });
         let p = plan(&before, &after, &facts(&before));
         assert_eq!(p.steps.len(), 1, "{}", p.to_script());

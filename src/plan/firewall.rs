@@ -31,7 +31,7 @@
 //! coexist, each jumping to its own chains from the built-in ones.
 
 use super::{Plan, Restore, Step, TableEdit};
-use super::{expose, flow, nacl, nat, peering};
+use super::{expose, flow, nacl, nat, peering, routes};
 use crate::model::State;
 use crate::model::Vpc;
 use crate::plan::iptables::{Table, append, comment, declare, finish};
@@ -181,7 +181,7 @@ impl BasePresence {
 
 /// A VPC has a nat chain while it masquerades or has an elastic IP.
 pub fn has_nat_chain(v: &Vpc) -> bool {
-    v.nat.is_some() || !v.eips.is_empty()
+    v.nat.is_some() || !v.eips.is_empty() || v.internet_gateway.is_some()
 }
 
 pub fn uses_nat(state: &State) -> bool {
@@ -189,9 +189,10 @@ pub fn uses_nat(state: &State) -> bool {
 }
 
 /// The content of a VPC's nat chain: each EIP's SNAT, then MASQUERADE.
-pub fn vpc_nat_rules(v: &Vpc) -> Vec<String> {
+pub fn vpc_nat_rules(state: &State, v: &Vpc) -> Vec<String> {
     let mut rules = expose::snat_rules(v);
     rules.extend(nat::masquerade_rules(v));
+    rules.extend(routes::igw_nat_rules(state, v));
     rules
 }
 
@@ -218,7 +219,9 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (vpc.chain.as_str(), vpc.bridge.as_str(), vpc.name.as_str());
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
     rules.extend(peering::forward_rules(state, vpc));
+    rules.extend(routes::tgw_forward_rules(state, vpc));
     rules.extend(nat::forward_rules(vpc));
+    rules.extend(routes::igw_forward_rules(state, vpc));
     rules.extend(expose::forward_rules(vpc));
     rules.push(append(ch, "", &comment(n, "default-deny"), "DROP"));
     flow::with_logs(state, rules, true)
@@ -377,9 +380,9 @@ fn nat_lines(before: &State, after: &State, force: &[&str], base_present: bool) 
     for v in after.vpcs.iter().filter(|v| has_nat_chain(v)) {
         let old = before.vpc(v.name.as_str());
         let was_on = old.is_some_and(has_nat_chain);
-        if !was_on || old.is_some_and(|o| vpc_nat_rules(o) != vpc_nat_rules(v)) || force.contains(&v.name.as_str()) {
+        if !was_on || old.is_some_and(|o| vpc_nat_rules(before, o) != vpc_nat_rules(after, v)) || force.contains(&v.name.as_str()) {
             lines.push(declare(&v.nat_chain()));
-            lines.extend(vpc_nat_rules(v));
+            lines.extend(vpc_nat_rules(after, v));
         }
         dispatch_changed |= !was_on || old.is_some_and(|o| o.cidr != v.cidr) || force.contains(&v.name.as_str());
     }
@@ -581,6 +584,8 @@ mod tests {
             a: Name::parse("n", "a").unwrap(),
             b: Name::parse("n", "b").unwrap(),
             allow_cidrs: vec!["10.1.1.0/24".parse().unwrap(), "10.2.1.0/24".parse().unwrap()],
+            name: None,
+            no_routes: false,
         });
         let ra = vpc_rules(&st, &st.vpcs[0]);
         let rb = vpc_rules(&st, &st.vpcs[1]);

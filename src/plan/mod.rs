@@ -17,6 +17,7 @@ pub mod nat;
 pub mod peering;
 pub mod policy;
 pub mod repair;
+pub mod routes;
 pub mod spoof;
 pub mod subnet;
 pub mod vpc;
@@ -33,8 +34,9 @@ pub enum Step {
     Iptables(Restore),
     /// One `ebtables-restore --noflush` process (the bridge family).
     Ebtables(Restore),
-    /// A write under /proc/sys (no process needed).
-    Sysctl { key: String, value: String },
+    /// A write under /proc/sys (no process needed), in the root namespace
+    /// or inside `netns`.
+    Sysctl { netns: Option<String>, key: String, value: String },
     /// A file of ours written whole (atomically), or removed with its
     /// directory once empty (`None`). No process needed.
     File { path: std::path::PathBuf, content: Option<String>, readers: Readers },
@@ -166,8 +168,11 @@ impl Step {
 
     pub fn to_script(&self) -> String {
         match self {
-            Step::Sysctl { key, value } => {
+            Step::Sysctl { netns: None, key, value } => {
                 format!("echo {value} > /proc/sys/{}\n", key.replace('.', "/"))
+            }
+            Step::Sysctl { netns: Some(ns), key, value } => {
+                format!("ip netns exec {ns} sh -c 'echo {value} > /proc/sys/{}'\n", key.replace('.', "/"))
             }
             Step::File { path, content: Some(text), readers } => {
                 let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
@@ -210,7 +215,7 @@ mod tests {
         p.push(Step::ip(None, vec!["link add br-a type bridge".into()]));
         p.push(Step::ip(Some("ns-a-b"), vec![]));
         p.push(Step::Iptables(Restore { netns: None, tables: vec![TableEdit { table: "filter", lines: vec![":X - [0:0]".into()] }] }));
-        p.push(Step::Sysctl { key: "net.ipv4.ip_forward".into(), value: "1".into() });
+        p.push(Step::Sysctl { netns: None, key: "net.ipv4.ip_forward".into(), value: "1".into() });
         assert_eq!(
             p.to_script(),
             "ip -batch - <<'EOF'\nlink add br-a type bridge\nEOF\n\

@@ -162,7 +162,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     plan.extend(b.policies);
     plan.extend(b.files);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
-        plan.push(Step::Sysctl { key: vpc::IP_FORWARD.into(), value: "1".into() });
+        plan.push(Step::Sysctl { netns: None, key: vpc::IP_FORWARD.into(), value: "1".into() });
     }
     Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
 }
@@ -377,7 +377,7 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
     check(b, "filter", &firewall::input_chain(state), firewall::input_rules(state).split_off(1), None);
     if firewall::uses_nat(state) {
         for v in state.vpcs.iter().filter(|v| firewall::has_nat_chain(v)) {
-            check(b, "nat", &v.nat_chain(), firewall::vpc_nat_rules(v), Some(v));
+            check(b, "nat", &v.nat_chain(), firewall::vpc_nat_rules(state, v), Some(v));
         }
         check(b, "nat", &firewall::postrouting_chain(state), firewall::nat_dispatch(state).split_off(1), None);
     }
@@ -490,7 +490,7 @@ mod tests {
             dump.push_str(&format!(":{c} - [0:0]\n"));
         }
         let mut rules = vec![BaseJump::nat(st).saved()];
-        rules.extend(firewall::vpc_nat_rules(v));
+        rules.extend(firewall::vpc_nat_rules(st, v));
         rules.extend(firewall::nat_dispatch(st).split_off(1));
         dump.push_str(&(rules.join("\n") + "\nCOMMIT\n"));
         o.tables = parse_save(&dump);

@@ -47,6 +47,7 @@ pub fn vpc_rules(vpc: &Vpc) -> Vec<String> {
         out.push(format!("-A {ch} -p ARP -s {mac} -i {port} --arp-ip-src {} --arp-mac-src {mac} -j RETURN", s.ip));
         out.push(format!("-A {ch} -i {port} -j DROP"));
     }
+    out.extend(super::routes::ngw_spoof_rules(&ch, vpc));
     out
 }
 

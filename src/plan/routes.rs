@@ -1,0 +1,462 @@
+//! Where route tables, internet and NAT gateways and transit gateways turn
+//! into kernel objects and rules. Every decision comes from
+//! `model::routing::lookup`, the one description of routes.
+//!
+//! Kernel (one `ip -batch`):
+//!   a route table that sends anything to a NAT gateway or a blackhole gets
+//!   a kernel table of its own: `throw <vpc cidr>` (local wins), then each
+//!   route: `via <nat gw>`, `blackhole`, or `throw` (igw, peering, TGW:
+//!   the main table already routes to the uplink and between bridges).
+//!   Each subnet using it: `ip rule from <subnet> iif <bridge> lookup T`.
+//!   Other tables need nothing in the kernel: the main table does it.
+//! A NAT gateway is a namespace on the VPC bridge (like a subnet's), whose
+//! own iptables masquerade what the VPC routes to it.
+//!
+//! Firewall (the VPC chain stays the enforcement, and follows the routes):
+//!   igw:     -i br -o uplink -s <subnet> -d <route> ACCEPT, replies back,
+//!            and MASQUERADE (or the NAT gateway's EIP) in the nat chain;
+//!   peering, transit gateway: per subnet pair, both ways, only where both
+//!            sides' tables (and the TGW tables) route the pair.
+
+use std::collections::BTreeSet;
+
+use ipnet::Ipv4Net;
+
+use super::iproute;
+use super::iptables::{append, comment};
+use super::{Restore, Step, TableEdit};
+use crate::model::kernel_names::subnet_mac;
+use crate::model::routing::{self, Decision, NatGateway, Origin, RouteTable, Target, TgwHop};
+use crate::model::{Peering, State, Subnet, Vpc};
+
+/// Priority of our `ip rule`s: after `local` (0), before `main` (32766).
+pub const RULE_PREF: u32 = 21000;
+
+/// Whether a route table needs a kernel table: only a NAT gateway's next
+/// hop and a blackhole differ from what the main table does.
+pub fn needs_kernel_table(t: &RouteTable) -> bool {
+    t.routes.iter().any(|r| matches!(r.target, Target::NatGateway(_) | Target::Blackhole))
+}
+
+/// The routes of table `t`'s kernel table, as `ip route` specs.
+pub fn table_specs(vpc: &Vpc, t: &RouteTable) -> Vec<String> {
+    if !needs_kernel_table(t) {
+        return vec![];
+    }
+    let id = t.table;
+    let mut out = vec![format!("throw {} table {id}", vpc.cidr)];
+    for r in &t.routes {
+        let d = r.destination;
+        out.push(match &r.target {
+            Target::NatGateway(n) => match vpc.nat_gateway(n.as_str()) {
+                Some(g) => format!("{d} via {} dev {} table {id}", g.ip, vpc.bridge),
+                None => format!("unreachable {d} table {id}"),
+            },
+            Target::Blackhole => format!("blackhole {d} table {id}"),
+            _ => format!("throw {d} table {id}"),
+        });
+    }
+    out
+}
+
+/// `ip rule` specs: each subnet whose table has a kernel table looks there.
+pub fn rule_specs(vpc: &Vpc) -> Vec<String> {
+    vpc.subnets
+        .iter()
+        .filter_map(|s| {
+            let t = vpc.route_table(vpc.table_name_of(s.name.as_str())).filter(|t| needs_kernel_table(t))?;
+            Some(format!("from {} iif {} lookup {} pref {RULE_PREF}", s.cidr, vpc.bridge, t.table))
+        })
+        .collect()
+}
+
+fn all_table_specs(vpc: &Vpc) -> Vec<String> {
+    vpc.route_tables.iter().flat_map(|t| table_specs(vpc, t)).collect()
+}
+
+/// Whether NAT gateway `g` of `after` must be made anew.
+pub fn ngw_new(before: Option<&Vpc>, after: &Vpc, g: &NatGateway) -> bool {
+    let Some(b) = before else { return true };
+    let subnet_kept = |v: &Vpc| v.subnet(g.subnet.as_str()).cloned();
+    match b.nat_gateway(g.name.as_str()) {
+        Some(old) => {
+            old != g
+                || old.status != crate::model::Status::Ready
+                || match (subnet_kept(b), subnet_kept(after)) {
+                    (Some(x), Some(y)) => super::diff::subnet_replaced(&x, &y),
+                    _ => true,
+                }
+        }
+        None => true,
+    }
+}
+
+/// The uplink a NAT gateway's EIP lives on: its VPC's internet gateway's.
+fn eip_uplink(vpc: &Vpc) -> Option<&str> {
+    vpc.internet_gateway.as_ref().map(|i| i.interface.as_str())
+}
+
+/// Lines for the tolerant teardown batch: what `after` no longer has, for
+/// a VPC that stays (`before` kept), or all of it (`after` is `None`: the
+/// VPC goes or is replaced).
+pub fn teardown_lines(before: &Vpc, after: Option<&Vpc>) -> Vec<String> {
+    let (new_rules, new_routes) = after.map(|a| (rule_specs(a), all_table_specs(a))).unwrap_or_default();
+    let mut lines: Vec<String> = rule_specs(before).into_iter().filter(|r| !new_rules.contains(r)).map(|r| format!("rule del {r}")).collect();
+    lines.extend(all_table_specs(before).into_iter().filter(|r| !new_routes.contains(r)).map(|r| format!("route del {r}")));
+    for g in &before.nat_gateways {
+        let stays = after.is_some_and(|a| a.nat_gateway(g.name.as_str()).is_some_and(|n| !ngw_new(Some(before), a, n)));
+        if !stays {
+            lines.extend(ngw_teardown_lines(before, g));
+        }
+    }
+    lines
+}
+
+fn ngw_teardown_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
+    let mut lines = vec![iproute::link_del(&g.veth), iproute::netns_del(&g.namespace)];
+    if let (Some(e), Some(up)) = (g.eip, eip_uplink(vpc)) {
+        lines.push(iproute::addr_del(e, &routing::host(e), up));
+    }
+    lines
+}
+
+/// Lines for the root batch that creates: new NAT gateways' links, then
+/// the routes and rules `before` (kept, or `None`) lacks.
+pub fn create_lines(before: Option<&Vpc>, after: &Vpc) -> Vec<String> {
+    let mut lines = vec![];
+    for g in after.nat_gateways.iter().filter(|g| ngw_new(before, after, g)) {
+        lines.extend(ngw_root_lines(after, g));
+    }
+    let (old_rules, old_routes) = before.map(|b| (rule_specs(b), all_table_specs(b))).unwrap_or_default();
+    lines.extend(all_table_specs(after).into_iter().filter(|r| !old_routes.contains(r)).map(|r| format!("route replace {r}")));
+    lines.extend(rule_specs(after).into_iter().filter(|r| !old_rules.contains(r)).map(|r| format!("rule add {r}")));
+    lines
+}
+
+fn ngw_root_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
+    let mut lines = vec![
+        iproute::netns_add(&g.namespace),
+        iproute::veth_into_netns(&g.veth, vpc.link_group, &g.namespace, super::subnet::INNER_IF, &subnet_mac(g.ip)),
+        iproute::no_ipv6(&g.veth),
+        iproute::attach_up(&g.veth, &vpc.bridge),
+        iproute::bridge_port(&g.veth),
+    ];
+    if let (Some(e), Some(up)) = (g.eip, eip_uplink(vpc)) {
+        lines.push(iproute::addr_add(e, &routing::host(e), up));
+    }
+    lines
+}
+
+/// Everything a new NAT gateway needs besides its root lines: its FDB
+/// entry, its namespace's addresses and route, forwarding on, and its
+/// translation.
+pub fn ngw_steps(before: Option<&Vpc>, after: &Vpc) -> (Vec<String>, Vec<Step>) {
+    let mut fdb = vec![];
+    let mut steps = vec![];
+    for g in after.nat_gateways.iter().filter(|g| ngw_new(before, after, g)) {
+        let Some(s) = after.subnet(g.subnet.as_str()) else { continue };
+        fdb.push(iproute::fdb_static(&subnet_mac(g.ip), &g.veth));
+        let inner = super::subnet::INNER_IF;
+        steps.push(Step::ip(
+            Some(&g.namespace),
+            vec![
+                iproute::link_up("lo"),
+                iproute::addr_add(g.ip, &s.cidr, inner),
+                iproute::no_ipv6(inner),
+                iproute::link_up(inner),
+                iproute::default_route(s.gateway),
+            ],
+        ));
+        steps.push(Step::Sysctl { netns: Some(g.namespace.clone()), key: super::vpc::IP_FORWARD.into(), value: "1".into() });
+        steps.push(ngw_restore(after, g));
+    }
+    (fdb, steps)
+}
+
+/// Chains of ours inside a NAT gateway's namespace.
+pub const NGW_FILTER_CHAIN: &str = "VPCCTL-NATGW";
+pub const NGW_NAT_CHAIN: &str = "VPCCTL-NATGW-SNAT";
+
+/// The NAT gateway's own rules, as `iptables-save` lists them (doctor
+/// compares them): translate what the VPC sends out, let replies back,
+/// and nothing new in.
+pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> (Vec<String>, Vec<String>) {
+    let (n, c) = (vpc.name.as_str(), format!("natgw={}", g.name));
+    let cm = comment(n, &c);
+    let f = NGW_FILTER_CHAIN;
+    let filter = vec![
+        // Its own address is never forwarded: a route table that sends the
+        // gateway's own subnet back to it would loop.
+        append(f, &format!("-s {}/32", g.ip), &cm, "DROP"),
+        append(f, "-m conntrack --ctstate RELATED,ESTABLISHED", &cm, "ACCEPT"),
+        append(f, &format!("-s {} ! -d {} -i eth0 -o eth0", vpc.cidr, vpc.cidr), &cm, "ACCEPT"),
+        append(f, "", &cm, "DROP"),
+    ];
+    let nat = vec![append(NGW_NAT_CHAIN, &format!("-s {} ! -d {} -o eth0", vpc.cidr, vpc.cidr), &cm, "MASQUERADE")];
+    (filter, nat)
+}
+
+/// Jumps into the NAT gateway's chains, and its INPUT: replies and ping.
+fn ngw_restore(vpc: &Vpc, g: &NatGateway) -> Step {
+    let (filter, nat) = ngw_rules(vpc, g);
+    let mut f = vec![
+        ":INPUT DROP [0:0]".to_string(),
+        ":FORWARD DROP [0:0]".to_string(),
+        super::iptables::declare(NGW_FILTER_CHAIN),
+        "-A INPUT -i lo -j ACCEPT".to_string(),
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".to_string(),
+        format!("-A INPUT -s {} -p icmp -j ACCEPT", vpc.cidr),
+        format!("-A FORWARD -j {NGW_FILTER_CHAIN}"),
+    ];
+    f.extend(filter);
+    let mut t = vec![super::iptables::declare(NGW_NAT_CHAIN), format!("-A POSTROUTING -j {NGW_NAT_CHAIN}")];
+    t.extend(nat);
+    Step::Iptables(Restore {
+        netns: Some(g.namespace.clone()),
+        tables: vec![TableEdit { table: "filter", lines: f }, TableEdit { table: "nat", lines: t }],
+    })
+}
+
+/// The prefixes subnet `s` sends to the internet gateway.
+fn igw_routes(state: &State, vpc: &Vpc, s: &Subnet) -> Vec<Ipv4Net> {
+    routing::routes_of(state, vpc, s)
+        .into_iter()
+        .filter(|r| r.target == Target::InternetGateway && r.origin == Origin::Table)
+        .map(|r| r.destination)
+        .collect()
+}
+
+/// Filter rules of the VPC chain for its internet gateway.
+pub fn igw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
+    let Some(igw) = &vpc.internet_gateway else { return vec![] };
+    let (ch, br, up, n) = (&vpc.chain, &vpc.bridge, &igw.interface, vpc.name.as_str());
+    let c = comment(n, "igw never link-local");
+    let mut rules = vec![append(ch, &format!("-i {br} -o {up} -d 169.254.0.0/16"), &c, "DROP")];
+    for s in &vpc.subnets {
+        let routes = igw_routes(state, vpc, s);
+        if routes.is_empty() {
+            continue;
+        }
+        let c = comment(n, &format!("igw subnet={}", s.name));
+        for d in &routes {
+            rules.push(append(ch, &format!("-i {br} -o {up} -s {} -d {d}", s.cidr), &c, "ACCEPT"));
+        }
+        let reply = format!("-i {up} -o {br} -d {} -m conntrack --ctstate RELATED,ESTABLISHED", s.cidr);
+        rules.push(append(ch, &reply, &c, "ACCEPT"));
+    }
+    rules
+}
+
+/// The nat chain's part for the internet gateway: each NAT gateway's EIP,
+/// then MASQUERADE for every subnet with a route to it.
+pub fn igw_nat_rules(state: &State, vpc: &Vpc) -> Vec<String> {
+    let Some(igw) = &vpc.internet_gateway else { return vec![] };
+    let (chain, up, n) = (vpc.nat_chain(), &igw.interface, vpc.name.as_str());
+    let mut rules = vec![];
+    for g in &vpc.nat_gateways {
+        if let Some(e) = g.eip {
+            let c = comment(n, &format!("natgw={} eip", g.name));
+            rules.push(append(&chain, &format!("-s {}/32 -o {up}", g.ip), &c, &format!("SNAT --to-source {e}")));
+        }
+    }
+    for s in vpc.subnets.iter().filter(|s| !igw_routes(state, vpc, s).is_empty()) {
+        let c = comment(n, &format!("igw subnet={}", s.name));
+        rules.push(append(&chain, &format!("-s {} -o {up}", s.cidr), &c, "MASQUERADE"));
+    }
+    rules
+}
+
+/// Whether a peering is planned as before route tables: routes on, and
+/// neither VPC with a table of its own (every subnet uses main, which
+/// routes the whole peer).
+pub fn peering_is_plain(state: &State, p: &Peering) -> bool {
+    !p.no_routes && [&p.a, &p.b].iter().all(|n| state.vpc(n.as_str()).is_none_or(|v| v.route_tables.is_empty()))
+}
+
+/// Does `s` (in `vpc`) route the whole of `dst` to `target`?
+fn routes_to(state: &State, vpc: &Vpc, s: &Subnet, dst: Ipv4Net, target: &Target) -> bool {
+    matches!(routing::lookup(state, vpc, s, dst), Decision::Route(r) if &r.target == target)
+}
+
+/// The subnet pairs (mine, theirs) a peering carries: both sides route
+/// each other there, within the peering's allowed CIDRs.
+pub fn peering_pairs(state: &State, p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(Ipv4Net, Ipv4Net)> {
+    let t = Target::Peering(p.name());
+    let allowed = super::peering::pairs(p, vpc, peer);
+    let mut out = vec![];
+    for s in &vpc.subnets {
+        for d in &peer.subnets {
+            if !(routes_to(state, vpc, s, d.cidr, &t) && routes_to(state, peer, d, s.cidr, &t)) {
+                continue;
+            }
+            for (a, b) in &allowed {
+                if let (Some(x), Some(y)) = (narrower(*a, s.cidr), narrower(*b, d.cidr)) {
+                    out.push((x, y));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The smaller of two prefixes where one holds the other.
+fn narrower(a: Ipv4Net, b: Ipv4Net) -> Option<Ipv4Net> {
+    if a.contains(&b) {
+        Some(b)
+    } else if b.contains(&a) {
+        Some(a)
+    } else {
+        None
+    }
+}
+
+/// Whether transit gateway `tgw` carries `s` (in `vpc`) to `d` (in
+/// `peer`): the VPC table sends `d` to it, and the TGW table associated
+/// with `vpc`'s attachment sends it on to `peer`.
+pub fn tgw_carries(state: &State, tgw: &routing::TransitGateway, vpc: &Vpc, s: &Subnet, peer: &Vpc, d: &Subnet) -> bool {
+    let t = Target::TransitGateway(tgw.name.clone());
+    let attached = |v: &Vpc| tgw.attachments.iter().any(|a| *a == v.name);
+    attached(vpc)
+        && attached(peer)
+        && routes_to(state, vpc, s, d.cidr, &t)
+        && tgw.table_of(vpc.name.as_str()).is_some_and(|rt| matches!(routing::tgw_lookup(state, rt, d.cidr), TgwHop::Vpc { vpc: ref to, .. } if *to == peer.name))
+}
+
+/// Filter rules of the VPC chain for transit gateways: each subnet pair
+/// carried both ways (a connection needs its replies), in both VPCs'
+/// chains like a peering's.
+pub fn tgw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
+    let (ch, br, n) = (&vpc.chain, &vpc.bridge, vpc.name.as_str());
+    let mut rules = vec![];
+    for tgw in state.transit_gateways.iter().filter(|t| t.attachments.contains(&vpc.name)) {
+        let c = comment(n, &format!("tgw={}", tgw.name));
+        let mut pairs = BTreeSet::new();
+        for peer in state.vpcs.iter().filter(|p| p.name != vpc.name && tgw.attachments.contains(&p.name)) {
+            for s in &vpc.subnets {
+                for d in &peer.subnets {
+                    if tgw_carries(state, tgw, vpc, s, peer, d) && tgw_carries(state, tgw, peer, d, vpc, s) {
+                        pairs.insert((peer.bridge.clone(), s.cidr, d.cidr));
+                    }
+                }
+            }
+        }
+        for (pb, a, b) in pairs {
+            rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
+            rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));
+        }
+    }
+    rules
+}
+
+/// The bridge-port rules of a NAT gateway: it forwards, so it sends from
+/// addresses outside the VPC (replies), but never from another VPC address.
+pub fn ngw_spoof_rules(chain: &str, vpc: &Vpc) -> Vec<String> {
+    let mut out = vec![];
+    for g in &vpc.nat_gateways {
+        let (port, mac) = (&g.veth, subnet_mac(g.ip));
+        out.push(format!("-A {chain} -p IPv4 -s {mac} -i {port} --ip-src {} -j RETURN", g.ip));
+        out.push(format!("-A {chain} -p IPv4 -i {port} --ip-src {} -j DROP", vpc.cidr));
+        out.push(format!("-A {chain} -p IPv4 -s {mac} -i {port} -j RETURN"));
+        out.push(format!("-A {chain} -p ARP -s {mac} -i {port} --arp-ip-src {} --arp-mac-src {mac} -j RETURN", g.ip));
+        out.push(format!("-A {chain} -i {port} -j DROP"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::routing::{InternetGateway, Route};
+    use crate::model::testing::vpc;
+    use crate::model::{Name, Status, SubnetKind::Private, SubnetKind::Public};
+
+    fn name(s: &str) -> Name {
+        Name::parse("n", s).unwrap()
+    }
+
+    /// a: public `web` (IGW via main), private `db` (its own table, to a NAT gateway in web).
+    fn nat_design() -> Vpc {
+        let mut v = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Public), ("db", "10.1.2.0/24", Private)]);
+        v.internet_gateway = Some(InternetGateway { interface: "up0".into() });
+        v.nat_gateways.push(NatGateway {
+            name: name("ngw"),
+            subnet: name("web"),
+            ip: "10.1.1.4".parse().unwrap(),
+            namespace: "ngw-a-ngw".into(),
+            veth: "g-a-ngw".into(),
+            eip: Some("203.0.113.20".parse().unwrap()),
+            status: Status::Ready,
+        });
+        let any: Ipv4Net = "0.0.0.0/0".parse().unwrap();
+        v.route_tables = vec![
+            RouteTable { name: name("main"), table: 0x5650_0001, routes: vec![Route { destination: any, target: Target::InternetGateway }], subnets: vec![] },
+            RouteTable {
+                name: name("priv"),
+                table: 0x5650_0002,
+                routes: vec![
+                    Route { destination: any, target: Target::NatGateway(name("ngw")) },
+                    Route { destination: "198.51.100.80/32".parse().unwrap(), target: Target::Blackhole },
+                ],
+                subnets: vec![name("db")],
+            },
+        ];
+        v
+    }
+
+    #[test]
+    fn a_nat_gateway_route_gets_a_kernel_table_and_a_rule_for_its_subnets_only() {
+        let v = nat_design();
+        assert_eq!(rule_specs(&v), [format!("from 10.1.2.0/24 iif br-a lookup {} pref {RULE_PREF}", 0x5650_0002)]);
+        let id = 0x5650_0002;
+        assert_eq!(
+            all_table_specs(&v),
+            [
+                format!("throw 10.1.0.0/16 table {id}"),
+                format!("0.0.0.0/0 via 10.1.1.4 dev br-a table {id}"),
+                format!("blackhole 198.51.100.80/32 table {id}")
+            ]
+        );
+        let create = create_lines(None, &v);
+        assert!(create.contains(&"netns add ngw-a-ngw".to_string()), "{create:?}");
+        assert!(create.contains(&"addr add 203.0.113.20/32 dev up0".to_string()), "{create:?}");
+        assert!(create.last().unwrap().starts_with("rule add from 10.1.2.0/24"));
+        // Nothing changed: nothing to do. Teardown of all: rules, routes, the gateway.
+        assert!(create_lines(Some(&v), &v).is_empty() && teardown_lines(&v, Some(&v)).is_empty());
+        let gone = teardown_lines(&v, None);
+        assert!(gone[0].starts_with("rule del from 10.1.2.0/24") && gone.contains(&"netns del ngw-a-ngw".to_string()), "{gone:?}");
+        // Disassociating db: its rule goes, the table stays.
+        let mut after = v.clone();
+        after.route_tables[1].subnets.clear();
+        assert_eq!(teardown_lines(&v, Some(&after)), [format!("rule del from 10.1.2.0/24 iif br-a lookup {id} pref {RULE_PREF}")]);
+        assert!(create_lines(Some(&v), &after).is_empty());
+    }
+
+    #[test]
+    fn only_subnets_routed_to_the_igw_leave_and_are_translated() {
+        let v = nat_design();
+        let st = State { vpcs: vec![v.clone()], ..State::default() };
+        let f = igw_forward_rules(&st, &v);
+        assert!(f.iter().any(|r| r.contains("-i br-a -o up0 -s 10.1.1.0/24 -d 0.0.0.0/0")), "{f:?}");
+        assert!(!f.iter().any(|r| r.contains("-s 10.1.2.0/24")), "db has no igw route: {f:?}");
+        let n = igw_nat_rules(&st, &v);
+        assert!(n[0].contains("-s 10.1.1.4/32 -o up0") && n[0].contains("SNAT --to-source 203.0.113.20"), "{n:?}");
+        assert!(n[1].contains("-s 10.1.1.0/24 -o up0") && n[1].ends_with("MASQUERADE"), "{n:?}");
+        assert_eq!(n.len(), 2);
+    }
+
+    #[test]
+    fn a_peering_without_routes_carries_only_what_both_sides_route() {
+        let a = vpc("a", "10.1.0.0/16", &[("x", "10.1.1.0/24", Private), ("y", "10.1.2.0/24", Private)]);
+        let b = vpc("b", "10.2.0.0/16", &[("z", "10.2.1.0/24", Private)]);
+        let p = Peering { a: name("a"), b: name("b"), allow_cidrs: vec![], name: Some(name("ab")), no_routes: true };
+        let mut st = State { vpcs: vec![a, b], peerings: vec![p.clone()], ..State::default() };
+        assert!(!peering_is_plain(&st, &p));
+        assert!(peering_pairs(&st, &p, &st.vpcs[0], &st.vpcs[1]).is_empty());
+        let to = |dest: &str| Route { destination: dest.parse().unwrap(), target: Target::Peering(name("ab")) };
+        st.vpcs[0].route_tables.push(RouteTable { name: name("main"), table: 1, routes: vec![to("10.2.1.0/24")], subnets: vec![] });
+        assert!(peering_pairs(&st, &p, &st.vpcs[0], &st.vpcs[1]).is_empty(), "one side only");
+        st.vpcs[1].route_tables.push(RouteTable { name: name("main"), table: 2, routes: vec![to("10.1.1.0/24")], subnets: vec![] });
+        let pairs = peering_pairs(&st, &p, &st.vpcs[0], &st.vpcs[1]);
+        assert_eq!(pairs, [("10.1.1.0/24".parse().unwrap(), "10.2.1.0/24".parse().unwrap())]);
+    }
+}
