@@ -238,7 +238,7 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     }
     // Where the destination is.
     let holder = state.vpcs.iter().find(|v| v.cidr.contains(&dst));
-    let Some(dvpc) = holder else { return outside(vpc, from, &src, dst, proto, port, hops) };
+    let Some(dvpc) = holder else { return outside(state, vpc, from, &src, dst, proto, port, hops) };
     if let Some(s) = dvpc.subnets.iter().find(|s| s.gateway == dst) {
         // The host itself: VPCCTL-INPUT lets a VPC ping its own gateways
         // and ask them for names (its resolver), nothing else.
@@ -268,6 +268,10 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         hops.push(hop("VPC router", Outcome::Info, format!("{dst} is {src} itself"), None));
     } else if dvpc.name == vpc.name {
         hops.push(hop("VPC chain", Outcome::Allow, format!("{} intra-vpc", vpc.name), None));
+    } else if let Some(routed) = route_to_vpc(state, vpc, from, dvpc, dsub, dst, &mut hops) {
+        if let Ok(blocked_here) = routed {
+            return blocked_here;
+        }
     } else {
         let peering = state.peerings.iter().find(|p| p.joins(vpc.name.as_str(), dvpc.name.as_str()));
         match peering {
@@ -275,6 +279,15 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
                 let why = format!("{} and {} are not peered (VPC isolation)", vpc.name, dvpc.name);
                 hops.push(hop("VPC chain", Outcome::Block, format!("{} default-deny: {why}", vpc.name), Some("VPC_NOT_PEERED")));
                 return blocked(hops, why, "VPC_NOT_PEERED");
+            }
+            Some(p) if !crate::plan::routes::peering_is_plain(state, p) => {
+                let carried = crate::plan::routes::peering_pairs(state, p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
+                if !carried {
+                    let (why, code) = peering_gap(state, p, vpc, from, dvpc, dsub);
+                    hops.push(hop("VPC router", Outcome::Block, why.clone(), Some(code)));
+                    return blocked(hops, why, code);
+                }
+                hops.push(hop("VPC chain", Outcome::Allow, format!("{} peer={}: both route tables send it to peering {}", vpc.name, dvpc.name, p.name()), None));
             }
             Some(p) => {
                 let allowed = pairs(p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
@@ -349,7 +362,8 @@ fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, deci
 
 /// A destination outside every VPC: only NAT, or the subnet's elastic IP,
 /// lets anything out.
-fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, port: Option<u16>, mut hops: Vec<Hop>) -> Analysis {
+#[allow(clippy::too_many_arguments)]
+fn outside(state: &State, vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, port: Option<u16>, mut hops: Vec<Hop>) -> Analysis {
     let blocked = |mut hops: Vec<Hop>, why: String, code| {
         hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
         Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
@@ -365,6 +379,9 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
             code: "NO_ROUTE_TO_DESTINATION",
             hops,
         };
+    }
+    if let Some(verdict) = routed_out(state, vpc, from, src, dst, proto, port, &mut hops) {
+        return verdict;
     }
     let translated = vpc.nat.is_some() && vpc.translated_subnets().iter().any(|s| s.name == from.name);
     // The way out: the VPC's NAT, or else the subnet's own elastic IP
@@ -412,6 +429,146 @@ fn outside(vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, por
         None,
     ));
     Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
+}
+
+
+/// The route tables' say on a destination outside every VPC, where the
+/// routing model is in use (an internet gateway, a NAT gateway, or a
+/// table with routes); `None` leaves it to enable-nat and elastic IPs.
+#[allow(clippy::too_many_arguments)]
+fn routed_out(
+    state: &State,
+    vpc: &Vpc,
+    from: &Subnet,
+    src: &str,
+    dst: Ipv4Addr,
+    proto: Proto,
+    port: Option<u16>,
+    hops: &mut Vec<Hop>,
+) -> Option<Analysis> {
+    use crate::model::routing::{Decision, Origin, Target, host, lookup};
+    let uses_model = vpc.internet_gateway.is_some() || !vpc.nat_gateways.is_empty() || !vpc.route_tables.is_empty();
+    let decision = lookup(state, vpc, from, host(dst));
+    let stop = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
+        hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
+        Some(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops: std::mem::take(hops) })
+    };
+    let out = |hops: &mut Vec<Hop>, rule: String, uplink: &str| {
+        if let Some(rule) = nacls((from, src), None, dst, proto, port, hops) {
+            return Some(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {rule}"), code: "NACL_RULES_MISMATCH", hops: std::mem::take(hops) });
+        }
+        hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
+        hops.push(hop("internet", Outcome::Info, format!("{dst} {} is beyond {uplink}: whether it answers is not in the model", what(proto, port)), None));
+        Some(Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops: std::mem::take(hops) })
+    };
+    let r = match decision {
+        Decision::Route(r) if r.origin == Origin::EnableNat => return None,
+        Decision::Route(r) => r,
+        Decision::NoRoute { table } if uses_model && !vpc.eips.iter().any(|e| e.subnet == from.name) => {
+            let why = format!("route table {table} of {} has no route to {dst} ({src} uses it)", vpc.name);
+            return stop(hops, "route table", why, "NO_ROUTE_TO_DESTINATION");
+        }
+        Decision::NoRoute { .. } | Decision::Local { .. } => return None,
+    };
+    hops.push(hop("route table", Outcome::Info, format!("{r} (longest prefix for {dst})"), None));
+    match &r.target {
+        Target::Blackhole => stop(hops, "route table", format!("{r}: a blackhole drops it"), "BLACKHOLE_ROUTE"),
+        Target::InternetGateway => match &vpc.internet_gateway {
+            None => stop(hops, "internet gateway", format!("{r}, but {} has no internet gateway", vpc.name), "IGW_NOT_ATTACHED"),
+            Some(igw) => out(hops, format!("{} igw subnet={} via {}", vpc.name, from.name, igw.interface), &igw.interface),
+        },
+        Target::NatGateway(n) => {
+            let Some(g) = vpc.nat_gateway(n.as_str()) else {
+                return stop(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
+            };
+            let Some(gs) = vpc.subnet(g.subnet.as_str()) else { return None };
+            let public = g.eip.map(|e| e.to_string()).unwrap_or_else(|| "the uplink's address".into());
+            hops.push(hop("NAT gateway", Outcome::Allow, format!("{}/{n} at {} translates {src} to its own address, then {public}", vpc.name, g.ip), None));
+            // Its own traffic follows its subnet's route table.
+            let theirs = lookup(state, vpc, gs, host(dst));
+            match (&theirs, &vpc.internet_gateway) {
+                (Decision::Route(t), Some(igw)) if t.target == Target::InternetGateway => {
+                    hops.push(hop("route table", Outcome::Info, format!("{t} (the NAT gateway's subnet {})", gs.name), None));
+                    out(hops, format!("{} natgw={n} in {} via {}", vpc.name, gs.name, igw.interface), &igw.interface)
+                }
+                _ => {
+                    let why = match theirs {
+                        Decision::Route(t) => format!("NAT gateway {n} is in subnet {}, whose {t} does not reach the internet gateway", gs.name),
+                        _ => format!("NAT gateway {n} is in subnet {}, whose route table {} has no route to the internet gateway", gs.name, vpc.table_name_of(gs.name.as_str())),
+                    };
+                    stop(hops, "NAT gateway", why, "NAT_GATEWAY_NO_INTERNET_ROUTE")
+                }
+            }
+        }
+        Target::Peering(_) | Target::TransitGateway(_) => {
+            let why = format!("{r}, which carries traffic only between VPCs, not to {dst}");
+            stop(hops, "route table", why, "NO_ROUTE_TO_DESTINATION")
+        }
+    }
+}
+
+/// Where a route table keeps `from` from reaching `dsub` in another VPC:
+/// a blackhole, or (for a transit gateway) the TGW tables. `None` lets the
+/// peering checks decide.
+/// `Some(Ok(..))`: blocked; `Some(Err(()))`: a transit gateway carries it.
+fn route_to_vpc(
+    state: &State,
+    vpc: &Vpc,
+    from: &Subnet,
+    dvpc: &Vpc,
+    dsub: &Subnet,
+    dst: Ipv4Addr,
+    hops: &mut Vec<Hop>,
+) -> Option<Result<Analysis, ()>> {
+    use crate::model::routing::{Decision, Target, host, lookup};
+    let blocked = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
+        hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
+        Some(Ok(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops: std::mem::take(hops) }))
+    };
+    match lookup(state, vpc, from, host(dst)) {
+        Decision::Route(r) if r.target == Target::Blackhole => blocked(hops, "route table", format!("{r}: a blackhole drops it"), "BLACKHOLE_ROUTE"),
+        Decision::Route(r) if matches!(r.target, Target::TransitGateway(_)) => {
+            let Target::TransitGateway(t) = &r.target else { unreachable!() };
+            let Some(tgw) = state.transit_gateways.iter().find(|x| x.name == *t) else {
+                return blocked(hops, "route table", format!("{r}, but the transit gateway is gone"), "BLACKHOLE_ROUTE");
+            };
+            hops.push(hop("route table", Outcome::Info, format!("{r}"), None));
+            let there = crate::plan::routes::tgw_carries(state, tgw, vpc, from, dvpc, dsub);
+            let back = crate::plan::routes::tgw_carries(state, tgw, dvpc, dsub, vpc, from);
+            if there && back {
+                hops.push(hop("transit gateway", Outcome::Allow, format!("{t} carries {} to {} and back", vpc.name, dvpc.name), None));
+                hops.push(hop("VPC chain", Outcome::Allow, format!("{} tgw={t}", vpc.name), None));
+                return Some(Err(()));
+            }
+            let (a, b, s) = if there { (dvpc, vpc, dsub) } else { (vpc, dvpc, from) };
+            let why = match tgw.table_of(a.name.as_str()) {
+                None => format!("{a}'s attachment to transit gateway {t} has no route table associated", a = a.name),
+                Some(rt) => match crate::model::routing::tgw_lookup(state, rt, b.subnet(s.name.as_str()).map(|x| x.cidr).unwrap_or(host(dst))) {
+                    crate::model::routing::TgwHop::Blackhole(d) => format!("TGW route table {}/{} blackholes {d}", t, rt.name),
+                    _ if there => format!("the way back: {}'s route table or TGW table {}/{} does not send {} to {}", dvpc.name, t, rt.name, from.cidr, vpc.name),
+                    _ => format!("TGW route table {}/{} (associated with {}) has no route to {}", t, rt.name, a.name, dsub.cidr),
+                },
+            };
+            blocked(hops, "transit gateway", why, "TGW_ROUTE_TABLE_NO_ROUTE")
+        }
+        _ => None,
+    }
+}
+
+/// Why a peering with route tables does not carry `from` to `dsub`.
+fn peering_gap(state: &State, p: &crate::model::Peering, vpc: &Vpc, from: &Subnet, dvpc: &Vpc, dsub: &Subnet) -> (String, &'static str) {
+    use crate::model::routing::{Decision, Target, lookup};
+    let t = Target::Peering(p.name());
+    let say = |v: &Vpc, s: &Subnet, d: ipnet::Ipv4Net| match lookup(state, v, s, d) {
+        Decision::Route(r) if r.target == t => None,
+        Decision::Route(r) => Some(format!("{}/{}: {r}, not the peering", v.name, s.name)),
+        Decision::NoRoute { table } | Decision::Local { table } => Some(format!("route table {table} of {} has no route to {d} via peering {}", v.name, p.name())),
+    };
+    if let Some(why) = say(vpc, from, dsub.cidr).or_else(|| say(dvpc, dsub, from.cidr)) {
+        return (why, "PEERING_NO_ROUTE");
+    }
+    let only: Vec<String> = p.allow_cidrs.iter().map(|c| c.to_string()).collect();
+    (format!("peering {}<->{} allows only {}", p.a, p.b, only.join(", ")), "PEERING_CIDR_RESTRICTION")
 }
 
 #[cfg(test)]

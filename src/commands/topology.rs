@@ -16,6 +16,7 @@ use crate::model::State;
 use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
+use crate::model::routing::InternetGateway;
 use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, kernel_names};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
@@ -81,6 +82,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     let mut next = State { host: current.host.clone(), ..State::default() };
     let mut taken = current.taken_names();
     let mut groups: Vec<u32> = current.vpcs.iter().map(|v| v.link_group).collect();
+    let mut tables = crate::model::routing::tables_taken(current);
     let default_iface = std::cell::OnceCell::new();
     let mut resolvers = super::resolvers_taken(current);
     let recorded: HashMap<&str, (usize, &Vpc)> = current.vpcs.iter().enumerate().map(|(i, v)| (v.name.as_str(), (i, v))).collect();
@@ -99,6 +101,9 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 expose: vec![],
                 eips: vec![],
                 flow_logs: spec.flow_logs,
+                internet_gateway: None,
+                nat_gateways: vec![],
+                route_tables: vec![],
                 ..o.clone()
             },
             None => {
@@ -204,20 +209,121 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
             let interface = uplink(&e.interface, "eip")?;
             v.eips.push(Eip { subnet: e.subnet.clone(), ip: e.ip, interface });
         }
+        if let Some(i) = &spec.routing.internet_gateway {
+            v.internet_gateway = Some(InternetGateway { interface: uplink(i, "internet_gateway")? });
+        }
+        routing_objects(&mut v, old, &spec.routing, &mut taken, &mut tables, &current.host.chain_suffix)?;
         next.vpcs.push(v);
     }
+    next.transit_gateways = topo.transit_gateways.clone();
     for p in in_recorded_order(&topo.peerings, |p| current.peerings.iter().position(|c| c.joins(p.a.as_str(), p.b.as_str()))) {
         let same = |c: &&Peering| c.joins(p.a.as_str(), p.b.as_str()) && sorted(&c.allow_cidrs) == sorted(&p.allow_cidrs);
         let rec = current.peerings.iter().find(same).cloned();
-        next.peerings.push(rec.unwrap_or(Peering {
-            a: p.a.clone(),
-            b: p.b.clone(),
-            allow_cidrs: p.allow_cidrs.clone(),
-            name: None,
-            no_routes: false,
-        }));
+        let fresh = Peering { a: p.a.clone(), b: p.b.clone(), allow_cidrs: p.allow_cidrs.clone(), name: p.name.clone(), no_routes: p.no_routes };
+        next.peerings.push(rec.filter(|r| r.name == fresh.name && r.no_routes == fresh.no_routes).unwrap_or(fresh));
     }
+    check_routes(&next)?;
     Ok(next)
+}
+
+/// A VPC's NAT gateways and route tables from the file. A NAT gateway that
+/// stays in its subnet keeps its address and kernel names, a route table
+/// its kernel table.
+fn routing_objects(
+    v: &mut Vpc,
+    old: Option<&Vpc>,
+    spec: &topology::RoutingSpec,
+    taken: &mut std::collections::HashSet<String>,
+    tables: &mut Vec<u32>,
+    suffix: &str,
+) -> Result<()> {
+    use crate::model::routing::{self, NatGateway, RouteTable};
+    let at = format!("vpcs.{}", v.name);
+    for (name, subnet, eip) in &spec.nat_gateways {
+        let Some(s) = v.subnet(subnet.as_str()).cloned() else {
+            return Err(InputError::Invalid(format!("{at}.nat_gateways.{name}.subnet: VPC '{}' has no subnet '{subnet}'", v.name)).into());
+        };
+        if eip.is_some() && v.internet_gateway.is_none() {
+            return Err(InputError::Invalid(format!(
+                "{at}.nat_gateways.{name}.eip: an elastic IP lives on the internet gateway's uplink; add \"internet_gateway\": true"
+            ))
+            .into());
+        }
+        let prev = old.and_then(|o| o.nat_gateway(name.as_str())).filter(|g| g.subnet == *subnet && s.cidr.contains(&g.ip));
+        let g = match prev {
+            Some(p) => NatGateway { eip: *eip, status: Status::Ready, ..p.clone() },
+            None => {
+                let ip = routing::free_address(v, &s)
+                    .ok_or_else(|| InputError::Conflict(format!("{at}.nat_gateways.{name}: subnet '{subnet}' has no free address")))?;
+                let vn = v.name.to_string();
+                let namespace = kernel_names::pick_name("ngw-", &format!("{vn}-{name}"), &format!("ngw/{vn}/{name}"), 64, &|n| taken.contains(n));
+                taken.insert(namespace.clone());
+                let veth = kernel_names::pick_name("g-", &format!("{vn}-{name}"), &format!("ngw-veth/{vn}/{name}"), kernel_names::IFNAME_MAX, &|n| taken.contains(n));
+                taken.insert(veth.clone());
+                NatGateway { name: name.clone(), subnet: subnet.clone(), ip, namespace, veth, eip: *eip, status: Status::Ready }
+            }
+        };
+        v.nat_gateways.push(g);
+    }
+    for (name, subnets, routes) in &spec.route_tables {
+        let table = match old.and_then(|o| o.route_table(name.as_str())) {
+            Some(t) => t.table,
+            None => {
+                let id = routing::table_id(suffix, v.name.as_str(), name.as_str(), &|t| tables.contains(&t));
+                tables.push(id);
+                id
+            }
+        };
+        for s in subnets {
+            if v.subnet(s.as_str()).is_none() {
+                return Err(InputError::Invalid(format!("{at}.route_tables.{name}.subnets: VPC '{}' has no subnet '{s}'", v.name)).into());
+            }
+            if let Some(t) = v.route_tables.iter().find(|t| t.subnets.contains(s)) {
+                return Err(InputError::Invalid(format!(
+                    "{at}.route_tables.{name}.subnets: subnet '{s}' is already associated with '{}' (one table per subnet)",
+                    t.name
+                ))
+                .into());
+            }
+        }
+        v.route_tables.push(RouteTable { name: name.clone(), table, routes: routes.clone(), subnets: subnets.clone() });
+    }
+    // main first, as the commands record it.
+    v.route_tables.sort_by_key(|t| t.name.as_str() != routing::MAIN);
+    Ok(())
+}
+
+/// Every route's target exists, once the whole file is read (a route may
+/// name a peering or transit gateway declared after its VPC).
+fn check_routes(next: &State) -> Result<()> {
+    for v in &next.vpcs {
+        for t in &v.route_tables {
+            for (i, r) in t.routes.iter().enumerate() {
+                crate::model::validate::route(next, &v.name, r.destination, &r.target)
+                    .map_err(|e| InputError::Invalid(format!("vpcs.{}.route_tables.{}.routes[{i}]: {e}", v.name, t.name)))?;
+            }
+        }
+    }
+    for t in &next.transit_gateways {
+        for a in &t.attachments {
+            if next.vpc(a.as_str()).is_none() {
+                return Err(InputError::Invalid(format!("transit_gateways.{}.attachments: there is no VPC '{a}'", t.name)).into());
+            }
+        }
+        for rt in &t.route_tables {
+            let named = rt.associations.iter().chain(&rt.propagations).chain(rt.routes.iter().filter_map(|r| r.vpc.as_ref()));
+            for a in named {
+                if !t.attachments.contains(a) {
+                    return Err(InputError::Invalid(format!(
+                        "transit_gateways.{}.route_tables.{}: VPC '{a}' is not among its attachments",
+                        t.name, rt.name
+                    ))
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Items already recorded first, in recorded order, then new ones in file order.

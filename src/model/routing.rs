@@ -90,6 +90,7 @@ impl std::fmt::Display for Target {
 /// A transit gateway: VPCs attach to it, and each attachment's traffic is
 /// looked up in the TGW route table associated with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TransitGateway {
     pub name: Name,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,6 +100,7 @@ pub struct TransitGateway {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TgwRouteTable {
     pub name: Name,
     /// Attachments (VPCs) whose traffic this table routes.
@@ -280,7 +282,7 @@ const TABLE_BASE: u32 = 0x5650_0000;
 pub fn table_id(suffix: &str, vpc: &str, table: &str, taken: &dyn Fn(u32) -> bool) -> u32 {
     for salt in 0u32.. {
         let key = format!("rtb{suffix}/{vpc}/{table}#{salt}");
-        let id = TABLE_BASE | (super::kernel_names::stable_hash(&key) as u32 & 0x00ff_ffff);
+        let id = TABLE_BASE | (super::kernel_names::stable_hash(&key) as u32 & 0xffff);
         if !taken(id) {
             return id;
         }
@@ -289,7 +291,7 @@ pub fn table_id(suffix: &str, vpc: &str, table: &str, taken: &dyn Fn(u32) -> boo
 }
 
 pub fn is_table_id(id: u32) -> bool {
-    id & 0xff00_0000 == TABLE_BASE
+    id & 0xffff_0000 == TABLE_BASE
 }
 
 /// Kernel table ids in use by `state`.
@@ -377,6 +379,13 @@ mod tests {
         assert_eq!(tgw_lookup(&st, &t, net("10.1.3.0/24")), TgwHop::NoRoute);
         t.routes.push(TgwRoute { destination: net("10.2.0.0/16"), vpc: None });
         assert_eq!(tgw_lookup(&st, &t, net("10.2.3.0/24")), TgwHop::Blackhole(net("10.2.0.0/16")));
+    }
+
+    #[test]
+    fn table_ids_are_ours_and_free() {
+        let a = table_id("", "a", "main", &|_| false);
+        assert!(is_table_id(a) && !is_table_id(254) && !is_table_id(0));
+        assert_ne!(table_id("", "a", "main", &|t| t == a), a);
     }
 
     #[test]

@@ -58,6 +58,8 @@ struct TopologyFile {
     /// VPCs by name.
     vpcs: Option<BTreeMap<String, VpcFile>>,
     peerings: Option<Vec<PeeringFile>>,
+    /// Transit gateways by name.
+    transit_gateways: Option<BTreeMap<String, TgwFile>>,
     /// Reachability expectations, for `vpcctl check` (apply ignores them).
     expect: Option<Vec<Expectation>>,
 }
@@ -76,6 +78,91 @@ struct VpcFile {
     expose: Option<Vec<ExposeFile>>,
     eip: Option<Vec<EipFile>>,
     flow_logs: Option<bool>,
+    /// The VPC's internet gateway: true (the default route's interface) or {"interface": IF}.
+    internet_gateway: Option<IgwField>,
+    /// NAT gateways by name.
+    nat_gateways: Option<BTreeMap<String, NatGatewayFile>>,
+    /// Route tables by name; `main` is every subnet's unless associated with another.
+    route_tables: Option<BTreeMap<String, RouteTableFile>>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum IgwField {
+    On(bool),
+    Spec(IgwSpec),
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct IgwSpec {
+    interface: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct NatGatewayFile {
+    /// The subnet it sits in.
+    subnet: NameKey,
+    /// Its elastic IP, on the internet gateway's uplink.
+    eip: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RouteTableFile {
+    /// Subnets that use it.
+    subnets: Option<Vec<NameKey>>,
+    routes: Option<Vec<RouteFile>>,
+}
+
+/// One destination, exactly one target.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RouteFile {
+    destination: Cidr,
+    /// "igw": the VPC's internet gateway.
+    gateway: Option<String>,
+    nat_gateway: Option<NameKey>,
+    peering: Option<NameKey>,
+    transit_gateway: Option<NameKey>,
+    blackhole: Option<bool>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TgwFile {
+    /// VPCs attached to it.
+    attachments: Option<Vec<NameKey>>,
+    /// Its route tables by name.
+    route_tables: Option<BTreeMap<String, TgwRouteTableFile>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TgwRouteTableFile {
+    /// Attachments whose traffic it routes.
+    associations: Option<Vec<NameKey>>,
+    /// Attachments whose VPC CIDR it learns.
+    propagations: Option<Vec<NameKey>>,
+    routes: Option<Vec<TgwRouteFile>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TgwRouteFile {
+    destination: Cidr,
+    /// The attachment it goes to (else a blackhole).
+    vpc: Option<NameKey>,
+    blackhole: Option<bool>,
 }
 
 #[derive(JsonSchema)]
@@ -174,6 +261,10 @@ struct PeeringFile {
     #[schemars(length(min = 2, max = 2))]
     vpcs: Vec<NameKey>,
     allow_cidrs: Option<Vec<Cidr>>,
+    /// Its name, for routes (default: A-B).
+    name: Option<NameKey>,
+    /// true: traffic flows only where both sides' route tables send it here.
+    no_routes: Option<bool>,
 }
 
 /// A security-group policy for one subnet (`apply-policy`).

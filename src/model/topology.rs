@@ -33,6 +33,7 @@ pub const MAX_FILE_BYTES: u64 = 4 << 20;
 pub struct Topology {
     pub vpcs: Vec<VpcSpec>,
     pub peerings: Vec<PeeringSpec>,
+    pub transit_gateways: Vec<super::routing::TransitGateway>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,132 @@ pub struct VpcSpec {
     pub expose: Vec<ExposeSpec>,
     pub eip: Vec<EipSpec>,
     pub flow_logs: bool,
+    pub routing: RoutingSpec,
+}
+
+/// The AWS routing objects of a VPC (see `model::routing`):
+/// `"internet_gateway": true` (or `{"interface": "eth0"}`),
+/// `"nat_gateways": {"ngw-a": {"subnet": "public-a", "eip": "203.0.113.20"}}`,
+/// `"route_tables": {"private": {"subnets": ["db"], "routes": [{"destination": "0.0.0.0/0", "nat_gateway": "ngw-a"}]}}`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RoutingSpec {
+    /// `Some(None)`: the default route's interface.
+    pub internet_gateway: Option<Option<String>>,
+    pub nat_gateways: Vec<(Name, Name, Option<std::net::Ipv4Addr>)>,
+    pub route_tables: Vec<(Name, Vec<Name>, Vec<super::routing::Route>)>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IgwFile {
+    interface: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NatGatewayFile {
+    subnet: Name,
+    eip: Option<std::net::Ipv4Addr>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteTableFile {
+    #[serde(default)]
+    subnets: Vec<Name>,
+    #[serde(default)]
+    routes: Vec<RouteFile>,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    destination: Ipv4Net,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nat_gateway: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    peering: Option<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transit_gateway: Option<Name>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    blackhole: bool,
+}
+
+impl RouteFile {
+    fn target(&self, at: &str) -> Result<super::routing::Target, TopologyError> {
+        use super::routing::Target;
+        let mut t = vec![];
+        match self.gateway.as_deref() {
+            Some("igw") => t.push(Target::InternetGateway),
+            Some(other) => return Err(err(&format!("{at}.gateway"), format!("is \"{other}\"; a VPC's internet gateway is \"igw\""))),
+            None => {}
+        }
+        t.extend(self.nat_gateway.clone().map(Target::NatGateway));
+        t.extend(self.peering.clone().map(Target::Peering));
+        t.extend(self.transit_gateway.clone().map(Target::TransitGateway));
+        if self.blackhole {
+            t.push(Target::Blackhole);
+        }
+        match t.len() {
+            1 => Ok(t.remove(0)),
+            n => Err(err(at, format!("names {n} targets; a route has exactly one of gateway, nat_gateway, peering, transit_gateway, blackhole"))),
+        }
+    }
+
+    pub fn of(r: &super::routing::Route) -> RouteFile {
+        use super::routing::Target;
+        let mut f = RouteFile { destination: r.destination, gateway: None, nat_gateway: None, peering: None, transit_gateway: None, blackhole: false };
+        match &r.target {
+            Target::InternetGateway => f.gateway = Some("igw".into()),
+            Target::NatGateway(n) => f.nat_gateway = Some(n.clone()),
+            Target::Peering(n) => f.peering = Some(n.clone()),
+            Target::TransitGateway(n) => f.transit_gateway = Some(n.clone()),
+            Target::Blackhole => f.blackhole = true,
+        }
+        f
+    }
+}
+
+/// A part of the file read by serde, its errors put at `at`.
+fn typed<T: serde::de::DeserializeOwned>(v: &Value, at: &str) -> Result<T, TopologyError> {
+    serde_json::from_value(v.clone()).map_err(|e| err(at, e.to_string()))
+}
+
+fn routing(obj: &Map<String, Value>, at: &str) -> Result<RoutingSpec, TopologyError> {
+    let mut out = RoutingSpec::default();
+    out.internet_gateway = match obj.get("internet_gateway") {
+        None | Some(Value::Bool(false)) | Some(Value::Null) => None,
+        Some(Value::Bool(true)) => Some(None),
+        Some(v) => Some(typed::<IgwFile>(v, &format!("{at}.internet_gateway"))?.interface),
+    };
+    if let Some(all) = obj.get("nat_gateways") {
+        let all = all.as_object().ok_or_else(|| err(&format!("{at}.nat_gateways"), "is not an object of NAT gateways by name"))?;
+        for (k, g) in all {
+            let gat = format!("{at}.nat_gateways.{k}");
+            let f: NatGatewayFile = typed(g, &gat)?;
+            out.nat_gateways.push((name("NAT gateway name", k, &gat)?, f.subnet, f.eip));
+        }
+    }
+    if let Some(all) = obj.get("route_tables") {
+        let all = all.as_object().ok_or_else(|| err(&format!("{at}.route_tables"), "is not an object of route tables by name"))?;
+        for (k, t) in all {
+            let tat = format!("{at}.route_tables.{k}");
+            let f: RouteTableFile = typed(t, &tat)?;
+            if k == super::routing::MAIN && !f.subnets.is_empty() {
+                return Err(err(&format!("{tat}.subnets"), "main needs no subnets: every subnet without another table uses it"));
+            }
+            let routes = f
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Ok(super::routing::Route { destination: r.destination, target: r.target(&format!("{tat}.routes[{i}]"))? }))
+                .collect::<Result<Vec<_>, TopologyError>>()?;
+            out.route_tables.push((name("route table name", k, &tat)?, f.subnets, routes));
+        }
+    }
+    Ok(out)
 }
 
 /// `"expose": [{"subnet": "web", "port": 8080, "host_port": 8080}]`;
@@ -101,6 +228,8 @@ pub struct PeeringSpec {
     pub a: Name,
     pub b: Name,
     pub allow_cidrs: Vec<Ipv4Net>,
+    pub name: Option<Name>,
+    pub no_routes: bool,
 }
 
 /// A problem in a topology file, at a JSON path.
@@ -153,7 +282,7 @@ impl Topology {
     /// `parse`, from the file's value (JSON or YAML, or files merged).
     pub fn from_value(v: &Value, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
         // "expect" is `vpcctl check`'s (see model::expect); apply ignores it.
-        let top = object(v, "(file)", &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
+        let top = object(v, "(file)", &["vpcs", "peerings", "transit_gateways", "expect", super::document::SCHEMA_KEY])?;
         let mut vpcs = vec![];
         if let Some(all) = top.get("vpcs") {
             let all = all.as_object().ok_or_else(|| err("vpcs", "is not an object of VPCs by name"))?;
@@ -167,7 +296,40 @@ impl Topology {
                 peerings.push(peering(p, &format!("peerings[{i}]"))?);
             }
         }
-        let topo = Topology { vpcs, peerings };
+        let mut transit_gateways = vec![];
+        if let Some(all) = top.get("transit_gateways") {
+            let all = all.as_object().ok_or_else(|| err("transit_gateways", "is not an object of transit gateways by name"))?;
+            for (k, t) in all {
+                let at = format!("transit_gateways.{k}");
+                let mut with_name = t.clone();
+                if let Some(o) = with_name.as_object_mut() {
+                    o.insert("name".into(), json!(k));
+                    // Tables by name in the file, a list in the model.
+                    if let Some(Value::Object(tables)) = o.get("route_tables").cloned() {
+                        let list: Vec<Value> = tables
+                            .into_iter()
+                            .map(|(n, mut rt)| {
+                                if let Some(r) = rt.as_object_mut() {
+                                    r.insert("name".into(), json!(n));
+                                    if let Some(Value::Array(routes)) = r.get_mut("routes") {
+                                        for route in routes.iter_mut().filter_map(Value::as_object_mut) {
+                                            if route.remove("blackhole") == Some(Value::Bool(false)) {
+                                                return Err(err(&at, "\"blackhole\": false is not a target; name a \"vpc\""));
+                                            }
+                                        }
+                                    }
+                                }
+                                Ok(rt)
+                            })
+                            .collect::<Result<_, TopologyError>>()?;
+                        o.insert("route_tables".into(), Value::Array(list));
+                    }
+                }
+                let tgw: super::routing::TransitGateway = typed(&with_name, &at)?;
+                transit_gateways.push(tgw);
+            }
+        }
+        let topo = Topology { vpcs, peerings, transit_gateways };
         topo.validate()?;
         Ok(topo)
     }
@@ -263,7 +425,11 @@ impl Topology {
 fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, TopologyError> {
     let at = format!("vpcs.{key}");
     let name = name("VPC name", key, &at)?;
-    let obj = object(v, &at, &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs"])?;
+    let obj = object(
+        v,
+        &at,
+        &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs", "internet_gateway", "nat_gateways", "route_tables"],
+    )?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("VPC CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.0.0/16\""))?, &cidr_at)?;
     vpc_cidr(&cidr).map_err(|e| err(&cidr_at, e.to_string()))?;
@@ -293,7 +459,8 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
             eips.push(eip(e, &format!("{at}.eip[{i}]"))?);
         }
     }
-    Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs })
+    let routing = routing(obj, &at)?;
+    Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs, routing })
 }
 
 /// `"dns"`: true or false, or an object of options (which means on).
@@ -454,7 +621,7 @@ fn app(v: &Value, at: &str) -> Result<AppSpec, TopologyError> {
 }
 
 fn peering(v: &Value, at: &str) -> Result<PeeringSpec, TopologyError> {
-    let obj = object(v, at, &["vpcs", "allow_cidrs"])?;
+    let obj = object(v, at, &["vpcs", "allow_cidrs", "name", "no_routes"])?;
     let vat = format!("{at}.vpcs");
     let pair = list(obj.get("vpcs").ok_or_else(|| err(&vat, "is required: [\"vpc1\", \"vpc2\"]"))?, &vat)?;
     if pair.len() != 2 {
@@ -467,7 +634,12 @@ fn peering(v: &Value, at: &str) -> Result<PeeringSpec, TopologyError> {
         None => vec![],
         Some(l) => list(l, &cat)?.iter().map(|c| net("allowed CIDR", c, &cat)).collect::<Result<_, _>>()?,
     };
-    Ok(PeeringSpec { a, b, allow_cidrs })
+    let pname = match obj.get("name") {
+        None => None,
+        Some(n) => Some(name("peering name", string(n, &format!("{at}.name"))?, &format!("{at}.name"))?),
+    };
+    let no_routes = flag(obj.get("no_routes"), &format!("{at}.no_routes"), false)?;
+    Ok(PeeringSpec { a, b, allow_cidrs, name: pname, no_routes })
 }
 
 /// The recorded state as a topology file that `apply` accepts.
@@ -546,6 +718,38 @@ pub fn export(state: &State) -> Value {
         if v.flow_logs {
             o.insert("flow_logs".into(), json!(true));
         }
+        if let Some(g) = &v.internet_gateway {
+            o.insert("internet_gateway".into(), json!({"interface": g.interface}));
+        }
+        if !v.nat_gateways.is_empty() {
+            let all: Map<String, Value> = v
+                .nat_gateways
+                .iter()
+                .map(|g| {
+                    let mut o = json!({"subnet": g.subnet});
+                    if let Some(e) = g.eip {
+                        o["eip"] = json!(e);
+                    }
+                    (g.name.to_string(), o)
+                })
+                .collect();
+            o.insert("nat_gateways".into(), Value::Object(all));
+        }
+        if !v.route_tables.is_empty() {
+            let all: Map<String, Value> = v
+                .route_tables
+                .iter()
+                .map(|t| {
+                    let mut o = Map::new();
+                    if !t.subnets.is_empty() {
+                        o.insert("subnets".into(), json!(t.subnets));
+                    }
+                    o.insert("routes".into(), json!(t.routes.iter().map(RouteFile::of).collect::<Vec<_>>()));
+                    (t.name.to_string(), Value::Object(o))
+                })
+                .collect();
+            o.insert("route_tables".into(), Value::Object(all));
+        }
         vpcs.insert(v.name.to_string(), Value::Object(o));
     }
     let peerings: Vec<Value> =
@@ -553,14 +757,54 @@ pub fn export(state: &State) -> Value {
             .peerings
             .iter()
             .map(|p| {
-                if p.allow_cidrs.is_empty() {
+                let mut o = if p.allow_cidrs.is_empty() {
                     json!({"vpcs": [p.a, p.b]})
                 } else {
                     json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
+                };
+                if let Some(n) = &p.name {
+                    o["name"] = json!(n);
                 }
+                if p.no_routes {
+                    o["no_routes"] = json!(true);
+                }
+                o
             })
             .collect();
-    json!({"vpcs": vpcs, "peerings": peerings})
+    let mut doc = json!({"vpcs": vpcs, "peerings": peerings});
+    if !state.transit_gateways.is_empty() {
+        let all: Map<String, Value> = state
+            .transit_gateways
+            .iter()
+            .map(|t| {
+                let tables: Map<String, Value> = t
+                    .route_tables
+                    .iter()
+                    .map(|rt| {
+                        let mut o = serde_json::to_value(rt).unwrap_or_default();
+                        if let Some(m) = o.as_object_mut() {
+                            m.remove("name");
+                            if let Some(Value::Array(routes)) = m.get_mut("routes") {
+                                for r in routes.iter_mut().filter_map(Value::as_object_mut) {
+                                    if !r.contains_key("vpc") {
+                                        r.insert("blackhole".into(), json!(true));
+                                    }
+                                }
+                            }
+                        }
+                        (rt.name.to_string(), o)
+                    })
+                    .collect();
+                let mut o = json!({"attachments": t.attachments});
+                if !tables.is_empty() {
+                    o["route_tables"] = Value::Object(tables);
+                }
+                (t.name.to_string(), o)
+            })
+            .collect();
+        doc["transit_gateways"] = Value::Object(all);
+    }
+    doc
 }
 
 /// Several topology files (a directory's) as one: their VPCs side by side,
@@ -570,8 +814,17 @@ pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
     let mut vpcs = Map::new();
     let mut from: std::collections::HashMap<String, &str> = Default::default();
     let (mut peerings, mut expect) = (vec![], vec![]);
+    let mut tgws = Map::new();
     for (file, v) in files {
-        let top = object(v, file, &["vpcs", "peerings", "expect", super::document::SCHEMA_KEY])?;
+        let top = object(v, file, &["vpcs", "peerings", "transit_gateways", "expect", super::document::SCHEMA_KEY])?;
+        if let Some(all) = top.get("transit_gateways") {
+            let all = all.as_object().ok_or_else(|| err(&format!("{file}: transit_gateways"), "is not an object of transit gateways by name"))?;
+            for (name, spec) in all {
+                if tgws.insert(name.clone(), spec.clone()).is_some() {
+                    return Err(err(&format!("transit_gateways.{name}"), format!("is defined twice (again in {file}); keep one")));
+                }
+            }
+        }
         if let Some(all) = top.get("vpcs") {
             let all = all.as_object().ok_or_else(|| err(&format!("{file}: vpcs"), "is not an object of VPCs by name"))?;
             for (name, spec) in all {
@@ -587,7 +840,11 @@ pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
             }
         }
     }
-    Ok(json!({"vpcs": vpcs, "peerings": peerings, "expect": expect}))
+    let mut doc = json!({"vpcs": vpcs, "peerings": peerings, "expect": expect});
+    if !tgws.is_empty() {
+        doc["transit_gateways"] = Value::Object(tgws);
+    }
+    Ok(doc)
 }
 
 #[cfg(test)]
