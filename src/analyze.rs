@@ -281,13 +281,19 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
                 return blocked(hops, why, "VPC_NOT_PEERED");
             }
             Some(p) if !crate::plan::routes::peering_is_plain(state, p) => {
-                let carried = crate::plan::routes::peering_pairs(state, p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
+                let carried =
+                    crate::plan::routes::peering_pairs(state, p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
                 if !carried {
                     let (why, code) = peering_gap(state, p, vpc, from, dvpc, dsub);
                     hops.push(hop("VPC router", Outcome::Block, why.clone(), Some(code)));
                     return blocked(hops, why, code);
                 }
-                hops.push(hop("VPC chain", Outcome::Allow, format!("{} peer={}: both route tables send it to peering {}", vpc.name, dvpc.name, p.name()), None));
+                hops.push(hop(
+                    "VPC chain",
+                    Outcome::Allow,
+                    format!("{} peer={}: both route tables send it to peering {}", vpc.name, dvpc.name, p.name()),
+                    None,
+                ));
             }
             Some(p) => {
                 let allowed = pairs(p, vpc, dvpc).iter().any(|(a, b)| a.contains(&from.ip) && b.contains(&dst));
@@ -363,7 +369,16 @@ fn listener(dsub: &Subnet, dst_name: &str, proto: Proto, port: Option<u16>, deci
 /// A destination outside every VPC: only NAT, or the subnet's elastic IP,
 /// lets anything out.
 #[allow(clippy::too_many_arguments)]
-fn outside(state: &State, vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, proto: Proto, port: Option<u16>, mut hops: Vec<Hop>) -> Analysis {
+fn outside(
+    state: &State,
+    vpc: &Vpc,
+    from: &Subnet,
+    src: &str,
+    dst: Ipv4Addr,
+    proto: Proto,
+    port: Option<u16>,
+    mut hops: Vec<Hop>,
+) -> Analysis {
     let blocked = |mut hops: Vec<Hop>, why: String, code| {
         hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
         Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
@@ -431,7 +446,6 @@ fn outside(state: &State, vpc: &Vpc, from: &Subnet, src: &str, dst: Ipv4Addr, pr
     Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops }
 }
 
-
 /// The route tables' say on a destination outside every VPC, where the
 /// routing model is in use (an internet gateway, a NAT gateway, or a
 /// table with routes); `None` leaves it to enable-nat and elastic IPs.
@@ -451,15 +465,41 @@ fn routed_out(
     let decision = lookup(state, vpc, from, host(dst));
     let stop = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
         hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
-        Some(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops: std::mem::take(hops) })
+        Some(Analysis {
+            reachable: false,
+            certain: true,
+            network_open: false,
+            verdict: format!("blocked: {why}"),
+            code,
+            hops: std::mem::take(hops),
+        })
     };
     let out = |hops: &mut Vec<Hop>, rule: String, uplink: &str| {
         if let Some(rule) = nacls((from, src), None, dst, proto, port, hops) {
-            return Some(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {rule}"), code: "NACL_RULES_MISMATCH", hops: std::mem::take(hops) });
+            return Some(Analysis {
+                reachable: false,
+                certain: true,
+                network_open: false,
+                verdict: format!("blocked: {rule}"),
+                code: "NACL_RULES_MISMATCH",
+                hops: std::mem::take(hops),
+            });
         }
         hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
-        hops.push(hop("internet", Outcome::Info, format!("{dst} {} is beyond {uplink}: whether it answers is not in the model", what(proto, port)), None));
-        Some(Analysis { reachable: true, certain: false, network_open: true, verdict: format!("open: {rule}"), code: "PATH_FOUND", hops: std::mem::take(hops) })
+        hops.push(hop(
+            "internet",
+            Outcome::Info,
+            format!("{dst} {} is beyond {uplink}: whether it answers is not in the model", what(proto, port)),
+            None,
+        ));
+        Some(Analysis {
+            reachable: true,
+            certain: false,
+            network_open: true,
+            verdict: format!("open: {rule}"),
+            code: "PATH_FOUND",
+            hops: std::mem::take(hops),
+        })
     };
     let r = match decision {
         Decision::Route(r) if r.origin == Origin::EnableNat => return None,
@@ -481,9 +521,14 @@ fn routed_out(
             let Some(g) = vpc.nat_gateway(n.as_str()) else {
                 return stop(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
             };
-            let Some(gs) = vpc.subnet(g.subnet.as_str()) else { return None };
+            let gs = vpc.subnet(g.subnet.as_str())?;
             let public = g.eip.map(|e| e.to_string()).unwrap_or_else(|| "the uplink's address".into());
-            hops.push(hop("NAT gateway", Outcome::Allow, format!("{}/{n} at {} translates {src} to its own address, then {public}", vpc.name, g.ip), None));
+            hops.push(hop(
+                "NAT gateway",
+                Outcome::Allow,
+                format!("{}/{n} at {} translates {src} to its own address, then {public}", vpc.name, g.ip),
+                None,
+            ));
             // Its own traffic follows its subnet's route table.
             let theirs = lookup(state, vpc, gs, host(dst));
             match (&theirs, &vpc.internet_gateway) {
@@ -493,8 +538,14 @@ fn routed_out(
                 }
                 _ => {
                     let why = match theirs {
-                        Decision::Route(t) => format!("NAT gateway {n} is in subnet {}, whose {t} does not reach the internet gateway", gs.name),
-                        _ => format!("NAT gateway {n} is in subnet {}, whose route table {} has no route to the internet gateway", gs.name, vpc.table_name_of(gs.name.as_str())),
+                        Decision::Route(t) => {
+                            format!("NAT gateway {n} is in subnet {}, whose {t} does not reach the internet gateway", gs.name)
+                        }
+                        _ => format!(
+                            "NAT gateway {n} is in subnet {}, whose route table {} has no route to the internet gateway",
+                            gs.name,
+                            vpc.table_name_of(gs.name.as_str())
+                        ),
                     };
                     stop(hops, "NAT gateway", why, "NAT_GATEWAY_NO_INTERNET_ROUTE")
                 }
@@ -523,10 +574,19 @@ fn route_to_vpc(
     use crate::model::routing::{Decision, Target, host, lookup};
     let blocked = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
         hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
-        Some(Ok(Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops: std::mem::take(hops) }))
+        Some(Ok(Analysis {
+            reachable: false,
+            certain: true,
+            network_open: false,
+            verdict: format!("blocked: {why}"),
+            code,
+            hops: std::mem::take(hops),
+        }))
     };
     match lookup(state, vpc, from, host(dst)) {
-        Decision::Route(r) if r.target == Target::Blackhole => blocked(hops, "route table", format!("{r}: a blackhole drops it"), "BLACKHOLE_ROUTE"),
+        Decision::Route(r) if r.target == Target::Blackhole => {
+            blocked(hops, "route table", format!("{r}: a blackhole drops it"), "BLACKHOLE_ROUTE")
+        }
         Decision::Route(r) if matches!(r.target, Target::TransitGateway(_)) => {
             let Target::TransitGateway(t) = &r.target else { unreachable!() };
             let Some(tgw) = state.transit_gateways.iter().find(|x| x.name == *t) else {
@@ -543,11 +603,16 @@ fn route_to_vpc(
             let (a, b, s) = if there { (dvpc, vpc, dsub) } else { (vpc, dvpc, from) };
             let why = match tgw.table_of(a.name.as_str()) {
                 None => format!("{a}'s attachment to transit gateway {t} has no route table associated", a = a.name),
-                Some(rt) => match crate::model::routing::tgw_lookup(state, rt, b.subnet(s.name.as_str()).map(|x| x.cidr).unwrap_or(host(dst))) {
-                    crate::model::routing::TgwHop::Blackhole(d) => format!("TGW route table {}/{} blackholes {d}", t, rt.name),
-                    _ if there => format!("the way back: {}'s route table or TGW table {}/{} does not send {} to {}", dvpc.name, t, rt.name, from.cidr, vpc.name),
-                    _ => format!("TGW route table {}/{} (associated with {}) has no route to {}", t, rt.name, a.name, dsub.cidr),
-                },
+                Some(rt) => {
+                    match crate::model::routing::tgw_lookup(state, rt, b.subnet(s.name.as_str()).map(|x| x.cidr).unwrap_or(host(dst))) {
+                        crate::model::routing::TgwHop::Blackhole(d) => format!("TGW route table {}/{} blackholes {d}", t, rt.name),
+                        _ if there => format!(
+                            "the way back: {}'s route table or TGW table {}/{} does not send {} to {}",
+                            dvpc.name, t, rt.name, from.cidr, vpc.name
+                        ),
+                        _ => format!("TGW route table {}/{} (associated with {}) has no route to {}", t, rt.name, a.name, dsub.cidr),
+                    }
+                }
             };
             blocked(hops, "transit gateway", why, "TGW_ROUTE_TABLE_NO_ROUTE")
         }
@@ -562,7 +627,9 @@ fn peering_gap(state: &State, p: &crate::model::Peering, vpc: &Vpc, from: &Subne
     let say = |v: &Vpc, s: &Subnet, d: ipnet::Ipv4Net| match lookup(state, v, s, d) {
         Decision::Route(r) if r.target == t => None,
         Decision::Route(r) => Some(format!("{}/{}: {r}, not the peering", v.name, s.name)),
-        Decision::NoRoute { table } | Decision::Local { table } => Some(format!("route table {table} of {} has no route to {d} via peering {}", v.name, p.name())),
+        Decision::NoRoute { table } | Decision::Local { table } => {
+            Some(format!("route table {table} of {} has no route to {d} via peering {}", v.name, p.name()))
+        }
     };
     if let Some(why) = say(vpc, from, dsub.cidr).or_else(|| say(dvpc, dsub, from.cidr)) {
         return (why, "PEERING_NO_ROUTE");
@@ -940,7 +1007,13 @@ mod agreement_with_the_planners {
                         vec![pick(d, &st.vpcs[a]), pick(d, &st.vpcs[b])]
                     }
                 };
-                st.peerings.push(Peering { a: st.vpcs[a].name.clone(), b: st.vpcs[b].name.clone(), allow_cidrs, name: None, no_routes: false });
+                st.peerings.push(Peering {
+                    a: st.vpcs[a].name.clone(),
+                    b: st.vpcs[b].name.clone(),
+                    allow_cidrs,
+                    name: None,
+                    no_routes: false,
+                });
             }
         }
         for vi in 0..st.vpcs.len() {

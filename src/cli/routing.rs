@@ -92,9 +92,9 @@ impl RouteTargetArgs {
         if let Some(g) = &self.gateway {
             return match g.as_str() {
                 "igw" => Ok(Target::InternetGateway),
-                other => Err(InputError::Invalid(format!(
-                    "--gateway {other}: a VPC has one internet gateway, named 'igw'; use --gateway igw"
-                ))),
+                other => {
+                    Err(InputError::Invalid(format!("--gateway {other}: a VPC has one internet gateway, named 'igw'; use --gateway igw")))
+                }
             };
         }
         if let Some(n) = &self.nat_gateway {
@@ -273,15 +273,15 @@ Examples:
   vpcctl create-route --vpc vpc1 --route-table private --destination 198.51.100.80/32 --blackhole")]
     CreateRoute(RouteArgs),
     /// Change the target of an existing route
-    #[command(
-        after_help = "Example:\n  vpcctl replace-route --vpc vpc1 --route-table private --destination 0.0.0.0/0 --nat-gateway ngw-b"
-    )]
+    #[command(after_help = "Example:\n  vpcctl replace-route --vpc vpc1 --route-table private --destination 0.0.0.0/0 --nat-gateway ngw-b")]
     ReplaceRoute(RouteArgs),
     /// Remove a route
     #[command(after_help = "Example:\n  vpcctl delete-route --vpc vpc1 --route-table private --destination 0.0.0.0/0")]
     DeleteRoute(DeleteRoute),
     /// Give a VPC its internet gateway (subnets use it through routes)
-    #[command(after_help = "Examples:\n  vpcctl create-internet-gateway --vpc vpc1\n  vpcctl create-internet-gateway --vpc vpc1 --interface eth0")]
+    #[command(
+        after_help = "Examples:\n  vpcctl create-internet-gateway --vpc vpc1\n  vpcctl create-internet-gateway --vpc vpc1 --interface eth0"
+    )]
     CreateInternetGateway(CreateIgw),
     /// Remove a VPC's internet gateway (refused while a route targets it)
     #[command(after_help = "Example:\n  vpcctl delete-internet-gateway --vpc vpc1")]
@@ -320,9 +320,7 @@ Example:
     #[command(after_help = "Example:\n  vpcctl delete-transit-gateway-route-table --transit-gateway tgw --name spokes")]
     DeleteTransitGatewayRouteTable(TgwTableNew),
     /// Route an attachment's traffic by this TGW route table
-    #[command(
-        after_help = "Example:\n  vpcctl associate-transit-gateway-route-table --transit-gateway tgw --route-table spokes --vpc dev"
-    )]
+    #[command(after_help = "Example:\n  vpcctl associate-transit-gateway-route-table --transit-gateway tgw --route-table spokes --vpc dev")]
     AssociateTransitGatewayRouteTable(TgwTableVpc),
     /// Stop routing an attachment's traffic by this TGW route table
     #[command(

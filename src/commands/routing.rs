@@ -82,7 +82,10 @@ fn edit(ctx: &Ctx, st: &mut State, cmd: RoutingCommand) -> Result<String> {
         DeleteRouteTable(a) => {
             let (vpc, table) = a.resolve()?;
             if table.as_str() == routing::MAIN {
-                return Err(InputError::Invalid(format!("the main route table of VPC '{vpc}' cannot be deleted; delete its routes instead")).into());
+                return Err(InputError::Invalid(format!(
+                    "the main route table of VPC '{vpc}' cannot be deleted; delete its routes instead"
+                ))
+                .into());
             }
             let t = table_mut(st, &vpc, &table)?;
             if let Some(s) = t.subnets.first() {
@@ -149,7 +152,9 @@ fn edit(ctx: &Ctx, st: &mut State, cmd: RoutingCommand) -> Result<String> {
             crate::model::validate::route(st, &vpc, destination, &target)?;
             let t = table_mut(st, &vpc, &table)?;
             let Some(r) = t.routes.iter_mut().find(|r| r.destination == destination) else {
-                return Err(not_found(format!("route table '{table}' of VPC '{vpc}' has no route for {destination}; add it with 'vpcctl create-route'")));
+                return Err(not_found(format!(
+                    "route table '{table}' of VPC '{vpc}' has no route for {destination}; add it with 'vpcctl create-route'"
+                )));
             };
             r.target = target.clone();
             format!("route {destination} in route table '{table}' of VPC '{vpc}' now goes to {target}")
@@ -397,10 +402,9 @@ fn create_nat_gateway(ctx: &Ctx, st: &mut State, a: args::CreateNatGateway) -> R
 }
 
 fn tgw_mut<'a>(st: &'a mut State, name: &Name) -> Result<&'a mut TransitGateway> {
-    st.transit_gateways
-        .iter_mut()
-        .find(|t| t.name == *name)
-        .ok_or_else(|| not_found(format!("there is no transit gateway '{name}'; create it with 'vpcctl create-transit-gateway --name {name}'")))
+    st.transit_gateways.iter_mut().find(|t| t.name == *name).ok_or_else(|| {
+        not_found(format!("there is no transit gateway '{name}'; create it with 'vpcctl create-transit-gateway --name {name}'"))
+    })
 }
 
 fn tgw_table_mut<'a>(st: &'a mut State, name: &Name, table: &Name) -> Result<&'a mut TgwRouteTable> {
@@ -522,7 +526,8 @@ fn describe_route_tables(ctx: &Ctx, vpc: Option<&str>) -> Result<()> {
         for r in t["routes"].as_array().into_iter().flatten() {
             let origin = r["origin"].as_str().unwrap_or_default();
             let note = if matches!(origin, "enable-nat" | "peer") { format!("  (from {origin})") } else { String::new() };
-            let state = if r["state"] == json!("blackhole") && r["target"] != json!("blackhole") { "  [blackhole: target gone]" } else { "" };
+            let state =
+                if r["state"] == json!("blackhole") && r["target"] != json!("blackhole") { "  [blackhole: target gone]" } else { "" };
             outln!("  {:<20} {}{note}{state}", r["destination"].as_str().unwrap_or_default(), r["target"].as_str().unwrap_or_default());
         }
     }
@@ -560,7 +565,11 @@ fn describe_transit_gateways(ctx: &Ctx) -> Result<()> {
         for rt in &t.route_tables {
             outln!("  table {}  associated: {}  propagating: {}", rt.name, list(&rt.associations), list(&rt.propagations));
             for r in &rt.routes {
-                outln!("    {:<20} {}", r.destination.to_string(), r.vpc.as_ref().map(|v| format!("vpc {v}")).unwrap_or_else(|| "blackhole".into()));
+                outln!(
+                    "    {:<20} {}",
+                    r.destination.to_string(),
+                    r.vpc.as_ref().map(|v| format!("vpc {v}")).unwrap_or_else(|| "blackhole".into())
+                );
             }
         }
     }

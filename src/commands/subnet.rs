@@ -81,6 +81,10 @@ pub fn without(state: &State, vpc: &str, name: &str) -> State {
         if let Some(list) = v.nat.as_mut().and_then(|n| n.subnets.as_mut()) {
             list.retain(|n| n.as_str() != name);
         }
+        // Likewise an association (AWS drops it with the subnet).
+        for t in &mut v.route_tables {
+            t.subnets.retain(|n| n.as_str() != name);
+        }
     }
     after
 }
@@ -90,6 +94,13 @@ pub fn delete(ctx: &Ctx, req: At) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let shown = show::subnet_json(before.find_subnet(&vpc_name, &name)?);
+    if let Some(g) = before.find_vpc(&vpc_name)?.nat_gateways.iter().find(|g| g.subnet == name) {
+        return Err(crate::error::InputError::Conflict(format!(
+            "NAT gateway '{}' is in subnet '{name}' (DependencyViolation); first: vpcctl delete-nat-gateway --vpc {vpc_name} --name {}",
+            g.name, g.name
+        ))
+        .into());
+    }
     let after = without(&before, vpc_name.as_str(), name.as_str());
     commit(ctx, &store, &before, after).with_context(|| format!("deleting subnet '{name}'"))?;
     ctx.report(format!("deleted subnet '{name}' from VPC '{vpc_name}'"), shown);

@@ -13,10 +13,10 @@ use crate::engine::commit;
 use crate::error::InputError;
 use crate::kernel::host;
 use crate::model::State;
+use crate::model::routing::InternetGateway;
 use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
-use crate::model::routing::InternetGateway;
 use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, kernel_names};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
@@ -219,7 +219,8 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
     for p in in_recorded_order(&topo.peerings, |p| current.peerings.iter().position(|c| c.joins(p.a.as_str(), p.b.as_str()))) {
         let same = |c: &&Peering| c.joins(p.a.as_str(), p.b.as_str()) && sorted(&c.allow_cidrs) == sorted(&p.allow_cidrs);
         let rec = current.peerings.iter().find(same).cloned();
-        let fresh = Peering { a: p.a.clone(), b: p.b.clone(), allow_cidrs: p.allow_cidrs.clone(), name: p.name.clone(), no_routes: p.no_routes };
+        let fresh =
+            Peering { a: p.a.clone(), b: p.b.clone(), allow_cidrs: p.allow_cidrs.clone(), name: p.name.clone(), no_routes: p.no_routes };
         next.peerings.push(rec.filter(|r| r.name == fresh.name && r.no_routes == fresh.no_routes).unwrap_or(fresh));
     }
     check_routes(&next)?;
@@ -256,9 +257,16 @@ fn routing_objects(
                 let ip = routing::free_address(v, &s)
                     .ok_or_else(|| InputError::Conflict(format!("{at}.nat_gateways.{name}: subnet '{subnet}' has no free address")))?;
                 let vn = v.name.to_string();
-                let namespace = kernel_names::pick_name("ngw-", &format!("{vn}-{name}"), &format!("ngw/{vn}/{name}"), 64, &|n| taken.contains(n));
+                let namespace =
+                    kernel_names::pick_name("ngw-", &format!("{vn}-{name}"), &format!("ngw/{vn}/{name}"), 64, &|n| taken.contains(n));
                 taken.insert(namespace.clone());
-                let veth = kernel_names::pick_name("g-", &format!("{vn}-{name}"), &format!("ngw-veth/{vn}/{name}"), kernel_names::IFNAME_MAX, &|n| taken.contains(n));
+                let veth = kernel_names::pick_name(
+                    "g-",
+                    &format!("{vn}-{name}"),
+                    &format!("ngw-veth/{vn}/{name}"),
+                    kernel_names::IFNAME_MAX,
+                    &|n| taken.contains(n),
+                );
                 taken.insert(veth.clone());
                 NatGateway { name: name.clone(), subnet: subnet.clone(), ip, namespace, veth, eip: *eip, status: Status::Ready }
             }

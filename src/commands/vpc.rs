@@ -83,6 +83,15 @@ pub fn without(state: &State, name: &str) -> State {
     let mut after = state.clone();
     after.vpcs.retain(|v| v.name.as_str() != name);
     after.peerings.retain(|p| !p.involves(name));
+    // Its transit gateway attachments go with it, and what named them.
+    for t in &mut after.transit_gateways {
+        t.attachments.retain(|a| a.as_str() != name);
+        for rt in &mut t.route_tables {
+            rt.associations.retain(|a| a.as_str() != name);
+            rt.propagations.retain(|a| a.as_str() != name);
+            rt.routes.retain(|r| r.vpc.as_ref().is_none_or(|v| v.as_str() != name));
+        }
+    }
     after
 }
 

@@ -30,8 +30,16 @@ pub fn observe(state: &State) -> Result<Observed> {
     let ports = read_ports(state);
     let unreachable = host::unreachable_routes();
     let dump = host::iptables_save()?;
-    let wanted: Vec<(String, bool)> =
-        state.vpcs.iter().flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), s.policy.is_some()))).collect();
+    let mut wanted: Vec<(String, Rules)> = state
+        .vpcs
+        .iter()
+        .flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), if s.policy.is_some() { Rules::Filter } else { Rules::None })))
+        .collect();
+    // A NAT gateway's translation is its own iptables: both tables.
+    wanted.extend(state.vpcs.iter().flat_map(|v| v.nat_gateways.iter().map(|g| (g.namespace.clone(), Rules::All))));
+    let routed = state.vpcs.iter().any(|v| !v.route_tables.is_empty());
+    let (ip_rules, route_specs) =
+        if routed { (ip_lines(&["rule", "show"]), ip_lines(&["-4", "route", "show", "table", "all"])) } else { (vec![], vec![]) };
     let namespaces = read_namespaces(&wanted);
     let dead_apps = state
         .vpcs
@@ -50,6 +58,8 @@ pub fn observe(state: &State) -> Result<Observed> {
     let collector_dead = state.host.flow_logs.as_ref().is_some_and(|c| !crate::helpers::apps::helper_running(&c.process));
     let files = crate::plan::dns::files(state).into_keys().map(|p| (p.clone(), std::fs::read_to_string(&p).ok())).collect();
     Ok(Observed {
+        ip_rules: crate::plan::routes::our_rules(&ip_rules),
+        route_specs: crate::plan::routes::our_routes(&route_specs),
         dead_resolvers,
         collector_dead,
         files,
@@ -131,7 +141,24 @@ pub fn parse_ip_json(bytes: &[u8]) -> Result<HashMap<String, Link>> {
 
 /// Read every namespace in `wanted` (name, whether to read its filter
 /// table) on a few worker threads.
-fn read_namespaces(wanted: &[(String, bool)]) -> HashMap<String, Option<Netns>> {
+/// Which iptables tables to read inside a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    None,
+    Filter,
+    All,
+}
+
+/// The lines an `ip` command prints (one process); none if it fails.
+fn ip_lines(args: &[&str]) -> Vec<String> {
+    let Ok(ip) = resolve("ip") else { return vec![] };
+    match Command::new(ip).args(args).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect(),
+        _ => vec![],
+    }
+}
+
+fn read_namespaces(wanted: &[(String, Rules)]) -> HashMap<String, Option<Netns>> {
     const WORKERS: usize = 8;
     let chunk = wanted.len().div_ceil(WORKERS).max(1);
     std::thread::scope(|scope| {
@@ -144,7 +171,7 @@ fn read_namespaces(wanted: &[(String, bool)]) -> HashMap<String, Option<Netns>> 
 }
 
 /// Join `ns` on a fresh thread (so the worker stays where it was) and read it.
-fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
+fn read_netns(ns: &str, rules: Rules) -> Option<Netns> {
     let file = File::open(format!("/run/netns/{ns}")).ok()?;
     std::thread::scope(|scope| {
         scope
@@ -155,7 +182,11 @@ fn read_netns(ns: &str, rules: bool) -> Option<Netns> {
                 }
                 let links = host::ifaddrs().ok()?;
                 let default_via = default_gateway(&host::route_table());
-                let filter_rules = if rules { filter_rules_here() } else { None };
+                let filter_rules = match rules {
+                    Rules::None => None,
+                    Rules::Filter => rules_here(&["-t", "filter"]),
+                    Rules::All => rules_here(&[]),
+                };
                 Some(Netns { links, default_via, filter_rules })
             })
             .join()
@@ -169,10 +200,10 @@ fn default_gateway(routes: &[host::Route]) -> Option<Ipv4Addr> {
     routes.iter().find(|r| r.dest.prefix_len() == 0 && !r.reject).map(|r| r.gateway)
 }
 
-/// `iptables-save -t filter`, run from this thread: the child is created
-/// in the thread's network namespace.
-fn filter_rules_here() -> Option<Vec<String>> {
-    let out = Command::new(resolve("iptables-save").ok()?).args(["-t", "filter"]).output().ok()?;
+/// `iptables-save` (of `args`' tables), run from this thread: the child is
+/// created in the thread's network namespace.
+fn rules_here(args: &[&str]) -> Option<Vec<String>> {
+    let out = Command::new(resolve("iptables-save").ok()?).args(args).output().ok()?;
     if !out.status.success() {
         return None;
     }

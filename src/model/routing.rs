@@ -137,7 +137,11 @@ impl TransitGateway {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TgwHop {
     /// To this attachment, by a static route or a propagated CIDR.
-    Vpc { vpc: Name, destination: Ipv4Net, propagated: bool },
+    Vpc {
+        vpc: Name,
+        destination: Ipv4Net,
+        propagated: bool,
+    },
     Blackhole(Ipv4Net),
     NoRoute,
 }
@@ -204,9 +208,13 @@ impl std::fmt::Display for Effective {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Inside the VPC: the local route.
-    Local { table: String },
+    Local {
+        table: String,
+    },
     Route(Effective),
-    NoRoute { table: String },
+    NoRoute {
+        table: String,
+    },
 }
 
 impl Vpc {
@@ -243,7 +251,12 @@ pub fn routes_of(state: &State, vpc: &Vpc, s: &Subnet) -> Vec<Effective> {
     if table == MAIN {
         for p in state.peerings_of(vpc.name.as_str()).filter(|p| !p.no_routes) {
             if let Some(peer) = state.vpc(p.other(vpc.name.as_str()).as_str()) {
-                out.push(Effective { table: table.clone(), destination: peer.cidr, target: Target::Peering(p.name()), origin: Origin::Peer });
+                out.push(Effective {
+                    table: table.clone(),
+                    destination: peer.cidr,
+                    target: Target::Peering(p.name()),
+                    origin: Origin::Peer,
+                });
             }
         }
     }
@@ -331,11 +344,8 @@ mod tests {
     fn longest_prefix_wins_local_cannot_be_beaten_and_no_route_is_said() {
         let mut v = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Public), ("db", "10.1.2.0/24", Private)]);
         let ngw = Name::parse("n", "ngw").unwrap();
-        v.route_tables = vec![table(
-            "priv",
-            &[("0.0.0.0/0", Target::NatGateway(ngw.clone())), ("198.51.100.80/32", Target::Blackhole)],
-            &["db"],
-        )];
+        v.route_tables =
+            vec![table("priv", &[("0.0.0.0/0", Target::NatGateway(ngw.clone())), ("198.51.100.80/32", Target::Blackhole)], &["db"])];
         let st = State { vpcs: vec![v.clone()], ..State::default() };
         let (web, db) = (&v.subnets[0], &v.subnets[1]);
         assert_eq!(lookup(&st, &v, db, net("10.1.1.7/32")), Decision::Local { table: "priv".into() });

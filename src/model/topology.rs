@@ -119,13 +119,23 @@ impl RouteFile {
         }
         match t.len() {
             1 => Ok(t.remove(0)),
-            n => Err(err(at, format!("names {n} targets; a route has exactly one of gateway, nat_gateway, peering, transit_gateway, blackhole"))),
+            n => Err(err(
+                at,
+                format!("names {n} targets; a route has exactly one of gateway, nat_gateway, peering, transit_gateway, blackhole"),
+            )),
         }
     }
 
     pub fn of(r: &super::routing::Route) -> RouteFile {
         use super::routing::Target;
-        let mut f = RouteFile { destination: r.destination, gateway: None, nat_gateway: None, peering: None, transit_gateway: None, blackhole: false };
+        let mut f = RouteFile {
+            destination: r.destination,
+            gateway: None,
+            nat_gateway: None,
+            peering: None,
+            transit_gateway: None,
+            blackhole: false,
+        };
         match &r.target {
             Target::InternetGateway => f.gateway = Some("igw".into()),
             Target::NatGateway(n) => f.nat_gateway = Some(n.clone()),
@@ -143,12 +153,12 @@ fn typed<T: serde::de::DeserializeOwned>(v: &Value, at: &str) -> Result<T, Topol
 }
 
 fn routing(obj: &Map<String, Value>, at: &str) -> Result<RoutingSpec, TopologyError> {
-    let mut out = RoutingSpec::default();
-    out.internet_gateway = match obj.get("internet_gateway") {
+    let internet_gateway = match obj.get("internet_gateway") {
         None | Some(Value::Bool(false)) | Some(Value::Null) => None,
         Some(Value::Bool(true)) => Some(None),
         Some(v) => Some(typed::<IgwFile>(v, &format!("{at}.internet_gateway"))?.interface),
     };
+    let mut out = RoutingSpec { internet_gateway, ..RoutingSpec::default() };
     if let Some(all) = obj.get("nat_gateways") {
         let all = all.as_object().ok_or_else(|| err(&format!("{at}.nat_gateways"), "is not an object of NAT gateways by name"))?;
         for (k, g) in all {
@@ -752,25 +762,24 @@ pub fn export(state: &State) -> Value {
         }
         vpcs.insert(v.name.to_string(), Value::Object(o));
     }
-    let peerings: Vec<Value> =
-        state
-            .peerings
-            .iter()
-            .map(|p| {
-                let mut o = if p.allow_cidrs.is_empty() {
-                    json!({"vpcs": [p.a, p.b]})
-                } else {
-                    json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
-                };
-                if let Some(n) = &p.name {
-                    o["name"] = json!(n);
-                }
-                if p.no_routes {
-                    o["no_routes"] = json!(true);
-                }
-                o
-            })
-            .collect();
+    let peerings: Vec<Value> = state
+        .peerings
+        .iter()
+        .map(|p| {
+            let mut o = if p.allow_cidrs.is_empty() {
+                json!({"vpcs": [p.a, p.b]})
+            } else {
+                json!({"vpcs": [p.a, p.b], "allow_cidrs": p.allow_cidrs})
+            };
+            if let Some(n) = &p.name {
+                o["name"] = json!(n);
+            }
+            if p.no_routes {
+                o["no_routes"] = json!(true);
+            }
+            o
+        })
+        .collect();
     let mut doc = json!({"vpcs": vpcs, "peerings": peerings});
     if !state.transit_gateways.is_empty() {
         let all: Map<String, Value> = state
@@ -818,7 +827,8 @@ pub fn merge(files: &[(String, Value)]) -> Result<Value, TopologyError> {
     for (file, v) in files {
         let top = object(v, file, &["vpcs", "peerings", "transit_gateways", "expect", super::document::SCHEMA_KEY])?;
         if let Some(all) = top.get("transit_gateways") {
-            let all = all.as_object().ok_or_else(|| err(&format!("{file}: transit_gateways"), "is not an object of transit gateways by name"))?;
+            let all =
+                all.as_object().ok_or_else(|| err(&format!("{file}: transit_gateways"), "is not an object of transit gateways by name"))?;
             for (name, spec) in all {
                 if tgws.insert(name.clone(), spec.clone()).is_some() {
                     return Err(err(&format!("transit_gateways.{name}"), format!("is defined twice (again in {file}); keep one")));

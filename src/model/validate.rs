@@ -349,6 +349,42 @@ pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink: &EipFacts) -> Result<bool
     }
 }
 
+/// A route `vpc` may have: a destination the local route does not hold,
+/// and a target that exists and is the VPC's to use.
+pub fn route(state: &State, vpc: &Name, destination: Ipv4Net, target: &crate::model::routing::Target) -> Result<(), InputError> {
+    use crate::model::routing::Target;
+    let v = find_vpc(state, vpc.as_str())?;
+    if v.cidr.contains(&destination) {
+        return Err(InputError::Invalid(format!(
+            "{destination} is inside VPC '{vpc}' ({}), where the local route always wins; a route must point outside the VPC",
+            v.cidr
+        )));
+    }
+    let missing = match target {
+        Target::InternetGateway if v.internet_gateway.is_none() => {
+            Some(format!("VPC '{vpc}' has no internet gateway; first: vpcctl create-internet-gateway --vpc {vpc}"))
+        }
+        Target::NatGateway(n) if v.nat_gateway(n.as_str()).is_none() => {
+            Some(format!("VPC '{vpc}' has no NAT gateway '{n}'; first: vpcctl create-nat-gateway --vpc {vpc} --subnet SUBNET --name {n}"))
+        }
+        Target::Peering(n) if !state.peerings_of(vpc.as_str()).any(|p| p.name() == *n) => {
+            let have: Vec<String> = state.peerings_of(vpc.as_str()).map(|p| p.name().to_string()).collect();
+            Some(format!(
+                "VPC '{vpc}' has no peering '{n}' (its peerings: {})",
+                if have.is_empty() { "none".into() } else { have.join(", ") }
+            ))
+        }
+        Target::TransitGateway(n) if !state.transit_gateways.iter().any(|t| t.name == *n && t.attachments.contains(vpc)) => Some(format!(
+            "VPC '{vpc}' is not attached to a transit gateway '{n}'; first: vpcctl attach-transit-gateway --transit-gateway {n} --vpc {vpc}"
+        )),
+        _ => None,
+    };
+    match missing {
+        Some(m) => Err(InputError::NotFound(format!("route {destination} -> {target}: {m}"))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,41 +517,5 @@ mod tests {
         assert_eq!(eip(&with, &name("vpc1"), &e("203.0.113.10"), &facts).ok(), Some(true));
         let second = eip(&with, &name("vpc1"), &e("203.0.113.11"), &facts).unwrap_err().to_string();
         assert!(second.contains("already has elastic IP 203.0.113.10"), "{second}");
-    }
-}
-
-/// A route `vpc` may have: a destination the local route does not hold,
-/// and a target that exists and is the VPC's to use.
-pub fn route(state: &State, vpc: &Name, destination: Ipv4Net, target: &crate::model::routing::Target) -> Result<(), InputError> {
-    use crate::model::routing::Target;
-    let v = find_vpc(state, vpc.as_str())?;
-    if v.cidr.contains(&destination) {
-        return Err(InputError::Invalid(format!(
-            "{destination} is inside VPC '{vpc}' ({}), where the local route always wins; a route must point outside the VPC",
-            v.cidr
-        )));
-    }
-    let missing = match target {
-        Target::InternetGateway if v.internet_gateway.is_none() => {
-            Some(format!("VPC '{vpc}' has no internet gateway; first: vpcctl create-internet-gateway --vpc {vpc}"))
-        }
-        Target::NatGateway(n) if v.nat_gateway(n.as_str()).is_none() => {
-            Some(format!("VPC '{vpc}' has no NAT gateway '{n}'; first: vpcctl create-nat-gateway --vpc {vpc} --subnet SUBNET --name {n}"))
-        }
-        Target::Peering(n) if !state.peerings_of(vpc.as_str()).any(|p| p.name() == *n) => {
-            let have: Vec<String> = state.peerings_of(vpc.as_str()).map(|p| p.name().to_string()).collect();
-            Some(format!(
-                "VPC '{vpc}' has no peering '{n}' (its peerings: {})",
-                if have.is_empty() { "none".into() } else { have.join(", ") }
-            ))
-        }
-        Target::TransitGateway(n) if !state.transit_gateways.iter().any(|t| t.name == *n && t.attachments.contains(vpc)) => Some(format!(
-            "VPC '{vpc}' is not attached to a transit gateway '{n}'; first: vpcctl attach-transit-gateway --transit-gateway {n} --vpc {vpc}"
-        )),
-        _ => None,
-    };
-    match missing {
-        Some(m) => Err(InputError::NotFound(format!("route {destination} -> {target}: {m}"))),
-        None => Ok(()),
     }
 }

@@ -528,6 +528,7 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
         _ => {}
     }
     out.extend(service_changes(before, v));
+    out.extend(routing_changes(before, v));
     out
 }
 
@@ -595,10 +596,85 @@ fn peering_changes(before: &State, after: &State) -> Vec<Edit> {
             Some(q) if sorted(&q.allow_cidrs) != sorted(&p.allow_cidrs) => {
                 out.push(edit(Op::Change, label(p), format!("{} -> {}", scope(q), scope(p))));
             }
+            Some(q) if q.name() != p.name() || q.no_routes != p.no_routes => {
+                let routes = if p.no_routes { "no routes" } else { "routes in both main tables" };
+                out.push(edit(Op::Change, label(p), format!("name {}, {routes}", p.name())));
+            }
+            Some(_) => {}
+        }
+    }
+    out.extend(tgw_changes(before, after));
+    out
+}
+
+/// One line per object that differs, by name, between `old` and `new`
+/// (`kind` and `detail` say what it is).
+fn named_changes<T: PartialEq>(kind: &str, old: &[T], new: &[T], name: impl Fn(&T) -> String, detail: impl Fn(&T) -> String) -> Vec<Edit> {
+    let mut out = vec![];
+    for o in old.iter().filter(|o| !new.iter().any(|n| name(n) == name(o))) {
+        out.push(edit(Op::Delete, format!("{kind} {}", name(o)), ""));
+    }
+    for n in new {
+        match old.iter().find(|o| name(o) == name(n)) {
+            None => out.push(edit(Op::Create, format!("{kind} {}", name(n)), detail(n))),
+            Some(o) if o != n => out.push(edit(Op::Change, format!("{kind} {}", name(n)), detail(n))),
             Some(_) => {}
         }
     }
     out
+}
+
+/// A VPC's internet gateway, NAT gateways and route tables.
+fn routing_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
+    let igw = |x: Option<&Vpc>| x.and_then(|x| x.internet_gateway.clone()).into_iter().collect::<Vec<_>>();
+    let mut out =
+        named_changes("internet-gateway", &igw(before), &igw(Some(v)), |_| v.name.to_string(), |g| format!("via {}", g.interface));
+    let ngws = before.map(|b| b.nat_gateways.as_slice()).unwrap_or(&[]);
+    // Pending or ready is the same gateway.
+    let ready = |g: &crate::model::routing::NatGateway| crate::model::routing::NatGateway { status: Status::Ready, ..g.clone() };
+    let (old, new): (Vec<_>, Vec<_>) = (ngws.iter().map(ready).collect(), v.nat_gateways.iter().map(ready).collect());
+    out.extend(named_changes(
+        "nat-gateway",
+        &old,
+        &new,
+        |g| format!("{}/{}", v.name, g.name),
+        |g| format!("in {} at {}{}", g.subnet, g.ip, g.eip.map(|e| format!(", eip {e}")).unwrap_or_default()),
+    ));
+    let tables = before.map(|b| b.route_tables.as_slice()).unwrap_or(&[]);
+    out.extend(named_changes(
+        "route-table",
+        tables,
+        &v.route_tables,
+        |t| format!("{}/{}", v.name, t.name),
+        |t| {
+            let routes: Vec<String> = t.routes.iter().map(|r| format!("{} -> {}", r.destination, r.target)).collect();
+            let subnets: Vec<String> = t.subnets.iter().map(|s| s.to_string()).collect();
+            format!(
+                "{}{}",
+                if routes.is_empty() { "local only".into() } else { routes.join(", ") },
+                if subnets.is_empty() { String::new() } else { format!("; subnets {}", subnets.join(", ")) }
+            )
+        },
+    ));
+    out
+}
+
+fn tgw_changes(before: &State, after: &State) -> Vec<Edit> {
+    named_changes(
+        "transit-gateway",
+        &before.transit_gateways,
+        &after.transit_gateways,
+        |t| t.name.to_string(),
+        |t| {
+            let tables: Vec<String> = t.route_tables.iter().map(|r| r.name.to_string()).collect();
+            let attached: Vec<String> = t.attachments.iter().map(|a| a.to_string()).collect();
+            format!(
+                "attached {}; tables {}",
+                if attached.is_empty() { "-".into() } else { attached.join(", ") },
+                if tables.is_empty() { "-".into() } else { tables.join(", ") }
+            )
+        },
+    )
 }
 
 fn sorted(v: &[ipnet::Ipv4Net]) -> Vec<ipnet::Ipv4Net> {
@@ -751,7 +827,13 @@ mod tests {
     fn peering_and_nat_edits_touch_only_the_firewall() {
         let before = st(vec![vpc("a", "10.1.0.0/16", &[("s1", "10.1.1.0/24")]), vpc("b", "10.2.0.0/16", &[])]);
         let mut after = before.clone();
-        after.peerings.push(Peering { a: Name::parse("n", "a").unwrap(), b: Name::parse("n", "b").unwrap(), allow_cidrs: vec![], name: None, no_routes: false });
+        after.peerings.push(Peering {
+            a: Name::parse("n", "a").unwrap(),
+            b: Name::parse("n", "b").unwrap(),
+            allow_cidrs: vec![],
+            name: None,
+            no_routes: false,
+        });
         after.vpcs[0].nat = Some(Nat { interface: "uplink0".into(), subnets: None });
         let p = plan(&before, &after, &facts(&before));
         assert_eq!(p.steps.len(), 1, "{}", p.to_script());

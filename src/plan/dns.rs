@@ -105,7 +105,13 @@ mod tests {
     #[test]
     fn names_cross_a_peering_and_nothing_else() {
         let mut st = state();
-        st.peerings.push(Peering { a: Name::parse("n", "b").unwrap(), b: Name::parse("n", "a").unwrap(), allow_cidrs: vec![], name: None, no_routes: false });
+        st.peerings.push(Peering {
+            a: Name::parse("n", "b").unwrap(),
+            b: Name::parse("n", "a").unwrap(),
+            allow_cidrs: vec![],
+            name: None,
+            no_routes: false,
+        });
         let a = hosts(&st, &st.vpcs[0]);
         assert!(a.contains("10.1.1.2 web.a.internal\n") && a.contains("10.1.2.2 db.a.internal\n"), "{a}");
         assert!(a.contains("10.2.1.2 api.b.internal\n"), "peer's names: {a}");
@@ -119,7 +125,13 @@ mod tests {
     #[test]
     fn a_new_subnet_rewrites_its_vpcs_and_its_peers_hosts_files_only() {
         let mut before = state();
-        before.peerings.push(Peering { a: Name::parse("n", "a").unwrap(), b: Name::parse("n", "b").unwrap(), allow_cidrs: vec![], name: None, no_routes: false });
+        before.peerings.push(Peering {
+            a: Name::parse("n", "a").unwrap(),
+            b: Name::parse("n", "b").unwrap(),
+            allow_cidrs: vec![],
+            name: None,
+            no_routes: false,
+        });
         let mut after = before.clone();
         after.vpcs[0].subnets.push(crate::model::testing::subnet("a", "cache", "10.1.3.0/24", Private));
         let written: Vec<String> = sync(&before, &after, false)

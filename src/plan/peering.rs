@@ -16,7 +16,8 @@ pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
         let Some(peer) = state.vpc(p.other(n).as_str()) else { continue };
         let c = comment(n, &format!("peer={}", peer.name));
         let pb = &peer.bridge;
-        let pairs = if super::routes::peering_is_plain(state, p) { pairs(p, vpc, peer) } else { super::routes::peering_pairs(state, p, vpc, peer) };
+        let pairs =
+            if super::routes::peering_is_plain(state, p) { pairs(p, vpc, peer) } else { super::routes::peering_pairs(state, p, vpc, peer) };
         for (a, b) in pairs {
             rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
             rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));

@@ -48,7 +48,8 @@ pub struct Netns {
     pub links: HashMap<String, Link>,
     /// Gateway of the default route, if there is one.
     pub default_via: Option<Ipv4Addr>,
-    /// `-A` lines of the filter table, read only where a policy is recorded.
+    /// `-A` lines of the filter table, read only where a policy is
+    /// recorded (a NAT gateway's: of every table).
     pub filter_rules: Option<Vec<String>>,
 }
 
@@ -72,6 +73,10 @@ pub struct Observed {
     pub collector_dead: bool,
     /// What each file of ours (`plan::dns::files`) holds now; `None`: missing.
     pub files: HashMap<std::path::PathBuf, Option<String>>,
+    /// Our `ip rule`s, as `routes::rule_specs` writes them.
+    pub ip_rules: HashSet<String>,
+    /// Routes of our kernel tables, as `routes::shown_route` writes them.
+    pub route_specs: HashSet<String>,
 }
 
 /// One difference, with the VPC (and subnet) it belongs to.
@@ -138,6 +143,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     firewall_rules(&mut b, state, obs);
     bridge_rules(&mut b, state, obs);
     services(&mut b, state, obs);
+    routing(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         b.drifts.push(Drift { vpc: None, subnet: None, what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()) });
     }
@@ -167,6 +173,58 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
 }
 
+/// Route tables' kernel tables and rules, and NAT gateways: their links,
+/// their namespace, and the translation inside it.
+fn routing(b: &mut Builder, state: &State, obs: &Observed) {
+    use super::routes;
+    for v in &state.vpcs {
+        for spec in routes::all_table_specs(v) {
+            if !obs.route_specs.contains(&routes::shown_route(&spec)) {
+                b.drift(Some(v), None, format!("route {spec} is missing"));
+                b.root.push(format!("route replace {spec}"));
+            }
+        }
+        for rule in routes::rule_specs(v) {
+            if !obs.ip_rules.contains(&rule) {
+                b.drift(Some(v), None, format!("ip rule {rule} is missing"));
+                b.root.push(format!("rule add {rule}"));
+            }
+        }
+        for g in &v.nat_gateways {
+            let ns = obs.namespaces.get(&g.namespace).cloned().flatten();
+            let veth = obs.links.get(&g.veth);
+            let (Some(ns), Some(veth)) = (ns, veth) else {
+                b.drift(Some(v), None, format!("NAT gateway {}: its namespace {} or veth {} is missing", g.name, g.namespace, g.veth));
+                b.teardown.extend([iproute::link_del(&g.veth), iproute::netns_del(&g.namespace)]);
+                b.root.extend(routes::ngw_root_lines(v, g).into_iter().filter(|l| !l.starts_with("addr add")));
+                let (fdb, steps) = routes::ngw_steps(None, &Vpc { nat_gateways: vec![g.clone()], ..v.clone() });
+                b.fdb.extend(fdb);
+                b.policies.extend(Plan { steps });
+                continue;
+            };
+            if veth.master.as_deref() != Some(v.bridge.as_str()) || !veth.up {
+                b.drift(Some(v), None, format!("NAT gateway {}: veth {} is not up on {}", g.name, g.veth, v.bridge));
+                b.root.extend([iproute::attach_up(&g.veth, &v.bridge), iproute::bridge_port(&g.veth)]);
+                b.fdb.push(iproute::fdb_static(&crate::model::kernel_names::subnet_mac(g.ip), &g.veth));
+            }
+            if ns.default_via.is_none() {
+                b.drift(Some(v), None, format!("NAT gateway {}: no default route in {}", g.name, g.namespace));
+                if let Some(s) = v.subnet(g.subnet.as_str()) {
+                    b.netns.push((g.namespace.clone(), vec![format!("route replace default via {}", s.gateway)]));
+                }
+            }
+            let have = ns.filter_rules.unwrap_or_default();
+            let (filter, nat) = routes::ngw_rules(v, g);
+            let chain = |c: &str| -> Vec<String> { have.iter().filter(|r| r.starts_with(&format!("-A {c} "))).cloned().collect() };
+            let jumps = routes::ngw_jumps().iter().all(|j| have.iter().any(|r| r == j));
+            if !jumps || !same_rules(&chain(routes::NGW_FILTER_CHAIN), &filter) || !same_rules(&chain(routes::NGW_NAT_CHAIN), &nat) {
+                b.drift(Some(v), None, format!("NAT gateway {}: its translation rules in {} are missing or differ", g.name, g.namespace));
+                b.policies.push(routes::ngw_repair(v, g, jumps));
+            }
+        }
+    }
+}
+
 /// The helpers (resolvers, collector), the DNS files and the elastic IPs'
 /// addresses. Helpers are started again by the caller, which starts any
 /// recorded one that is not running.
@@ -194,6 +252,13 @@ fn services(b: &mut Builder, state: &State, obs: &Observed) {
             if !on {
                 b.drift(Some(v), None, format!("elastic IP {} is not on {}", e.ip, e.interface));
                 b.root.push(format!("address replace {}/32 dev {}", e.ip, e.interface));
+            }
+        }
+        let uplink = v.internet_gateway.as_ref().map(|i| i.interface.as_str());
+        for (g, e, up) in v.nat_gateways.iter().filter_map(|g| Some((g, g.eip?, uplink?))) {
+            if !obs.links.get(up).is_some_and(|l| l.addrs.contains(&(e, 32))) {
+                b.drift(Some(v), None, format!("NAT gateway {}'s elastic IP {e} is not on {up}", g.name));
+                b.root.push(format!("address replace {e}/32 dev {up}"));
             }
         }
     }

@@ -70,7 +70,7 @@ pub fn rule_specs(vpc: &Vpc) -> Vec<String> {
         .collect()
 }
 
-fn all_table_specs(vpc: &Vpc) -> Vec<String> {
+pub fn all_table_specs(vpc: &Vpc) -> Vec<String> {
     vpc.route_tables.iter().flat_map(|t| table_specs(vpc, t)).collect()
 }
 
@@ -101,7 +101,8 @@ fn eip_uplink(vpc: &Vpc) -> Option<&str> {
 /// VPC goes or is replaced).
 pub fn teardown_lines(before: &Vpc, after: Option<&Vpc>) -> Vec<String> {
     let (new_rules, new_routes) = after.map(|a| (rule_specs(a), all_table_specs(a))).unwrap_or_default();
-    let mut lines: Vec<String> = rule_specs(before).into_iter().filter(|r| !new_rules.contains(r)).map(|r| format!("rule del {r}")).collect();
+    let mut lines: Vec<String> =
+        rule_specs(before).into_iter().filter(|r| !new_rules.contains(r)).map(|r| format!("rule del {r}")).collect();
     lines.extend(all_table_specs(before).into_iter().filter(|r| !new_routes.contains(r)).map(|r| format!("route del {r}")));
     for g in &before.nat_gateways {
         let stays = after.is_some_and(|a| a.nat_gateway(g.name.as_str()).is_some_and(|n| !ngw_new(Some(before), a, n)));
@@ -133,7 +134,7 @@ pub fn create_lines(before: Option<&Vpc>, after: &Vpc) -> Vec<String> {
     lines
 }
 
-fn ngw_root_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
+pub fn ngw_root_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
     let mut lines = vec![
         iproute::netns_add(&g.namespace),
         iproute::veth_into_netns(&g.veth, vpc.link_group, &g.namespace, super::subnet::INNER_IF, &subnet_mac(g.ip)),
@@ -196,6 +197,71 @@ pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> (Vec<String>, Vec<String>) {
     (filter, nat)
 }
 
+/// The jumps into the NAT gateway's chains, as `iptables-save` lists them.
+pub fn ngw_jumps() -> [String; 2] {
+    [format!("-A FORWARD -j {NGW_FILTER_CHAIN}"), format!("-A POSTROUTING -j {NGW_NAT_CHAIN}")]
+}
+
+/// Rewrite a NAT gateway's chains (and their jumps, if `jumps` are gone).
+pub fn ngw_repair(vpc: &Vpc, g: &NatGateway, jumps: bool) -> Step {
+    if !jumps {
+        return ngw_restore(vpc, g);
+    }
+    let (filter, nat) = ngw_rules(vpc, g);
+    let mut f = vec![super::iptables::declare(NGW_FILTER_CHAIN)];
+    f.extend(filter);
+    let mut t = vec![super::iptables::declare(NGW_NAT_CHAIN)];
+    t.extend(nat);
+    Step::Iptables(Restore {
+        netns: Some(g.namespace.clone()),
+        tables: vec![TableEdit { table: "filter", lines: f }, TableEdit { table: "nat", lines: t }],
+    })
+}
+
+/// A route spec as `ip -4 route show table all` prints it.
+pub fn shown_route(spec: &str) -> String {
+    let mut words: Vec<String> = spec.split_whitespace().map(str::to_string).collect();
+    let at = usize::from(matches!(words.first().map(String::as_str), Some("throw" | "blackhole" | "unreachable")));
+    if let Some(w) = words.get_mut(at) {
+        if w == "0.0.0.0/0" {
+            *w = "default".into();
+        } else if let Some(a) = w.strip_suffix("/32") {
+            *w = a.to_string();
+        }
+    }
+    words.join(" ")
+}
+
+/// Our routes among `ip -4 route show table all`'s lines.
+pub fn our_routes(lines: &[String]) -> std::collections::HashSet<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.windows(2).any(|p| p[0] == "table" && p[1].parse().is_ok_and(routing::is_table_id))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Our rules among `ip rule show`'s lines (`PREF:\tSELECTOR lookup T`), as
+/// `rule_specs` writes them.
+pub fn our_rules(lines: &[String]) -> std::collections::HashSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (pref, rest) = l.split_once(':')?;
+            let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+            let ours = rest
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|p| p[0] == "lookup" && p[1].parse().is_ok_and(routing::is_table_id));
+            ours.then(|| format!("{rest} pref {}", pref.trim()))
+        })
+        .collect()
+}
+
 /// Jumps into the NAT gateway's chains, and its INPUT: replies and ping.
 fn ngw_restore(vpc: &Vpc, g: &NatGateway) -> Step {
     let (filter, nat) = ngw_rules(vpc, g);
@@ -239,7 +305,9 @@ pub fn igw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
         }
         let c = comment(n, &format!("igw subnet={}", s.name));
         for d in &routes {
-            rules.push(append(ch, &format!("-i {br} -o {up} -s {} -d {d}", s.cidr), &c, "ACCEPT"));
+            // As iptables-save lists it (doctor compares): no `-d` for everything.
+            let to = if d.prefix_len() == 0 { String::new() } else { format!(" -d {d}") };
+            rules.push(append(ch, &format!("-i {br} -o {up} -s {}{to}", s.cidr), &c, "ACCEPT"));
         }
         let reply = format!("-i {up} -o {br} -d {} -m conntrack --ctstate RELATED,ESTABLISHED", s.cidr);
         rules.push(append(ch, &reply, &c, "ACCEPT"));
@@ -315,11 +383,13 @@ fn narrower(a: Ipv4Net, b: Ipv4Net) -> Option<Ipv4Net> {
 /// with `vpc`'s attachment sends it on to `peer`.
 pub fn tgw_carries(state: &State, tgw: &routing::TransitGateway, vpc: &Vpc, s: &Subnet, peer: &Vpc, d: &Subnet) -> bool {
     let t = Target::TransitGateway(tgw.name.clone());
-    let attached = |v: &Vpc| tgw.attachments.iter().any(|a| *a == v.name);
+    let attached = |v: &Vpc| tgw.attachments.contains(&v.name);
     attached(vpc)
         && attached(peer)
         && routes_to(state, vpc, s, d.cidr, &t)
-        && tgw.table_of(vpc.name.as_str()).is_some_and(|rt| matches!(routing::tgw_lookup(state, rt, d.cidr), TgwHop::Vpc { vpc: ref to, .. } if *to == peer.name))
+        && tgw
+            .table_of(vpc.name.as_str())
+            .is_some_and(|rt| matches!(routing::tgw_lookup(state, rt, d.cidr), TgwHop::Vpc { vpc: ref to, .. } if *to == peer.name))
 }
 
 /// Filter rules of the VPC chain for transit gateways: each subnet pair
@@ -389,7 +459,12 @@ mod tests {
         });
         let any: Ipv4Net = "0.0.0.0/0".parse().unwrap();
         v.route_tables = vec![
-            RouteTable { name: name("main"), table: 0x5650_0001, routes: vec![Route { destination: any, target: Target::InternetGateway }], subnets: vec![] },
+            RouteTable {
+                name: name("main"),
+                table: 0x5650_0001,
+                routes: vec![Route { destination: any, target: Target::InternetGateway }],
+                subnets: vec![],
+            },
             RouteTable {
                 name: name("priv"),
                 table: 0x5650_0002,
@@ -436,7 +511,7 @@ mod tests {
         let v = nat_design();
         let st = State { vpcs: vec![v.clone()], ..State::default() };
         let f = igw_forward_rules(&st, &v);
-        assert!(f.iter().any(|r| r.contains("-i br-a -o up0 -s 10.1.1.0/24 -d 0.0.0.0/0")), "{f:?}");
+        assert!(f.iter().any(|r| r.contains("-i br-a -o up0 -s 10.1.1.0/24 -m comment")), "{f:?}");
         assert!(!f.iter().any(|r| r.contains("-s 10.1.2.0/24")), "db has no igw route: {f:?}");
         let n = igw_nat_rules(&st, &v);
         assert!(n[0].contains("-s 10.1.1.4/32 -o up0") && n[0].contains("SNAT --to-source 203.0.113.20"), "{n:?}");

@@ -181,6 +181,7 @@ impl Sandbox {
              echo '--- links'; ip -o link | awk '{print $2}' | sort
              echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
              echo '--- routes'; ip -4 route show table all | sort
+             echo '--- rules'; ip rule
              echo '--- netns'; ip netns
              echo '--- etc/netns'; find /etc/netns | sort
              echo '--- processes'; ps -e -o stat=,comm= | awk '$1 !~ /^Z/ && $2 !~ /^(ps|sort|awk|bash)$/ {print $2}' | sort
