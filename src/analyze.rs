@@ -460,8 +460,8 @@ fn routed_out(
     port: Option<u16>,
     hops: &mut Vec<Hop>,
 ) -> Option<Analysis> {
-    use crate::model::routing::{Decision, Origin, Target, host, lookup};
-    let uses_model = vpc.internet_gateway.is_some() || !vpc.nat_gateways.is_empty() || !vpc.route_tables.is_empty();
+    use crate::model::routing::{Decision, InternetGateway, Origin, Target, host, lookup};
+    let uses_model = vpc.routed();
     let decision = lookup(state, vpc, from, host(dst));
     let stop = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
         hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
@@ -504,7 +504,7 @@ fn routed_out(
     let r = match decision {
         Decision::Route(r) if r.origin == Origin::EnableNat => return None,
         Decision::Route(r) => r,
-        Decision::NoRoute { table } if uses_model && !vpc.eips.iter().any(|e| e.subnet == from.name) => {
+        Decision::NoRoute { table } if uses_model => {
             let why = format!("route table {table} of {} has no route to {dst} ({src} uses it)", vpc.name);
             return stop(hops, "route table", why, "NO_ROUTE_TO_DESTINATION");
         }
@@ -531,9 +531,29 @@ fn routed_out(
             ));
             // Its own traffic follows its subnet's route table.
             let theirs = lookup(state, vpc, gs, host(dst));
-            match (&theirs, &vpc.internet_gateway) {
-                (Decision::Route(t), Some(igw)) if t.target == Target::InternetGateway => {
+            // Its way out: the internet gateway, or enable-nat's uplink.
+            let uplink = |t: &crate::model::routing::Effective| match t.origin {
+                Origin::EnableNat => vpc.nat.as_ref().map(|n| n.interface.clone()),
+                _ => vpc.internet_gateway.as_ref().map(|i| i.interface.clone()),
+            };
+            match (&theirs, theirs_uplink(&theirs, uplink)) {
+                (Decision::Route(t), Some(up)) if t.target == Target::InternetGateway => {
+                    let igw = InternetGateway { interface: up };
                     hops.push(hop("route table", Outcome::Info, format!("{t} (the NAT gateway's subnet {})", gs.name), None));
+                    // Translated, it leaves its own subnet's edge: that NACL too.
+                    let gw = nat_gateway_as_source(g, gs);
+                    let name = format!("{}/{n}", vpc.name);
+                    if let Some(rule) = nacls((&gw, &name), None, dst, proto, port, hops) {
+                        let code = "NACL_RULES_MISMATCH";
+                        return Some(Analysis {
+                            reachable: false,
+                            certain: true,
+                            network_open: false,
+                            verdict: format!("blocked: {rule}"),
+                            code,
+                            hops: std::mem::take(hops),
+                        });
+                    }
                     out(hops, format!("{} natgw={n} in {} via {}", vpc.name, gs.name, igw.interface), &igw.interface)
                 }
                 _ => {
@@ -562,6 +582,7 @@ fn routed_out(
 /// a blackhole, or (for a transit gateway) the TGW tables. `None` lets the
 /// peering checks decide.
 /// `Some(Ok(..))`: blocked; `Some(Err(()))`: a transit gateway carries it.
+#[allow(clippy::too_many_arguments)]
 fn route_to_vpc(
     state: &State,
     vpc: &Vpc,
@@ -586,6 +607,21 @@ fn route_to_vpc(
     match lookup(state, vpc, from, host(dst)) {
         Decision::Route(r) if r.target == Target::Blackhole => {
             blocked(hops, "route table", format!("{r}: a blackhole drops it"), "BLACKHOLE_ROUTE")
+        }
+        Decision::Route(r) if matches!(r.target, Target::NatGateway(_)) => {
+            let Target::NatGateway(n) = &r.target else { unreachable!() };
+            let Some((g, gs)) = vpc.nat_gateway(n.as_str()).and_then(|g| Some((g, vpc.subnet(g.subnet.as_str())?))) else {
+                return blocked(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
+            };
+            hops.push(hop("route table", Outcome::Info, format!("{r} (longest prefix for {dst})"), None));
+            // The replies come back out of the gateway with the other VPC's
+            // source address, on this VPC's bridge: anti-spoofing drops them.
+            let why = format!(
+                "{r}: NAT gateway {n} ({}) translates toward the internet only; replies from {} would reach {}'s bridge with {}'s address, which is dropped as spoofed",
+                g.ip, dvpc.name, vpc.name, dvpc.name
+            );
+            let _ = gs;
+            blocked(hops, "NAT gateway", why, "NO_ROUTE_TO_DESTINATION")
         }
         Decision::Route(r) if matches!(r.target, Target::TransitGateway(_)) => {
             let Target::TransitGateway(t) = &r.target else { unreachable!() };
@@ -618,6 +654,22 @@ fn route_to_vpc(
         }
         _ => None,
     }
+}
+
+fn theirs_uplink(
+    d: &crate::model::routing::Decision,
+    uplink: impl Fn(&crate::model::routing::Effective) -> Option<String>,
+) -> Option<String> {
+    match d {
+        crate::model::routing::Decision::Route(t) => uplink(t),
+        _ => None,
+    }
+}
+
+/// A NAT gateway as the source of what it translates: its address, in its
+/// subnet (whose NACL it is behind), with no security group of its own.
+fn nat_gateway_as_source(g: &crate::model::routing::NatGateway, gs: &Subnet) -> Subnet {
+    Subnet { ip: g.ip, policy: None, apps: vec![], ..gs.clone() }
 }
 
 /// Why a peering with route tables does not carry `from` to `dsub`.
@@ -827,11 +879,48 @@ mod agreement_with_the_planners {
     use crate::model::State;
     use crate::model::nacl::{Nacl, NaclRule};
     use crate::model::policy::{Action, PortRange, Protocol, Rule};
+    use crate::model::routing::{InternetGateway, NatGateway, Route, RouteTable, Target, TgwRoute, TgwRouteTable, TransitGateway};
     use crate::model::services::{Eip, Expose};
     use crate::model::testing;
     use crate::model::{Name, Nat, Peering, Subnet, SubnetKind, Vpc};
     use crate::plan::iptables::normalize;
-    use crate::plan::{firewall, nacl, policy};
+    use crate::plan::{firewall, nacl, policy, routes};
+
+    /// Where the kernel sends what arrives on `v`'s bridge from `src`: our
+    /// `ip rule`s and kernel tables as the planners wrote them, else main.
+    enum Next {
+        Out(String),
+        Via(Ipv4Addr),
+        Drop,
+    }
+
+    fn kernel_next(st: &State, v: &Vpc, src: Ipv4Addr, dst: Ipv4Addr) -> Next {
+        let specs: Vec<String> = routes::all_table_specs(st, v);
+        for rule in routes::rule_specs(v) {
+            let w: Vec<&str> = rule.split_whitespace().collect();
+            if !w[1].parse::<Ipv4Net>().unwrap().contains(&src) {
+                continue;
+            }
+            let mut best: Option<(u8, Vec<&str>)> = None;
+            for s in specs.iter().filter(|s| s.ends_with(&format!("table {}", w[5]))) {
+                let r: Vec<&str> = s.split_whitespace().collect();
+                let at = usize::from(matches!(r[0], "throw" | "blackhole" | "unreachable"));
+                let d: Ipv4Net = r[at].parse().unwrap();
+                if d.contains(&dst) && best.as_ref().is_none_or(|(l, _)| d.prefix_len() > *l) {
+                    best = Some((d.prefix_len(), r));
+                }
+            }
+            match best.as_ref().map(|(_, r)| r[0]) {
+                None | Some("throw") => break,
+                Some("blackhole" | "unreachable") => return Next::Drop,
+                Some(_) => return Next::Via(best.unwrap().1[2].parse().unwrap()),
+            }
+        }
+        if let Some(x) = st.vpcs.iter().find(|x| x.subnets.iter().any(|y| y.cidr.contains(&dst))) {
+            return Next::Out(x.bridge.clone());
+        }
+        if st.vpcs.iter().any(|x| x.cidr.contains(&dst)) { Next::Drop } else { Next::Out("uplink0".into()) }
+    }
 
     struct Pkt<'a> {
         i: &'a str,
@@ -930,21 +1019,132 @@ mod agreement_with_the_planners {
         }
         fwd.extend(nacl::all_chains(st).into_iter().flat_map(|(_, rules)| rules));
         let dest = st.vpcs.iter().find_map(|x| x.subnets.iter().find(|y| y.ip == dst).map(|y| (x, y)));
-        let uplink = "uplink0";
-        let out_if = dest.map(|(x, _)| x.bridge.as_str()).unwrap_or(uplink);
-        let through = Pkt { i: &v.bridge, o: out_if, s: s.ip, d: dst, p, sport, dport, reply: false };
         // Nothing of ours matched: the host's FORWARD policy (DROP here).
-        if !eval(&fwd, firewall::FORWARD_CHAIN, &through).unwrap_or(false) {
+        let passes = |pkt: &Pkt| eval(&fwd, firewall::FORWARD_CHAIN, pkt).unwrap_or(false);
+        // Through a NAT gateway: to it on the same bridge, through its own
+        // rules, then on as its own (translated) packet.
+        let (from, out_if, via) = match kernel_next(st, v, s.ip, dst) {
+            Next::Drop => return false,
+            Next::Out(i) => (s.ip, i, false),
+            Next::Via(gip) => {
+                let g = v.nat_gateways.iter().find(|g| g.ip == gip).expect("a route via a recorded gateway");
+                if !passes(&Pkt { i: &v.bridge, o: &v.bridge, ..out }) {
+                    return false;
+                }
+                let inside = Pkt { i: "eth0", o: "eth0", ..out };
+                if !eval(&routes::ngw_rules(v, g).0, routes::NGW_FILTER_CHAIN, &inside).unwrap_or(false) {
+                    return false;
+                }
+                match kernel_next(st, v, g.ip, dst) {
+                    Next::Out(i) => (g.ip, i, true),
+                    // Back to a gateway: its own address is never forwarded.
+                    _ => return false,
+                }
+            }
+        };
+        let through = Pkt { i: &v.bridge, o: &out_if, s: from, d: dst, p, sport, dport, reply: false };
+        if !passes(&through) {
             return false;
         }
         if let Some((x, y)) = dest
-            && !sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: s.ip, d: dst, p, sport, dport, reply: false })
+            && !sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: from, d: dst, p, sport, dport, reply: false })
         {
             return false;
         }
         // The reply: security groups are stateful, the host's rules are not all.
-        let back = Pkt { i: out_if, o: &v.bridge, s: dst, d: s.ip, p, sport: dport, dport: sport, reply: true };
-        eval(&fwd, firewall::FORWARD_CHAIN, &back).unwrap_or(false)
+        let back = Pkt { i: &out_if, o: &v.bridge, s: dst, d: from, p, sport: dport, dport: sport, reply: true };
+        if !passes(&back) {
+            return false;
+        }
+        !via || passes(&Pkt { i: &v.bridge, o: &v.bridge, s: dst, d: s.ip, p, sport: dport, dport: sport, reply: true })
+    }
+
+    /// The routing model on some VPCs: an internet gateway (where there is
+    /// no enable-nat), a NAT gateway, a transit gateway, and route tables
+    /// (main and one more, with a subnet) whose routes pick among them.
+    fn routing_of(d: &mut Dice, st: &mut State) {
+        let n = st.vpcs.len();
+        if n > 1 && d.roll(2) == 0 {
+            let names: Vec<Name> = st.vpcs.iter().map(|v| v.name.clone()).collect();
+            let pick = |d: &mut Dice| names.iter().filter(|_| d.roll(2) == 0).cloned().collect::<Vec<_>>();
+            let table = |d: &mut Dice, name: &str| TgwRouteTable {
+                name: Name::parse("n", name).unwrap(),
+                associations: vec![],
+                propagations: pick(d),
+                routes: if d.roll(3) == 0 { vec![TgwRoute { destination: st.vpcs[d.roll(n)].cidr, vpc: None }] } else { vec![] },
+            };
+            let mut t = TransitGateway {
+                name: Name::parse("n", "tgw").unwrap(),
+                attachments: names.clone(),
+                route_tables: vec![table(d, "x"), table(d, "y")],
+            };
+            for a in &names {
+                match d.roll(3) {
+                    0 => {}
+                    k => t.route_tables[k - 1].associations.push(a.clone()),
+                }
+            }
+            st.transit_gateways.push(t);
+        }
+        for vi in 0..n {
+            if d.roll(2) == 0 {
+                continue;
+            }
+            let peers: Vec<Name> = st.peerings_of(st.vpcs[vi].name.as_str()).map(|p| p.name()).collect();
+            let others: Vec<Ipv4Net> = st
+                .vpcs
+                .iter()
+                .filter(|x| x.name != st.vpcs[vi].name)
+                .flat_map(|x| x.subnets.iter().map(|s| s.cidr).chain([x.cidr]))
+                .collect();
+            let tgw = !st.transit_gateways.is_empty();
+            let v = &mut st.vpcs[vi];
+            if v.nat.is_none() && d.roll(3) != 0 {
+                v.internet_gateway = Some(InternetGateway { interface: "uplink0".into() });
+            }
+            if d.roll(2) == 0 {
+                let s = v.subnets[d.roll(v.subnets.len())].clone();
+                let eip = (v.internet_gateway.is_some() && d.roll(2) == 0).then(|| Ipv4Addr::new(203, 0, 113, 50 + vi as u8));
+                let ip = Ipv4Addr::from(u32::from(s.cidr.network()) + 4);
+                let (namespace, veth) = (format!("ngw-{}-g", v.name), format!("g-{}-g", v.name));
+                v.nat_gateways.push(NatGateway {
+                    name: Name::parse("n", "g").unwrap(),
+                    subnet: s.name,
+                    ip,
+                    namespace,
+                    veth,
+                    eip,
+                    status: crate::model::Status::Ready,
+                });
+            }
+            let mut targets = vec![Target::Blackhole];
+            targets.extend(v.internet_gateway.as_ref().map(|_| Target::InternetGateway));
+            targets.extend(v.nat_gateways.iter().map(|g| Target::NatGateway(g.name.clone())));
+            targets.extend(peers.into_iter().map(Target::Peering));
+            if tgw {
+                targets.push(Target::TransitGateway(Name::parse("n", "tgw").unwrap()));
+            }
+            let mut dests: Vec<Ipv4Net> =
+                vec!["0.0.0.0/0".parse().unwrap(), "198.51.100.80/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+            dests.extend(others);
+            for (k, name) in ["main", "t1"].iter().enumerate() {
+                let mut routes: Vec<Route> = vec![];
+                for _ in 0..d.roll(4) {
+                    let destination = dests[d.roll(dests.len())];
+                    // The local route always wins: nothing inside the VPC.
+                    if !routes.iter().any(|r| r.destination == destination) && !v.cidr.contains(&destination) {
+                        routes.push(Route { destination, target: targets[d.roll(targets.len())].clone() });
+                    }
+                }
+                let subnets = if k == 1 { vec![v.subnets[d.roll(v.subnets.len())].name.clone()] } else { vec![] };
+                v.route_tables.push(RouteTable {
+                    name: Name::parse("n", name).unwrap(),
+                    table: 0x5650_0001 + k as u32 + 2 * vi as u32,
+                    routes,
+                    subnets,
+                });
+            }
+        }
     }
 
     /// Deterministic choices from the generated numbers.
@@ -1007,15 +1207,11 @@ mod agreement_with_the_planners {
                         vec![pick(d, &st.vpcs[a]), pick(d, &st.vpcs[b])]
                     }
                 };
-                st.peerings.push(Peering {
-                    a: st.vpcs[a].name.clone(),
-                    b: st.vpcs[b].name.clone(),
-                    allow_cidrs,
-                    name: None,
-                    no_routes: false,
-                });
+                let no_routes = d.roll(3) == 0;
+                st.peerings.push(Peering { a: st.vpcs[a].name.clone(), b: st.vpcs[b].name.clone(), allow_cidrs, name: None, no_routes });
             }
         }
+        routing_of(d, &mut st);
         for vi in 0..st.vpcs.len() {
             for si in 0..st.vpcs[vi].subnets.len() {
                 if d.roll(2) == 0 {

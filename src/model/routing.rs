@@ -227,6 +227,12 @@ impl Vpc {
         self.route_tables.iter().find(|t| t.subnets.iter().any(|n| n.as_str() == s)).map(|t| t.name.as_str()).unwrap_or(MAIN)
     }
 
+    /// Whether routes decide what leaves for the internet (an elastic IP
+    /// then needs a route too); else only enable-nat and elastic IPs do.
+    pub fn routed(&self) -> bool {
+        self.internet_gateway.is_some() || !self.route_tables.is_empty()
+    }
+
     pub fn nat_gateway(&self, name: &str) -> Option<&NatGateway> {
         self.nat_gateways.iter().find(|g| g.name.as_str() == name)
     }
@@ -244,20 +250,48 @@ pub fn routes_of(state: &State, vpc: &Vpc, s: &Subnet) -> Vec<Effective> {
                 .collect()
         })
         .unwrap_or_default();
+    // Sugar never overrides a route of the table's own to the same place.
+    let mut sugar = vec![];
     if vpc.nat.is_some() && vpc.translated_subnets().iter().any(|t| t.name == s.name) {
         let any: Ipv4Net = "0.0.0.0/0".parse().expect("literal");
-        out.push(Effective { table: table.clone(), destination: any, target: Target::InternetGateway, origin: Origin::EnableNat });
+        sugar.push(Effective { table: table.clone(), destination: any, target: Target::InternetGateway, origin: Origin::EnableNat });
     }
     if table == MAIN {
         for p in state.peerings_of(vpc.name.as_str()).filter(|p| !p.no_routes) {
             if let Some(peer) = state.vpc(p.other(vpc.name.as_str()).as_str()) {
-                out.push(Effective {
+                sugar.push(Effective {
                     table: table.clone(),
                     destination: peer.cidr,
                     target: Target::Peering(p.name()),
                     origin: Origin::Peer,
                 });
             }
+        }
+    }
+    for r in sugar {
+        if !out.iter().any(|o| o.destination == r.destination) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Every route table `t`'s subnets see, sugar included (for the kernel
+/// table, shared by all of them): enable-nat's 0.0.0.0/0 if it translates
+/// any of them. A route of the table's own wins over sugar to the same
+/// destination.
+pub fn table_routes(state: &State, vpc: &Vpc, t: &RouteTable) -> Vec<Effective> {
+    let mut out: Vec<Effective> = vec![];
+    for s in vpc.subnets.iter().filter(|s| vpc.table_name_of(s.name.as_str()) == t.name.as_str()) {
+        for r in routes_of(state, vpc, s) {
+            if !out.iter().any(|o| o.destination == r.destination) {
+                out.push(r);
+            }
+        }
+    }
+    for r in &t.routes {
+        if !out.iter().any(|o| o.destination == r.destination) {
+            out.push(Effective { table: t.name.to_string(), destination: r.destination, target: r.target.clone(), origin: Origin::Table });
         }
     }
     out

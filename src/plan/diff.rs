@@ -315,7 +315,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     }
     let kept = |v: &Vpc| before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
     for v in &after.vpcs {
-        root.extend(super::routes::create_lines(kept(v), v));
+        root.extend(super::routes::create_lines(kept(v).map(|b| (before, b)), after, v));
     }
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
     plan.push(Step::ip(None, root));
@@ -369,7 +369,7 @@ fn teardown_lines(before: &State, after: &State) -> Vec<String> {
     let mut lines = super::expose::address_lines(before, after, false).1;
     for b in &before.vpcs {
         let kept = after.vpc(b.name.as_str()).filter(|a| !vpc_replaced(b, a));
-        lines.extend(super::routes::teardown_lines(b, kept));
+        lines.extend(super::routes::teardown_lines(before, b, kept.map(|a| (after, a))));
     }
     for v in vpcs_going(before, after) {
         lines.extend(vpc::teardown_lines(v));

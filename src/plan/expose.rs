@@ -105,7 +105,7 @@ pub fn snat_rules(vpc: &Vpc) -> Vec<String> {
 }
 
 /// Filter rules in the VPC's chain (see plan::firewall).
-pub fn forward_rules(vpc: &Vpc) -> Vec<String> {
+pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (vpc.chain.as_str(), vpc.bridge.as_str(), vpc.name.as_str());
     let mut rules = vec![];
     for e in &vpc.expose {
@@ -124,7 +124,20 @@ pub fn forward_rules(vpc: &Vpc) -> Vec<String> {
         rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}/32 -d 169.254.0.0/16", s.ip), &c, "DROP"));
         rules.push(append(ch, &format!("-o {br} -d {}/32 -m conntrack --ctstate DNAT", s.ip), &c, "ACCEPT"));
         rules.push(append(ch, &format!("-i {br} -s {}/32 -m conntrack --ctstate DNAT", s.ip), &c, "ACCEPT"));
-        rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}/32", s.ip), &c, "ACCEPT"));
+        if vpc.routed() {
+            // Where routes decide: out only where the subnet routes to the internet.
+            let egress = crate::model::routing::routes_of(state, vpc, s)
+                .into_iter()
+                .filter(|r| r.target == crate::model::routing::Target::InternetGateway);
+            for d in egress.map(|r| r.destination) {
+                let carved = super::routes::carved_out(state, vpc, s, d);
+                rules.extend(carved.iter().map(|p| append(ch, &format!("-i {br} -o {uplink} -s {}/32 -d {p}", s.ip), &c, "DROP")));
+                let to = if d.prefix_len() == 0 { String::new() } else { format!(" -d {d}") };
+                rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}/32{to}", s.ip), &c, "ACCEPT"));
+            }
+        } else {
+            rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}/32", s.ip), &c, "ACCEPT"));
+        }
         let reply = format!("-i {uplink} -o {br} -d {}/32 -m conntrack --ctstate RELATED,ESTABLISHED", s.ip);
         rules.push(append(ch, &reply, &c, "ACCEPT"));
     }
@@ -179,7 +192,7 @@ mod tests {
             out[2].starts_with("-A VPCCTL-OUTPUT -d 203.0.113.9/32 ") && out[2].ends_with("-j DNAT --to-destination 10.1.1.2"),
             "{out:?}"
         );
-        let fwd = forward_rules(&st.vpcs[0]);
+        let fwd = forward_rules(&st, &st.vpcs[0]);
         assert!(fwd.iter().any(|r| r.contains("-o br-a -d 10.1.1.2/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT")), "{fwd:?}");
         assert!(!fwd.iter().any(|r| r.contains("SNAT") || r.contains("MASQUERADE")), "no SNAT inbound");
     }

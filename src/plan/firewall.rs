@@ -220,9 +220,9 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
     rules.extend(peering::forward_rules(state, vpc));
     rules.extend(routes::tgw_forward_rules(state, vpc));
-    rules.extend(nat::forward_rules(vpc));
+    rules.extend(nat::forward_rules(state, vpc));
     rules.extend(routes::igw_forward_rules(state, vpc));
-    rules.extend(expose::forward_rules(vpc));
+    rules.extend(expose::forward_rules(state, vpc));
     rules.push(append(ch, "", &comment(n, "default-deny"), "DROP"));
     flow::with_logs(state, rules, true)
 }

@@ -178,7 +178,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
 fn routing(b: &mut Builder, state: &State, obs: &Observed) {
     use super::routes;
     for v in &state.vpcs {
-        for spec in routes::all_table_specs(v) {
+        for spec in routes::all_table_specs(state, v) {
             if !obs.route_specs.contains(&routes::shown_route(&spec)) {
                 b.drift(Some(v), None, format!("route {spec} is missing"));
                 b.root.push(format!("route replace {spec}"));

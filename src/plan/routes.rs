@@ -38,14 +38,17 @@ pub fn needs_kernel_table(t: &RouteTable) -> bool {
     t.routes.iter().any(|r| matches!(r.target, Target::NatGateway(_) | Target::Blackhole))
 }
 
-/// The routes of table `t`'s kernel table, as `ip route` specs.
-pub fn table_specs(vpc: &Vpc, t: &RouteTable) -> Vec<String> {
+/// The routes of table `t`'s kernel table, as `ip route` specs: its own,
+/// and the sugar its subnets see (a peering's routes in main, enable-nat's
+/// 0.0.0.0/0), which the kernel throws to the main table like any route
+/// to the internet gateway or a peering.
+pub fn table_specs(st: &State, vpc: &Vpc, t: &RouteTable) -> Vec<String> {
     if !needs_kernel_table(t) {
         return vec![];
     }
     let id = t.table;
     let mut out = vec![format!("throw {} table {id}", vpc.cidr)];
-    for r in &t.routes {
+    for r in routing::table_routes(st, vpc, t) {
         let d = r.destination;
         out.push(match &r.target {
             Target::NatGateway(n) => match vpc.nat_gateway(n.as_str()) {
@@ -70,8 +73,8 @@ pub fn rule_specs(vpc: &Vpc) -> Vec<String> {
         .collect()
 }
 
-pub fn all_table_specs(vpc: &Vpc) -> Vec<String> {
-    vpc.route_tables.iter().flat_map(|t| table_specs(vpc, t)).collect()
+pub fn all_table_specs(st: &State, vpc: &Vpc) -> Vec<String> {
+    vpc.route_tables.iter().flat_map(|t| table_specs(st, vpc, t)).collect()
 }
 
 /// Whether NAT gateway `g` of `after` must be made anew.
@@ -99,11 +102,12 @@ fn eip_uplink(vpc: &Vpc) -> Option<&str> {
 /// Lines for the tolerant teardown batch: what `after` no longer has, for
 /// a VPC that stays (`before` kept), or all of it (`after` is `None`: the
 /// VPC goes or is replaced).
-pub fn teardown_lines(before: &Vpc, after: Option<&Vpc>) -> Vec<String> {
-    let (new_rules, new_routes) = after.map(|a| (rule_specs(a), all_table_specs(a))).unwrap_or_default();
+pub fn teardown_lines(bs: &State, before: &Vpc, after: Option<(&State, &Vpc)>) -> Vec<String> {
+    let (new_rules, new_routes) = after.map(|(st, a)| (rule_specs(a), all_table_specs(st, a))).unwrap_or_default();
     let mut lines: Vec<String> =
         rule_specs(before).into_iter().filter(|r| !new_rules.contains(r)).map(|r| format!("rule del {r}")).collect();
-    lines.extend(all_table_specs(before).into_iter().filter(|r| !new_routes.contains(r)).map(|r| format!("route del {r}")));
+    lines.extend(all_table_specs(bs, before).into_iter().filter(|r| !new_routes.contains(r)).map(|r| format!("route del {r}")));
+    let after = after.map(|(_, a)| a);
     for g in &before.nat_gateways {
         let stays = after.is_some_and(|a| a.nat_gateway(g.name.as_str()).is_some_and(|n| !ngw_new(Some(before), a, n)));
         if !stays {
@@ -123,13 +127,13 @@ fn ngw_teardown_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
 
 /// Lines for the root batch that creates: new NAT gateways' links, then
 /// the routes and rules `before` (kept, or `None`) lacks.
-pub fn create_lines(before: Option<&Vpc>, after: &Vpc) -> Vec<String> {
+pub fn create_lines(before: Option<(&State, &Vpc)>, st: &State, after: &Vpc) -> Vec<String> {
     let mut lines = vec![];
-    for g in after.nat_gateways.iter().filter(|g| ngw_new(before, after, g)) {
+    for g in after.nat_gateways.iter().filter(|g| ngw_new(before.map(|(_, b)| b), after, g)) {
         lines.extend(ngw_root_lines(after, g));
     }
-    let (old_rules, old_routes) = before.map(|b| (rule_specs(b), all_table_specs(b))).unwrap_or_default();
-    lines.extend(all_table_specs(after).into_iter().filter(|r| !old_routes.contains(r)).map(|r| format!("route replace {r}")));
+    let (old_rules, old_routes) = before.map(|(bs, b)| (rule_specs(b), all_table_specs(bs, b))).unwrap_or_default();
+    lines.extend(all_table_specs(st, after).into_iter().filter(|r| !old_routes.contains(r)).map(|r| format!("route replace {r}")));
     lines.extend(rule_specs(after).into_iter().filter(|r| !old_rules.contains(r)).map(|r| format!("rule add {r}")));
     lines
 }
@@ -292,6 +296,33 @@ fn igw_routes(state: &State, vpc: &Vpc, s: &Subnet) -> Vec<Ipv4Net> {
         .collect()
 }
 
+/// More specific routes of `s`'s table inside `d` that send to a peering
+/// or a transit gateway. The kernel throws those to the main table too,
+/// which would carry them out of the uplink: the firewall must refuse them
+/// before it accepts `d` (a blackhole or a NAT gateway the kernel handles).
+pub fn carved_out(state: &State, vpc: &Vpc, s: &Subnet, d: Ipv4Net) -> Vec<Ipv4Net> {
+    routing::routes_of(state, vpc, s)
+        .into_iter()
+        .filter(|r| d.contains(&r.destination) && r.destination.prefix_len() > d.prefix_len())
+        .filter(|r| matches!(r.target, Target::Peering(_) | Target::TransitGateway(_)))
+        .map(|r| r.destination)
+        .collect()
+}
+
+/// `-d`, as iptables-save lists it (doctor compares): none for everything.
+fn to(d: Ipv4Net) -> String {
+    if d.prefix_len() == 0 { String::new() } else { format!(" -d {d}") }
+}
+
+/// The DROP rules `carved_out` calls for, then ACCEPT, for `s` out of `up` to `d`.
+pub fn out_rules(state: &State, vpc: &Vpc, s: &Subnet, d: Ipv4Net, up: &str, c: &str) -> Vec<String> {
+    let (ch, br) = (&vpc.chain, &vpc.bridge);
+    let mut rules: Vec<String> =
+        carved_out(state, vpc, s, d).into_iter().map(|p| append(ch, &format!("-i {br} -o {up} -s {} -d {p}", s.cidr), c, "DROP")).collect();
+    rules.push(append(ch, &format!("-i {br} -o {up} -s {}{}", s.cidr, to(d)), c, "ACCEPT"));
+    rules
+}
+
 /// Filter rules of the VPC chain for its internet gateway.
 pub fn igw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let Some(igw) = &vpc.internet_gateway else { return vec![] };
@@ -305,9 +336,7 @@ pub fn igw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
         }
         let c = comment(n, &format!("igw subnet={}", s.name));
         for d in &routes {
-            // As iptables-save lists it (doctor compares): no `-d` for everything.
-            let to = if d.prefix_len() == 0 { String::new() } else { format!(" -d {d}") };
-            rules.push(append(ch, &format!("-i {br} -o {up} -s {}{to}", s.cidr), &c, "ACCEPT"));
+            rules.extend(out_rules(state, vpc, s, *d, up, &c));
         }
         let reply = format!("-i {up} -o {br} -d {} -m conntrack --ctstate RELATED,ESTABLISHED", s.cidr);
         rules.push(append(ch, &reply, &c, "ACCEPT"));
@@ -481,29 +510,33 @@ mod tests {
     #[test]
     fn a_nat_gateway_route_gets_a_kernel_table_and_a_rule_for_its_subnets_only() {
         let v = nat_design();
+        let st = State { vpcs: vec![v.clone()], ..State::default() };
         assert_eq!(rule_specs(&v), [format!("from 10.1.2.0/24 iif br-a lookup {} pref {RULE_PREF}", 0x5650_0002)]);
         let id = 0x5650_0002;
         assert_eq!(
-            all_table_specs(&v),
+            all_table_specs(&st, &v),
             [
                 format!("throw 10.1.0.0/16 table {id}"),
                 format!("0.0.0.0/0 via 10.1.1.4 dev br-a table {id}"),
                 format!("blackhole 198.51.100.80/32 table {id}")
             ]
         );
-        let create = create_lines(None, &v);
+        let create = create_lines(None, &st, &v);
         assert!(create.contains(&"netns add ngw-a-ngw".to_string()), "{create:?}");
         assert!(create.contains(&"addr add 203.0.113.20/32 dev up0".to_string()), "{create:?}");
         assert!(create.last().unwrap().starts_with("rule add from 10.1.2.0/24"));
         // Nothing changed: nothing to do. Teardown of all: rules, routes, the gateway.
-        assert!(create_lines(Some(&v), &v).is_empty() && teardown_lines(&v, Some(&v)).is_empty());
-        let gone = teardown_lines(&v, None);
+        assert!(create_lines(Some((&st, &v)), &st, &v).is_empty() && teardown_lines(&st, &v, Some((&st, &v))).is_empty());
+        let gone = teardown_lines(&st, &v, None);
         assert!(gone[0].starts_with("rule del from 10.1.2.0/24") && gone.contains(&"netns del ngw-a-ngw".to_string()), "{gone:?}");
         // Disassociating db: its rule goes, the table stays.
         let mut after = v.clone();
         after.route_tables[1].subnets.clear();
-        assert_eq!(teardown_lines(&v, Some(&after)), [format!("rule del from 10.1.2.0/24 iif br-a lookup {id} pref {RULE_PREF}")]);
-        assert!(create_lines(Some(&v), &after).is_empty());
+        assert_eq!(
+            teardown_lines(&st, &v, Some((&st, &after))),
+            [format!("rule del from 10.1.2.0/24 iif br-a lookup {id} pref {RULE_PREF}")]
+        );
+        assert!(create_lines(Some((&st, &v)), &st, &after).is_empty());
     }
 
     #[test]
