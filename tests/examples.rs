@@ -24,6 +24,16 @@ fn dev_prod_shared_example_holds() {
 }
 
 #[test]
+fn nat_gateway_per_az_example_holds() {
+    run_example("nat-gateway-per-az.sh");
+}
+
+#[test]
+fn shared_services_tgw_example_holds() {
+    run_example("shared-services-tgw.sh");
+}
+
+#[test]
 fn topologies_example_holds() {
     run_example("topologies.sh");
 }
