@@ -108,6 +108,47 @@ floor_rules_delete() {   # $1 = how many floors jumped to VPCCTL-FORWARD: their 
       printf ':FAS RETURN\n-X FAS\nCOMMIT\n'; } | ebtables-restore --noflush
 }
 
+# ------------------------------------------------------------- routing
+# A route change against one `ip -batch` call; create-nat-gateway against
+# add-subnet; a 400-subnet topology with route tables against its bulk
+# floor (below). ROUTING_ONLY=1 runs this part alone.
+routing_bench() {
+    "$V" -q create-vpc rt 10.96.0.0/16
+    "$V" -q add-subnet rt pub 10.96.1.0/24 --public
+    "$V" -q add-subnet rt priv 10.96.2.0/24
+    "$V" -q create-internet-gateway --vpc rt --interface uplink0
+    "$V" -q create-route-table --vpc rt --name private
+    "$V" -q associate-route-table --vpc rt --route-table private --subnet priv
+    "$V" -q create-route --vpc rt --route-table private --destination 198.51.100.0/24 --blackhole
+    local RC=() RF=() NG=() AS=()
+    for rep in $(seq $((REPS * 5))); do
+        t0=$(now_us); "$V" -q create-route --vpc rt --route-table private --destination 192.0.2.0/24 --blackhole; t1=$(now_us); RC+=($((t1 - t0)))
+        "$V" -q delete-route --vpc rt --route-table private --destination 192.0.2.0/24
+        t0=$(now_us); echo "route replace blackhole 192.0.2.0/24 table 4242" | ip -batch -; t1=$(now_us); RF+=($((t1 - t0)))
+        ip route del blackhole 192.0.2.0/24 table 4242
+    done
+    for rep in $(seq "$REPS"); do
+        t0=$(now_us); "$V" -q create-nat-gateway --vpc rt --subnet pub --name ngw; t1=$(now_us); NG+=($((t1 - t0)))
+        "$V" -q delete-nat-gateway --vpc rt --name ngw
+        t0=$(now_us); "$V" -q add-subnet rt extra 10.96.3.0/24; t1=$(now_us); AS+=($((t1 - t0)))
+        "$V" -q delete-subnet rt extra
+    done
+    "$V" -q teardown-all --auto-approve
+    vroute=$(med "${RC[@]}"); froute=$(med "${RF[@]}"); vngw=$(med "${NG[@]}"); vaddsub=$(med "${AS[@]}")
+}
+routing_rows() {
+    row "route change (create-route), ms" "$(ms "$vroute")" "$(ms "$froute")" "$(ratio "$vroute" "$froute")" "<= 1.5 (one ip -batch)"
+    row "create-nat-gateway vs add-subnet, ms" "$(ms "$vngw")" "$(ms "$vaddsub")" "$(ratio "$vngw" "$vaddsub")" "<= 1.5"
+}
+med() { printf '%s\n' "$@" | median; }
+if [[ -n "${ROUTING_ONLY:-}" ]]; then
+    routing_bench
+    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
+    routing_rows
+    exit 0
+fi
+routing_bench
+
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
 declare -a F_CREATE V_CREATE F_FIRST V_FIRST F_LAST V_LAST F_DEL V_DEL
 for rep in $(seq "$REPS"); do
@@ -133,7 +174,6 @@ for rep in $(seq "$REPS"); do
     V_CREATE+=("$total"); V_FIRST+=("$first"); V_LAST+=("$last")
     t0=$(now_us); "$V" -q delete bench; t1=$(now_us); V_DEL+=($((t1 - t0)))
 done
-med() { printf '%s\n' "$@" | median; }
 fc=$(med "${F_CREATE[@]}"); vc=$(med "${V_CREATE[@]}")
 ff=$(med "${F_FIRST[@]}"); fl=$(med "${F_LAST[@]}"); vf=$(med "${V_FIRST[@]}"); vl=$(med "${V_LAST[@]}")
 fd=$(med "${F_DEL[@]}"); vd=$(med "${V_DEL[@]}")
@@ -248,6 +288,40 @@ vnoop=$(med "${NOOP[@]}"); vdoc=$(med "${DOC[@]}"); vrep=$(med "${REP[@]}")
 t0=$(now_us); "$V" -q teardown-all --auto-approve; t1=$(now_us); vtear400=$((t1 - t0))
 per40=$((vapply / N)); per400=$((vapply400 / 400)); fper40=$((fbulk / N)); fper400=$((fbulk400 / 400))
 
+# 400 subnets with route tables: per VPC a table with a blackhole route and
+# half its subnets, so a kernel table and 100 `ip rule`s each. Its floor: the
+# bulk floor plus one `ip -batch` with those routes and rules.
+topology_rt() {   # like topology, each VPC with table "rt" for s1..s$(($3/2))
+    local first=1
+    printf '{"vpcs": {'
+    for spec in "$@"; do
+        set -- $spec
+        [[ $first == 1 ]] || printf ', '; first=0
+        printf '"%s": {"cidr": "%s.0.0/16", "subnets": {' "$1" "$2"
+        for i in $(seq "$3"); do [[ $i == 1 ]] || printf ', '; printf '"s%s": {"cidr": "%s.%s.0/24"}' "$i" "$2" "$i"; done
+        printf '}, "route_tables": {"rt": {"routes": [{"destination": "192.0.2.0/24", "blackhole": true}], "subnets": ['
+        for i in $(seq $(($3 / 2))); do [[ $i == 1 ]] || printf ', '; printf '"s%s"' "$i"; done
+        printf ']}}}'
+    done
+    printf '}}\n'
+}
+topology_rt "big1 10.110 200" "big2 10.111 200" > $SANDBOX_TMP/t400rt.json
+t0=$(now_us)
+floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b
+{ for pair in "fbr 10.98 4243" "fbs 10.97 4244"; do
+      set -- $pair
+      echo "route replace throw $2.0.0.0/16 table $3"; echo "route replace blackhole 192.0.2.0/24 table $3"
+      for i in $(seq 100); do echo "rule add from $2.$i.0/24 iif $1 lookup $3 pref 21000"; done
+  done; } | ip -batch -
+t1=$(now_us); fbulk400rt=$((t1 - t0))
+{ for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
+  echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"
+  echo "route flush table 4243"; echo "route flush table 4244"; } | ip -force -batch - 2>/dev/null || true
+while ip rule del pref 21000 2>/dev/null; do :; done
+floor_rules_delete 2
+t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t400rt.json; t1=$(now_us); vapply400rt=$((t1 - t0))
+"$V" -q teardown-all --auto-approve
+
 # ------------------------------------------------------------- data plane
 iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
     ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
@@ -315,6 +389,8 @@ row "apply -f: 400 subnets, total s / peak RSS MiB" "$(awk -v u=$vapply400 'BEGI
 row "400 subnets: no-op apply, s" "$(awk -v u=$vnoop 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
 row "400 subnets: doctor, s" "$(awk -v u=$vdoc 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
 row "400 subnets: no-op repair, s" "$(awk -v u=$vrep 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
+row "apply -f: 400 subnets with route tables vs its bulk floor" "$(ms "$vapply400rt")" "$(ms "$fbulk400rt")" "$(ratio "$vapply400rt" "$fbulk400rt")" "<= 1.3"
+routing_rows
 row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: with DNS vs --no-dns, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "$(awk -v u=$s_create_nodns 'BEGIN{printf "%.2f", u/1e6}')" "$(ratio "$s_create" "$s_create_nodns")" "<= 1.15"

@@ -593,8 +593,11 @@ fn a_flood_of_flows_keeps_the_records_under_their_cap_and_says_so() {
     sb.v(&["add-subnet", "vpc1", "web", "10.10.1.0/24"]);
     sb.v(&["add-subnet", "vpc1", "db", "10.10.2.0/24"]);
     sb.v(&["flow-logs", "enable", "vpc1", "--window", "60"]);
-    // 40,000 UDP datagrams to as many ports (bounded; a few seconds).
-    sb.ok("ip netns exec ns-vpc1-web bash -c 'for p in $(seq 1 40000); do echo > /dev/udp/10.10.2.2/$p; done' 2>/dev/null || true");
+    // 40,000 UDP datagrams to as many ports (bounded; a few seconds),
+    // paced over more than 5 s: the log rules take 2,000 packets a second
+    // after a burst of 4,000, and a fast machine sends all 40,000 in less
+    // than one, so too few flows would be logged to pass the cap.
+    sb.ok("ip netns exec ns-vpc1-web bash -c 'for b in $(seq 0 9); do for p in $(seq $((b * 4000 + 1)) $((b * 4000 + 4000))); do echo > /dev/udp/10.10.2.2/$p; done; sleep 0.6; done' 2>/dev/null || true");
     let out = sb.v(&["flow-logs", "show", "vpc1"]);
     let skip: Vec<&str> = out.lines().filter(|l| l.ends_with("SKIPDATA")).collect();
     assert!(!skip.is_empty(), "the overflow is not reported: {} lines", out.lines().count());

@@ -1,6 +1,8 @@
 //! graph: the recorded topology as Graphviz DOT. VPCs are clusters; a
-//! subnet node shows its CIDR, address, type, policy and apps; NAT is an
-//! edge to the uplink; a peering is an edge labelled with its allowed CIDRs.
+//! subnet node shows its CIDR, address, type, policy, apps and route table;
+//! NAT and an internet gateway are edges to the uplink; a NAT gateway is a
+//! node in its subnet's VPC; a peering is an edge labelled with its
+//! allowed CIDRs; a transit gateway is a node with an edge per attachment.
 
 use std::fmt::Write as _;
 
@@ -53,6 +55,10 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
             for a in &s.apps {
                 let _ = write!(label, "\napp :{}", a.port);
             }
+            if let Some(t) = v.route_table(v.table_name_of(s.name.as_str())) {
+                let routes: Vec<String> = t.routes.iter().map(|r| format!("{} -> {}", r.destination, r.target)).collect();
+                let _ = write!(label, "\nroute table {}{}", t.name, routes.iter().map(|r| format!("\n  {r}")).collect::<String>());
+            }
             let fill = if s.kind == SubnetKind::Public { "#e3f6e3" } else { "#fdf3e1" };
             let id = format!("{}/{}", v.name, s.name);
             let _ = writeln!(out, "    {} [label={}, fillcolor=\"{fill}\"];", q(&id), q(&label));
@@ -64,7 +70,26 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
                 q(&s.gateway.to_string())
             );
         }
+        for g in &v.nat_gateways {
+            let id = format!("{}/ngw/{}", v.name, g.name);
+            let label =
+                format!("NAT gateway {}\nin {} at {}{}", g.name, g.subnet, g.ip, g.eip.map(|e| format!("\nEIP {e}")).unwrap_or_default());
+            let _ = writeln!(out, "    {} [label={}, shape=hexagon, fillcolor=\"#fff3c4\"];", q(&id), q(&label));
+            let _ = writeln!(out, "    {} -> {} [dir=both, arrowsize=0.5];", q(&id), q(&format!("{}/router", v.name)));
+        }
         out.push_str("  }\n");
+        if let Some(igw) = &v.internet_gateway {
+            if !uplinks.contains(&igw.interface) {
+                uplinks.push(igw.interface.clone());
+            }
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}, style=bold, color=\"#2e7d32\"];",
+                q(&format!("{}/router", v.name)),
+                q(&format!("uplink/{}", igw.interface)),
+                q("internet gateway")
+            );
+        }
         if let Some(n) = &v.nat {
             let names: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
             if !uplinks.contains(&n.interface) {
@@ -101,6 +126,30 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
             q(&label)
         );
     }
+    for t in &state.transit_gateways {
+        let attached: Vec<_> = t.attachments.iter().filter(|a| shown(a.as_str())).collect();
+        if attached.is_empty() {
+            continue;
+        }
+        let tables: Vec<String> = t
+            .route_tables
+            .iter()
+            .map(|rt| {
+                let names = |l: &[crate::model::Name]| l.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
+                format!("{}: for {}; learns {}", rt.name, names(&rt.associations), names(&rt.propagations))
+            })
+            .collect();
+        let id = format!("tgw/{}", t.name);
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape=doubleoctagon, fillcolor=\"#ede7f6\"];",
+            q(&id),
+            q(&format!("transit gateway {}\n{}", t.name, tables.join("\n")))
+        );
+        for a in attached {
+            let _ = writeln!(out, "  {} -> {} [dir=both, color=\"#6a1b9a\"];", q(&format!("{a}/router")), q(&id));
+        }
+    }
     out.push_str("}\n");
     out
 }
@@ -129,5 +178,25 @@ mod tests {
         assert!(d.contains("\"vpc1/router\" -> \"vpc2/router\" [dir=both, style=dashed") && d.contains("only 10.10.1.0/24"), "{d}");
         let only = dot(&st, Some("vpc2"));
         assert!(only.contains("cluster_vpc1") && only.contains("cluster_vpc2") && !only.contains("cluster_vpc3"), "peers shown: {only}");
+    }
+
+    #[test]
+    fn route_tables_gateways_and_transit_gateways_are_drawn() {
+        let st: State = serde_json::from_str(
+            r#"{"schema_version":1,"vpcs":[
+            {"name":"a","cidr":"10.1.0.0/16","bridge":"br-a","link_group":1,"chain":"VPCCTL-FWD-a","status":"ready",
+             "internet_gateway":{"interface":"uplink0"},
+             "nat_gateways":[{"name":"ngw","subnet":"pub","ip":"10.1.1.4","namespace":"ngw-a-ngw","veth":"g-a-ngw","eip":"203.0.113.20","status":"ready"}],
+             "route_tables":[{"name":"main","table":1448083457,"routes":[{"destination":"0.0.0.0/0","target":"internet_gateway"}]}],
+             "subnets":[{"name":"pub","cidr":"10.1.1.0/24","type":"public","namespace":"ns-a-pub","veth":"v-a-pub","gateway":"10.1.1.1","ip":"10.1.1.2","status":"ready"}]},
+            {"name":"b","cidr":"10.2.0.0/16","bridge":"br-b","link_group":2,"chain":"VPCCTL-FWD-b","status":"ready"}],
+            "transit_gateways":[{"name":"tgw","attachments":["a","b"],"route_tables":[{"name":"spokes","associations":["a"],"propagations":["b"]}]}]}"#,
+        )
+        .unwrap();
+        let d = dot(&st, None);
+        assert!(d.contains(r"route table main\n  0.0.0.0/0 -> igw"), "{d}");
+        assert!(d.contains(r#""a/router" -> "uplink/uplink0" [label="internet gateway""#), "{d}");
+        assert!(d.contains(r"NAT gateway ngw\nin pub at 10.1.1.4\nEIP 203.0.113.20"), "{d}");
+        assert!(d.contains(r"transit gateway tgw\nspokes: for a; learns b") && d.contains(r#""b/router" -> "tgw/tgw""#), "{d}");
     }
 }

@@ -352,10 +352,13 @@ pub fn check_installed() -> Result<()> {
     Ok(())
 }
 
+/// A burst of new flows outruns ulogd's default netlink buffer, and events
+/// lost there are never counted (not even as SKIPDATA): ulogd grows the
+/// buffer up to the max when the kernel says it overflowed.
 fn ulogd_conf(c: &FlowLogCollector, plugins: &Path) -> String {
     let p = |n: &str| format!("plugin=\"{}\"\n", plugins.join(n).display());
     format!(
-        "# written by vpcctl: NFLOG group {g} -> JSON lines into the collector's FIFO\n[global]\nlogfile=\"{log}\"\nloglevel=3\n{a}{b}{c}{d}stack=log1:NFLOG,base1:BASE,ip2str1:IP2STR,json1:JSON\n\n[log1]\ngroup={g}\n\n[json1]\nsync=1\nfile=\"{fifo}\"\n",
+        "# written by vpcctl: NFLOG group {g} -> JSON lines into the collector's FIFO\n[global]\nlogfile=\"{log}\"\nloglevel=3\n{a}{b}{c}{d}stack=log1:NFLOG,base1:BASE,ip2str1:IP2STR,json1:JSON\n\n[log1]\ngroup={g}\nnetlink_socket_buffer_size=217088\nnetlink_socket_buffer_maxsize=8388608\n\n[json1]\nsync=1\nfile=\"{fifo}\"\n",
         g = c.group,
         log = c.dir.join("ulogd.log").display(),
         a = p("ulogd_inppkt_NFLOG.so"),

@@ -69,7 +69,9 @@ fn subnet_ref(raw: &str, path: &str) -> Result<(Name, Name), TopologyError> {
 pub fn parse(text: &str) -> Result<Vec<Expectation>, TopologyError> {
     let v: Value = super::document::parse(text)?;
     let top = v.as_object().ok_or_else(|| err("(file)", "the top level must be an object"))?;
-    if let Some(k) = top.keys().find(|k| !["expect", "vpcs", "peerings", super::document::SCHEMA_KEY].contains(&k.as_str())) {
+    if let Some(k) =
+        top.keys().find(|k| !["expect", "vpcs", "peerings", "transit_gateways", super::document::SCHEMA_KEY].contains(&k.as_str()))
+    {
         return Err(err("(file)", format!("unknown key {k:?} (allowed: expect, and a topology's vpcs, peerings)")));
     }
     let list = top
