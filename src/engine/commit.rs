@@ -164,6 +164,14 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
     if !diff::touches_kernel(before, after, force_all) {
         return Ok(implied);
     }
+    // Nor for netfilter (a route, say): the probes answer only how our
+    // rules are written, and the plan writes none.
+    let netfilter = |s: &crate::plan::Step| {
+        matches!(s, crate::plan::Step::Iptables(_) | crate::plan::Step::Ebtables(_) | crate::plan::Step::Sysctl { .. })
+    };
+    if !force_all && !diff::plan(before, after, &implied).steps.iter().any(netfilter) {
+        return Ok(implied);
+    }
     let (base, others, bridge_chains) = ctx.base_presence(before, after)?;
     let mut policy_jumps = std::collections::HashSet::new();
     for s in diff::policy_probes(before, after, force_all) {

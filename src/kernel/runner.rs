@@ -66,15 +66,39 @@ impl Runner {
                 _ => unreachable!("every other step runs a process"),
             };
         };
+        // Inside a namespace, iptables-restore is spawned from a thread that
+        // joined it: what `ip netns exec` does, one process fewer.
+        if let Step::Iptables(r) = step
+            && let Some(ns) = &r.netns
+        {
+            return self.run_in_netns(step, ns);
+        }
+        self.run_process(step, prog, &args)
+    }
+
+    fn run_in_netns(&self, step: &Step, ns: &str) -> Result<(), RunError> {
+        let spawn_err = |err| RunError::Spawn { prog: "iptables-restore".into(), err };
+        let file = std::fs::File::open(std::path::Path::new("/run/netns").join(ns)).map_err(spawn_err)?;
+        let args = ["--noflush".to_string(), "-w".to_string()];
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                use std::os::fd::AsRawFd;
+                // SAFETY: setns on a namespace fd we hold; affects this thread only.
+                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(spawn_err(std::io::Error::last_os_error()));
+                }
+                self.run_process(step, "iptables-restore", &args)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(spawn_err(std::io::Error::other("step thread panicked"))))
+        })
+    }
+
+    fn run_process(&self, step: &Step, prog: &'static str, args: &[String]) -> Result<(), RunError> {
         let path = resolve(prog)?;
         let spawn_err = |err| RunError::Spawn { prog: prog.to_string(), err };
-        let mut child = Command::new(&path)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_err)?;
+        let mut child =
+            Command::new(&path).args(args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(spawn_err)?;
         let stdin = child.stdin.take().ok_or_else(|| spawn_err(std::io::Error::other("no stdin pipe")))?;
         let writer = feed(stdin, step.stdin_text());
         let out = child.wait_with_output().map_err(spawn_err)?;
