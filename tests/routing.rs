@@ -48,6 +48,15 @@ fn route_tables_make_subnets_public_private_or_cut() {
     assert_eq!(ngws[0]["public_ip"], "203.0.113.20");
     assert_eq!(ngws[0]["namespace"], "ngw-a-ngw");
     assert!(sb.ping("ngw-a-ngw", "10.1.1.1"), "it is a real box in pub");
+    // Its bridge port passes replies from anywhere, but never a packet
+    // that claims another address of the VPC.
+    sb.ok("ip -n ngw-a-ngw addr add 10.1.2.99/32 dev eth0");
+    sb.ok("ip netns exec ns-a-priv timeout 3 socat -u UDP-RECV:9999 OPEN:/run/vpcctl-sandbox/got,creat,append >/dev/null 2>&1 & sleep 0.3");
+    sb.sh("ip netns exec ngw-a-ngw sh -c 'echo spoofed | socat -u - UDP-SENDTO:10.1.2.2:9999,bind=10.1.2.99'");
+    sb.sh("ip netns exec ngw-a-ngw sh -c 'echo own | socat -u - UDP-SENDTO:10.1.2.2:9999,bind=10.1.1.4'");
+    let got = sb.ok("sleep 0.5; cat /run/vpcctl-sandbox/got");
+    assert!(got.contains("own") && !got.contains("spoofed"), "what priv received from the gateway: {got:?}");
+    sb.ok("ip -n ngw-a-ngw addr del 10.1.2.99/32 dev eth0; wait");
     // Nothing untranslated leaves, and the internet cannot open a
     // connection inward: not to priv, not through the gateway or its EIP.
     assert_eq!(sb.leaked(), 0);
