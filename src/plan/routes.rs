@@ -183,8 +183,8 @@ pub const NGW_FILTER_CHAIN: &str = "VPCCTL-NATGW";
 pub const NGW_NAT_CHAIN: &str = "VPCCTL-NATGW-SNAT";
 
 /// The NAT gateway's own rules, as `iptables-save` lists them (doctor
-/// compares them): translate what the VPC sends out, let replies back,
-/// and nothing new in.
+/// compares them): translate what the VPC sends out and let replies back.
+/// Anything else meets FORWARD's policy, DROP: nothing new comes in.
 pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> (Vec<String>, Vec<String>) {
     let (n, c) = (vpc.name.as_str(), format!("natgw={}", g.name));
     let cm = comment(n, &c);
@@ -195,7 +195,6 @@ pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> (Vec<String>, Vec<String>) {
         append(f, &format!("-s {}/32", g.ip), &cm, "DROP"),
         append(f, "-m conntrack --ctstate RELATED,ESTABLISHED", &cm, "ACCEPT"),
         append(f, &format!("-s {} ! -d {} -i eth0 -o eth0", vpc.cidr, vpc.cidr), &cm, "ACCEPT"),
-        append(f, "", &cm, "DROP"),
     ];
     let nat = vec![append(NGW_NAT_CHAIN, &format!("-s {} ! -d {} -o eth0", vpc.cidr, vpc.cidr), &cm, "MASQUERADE")];
     (filter, nat)
