@@ -1,6 +1,7 @@
 //! The AWS routing commands: route tables, routes, internet and NAT
 //! gateways, transit gateways. Each is one edit of the model, checked
-//! whole (`validate_routing`) before the one change that applies it.
+//! (targets exist, nothing depends on what goes) before the one change
+//! that applies it.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -56,8 +57,8 @@ fn table_mut<'a>(state: &'a mut State, vpc: &Name, table: &Name) -> Result<&'a m
     })
 }
 
-/// A table left with no route and no association is dropped, so a VPC that
-/// only tried the model records nothing.
+/// `main` left with no route is dropped (it exists implicitly), so a VPC
+/// whose routes were all deleted records nothing.
 fn prune_main(state: &mut State, vpc: &Name) {
     if let Some(v) = state.vpc_mut(vpc.as_str()) {
         v.route_tables.retain(|t| t.name.as_str() != routing::MAIN || !t.routes.is_empty());
