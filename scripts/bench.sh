@@ -127,7 +127,7 @@ routing_bench() {
         t0=$(now_us); echo "route replace blackhole 192.0.2.0/24 table 4242" | ip -batch -; t1=$(now_us); RF+=($((t1 - t0)))
         ip route del blackhole 192.0.2.0/24 table 4242
     done
-    for rep in $(seq "$REPS"); do
+    for rep in $(seq $((REPS * 3))); do
         t0=$(now_us); "$V" -q create-nat-gateway --vpc rt --subnet pub --name ngw; t1=$(now_us); NG+=($((t1 - t0)))
         "$V" -q delete-nat-gateway --vpc rt --name ngw
         t0=$(now_us); "$V" -q add-subnet rt extra 10.96.3.0/24; t1=$(now_us); AS+=($((t1 - t0)))

@@ -22,6 +22,11 @@ pub const GROUPS: &[(&str, &[&str])] = &[
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
+    // Grouping needs every subcommand built: about a millisecond, paid
+    // only when the top-level help can show.
+    if !help_may_show() {
+        return cmd;
+    }
     cmd.build();
     let width = cmd.get_subcommands().map(|s| s.get_name().len()).max().unwrap_or(0) + 2;
     let mut groups = String::new();
@@ -38,6 +43,15 @@ pub fn command() -> clap::Command {
         groups = groups.replace("\x1b[1m", "").replace("\x1b[0m", "");
     }
     cmd.help_template(format!("{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"))
+}
+
+/// Whether this run may print the top-level help: no arguments, `-h`,
+/// `--help`, or `help`.
+fn help_may_show() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.is_empty()
+        || args.iter().any(|a| a == "-h" || a == "--help")
+        || super::subcommand_name(args.into_iter()).as_deref() == Some("help")
 }
 
 /// The man page: clap_mangen's page for vpcctl, then a COMMANDS section

@@ -35,8 +35,8 @@ pub fn observe(state: &State) -> Result<Observed> {
         .iter()
         .flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), if s.policy.is_some() { Rules::Filter } else { Rules::None })))
         .collect();
-    // A NAT gateway's translation is its own iptables: both tables.
-    wanted.extend(state.vpcs.iter().flat_map(|v| v.nat_gateways.iter().map(|g| (g.namespace.clone(), Rules::All))));
+    // A NAT gateway's translation is its own nat table.
+    wanted.extend(state.vpcs.iter().flat_map(|v| v.nat_gateways.iter().map(|g| (g.namespace.clone(), Rules::Nat))));
     let routed = state.vpcs.iter().any(|v| !v.route_tables.is_empty());
     let (ip_rules, route_specs) =
         if routed { (ip_lines(&["rule", "show"]), ip_lines(&["-4", "route", "show", "table", "all"])) } else { (vec![], vec![]) };
@@ -146,7 +146,7 @@ pub fn parse_ip_json(bytes: &[u8]) -> Result<HashMap<String, Link>> {
 enum Rules {
     None,
     Filter,
-    All,
+    Nat,
 }
 
 /// The lines an `ip` command prints (one process); none if it fails.
@@ -185,7 +185,7 @@ fn read_netns(ns: &str, rules: Rules) -> Option<Netns> {
                 let filter_rules = match rules {
                     Rules::None => None,
                     Rules::Filter => rules_here(&["-t", "filter"]),
-                    Rules::All => rules_here(&[]),
+                    Rules::Nat => rules_here(&["-t", "nat"]),
                 };
                 Some(Netns { links, default_via, filter_rules })
             })

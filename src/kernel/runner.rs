@@ -149,6 +149,8 @@ fn needs(step: &Step) -> Needs {
         Step::Ip(b) if b.netns.is_none() && b.tolerant => Needs::Alone,
         Step::Ip(b) if b.netns.is_none() => Needs::Root,
         Step::Ip(_) | Step::Iptables(_) | Step::Bridge(_) => Needs::Links,
+        // Inside a namespace (a NAT gateway's forwarding): like its batch.
+        Step::Sysctl { netns: Some(_), .. } => Needs::Links,
         _ => Needs::Alone,
     }
 }

@@ -49,7 +49,7 @@ pub struct Netns {
     /// Gateway of the default route, if there is one.
     pub default_via: Option<Ipv4Addr>,
     /// `-A` lines of the filter table, read only where a policy is
-    /// recorded (a NAT gateway's: of every table).
+    /// recorded (a NAT gateway's: of its nat table).
     pub filter_rules: Option<Vec<String>>,
 }
 
@@ -214,12 +214,11 @@ fn routing(b: &mut Builder, state: &State, obs: &Observed) {
                 }
             }
             let have = ns.filter_rules.unwrap_or_default();
-            let (filter, nat) = routes::ngw_rules(v, g);
-            let chain = |c: &str| -> Vec<String> { have.iter().filter(|r| r.starts_with(&format!("-A {c} "))).cloned().collect() };
-            let jumps = routes::ngw_jumps().iter().all(|j| have.iter().any(|r| r == j));
-            if !jumps || !same_rules(&chain(routes::NGW_FILTER_CHAIN), &filter) || !same_rules(&chain(routes::NGW_NAT_CHAIN), &nat) {
+            let chain: Vec<String> = have.iter().filter(|r| r.starts_with(&format!("-A {} ", routes::NGW_NAT_CHAIN))).cloned().collect();
+            let jump = have.contains(&routes::ngw_jump());
+            if !jump || !same_rules(&chain, &routes::ngw_rules(v, g)) {
                 b.drift(Some(v), None, format!("NAT gateway {}: its translation rules in {} are missing or differ", g.name, g.namespace));
-                b.policies.push(routes::ngw_repair(v, g, jumps));
+                b.policies.push(routes::ngw_restore(v, g, jump));
             }
         }
     }

@@ -173,52 +173,39 @@ pub fn ngw_steps(before: Option<&Vpc>, after: &Vpc) -> (Vec<String>, Vec<Step>) 
             ],
         ));
         steps.push(Step::Sysctl { netns: Some(g.namespace.clone()), key: super::vpc::IP_FORWARD.into(), value: "1".into() });
-        steps.push(ngw_restore(after, g));
+        steps.push(ngw_restore(after, g, false));
     }
     (fdb, steps)
 }
 
-/// Chains of ours inside a NAT gateway's namespace.
-pub const NGW_FILTER_CHAIN: &str = "VPCCTL-NATGW";
+/// Our chain inside a NAT gateway's namespace (nat table).
 pub const NGW_NAT_CHAIN: &str = "VPCCTL-NATGW-SNAT";
 
-/// The NAT gateway's own rules, as `iptables-save` lists them (doctor
-/// compares them): translate what the VPC sends out and let replies back.
-/// Anything else meets FORWARD's policy, DROP: nothing new comes in.
-pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> (Vec<String>, Vec<String>) {
-    let (n, c) = (vpc.name.as_str(), format!("natgw={}", g.name));
-    let cm = comment(n, &c);
-    let f = NGW_FILTER_CHAIN;
-    let filter = vec![
-        // Its own address is never forwarded: a route table that sends the
-        // gateway's own subnet back to it would loop.
-        append(f, &format!("-s {}/32", g.ip), &cm, "DROP"),
-        append(f, "-m conntrack --ctstate RELATED,ESTABLISHED", &cm, "ACCEPT"),
-        append(f, &format!("-s {} ! -d {} -i eth0 -o eth0", vpc.cidr, vpc.cidr), &cm, "ACCEPT"),
-    ];
-    let nat = vec![append(NGW_NAT_CHAIN, &format!("-s {} ! -d {} -o eth0", vpc.cidr, vpc.cidr), &cm, "MASQUERADE")];
-    (filter, nat)
+/// The NAT gateway's translation, as `iptables-save` lists it (doctor
+/// compares it): what the VPC sends out leaves as the gateway. Like AWS's,
+/// it filters nothing: nothing reaches it but what its VPC routes to it
+/// (the host lets no new connection in from the uplink), and a packet
+/// routed back to it from its own address is a martian the kernel drops.
+/// (A filter table would also cost a fresh namespace some 10 ms.)
+pub fn ngw_rules(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
+    let cm = comment(vpc.name.as_str(), &format!("natgw={}", g.name));
+    vec![append(NGW_NAT_CHAIN, &format!("-s {} ! -d {} -o eth0", vpc.cidr, vpc.cidr), &cm, "MASQUERADE")]
 }
 
-/// The jumps into the NAT gateway's chains, as `iptables-save` lists them.
-pub fn ngw_jumps() -> [String; 2] {
-    [format!("-A FORWARD -j {NGW_FILTER_CHAIN}"), format!("-A POSTROUTING -j {NGW_NAT_CHAIN}")]
+/// The jump into the NAT gateway's chain, as `iptables-save` lists it.
+pub fn ngw_jump() -> String {
+    format!("-A POSTROUTING -j {NGW_NAT_CHAIN}")
 }
 
-/// Rewrite a NAT gateway's chains (and their jumps, if `jumps` are gone).
-pub fn ngw_repair(vpc: &Vpc, g: &NatGateway, jumps: bool) -> Step {
-    if !jumps {
-        return ngw_restore(vpc, g);
-    }
-    let (filter, nat) = ngw_rules(vpc, g);
-    let mut f = vec![super::iptables::declare(NGW_FILTER_CHAIN)];
-    f.extend(filter);
+/// The NAT gateway's chain written whole, and its jump where `jump` is
+/// false (missing).
+pub fn ngw_restore(vpc: &Vpc, g: &NatGateway, jump: bool) -> Step {
     let mut t = vec![super::iptables::declare(NGW_NAT_CHAIN)];
-    t.extend(nat);
-    Step::Iptables(Restore {
-        netns: Some(g.namespace.clone()),
-        tables: vec![TableEdit { table: "filter", lines: f }, TableEdit { table: "nat", lines: t }],
-    })
+    if !jump {
+        t.push(ngw_jump());
+    }
+    t.extend(ngw_rules(vpc, g));
+    Step::Iptables(Restore { netns: Some(g.namespace.clone()), tables: vec![TableEdit { table: "nat", lines: t }] })
 }
 
 /// A route spec as `ip -4 route show table all` prints it.
@@ -263,27 +250,6 @@ pub fn our_rules(lines: &[String]) -> std::collections::HashSet<String> {
             ours.then(|| format!("{rest} pref {}", pref.trim()))
         })
         .collect()
-}
-
-/// Jumps into the NAT gateway's chains, and its INPUT: replies and ping.
-fn ngw_restore(vpc: &Vpc, g: &NatGateway) -> Step {
-    let (filter, nat) = ngw_rules(vpc, g);
-    let mut f = vec![
-        ":INPUT DROP [0:0]".to_string(),
-        ":FORWARD DROP [0:0]".to_string(),
-        super::iptables::declare(NGW_FILTER_CHAIN),
-        "-A INPUT -i lo -j ACCEPT".to_string(),
-        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".to_string(),
-        format!("-A INPUT -s {} -p icmp -j ACCEPT", vpc.cidr),
-        format!("-A FORWARD -j {NGW_FILTER_CHAIN}"),
-    ];
-    f.extend(filter);
-    let mut t = vec![super::iptables::declare(NGW_NAT_CHAIN), format!("-A POSTROUTING -j {NGW_NAT_CHAIN}")];
-    t.extend(nat);
-    Step::Iptables(Restore {
-        netns: Some(g.namespace.clone()),
-        tables: vec![TableEdit { table: "filter", lines: f }, TableEdit { table: "nat", lines: t }],
-    })
 }
 
 /// The prefixes subnet `s` sends to the internet gateway.
