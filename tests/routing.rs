@@ -80,6 +80,13 @@ fn route_tables_make_subnets_public_private_or_cut() {
     assert!(explained.contains("198.51.100.80/32 -> blackhole") && explained.contains("BLACKHOLE_ROUTE"), "{explained}");
     sb.v(&["delete-route", "--vpc", "a", "--route-table", "private", "--destination", "198.51.100.80/32"]);
     assert!(sb.curl("ns-a-priv", WEB).is_some());
+    // Where the table also routes to the internet gateway, the blackhole
+    // alone stands between the subnet and the address.
+    sb.v(&["create-route", "--vpc", "a", "--route-table", "public", "--destination", "198.51.100.80/32", "--blackhole"]);
+    assert_eq!(sb.curl("ns-a-pub", WEB), None);
+    assert!(sb.ping("ns-a-pub", "198.51.100.53"));
+    sb.v(&["delete-route", "--vpc", "a", "--route-table", "public", "--destination", "198.51.100.80/32"]);
+    assert!(sb.curl("ns-a-pub", WEB).is_some());
 
     // What depends on something cannot be deleted from under it.
     sb.refused(&["delete-nat-gateway", "--vpc", "a", "--name", "ngw"], "DependencyViolation");
