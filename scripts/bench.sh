@@ -310,7 +310,7 @@ t0=$(now_us)
 floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b
 { for pair in "fbr 10.98 4243" "fbs 10.97 4244"; do
       set -- $pair
-      echo "route replace throw $2.0.0.0/16 table $3"; echo "route replace blackhole 192.0.2.0/24 table $3"
+      echo "route replace throw $2.0.0/16 table $3"; echo "route replace blackhole 192.0.2.0/24 table $3"
       for i in $(seq 100); do echo "rule add from $2.$i.0/24 iif $1 lookup $3 pref 21000"; done
   done; } | ip -batch -
 t1=$(now_us); fbulk400rt=$((t1 - t0))
