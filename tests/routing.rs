@@ -92,6 +92,7 @@ fn route_tables_make_subnets_public_private_or_cut() {
     sb.refused(&["delete-nat-gateway", "--vpc", "a", "--name", "ngw"], "DependencyViolation");
     sb.refused(&["delete-internet-gateway", "--vpc", "a"], "DependencyViolation");
     sb.refused(&["delete-route-table", "--vpc", "a", "--route-table", "private"], "disassociate-route-table");
+    sb.refused(&["enable-nat", "--vpc", "a"], "has an internet gateway");
     sb.refused(&["create-route", "--vpc", "a", "--route-table", "private", "--destination", "10.1.9.0/24", "--blackhole"], "local route");
     sb.refused(
         &["create-route", "--vpc", "a", "--route-table", "private", "--destination", "1.2.3.0/24", "--nat-gateway", "nope"],

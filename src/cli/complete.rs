@@ -29,6 +29,29 @@ pub fn subnets() -> ArgValueCandidates {
     })
 }
 
+/// Route tables of every VPC (`main` among them).
+pub fn route_tables() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        let st = state();
+        let tables = st.vpcs.iter().flat_map(|v| v.route_tables.iter().map(|t| t.name.to_string()));
+        names(tables.chain(["main".to_string()]).collect::<Vec<_>>().into_iter())
+    })
+}
+
+pub fn nat_gateways() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        names(state().vpcs.iter().flat_map(|v| v.nat_gateways.iter().map(|g| g.name.to_string())).collect::<Vec<_>>().into_iter())
+    })
+}
+
+pub fn peerings() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| names(state().peerings.iter().map(|p| p.name().to_string()).collect::<Vec<_>>().into_iter()))
+}
+
+pub fn transit_gateways() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| names(state().transit_gateways.iter().map(|t| t.name.to_string()).collect::<Vec<_>>().into_iter()))
+}
+
 /// VPCs, and every subnet as VPC/SUBNET.
 pub fn paths() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {

@@ -32,7 +32,7 @@ pub struct RouteTableArgs {
     #[command(flatten)]
     pub vpc: InVpc,
     /// Route table name
-    #[arg(long, visible_alias = "name")]
+    #[arg(long, visible_alias = "name", add = complete::route_tables())]
     pub route_table: String,
 }
 
@@ -47,7 +47,7 @@ pub struct Associate {
     #[command(flatten)]
     pub table: RouteTableArgs,
     /// The subnet that uses it
-    #[arg(long)]
+    #[arg(long, add = complete::subnets())]
     pub subnet: String,
 }
 
@@ -56,7 +56,7 @@ pub struct Disassociate {
     #[command(flatten)]
     pub vpc: InVpc,
     /// The subnet that goes back to the main table
-    #[arg(long)]
+    #[arg(long, add = complete::subnets())]
     pub subnet: String,
 }
 
@@ -74,13 +74,13 @@ pub struct RouteTargetArgs {
     #[arg(long, value_name = "igw", group = "target")]
     pub gateway: Option<String>,
     /// A NAT gateway of the VPC, by name
-    #[arg(long, group = "target")]
+    #[arg(long, group = "target", add = complete::nat_gateways())]
     pub nat_gateway: Option<String>,
     /// A peering of the VPC, by name (see `peer --name`)
-    #[arg(long, group = "target")]
+    #[arg(long, group = "target", add = complete::peerings())]
     pub peering: Option<String>,
     /// A transit gateway the VPC is attached to
-    #[arg(long, group = "target")]
+    #[arg(long, group = "target", add = complete::transit_gateways())]
     pub transit_gateway: Option<String>,
     /// Drop what matches
     #[arg(long, group = "target")]
@@ -129,6 +129,15 @@ pub struct DeleteRoute {
     pub destination: String,
 }
 
+/// `--subnet S`, or `--subnet V/S` naming the same VPC as `--vpc`.
+pub fn subnet_in(vpc: &Name, raw: &str) -> Result<Name, InputError> {
+    match raw.split_once('/') {
+        Some((v, s)) if v == vpc.as_str() => super::subnet_name(s),
+        Some((v, _)) => Err(InputError::Invalid(format!("--subnet {raw} names VPC '{v}', but --vpc is '{vpc}'; name one VPC"))),
+        None => super::subnet_name(raw),
+    }
+}
+
 pub fn destination(s: &str) -> Result<ipnet::Ipv4Net, InputError> {
     cidr::parse("destination CIDR", s)
 }
@@ -147,7 +156,7 @@ pub struct CreateNatGateway {
     #[command(flatten)]
     pub vpc: InVpc,
     /// The (public) subnet it sits in
-    #[arg(long)]
+    #[arg(long, add = complete::subnets())]
     pub subnet: String,
     /// Its name, for `create-route --nat-gateway`
     #[arg(long)]
@@ -162,7 +171,7 @@ pub struct NatGatewayRef {
     #[command(flatten)]
     pub vpc: InVpc,
     /// NAT gateway name
-    #[arg(long)]
+    #[arg(long, add = complete::nat_gateways())]
     pub name: String,
 }
 
@@ -176,7 +185,7 @@ pub struct TgwName {
 #[derive(Debug, Args)]
 pub struct TgwArg {
     /// Transit gateway name
-    #[arg(long)]
+    #[arg(long, add = complete::transit_gateways())]
     pub transit_gateway: String,
 }
 
@@ -385,3 +394,28 @@ pub const TGW_COMMANDS: &[&str] = &[
     "delete-transit-gateway-route",
     "describe-transit-gateways",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subnet_is_plain_or_names_the_same_vpc() {
+        let vpc = Name::parse("n", "prod").unwrap();
+        assert_eq!(subnet_in(&vpc, "app-a").unwrap().as_str(), "app-a");
+        assert_eq!(subnet_in(&vpc, "prod/app-a").unwrap().as_str(), "app-a");
+        let e = subnet_in(&vpc, "dev/app-a").unwrap_err().to_string();
+        assert!(e.contains("names VPC 'dev', but --vpc is 'prod'"), "{e}");
+    }
+
+    #[test]
+    fn every_routing_command_is_in_the_grouped_help() {
+        use clap::Subcommand;
+        let cmd = RoutingCommand::augment_subcommands(clap::Command::new("x"));
+        let mut names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        let mut listed: Vec<&str> = ROUTE_TABLE_COMMANDS.iter().chain(TGW_COMMANDS).copied().collect();
+        names.sort();
+        listed.sort();
+        assert_eq!(names, listed);
+    }
+}

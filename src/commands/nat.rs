@@ -12,6 +12,13 @@ pub fn enable(ctx: &Ctx, req: crate::cli::req::Nat) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let v = before.find_vpc(&vpc_name)?;
+    if let Some(g) = &v.internet_gateway {
+        return Err(crate::error::InputError::Conflict(format!(
+            "VPC '{vpc_name}' has an internet gateway (via {}): route subnets to it (create-route --gateway igw) or through a NAT gateway instead of enable-nat",
+            g.interface
+        ))
+        .into());
+    }
     let (iface, chosen) = super::uplink(ctx, &before, interface, " to NAT through")?;
     let names = if subnets.is_empty() { None } else { Some(validate::nat_subnets(v, &subnets)?) };
     let nat = Nat { interface: iface.clone(), subnets: names };

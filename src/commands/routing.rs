@@ -99,7 +99,7 @@ fn edit(ctx: &Ctx, st: &mut State, cmd: RoutingCommand) -> Result<String> {
         }
         AssociateRouteTable(a) => {
             let (vpc, table) = a.table.resolve()?;
-            let subnet = crate::cli::subnet_name(&a.subnet)?;
+            let subnet = args::subnet_in(&vpc, &a.subnet)?;
             st.find_subnet(&vpc, &subnet)?;
             if table.as_str() == routing::MAIN {
                 return Err(InputError::Invalid(format!(
@@ -122,7 +122,7 @@ fn edit(ctx: &Ctx, st: &mut State, cmd: RoutingCommand) -> Result<String> {
         }
         DisassociateRouteTable(a) => {
             let vpc = a.vpc.name()?;
-            let subnet = crate::cli::subnet_name(&a.subnet)?;
+            let subnet = args::subnet_in(&vpc, &a.subnet)?;
             st.find_subnet(&vpc, &subnet)?;
             let v = st.find_vpc_mut(&vpc)?;
             for t in &mut v.route_tables {
@@ -362,7 +362,7 @@ fn edit(ctx: &Ctx, st: &mut State, cmd: RoutingCommand) -> Result<String> {
 fn create_nat_gateway(ctx: &Ctx, st: &mut State, a: args::CreateNatGateway) -> Result<String> {
     let vpc = a.vpc.name()?;
     let name = Name::parse("NAT gateway name", &a.name)?;
-    let subnet = crate::cli::subnet_name(&a.subnet)?;
+    let subnet = args::subnet_in(&vpc, &a.subnet)?;
     let s = st.find_subnet(&vpc, &subnet)?.clone();
     let taken = st.taken_names();
     let v = st.find_vpc(&vpc)?;

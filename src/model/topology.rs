@@ -470,6 +470,12 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
         }
     }
     let routing = routing(obj, &at)?;
+    if nat.is_some() && routing.internet_gateway.is_some() {
+        return Err(err(
+            &format!("{at}.internet_gateway"),
+            "a VPC has \"nat\" (enable-nat) or an internet gateway, not both; route to the gateway instead",
+        ));
+    }
     Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs, routing })
 }
 
@@ -913,6 +919,26 @@ mod tests {
                 r#"vpcs.vpc1.subnets.web: unknown key "pubic""#,
             ),
             (r#"{"vpc": {}}"#, r#"(file): unknown key "vpc""#),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "nat": true, "internet_gateway": true}}}"#,
+                "vpcs.v.internet_gateway: a VPC has \"nat\" (enable-nat) or an internet gateway, not both",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "route_tables": {"t": {"routes": [{"destination": "0.0.0.0/0", "gateway": "igw", "blackhole": true}]}}}}}"#,
+                "vpcs.v.route_tables.t.routes[0]: names 2 targets",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "route_tables": {"t": {"routes": [{"destination": "0.0.0.0/0", "gateway": "igw-1"}]}}}}}"#,
+                r#"vpcs.v.route_tables.t.routes[0].gateway: is "igw-1""#,
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "route_tables": {"main": {"subnets": ["s"]}}}}}"#,
+                "vpcs.v.route_tables.main.subnets: main needs no subnets",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "route_tables": {"t": {"subnet": ["s"]}}}}}"#,
+                "vpcs.v.route_tables.t: unknown field `subnet`",
+            ),
             (r#"{"vpcs": {"Bad": {"cidr": "10.10.0.0/16"}}}"#, "vpcs.Bad: invalid VPC name \"Bad\""),
             (r#"{"vpcs": {"v": {}}}"#, "vpcs.v.cidr: is required"),
             (r#"{"vpcs": {"v": {"cidr": "10.10.1.5/16"}}}"#, "vpcs.v.cidr: invalid VPC CIDR \"10.10.1.5/16\""),
