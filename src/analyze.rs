@@ -845,6 +845,74 @@ mod tests {
     }
 
     #[test]
+    fn route_tables_decide_and_the_verdict_names_table_route_and_code() {
+        use crate::model::routing::{InternetGateway, NatGateway, Route, RouteTable, Target, TgwRouteTable, TransitGateway};
+        let n = |s: &str| crate::model::Name::parse("n", s).unwrap();
+        let route = |d: &str, t: Target| Route { destination: d.parse().unwrap(), target: t };
+        let mut st = state("");
+        st.peerings.clear();
+        let v1 = st.vpc_mut("vpc1").unwrap();
+        v1.nat = None;
+        v1.internet_gateway = Some(InternetGateway { interface: "uplink0".into() });
+        v1.nat_gateways.push(NatGateway {
+            name: n("ngw"),
+            subnet: n("db"),
+            ip: "10.10.2.4".parse().unwrap(),
+            namespace: "ngw-vpc1-ngw".into(),
+            veth: "g-vpc1-ngw".into(),
+            eip: None,
+            status: crate::model::Status::Ready,
+        });
+        v1.route_tables = vec![
+            RouteTable { name: n("main"), table: 0x5650_0001, routes: vec![route("198.51.100.0/24", Target::Blackhole)], subnets: vec![] },
+            RouteTable {
+                name: n("public"),
+                table: 0x5650_0002,
+                routes: vec![route("0.0.0.0/0", Target::NatGateway(n("ngw"))), route("10.20.0.0/16", Target::TransitGateway(n("tgw")))],
+                subnets: vec![n("web")],
+            },
+        ];
+        let code = |st: &State, from: &str, to: &str| run(st, from, to, Proto::Icmp, None).code;
+        // db (main): a blackhole for 198.51.100.0/24, nothing else.
+        assert_eq!(code(&st, "vpc1/db", "198.51.100.80"), "BLACKHOLE_ROUTE");
+        let a = run(&st, "vpc1/db", "203.0.113.9", Proto::Icmp, None);
+        assert_eq!(a.code, "NO_ROUTE_TO_DESTINATION");
+        assert!(a.verdict.contains("route table main of vpc1 has no route to 203.0.113.9"), "{}", a.verdict);
+        // web goes through a NAT gateway whose own subnet (db, main) has no way out.
+        let a = run(&st, "vpc1/web", "203.0.113.9", Proto::Icmp, None);
+        assert_eq!(a.code, "NAT_GATEWAY_NO_INTERNET_ROUTE", "{a:?}");
+        assert!(a.hops.iter().any(|h| h.detail.contains("route table public: 0.0.0.0/0 -> nat-gateway ngw")), "{a:?}");
+        st.vpc_mut("vpc1").unwrap().route_tables[0].routes.push(route("0.0.0.0/0", Target::InternetGateway));
+        assert_eq!(code(&st, "vpc1/web", "203.0.113.9"), "PATH_FOUND");
+        st.vpc_mut("vpc1").unwrap().internet_gateway = None;
+        assert_eq!(code(&st, "vpc1/db", "203.0.113.9"), "IGW_NOT_ATTACHED");
+        // The transit gateway: attached, but no table is associated with vpc1's attachment.
+        st.transit_gateways.push(TransitGateway { name: n("tgw"), attachments: vec![n("vpc1"), n("vpc2")], route_tables: vec![] });
+        let a = run(&st, "vpc1/web", "10.20.1.2", Proto::Icmp, None);
+        assert_eq!(a.code, "TGW_ROUTE_TABLE_NO_ROUTE", "{a:?}");
+        let t = TgwRouteTable {
+            name: n("all"),
+            associations: vec![n("vpc1"), n("vpc2")],
+            propagations: vec![n("vpc1"), n("vpc2")],
+            routes: vec![],
+        };
+        st.transit_gateways[0].route_tables.push(t);
+        assert_eq!(code(&st, "vpc1/web", "10.20.1.2"), "TGW_ROUTE_TABLE_NO_ROUTE", "vpc2 does not route back to the TGW");
+        st.vpc_mut("vpc2").unwrap().route_tables = vec![RouteTable {
+            name: n("main"),
+            table: 0x5650_0003,
+            routes: vec![route("10.10.0.0/16", Target::TransitGateway(n("tgw")))],
+            subnets: vec![],
+        }];
+        assert_eq!(code(&st, "vpc1/web", "10.20.1.2"), "PATH_FOUND");
+        // A peering without routes: PEERING_NO_ROUTE, naming the side that lacks one.
+        st.peerings.push(crate::model::Peering { a: n("vpc1"), b: n("vpc3"), allow_cidrs: vec![], name: Some(n("p13")), no_routes: true });
+        let a = run(&st, "vpc1/db", "10.30.1.2", Proto::Icmp, None);
+        assert_eq!(a.code, "PEERING_NO_ROUTE", "{a:?}");
+        assert!(a.verdict.contains("vpc1/db: route table main: 0.0.0.0/0 -> igw, not the peering"), "{}", a.verdict);
+    }
+
+    #[test]
     fn a_deployed_app_makes_the_verdict_certain() {
         let mut st = state("");
         st.vpcs[0].subnets[1].apps.push(crate::model::App {

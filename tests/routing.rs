@@ -35,6 +35,10 @@ fn route_tables_make_subnets_public_private_or_cut() {
     let body = sb.curl("ns-a-pub", WEB).expect("the IGW route makes pub public");
     assert!(body.contains("you are 203.0.113.2"), "{body}");
     assert_eq!(sb.curl("ns-a-priv", WEB), None, "priv has no route");
+    // With an elastic IP, it leaves from the EIP.
+    sb.v(&["associate-eip", "--vpc", "a", "--subnet", "pub", "--ip", "203.0.113.30"]);
+    assert!(sb.curl("ns-a-pub", WEB).unwrap().trim_end().ends_with("you are 203.0.113.30"));
+    sb.v(&["disassociate-eip", "--vpc", "a", "--subnet", "pub"]);
 
     // A NAT gateway with an EIP, in pub; priv routes to it.
     sb.v(&["create-nat-gateway", "--vpc", "a", "--subnet", "pub", "--name", "ngw", "--eip", "203.0.113.20"]);
