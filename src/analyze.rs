@@ -610,7 +610,7 @@ fn route_to_vpc(
         }
         Decision::Route(r) if matches!(r.target, Target::NatGateway(_)) => {
             let Target::NatGateway(n) = &r.target else { unreachable!() };
-            let Some((g, gs)) = vpc.nat_gateway(n.as_str()).and_then(|g| Some((g, vpc.subnet(g.subnet.as_str())?))) else {
+            let Some(g) = vpc.nat_gateway(n.as_str()) else {
                 return blocked(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
             };
             hops.push(hop("route table", Outcome::Info, format!("{r} (longest prefix for {dst})"), None));
@@ -620,7 +620,6 @@ fn route_to_vpc(
                 "{r}: NAT gateway {n} ({}) translates toward the internet only; replies from {} would reach {}'s bridge with {}'s address, which is dropped as spoofed",
                 g.ip, dvpc.name, vpc.name, dvpc.name
             );
-            let _ = gs;
             blocked(hops, "NAT gateway", why, "NO_ROUTE_TO_DESTINATION")
         }
         Decision::Route(r) if matches!(r.target, Target::TransitGateway(_)) => {

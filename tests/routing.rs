@@ -97,6 +97,14 @@ fn route_tables_make_subnets_public_private_or_cut() {
     sb.refused(&["delete-internet-gateway", "--vpc", "a"], "DependencyViolation");
     sb.refused(&["delete-route-table", "--vpc", "a", "--route-table", "private"], "disassociate-route-table");
     sb.refused(&["enable-nat", "--vpc", "a"], "has an internet gateway");
+    sb.refused(
+        &["create-nat-gateway", "--vpc", "a", "--subnet", "pub", "--name", "x", "--eip", "198.51.100.99"],
+        "outside the subnet of uplink",
+    );
+    sb.refused(
+        &["create-nat-gateway", "--vpc", "a", "--subnet", "pub", "--name", "x", "--eip", "203.0.113.2"],
+        "already an address of this host",
+    );
     sb.refused(&["create-route", "--vpc", "a", "--route-table", "private", "--destination", "10.1.9.0/24", "--blackhole"], "local route");
     sb.refused(
         &["create-route", "--vpc", "a", "--route-table", "private", "--destination", "1.2.3.0/24", "--nat-gateway", "nope"],

@@ -383,12 +383,7 @@ fn create_nat_gateway(ctx: &Ctx, st: &mut State, a: args::CreateNatGateway) -> R
         if used {
             return Err(conflict(format!("{e} is already an elastic IP here; choose another address")));
         }
-        if !ctx.dry_run
-            && let Some((dev, _)) = crate::kernel::host::local_addresses().into_iter().find(|(_, x)| *x == e)
-        {
-            return Err(conflict(format!("{e} is already an address of this host (on {dev}); an elastic IP must be a free address")));
-        }
-        let _ = igw;
+        crate::model::validate::eip_address(e, &igw.interface, &super::expose::eip_facts(st, &igw.interface))?;
     }
     let ip = routing::free_address(v, &s).ok_or_else(|| conflict(format!("subnet '{subnet}' ({}) has no free address left", s.cidr)))?;
     let namespace = kernel_names::pick_name("ngw-", &format!("{vpc}-{name}"), &format!("ngw/{vpc}/{name}"), 64, &|n| taken.contains(n));

@@ -292,7 +292,6 @@ pub struct EipFacts {
 /// the uplink (`uplink_nets`, the uplink's addresses with their prefixes).
 /// Returns `true` when exactly this EIP is already recorded.
 pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink: &EipFacts) -> Result<bool, InputError> {
-    let (uplink_nets, host_addrs) = (&uplink.nets, &uplink.host_addrs);
     let v = find_vpc(state, vpc.as_str())?;
     let s = find_subnet(v, e.subnet.as_str())?;
     for o in &state.vpcs {
@@ -318,34 +317,39 @@ pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink: &EipFacts) -> Result<bool
             s.name
         )));
     }
-    if let Some((dev, _)) = host_addrs.iter().find(|(_, a)| *a == e.ip) {
+    eip_address(e.ip, &e.interface, uplink).map(|()| false)
+}
+
+/// An address an elastic IP may take on `interface`: on no interface of
+/// the host, not its gateway, a host address of the uplink's subnet.
+pub fn eip_address(ip: std::net::Ipv4Addr, interface: &str, uplink: &EipFacts) -> Result<(), InputError> {
+    let (uplink_nets, host_addrs) = (&uplink.nets, &uplink.host_addrs);
+    if let Some((dev, _)) = host_addrs.iter().find(|(_, a)| *a == ip) {
         return Err(InputError::Conflict(format!(
-            "{} is already an address of this host (on {dev}); an elastic IP must be a free address",
-            e.ip
+            "{ip} is already an address of this host (on {dev}); an elastic IP must be a free address"
         )));
     }
-    if uplink.gateways.contains(&e.ip) {
+    if uplink.gateways.contains(&ip) {
         return Err(InputError::Conflict(format!(
-            "{} is the gateway of uplink {} (the host's way out); an elastic IP must be a free address",
-            e.ip, e.interface
+            "{ip} is the gateway of uplink {interface} (the host's way out); an elastic IP must be a free address"
         )));
     }
-    let inside = uplink_nets.iter().find(|n| n.contains(&e.ip));
+    let inside = uplink_nets.iter().find(|n| n.contains(&ip));
     match inside {
         None => Err(InputError::Invalid(format!(
             "{} is outside the subnet of uplink {} ({}); an elastic IP must be a free address of the uplink's subnet",
-            e.ip,
-            e.interface,
+            ip,
+            interface,
             if uplink_nets.is_empty() {
                 "it has no IPv4 address".to_string()
             } else {
                 uplink_nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
             }
         ))),
-        Some(n) if e.ip == n.network() || e.ip == n.broadcast() => {
-            Err(InputError::Invalid(format!("{} is the network or broadcast address of {n}; choose a host address", e.ip)))
+        Some(n) if ip == n.network() || ip == n.broadcast() => {
+            Err(InputError::Invalid(format!("{ip} is the network or broadcast address of {n}; choose a host address")))
         }
-        Some(_) => Ok(false),
+        Some(_) => Ok(()),
     }
 }
 
