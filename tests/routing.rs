@@ -97,6 +97,10 @@ fn route_tables_make_subnets_public_private_or_cut() {
     sb.refused(&["delete-internet-gateway", "--vpc", "a"], "DependencyViolation");
     sb.refused(&["delete-route-table", "--vpc", "a", "--route-table", "private"], "disassociate-route-table");
     sb.refused(&["enable-nat", "--vpc", "a"], "has an internet gateway");
+    sb.refused(&["delete-subnet", "--vpc", "a", "--name", "pub"], "delete-nat-gateway");
+    let tree = sb.v(&["inspect", "a"]);
+    assert!(tree.contains("igw      via uplink0") && tree.contains("natgw    ngw in pub at 10.1.1.4, EIP 203.0.113.20"), "{tree}");
+    assert!(tree.contains("table    private (for priv): 0.0.0.0/0 -> nat-gateway ngw"), "{tree}");
     sb.refused(
         &["create-nat-gateway", "--vpc", "a", "--subnet", "pub", "--name", "x", "--eip", "198.51.100.99"],
         "outside the subnet of uplink",
@@ -247,6 +251,11 @@ fn a_transit_gateway_gives_shared_services_and_nothing_between_spokes() {
     sb.v(&["apply", "-f", &file, "--auto-approve"]);
     assert!(sb.ping("ns-dev-app", "10.30.1.2") && !sb.ping("ns-dev-app", "10.20.1.2") && !sb.ping("ns-prod-app", "10.30.1.2"));
     sb.refused(&["delete-transit-gateway", "--name", "tgw"], "detach-transit-gateway");
+    // Deleting an attached VPC takes its attachment and what named it along.
+    sb.v(&["delete", "prod"]);
+    let described: serde_json::Value = serde_json::from_str(&sb.v(&["--json", "describe-transit-gateways"])).unwrap();
+    assert_eq!(described[0]["attachments"], serde_json::json!(["dev", "shared"]));
+    assert!(sb.ping("ns-dev-app", "10.30.1.2"));
     sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }

@@ -30,8 +30,10 @@ pub fn subnet_json(s: &crate::model::Subnet) -> Value {
 /// A VPC as `inspect --json` shows it (and the VPC commands print it).
 pub fn vpc_json(state: &State, v: &Vpc) -> Value {
     let subnets: Vec<Value> = v.subnets.iter().map(subnet_json).collect();
-    let peers: Vec<Value> =
-        state.peerings_of(v.name.as_str()).map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs})).collect();
+    let peers: Vec<Value> = state
+        .peerings_of(v.name.as_str())
+        .map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs, "name": p.name(), "no_routes": p.no_routes}))
+        .collect();
     json!({
         "name": v.name, "cidr": v.cidr, "bridge": v.bridge, "chain": v.chain, "status": v.status,
         "subnets": subnets,
@@ -42,6 +44,9 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         "expose": v.expose,
         "eips": v.eips,
         "flow_logs": v.flow_logs,
+        "internet_gateway": v.internet_gateway,
+        "nat_gateways": v.nat_gateways,
+        "route_tables": v.route_tables,
     })
 }
 
@@ -154,12 +159,24 @@ pub fn tree(state: &State, v: &Vpc) -> String {
     out.push('\n');
     out.push_str(&format!("├─ bridge   {} (gateways of every subnet live here)\n", v.bridge));
     out.push_str(&format!("├─ chain    {} (filter table)\n", v.chain));
-    match &v.nat {
-        Some(n) => {
+    match (&v.nat, &v.internet_gateway) {
+        (Some(n), _) => {
             let names: Vec<String> = v.translated_subnets().iter().map(|s| s.name.to_string()).collect();
             out.push_str(&format!("├─ nat      via {} for {}\n", n.interface, or_dash(names.join(", "))));
         }
-        None => out.push_str("├─ nat      off (nothing leaves the host)\n"),
+        (None, Some(g)) => out.push_str(&format!("├─ igw      via {} (subnets use it through routes)\n", g.interface)),
+        (None, None) => out.push_str("├─ nat      off (nothing leaves the host)\n"),
+    }
+    for g in &v.nat_gateways {
+        let eip = g.eip.map(|e| format!(", EIP {e}")).unwrap_or_default();
+        out.push_str(&format!("├─ natgw    {} in {} at {}{eip} (namespace {})\n", g.name, g.subnet, g.ip, g.namespace));
+    }
+    for t in &v.route_tables {
+        let routes: Vec<String> = t.routes.iter().map(|r| format!("{} -> {}", r.destination, r.target)).collect();
+        let subnets: Vec<String> = t.subnets.iter().map(|s| s.to_string()).collect();
+        let used =
+            if t.name.as_str() == crate::model::routing::MAIN { "every other subnet".to_string() } else { or_dash(subnets.join(", ")) };
+        out.push_str(&format!("├─ table    {} (for {used}): {}\n", t.name, or_dash(routes.join(", "))));
     }
     let peers: Vec<String> = state
         .peerings_of(v.name.as_str())
