@@ -156,6 +156,14 @@ fn route_tables_make_subnets_public_private_or_cut() {
     assert!(sb.v(&["plan", "-f", &file]).contains("no changes"), "a second apply has nothing to do");
     assert_eq!(sb.v(&["export"]), exported);
 
+    // A file is checked as the commands check: one EIP for two gateways is refused.
+    let twice = sb.file(
+        "twice.json",
+        r#"{"vpcs": {"z": {"cidr": "10.9.0.0/16", "internet_gateway": true, "subnets": {"p": {"cidr": "10.9.1.0/24"}},
+            "nat_gateways": {"g1": {"subnet": "p", "eip": "203.0.113.40"}, "g2": {"subnet": "p", "eip": "203.0.113.40"}}}}}"#,
+    );
+    sb.refused(&["plan", "-f", &twice], "used twice in the file");
+
     sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before, "host not left as found");
 }

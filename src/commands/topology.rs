@@ -389,6 +389,24 @@ fn check_services(ctx: &Ctx, current: &State, next: &State, v: &Vpc) -> Result<(
             validate::eip(&without, &v.name, e, &facts).map_err(at)?;
         }
     }
+    if let Some(g) = v.internet_gateway.as_ref().filter(|g| known.is_none_or(|k| k.internet_gateway.as_ref() != Some(*g))) {
+        let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.internet_gateway: {err}", v.name));
+        validate::nat_interface(next, &g.interface, ctx.dry_run || host::link_exists(&g.interface)).map_err(at)?;
+    }
+    // A NAT gateway's EIP: used once in the file, and a free address of the uplink.
+    let eips: Vec<std::net::Ipv4Addr> =
+        next.vpcs.iter().flat_map(|o| o.eips.iter().map(|e| e.ip).chain(o.nat_gateways.iter().filter_map(|g| g.eip))).collect();
+    for g in &v.nat_gateways {
+        let (Some(e), Some(igw)) = (g.eip, &v.internet_gateway) else { continue };
+        let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.nat_gateways.{}.eip ({e}): {err}", v.name, g.name));
+        if eips.iter().filter(|x| **x == e).count() > 1 {
+            return Err(at(InputError::Conflict("it is used twice in the file; each elastic IP is one address".into())).into());
+        }
+        let new = known.is_none_or(|k| !k.nat_gateways.iter().any(|o| o.eip == Some(e)));
+        if new && !ctx.dry_run {
+            validate::eip_address(e, &igw.interface, &super::expose::eip_facts(current, &igw.interface)).map_err(at)?;
+        }
+    }
     for e in v.expose.iter().filter(|e| known.is_none_or(|k| !k.expose.contains(e))) {
         let at = |err: InputError| InputError::Invalid(format!("vpcs.{}.expose ({}): {err}", v.name, e.host_port));
         validate::nat_interface(next, &e.interface, ctx.dry_run || host::link_exists(&e.interface)).map_err(at)?;

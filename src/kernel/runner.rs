@@ -87,7 +87,13 @@ impl Runner {
                 if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return Err(spawn_err(std::io::Error::last_os_error()));
                 }
-                self.run_process(step, "iptables-restore", &args)
+                // Errors name the namespace, as `ip netns exec` would have.
+                self.run_process(step, "iptables-restore", &args).map_err(|e| match e {
+                    RunError::Failed { command, status, detail } => {
+                        RunError::Failed { command: format!("ip netns exec {ns} {command}"), status, detail }
+                    }
+                    other => other,
+                })
             })
             .join()
             .unwrap_or_else(|_| Err(spawn_err(std::io::Error::other("step thread panicked"))))
