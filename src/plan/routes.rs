@@ -139,13 +139,7 @@ pub fn create_lines(before: Option<(&State, &Vpc)>, st: &State, after: &Vpc) -> 
 }
 
 pub fn ngw_root_lines(vpc: &Vpc, g: &NatGateway) -> Vec<String> {
-    let mut lines = vec![
-        iproute::netns_add(&g.namespace),
-        iproute::veth_into_netns(&g.veth, vpc.link_group, &g.namespace, super::subnet::INNER_IF, &subnet_mac(g.ip)),
-        iproute::no_ipv6(&g.veth),
-        iproute::attach_up(&g.veth, &vpc.bridge),
-        iproute::bridge_port(&g.veth),
-    ];
+    let mut lines = super::subnet::port_lines(vpc, &g.namespace, &g.veth, g.ip);
     if let (Some(e), Some(up)) = (g.eip, eip_uplink(vpc)) {
         lines.push(iproute::addr_add(e, &routing::host(e), up));
     }
@@ -161,17 +155,7 @@ pub fn ngw_steps(before: Option<&Vpc>, after: &Vpc) -> (Vec<String>, Vec<Step>) 
     for g in after.nat_gateways.iter().filter(|g| ngw_new(before, after, g)) {
         let Some(s) = after.subnet(g.subnet.as_str()) else { continue };
         fdb.push(iproute::fdb_static(&subnet_mac(g.ip), &g.veth));
-        let inner = super::subnet::INNER_IF;
-        steps.push(Step::ip(
-            Some(&g.namespace),
-            vec![
-                iproute::link_up("lo"),
-                iproute::addr_add(g.ip, &s.cidr, inner),
-                iproute::no_ipv6(inner),
-                iproute::link_up(inner),
-                iproute::default_route(s.gateway),
-            ],
-        ));
+        steps.push(Step::ip(Some(&g.namespace), super::subnet::inside_lines(g.ip, &s.cidr, s.gateway)));
         steps.push(Step::Sysctl { netns: Some(g.namespace.clone()), key: super::vpc::IP_FORWARD.into(), value: "1".into() });
         steps.push(ngw_restore(after, g, false));
     }

@@ -11,13 +11,21 @@ pub const INNER_IF: &str = "eth0";
 
 /// Lines for the root namespace's batch.
 pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
+    let mut lines = port_lines(vpc, &s.namespace, &s.veth, s.ip);
+    lines.push(iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge));
+    lines
+}
+
+/// A namespace on the VPC's bridge (a subnet's, or a NAT gateway's): the
+/// namespace, its veth with a fixed MAC derived from `ip`, and a guarded
+/// bridge port.
+pub fn port_lines(vpc: &Vpc, netns: &str, veth: &str, ip: std::net::Ipv4Addr) -> Vec<String> {
     vec![
-        iproute::netns_add(&s.namespace),
-        iproute::veth_into_netns(&s.veth, vpc.link_group, &s.namespace, INNER_IF, &subnet_mac(s.ip)),
-        iproute::no_ipv6(&s.veth),
-        iproute::attach_up(&s.veth, &vpc.bridge),
-        iproute::bridge_port(&s.veth),
-        iproute::addr_add(s.gateway, &s.cidr, &vpc.bridge),
+        iproute::netns_add(netns),
+        iproute::veth_into_netns(veth, vpc.link_group, netns, INNER_IF, &subnet_mac(ip)),
+        iproute::no_ipv6(veth),
+        iproute::attach_up(veth, &vpc.bridge),
+        iproute::bridge_port(veth),
     ]
 }
 
@@ -28,12 +36,18 @@ pub fn fdb_lines(s: &Subnet) -> Vec<String> {
 
 /// Lines for the batch inside the subnet's namespace.
 pub fn netns_lines(s: &Subnet) -> Vec<String> {
+    inside_lines(s.ip, &s.cidr, s.gateway)
+}
+
+/// Inside a namespace on the bridge: its address in `cidr`, and the
+/// default route via the subnet's gateway.
+pub fn inside_lines(ip: std::net::Ipv4Addr, cidr: &ipnet::Ipv4Net, gateway: std::net::Ipv4Addr) -> Vec<String> {
     vec![
         iproute::link_up("lo"),
-        iproute::addr_add(s.ip, &s.cidr, INNER_IF),
+        iproute::addr_add(ip, cidr, INNER_IF),
         iproute::no_ipv6(INNER_IF),
         iproute::link_up(INNER_IF),
-        iproute::default_route(s.gateway),
+        iproute::default_route(gateway),
     ]
 }
 
