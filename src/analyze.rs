@@ -2,16 +2,18 @@
 //! recorded model alone. It sends no packet. It walks the path as the kernel
 //! does with the rules vpcctl's planners write:
 //!
-//! source subnet -> its egress security group -> the network ACLs at both
-//! edges, both ways (stateless) -> the VPC chain (intra-VPC, peering with
-//! its allowed CIDRs, NAT, default deny) -> the destination's ingress
-//! security group -> an app vpcctl deployed there.
+//! source subnet -> its egress security group -> its route table (the
+//! table and route that decided; a NAT gateway, a transit gateway's
+//! tables) -> the network ACLs at both edges, both ways (stateless) -> the
+//! VPC chain (intra-VPC, peering with its allowed CIDRs, NAT, default deny)
+//! -> the destination's ingress security group -> an app vpcctl deployed
+//! there.
 //!
 //! Each hop names the rule that decided it in the words of that rule's
 //! iptables comment. `check` compares the verdict with a real probe, and a
 //! disagreement means the kernel no longer matches the model. The
-//! property test at the bottom holds the analyzer to the rules the planners
-//! emit, evaluated packet by packet.
+//! property test at the bottom holds the analyzer to the rules, kernel
+//! tables and `ip rule`s the planners emit, evaluated packet by packet.
 
 use std::net::Ipv4Addr;
 
@@ -447,8 +449,8 @@ fn outside(
 }
 
 /// The route tables' say on a destination outside every VPC, where the
-/// routing model is in use (an internet gateway, a NAT gateway, or a
-/// table with routes); `None` leaves it to enable-nat and elastic IPs.
+/// routes decide (`Vpc::routed`: an internet gateway or a route table);
+/// `None` leaves it to enable-nat and elastic IPs.
 #[allow(clippy::too_many_arguments)]
 fn routed_out(
     state: &State,
