@@ -63,6 +63,17 @@ fn hop(component: impl Into<String>, outcome: Outcome, detail: impl Into<String>
     Hop { component: component.into(), outcome, detail: detail.into(), code }
 }
 
+/// A certain "blocked" verdict, after `hops`.
+fn blocked(hops: Vec<Hop>, why: String, code: &'static str) -> Analysis {
+    Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
+}
+
+/// The same, with a last hop at `component` that says why.
+fn blocked_at(mut hops: Vec<Hop>, component: &str, why: String, code: &'static str) -> Analysis {
+    hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
+    blocked(hops, why, code)
+}
+
 fn proto_word(p: Proto) -> &'static str {
     match p {
         Proto::Tcp => "tcp",
@@ -178,14 +189,6 @@ fn nacls(
 pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
     let mut hops = vec![];
     let src = format!("{}/{}", vpc.name, from.name);
-    let blocked = |hops: Vec<Hop>, verdict: String, code: &'static str| Analysis {
-        reachable: false,
-        certain: true,
-        network_open: false,
-        verdict: format!("blocked: {verdict}"),
-        code,
-        hops,
-    };
     // The host itself, as a VPC sees it: what VPCCTL-INPUT lets in, or "not a service".
     let host_open = |mut hops: Vec<Hop>, what: String, rule: String| {
         hops.push(hop("host", Outcome::Allow, format!("{what}: {rule}"), None));
@@ -381,21 +384,10 @@ fn outside(
     port: Option<u16>,
     mut hops: Vec<Hop>,
 ) -> Analysis {
-    let blocked = |mut hops: Vec<Hop>, why: String, code| {
-        hops.push(hop("VPC chain", Outcome::Block, why.clone(), Some(code)));
-        Analysis { reachable: false, certain: true, network_open: false, verdict: format!("blocked: {why}"), code, hops }
-    };
     if dst.is_link_local() {
         let why = format!("{dst} is link-local (169.254.0.0/16, where metadata services answer), never NAT'd out");
         hops.push(hop("VPC chain", Outcome::Block, format!("{} nat never link-local: {why}", vpc.name), Some("NO_ROUTE_TO_DESTINATION")));
-        return Analysis {
-            reachable: false,
-            certain: true,
-            network_open: false,
-            verdict: format!("blocked: {why}"),
-            code: "NO_ROUTE_TO_DESTINATION",
-            hops,
-        };
+        return blocked(hops, why, "NO_ROUTE_TO_DESTINATION");
     }
     if let Some(verdict) = routed_out(state, vpc, from, src, dst, proto, port, &mut hops) {
         return verdict;
@@ -407,8 +399,9 @@ fn outside(
         (Some(nat), _) if translated => (format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface), &nat.interface),
         (_, Some(e)) => (format!("{} eip {} subnet={}", vpc.name, e.ip, from.name), &e.interface),
         (None, None) => {
-            return blocked(
+            return blocked_at(
                 hops,
+                "VPC chain",
                 format!("{} has no NAT gateway, so nothing leaves it for {dst} (default-deny)", vpc.name),
                 "NO_NAT_GATEWAY",
             );
@@ -425,18 +418,11 @@ fn outside(
                     )
                 }
             };
-            return blocked(hops, why, "NO_NAT_FOR_PRIVATE_SUBNET");
+            return blocked_at(hops, "VPC chain", why, "NO_NAT_FOR_PRIVATE_SUBNET");
         }
     };
     if let Some(rule) = nacls((from, src), None, dst, proto, port, &mut hops) {
-        return Analysis {
-            reachable: false,
-            certain: true,
-            network_open: false,
-            verdict: format!("blocked: {rule}"),
-            code: "NACL_RULES_MISMATCH",
-            hops,
-        };
+        return blocked(hops, rule, "NACL_RULES_MISMATCH");
     }
     hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
     hops.push(hop(
@@ -462,30 +448,15 @@ fn routed_out(
     port: Option<u16>,
     hops: &mut Vec<Hop>,
 ) -> Option<Analysis> {
-    use crate::model::routing::{Decision, InternetGateway, Origin, Target, host, lookup};
+    use crate::model::routing::{Decision, Origin, Target, host, lookup};
     let uses_model = vpc.routed();
     let decision = lookup(state, vpc, from, host(dst));
     let stop = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
-        hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
-        Some(Analysis {
-            reachable: false,
-            certain: true,
-            network_open: false,
-            verdict: format!("blocked: {why}"),
-            code,
-            hops: std::mem::take(hops),
-        })
+        Some(blocked_at(std::mem::take(hops), component, why, code))
     };
     let out = |hops: &mut Vec<Hop>, rule: String, uplink: &str| {
         if let Some(rule) = nacls((from, src), None, dst, proto, port, hops) {
-            return Some(Analysis {
-                reachable: false,
-                certain: true,
-                network_open: false,
-                verdict: format!("blocked: {rule}"),
-                code: "NACL_RULES_MISMATCH",
-                hops: std::mem::take(hops),
-            });
+            return Some(blocked(std::mem::take(hops), rule, "NACL_RULES_MISMATCH"));
         }
         hops.push(hop("VPC chain", Outcome::Allow, rule.clone(), None));
         hops.push(hop(
@@ -534,29 +505,23 @@ fn routed_out(
             // Its own traffic follows its subnet's route table.
             let theirs = lookup(state, vpc, gs, host(dst));
             // Its way out: the internet gateway, or enable-nat's uplink.
-            let uplink = |t: &crate::model::routing::Effective| match t.origin {
-                Origin::EnableNat => vpc.nat.as_ref().map(|n| n.interface.clone()),
-                _ => vpc.internet_gateway.as_ref().map(|i| i.interface.clone()),
+            let uplink = match &theirs {
+                Decision::Route(t) if t.target == Target::InternetGateway => match t.origin {
+                    Origin::EnableNat => vpc.nat.as_ref().map(|n| n.interface.as_str()),
+                    _ => vpc.internet_gateway.as_ref().map(|i| i.interface.as_str()),
+                },
+                _ => None,
             };
-            match (&theirs, theirs_uplink(&theirs, uplink)) {
-                (Decision::Route(t), Some(up)) if t.target == Target::InternetGateway => {
-                    let igw = InternetGateway { interface: up };
+            match (&theirs, uplink) {
+                (Decision::Route(t), Some(up)) => {
                     hops.push(hop("route table", Outcome::Info, format!("{t} (the NAT gateway's subnet {})", gs.name), None));
                     // Translated, it leaves its own subnet's edge: that NACL too.
                     let gw = nat_gateway_as_source(g, gs);
                     let name = format!("{}/{n}", vpc.name);
                     if let Some(rule) = nacls((&gw, &name), None, dst, proto, port, hops) {
-                        let code = "NACL_RULES_MISMATCH";
-                        return Some(Analysis {
-                            reachable: false,
-                            certain: true,
-                            network_open: false,
-                            verdict: format!("blocked: {rule}"),
-                            code,
-                            hops: std::mem::take(hops),
-                        });
+                        return Some(blocked(std::mem::take(hops), rule, "NACL_RULES_MISMATCH"));
                     }
-                    out(hops, format!("{} natgw={n} in {} via {}", vpc.name, gs.name, igw.interface), &igw.interface)
+                    out(hops, format!("{} natgw={n} in {} via {up}", vpc.name, gs.name), up)
                 }
                 _ => {
                     let why = match theirs {
@@ -596,15 +561,7 @@ fn route_to_vpc(
 ) -> Option<Result<Analysis, ()>> {
     use crate::model::routing::{Decision, Target, host, lookup};
     let blocked = |hops: &mut Vec<Hop>, component: &str, why: String, code: &'static str| {
-        hops.push(hop(component, Outcome::Block, why.clone(), Some(code)));
-        Some(Ok(Analysis {
-            reachable: false,
-            certain: true,
-            network_open: false,
-            verdict: format!("blocked: {why}"),
-            code,
-            hops: std::mem::take(hops),
-        }))
+        Some(Ok(blocked_at(std::mem::take(hops), component, why, code)))
     };
     match lookup(state, vpc, from, host(dst)) {
         Decision::Route(r) if r.target == Target::Blackhole => {
@@ -653,16 +610,6 @@ fn route_to_vpc(
             };
             blocked(hops, "transit gateway", why, "TGW_ROUTE_TABLE_NO_ROUTE")
         }
-        _ => None,
-    }
-}
-
-fn theirs_uplink(
-    d: &crate::model::routing::Decision,
-    uplink: impl Fn(&crate::model::routing::Effective) -> Option<String>,
-) -> Option<String> {
-    match d {
-        crate::model::routing::Decision::Route(t) => uplink(t),
         _ => None,
     }
 }
