@@ -240,15 +240,32 @@ floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name
     done
     { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2" "$(floor_mac "$i")"; done; echo COMMIT; } | ebtables-restore --noflush
 }
-topology() {   # $1.. = "name prefix n" per VPC -> a topology file on stdout
-    local first=1
+# Remove the two 200-subnet bulk floors (and the route tables and rules of
+# the one with route tables, if made).
+floor_bulk_delete_400() {
+    { for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
+      echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"
+      echo "route flush table 4243"; echo "route flush table 4244"; } | ip -force -batch - 2>/dev/null || true
+    while ip rule del pref 21000 2>/dev/null; do :; done
+    floor_rules_delete 2
+}
+topology() {   # [--rt] "name prefix n" per VPC -> a topology file on stdout
+    # --rt: each VPC also has table "rt", a blackhole route, for s1..s(n/2).
+    local first=1 rt=0
+    [[ ${1:-} == --rt ]] && { rt=1; shift; }
     printf '{"vpcs": {'
     for spec in "$@"; do
         set -- $spec
         [[ $first == 1 ]] || printf ', '; first=0
         printf '"%s": {"cidr": "%s.0.0/16", "subnets": {' "$1" "$2"
         for i in $(seq "$3"); do [[ $i == 1 ]] || printf ', '; printf '"s%s": {"cidr": "%s.%s.0/24"}' "$i" "$2" "$i"; done
-        printf '}}'
+        printf '}'
+        if (( rt )); then
+            printf ', "route_tables": {"rt": {"routes": [{"destination": "192.0.2.0/24", "blackhole": true}], "subnets": ['
+            for i in $(seq $(($3 / 2))); do [[ $i == 1 ]] || printf ', '; printf '"s%s"' "$i"; done
+            printf ']}}'
+        fi
+        printf '}'
     done
     printf '}}\n'
 }
@@ -266,9 +283,7 @@ fbulk=$(med "${F_BULK[@]}"); vapply=$(med "${V_APPLY[@]}")
 # The bulk floor at 400 (2 x 200): the kernel's own cost per subnet grows
 # with the number of namespaces, and this row says by how much.
 t0=$(now_us); floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b; t1=$(now_us); fbulk400=$((t1 - t0))
-{ for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
-  echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"; } | ip -force -batch - 2>/dev/null || true
-floor_rules_delete 2
+floor_bulk_delete_400
 # 400 subnets in one apply, then the no-op reads on that size.
 peak400=0
 t0=$(now_us)
@@ -291,21 +306,7 @@ per40=$((vapply / N)); per400=$((vapply400 / 400)); fper40=$((fbulk / N)); fper4
 # 400 subnets with route tables: per VPC a table with a blackhole route and
 # half its subnets, so a kernel table and 100 `ip rule`s each. Its floor: the
 # bulk floor plus one `ip -batch` with those routes and rules.
-topology_rt() {   # like topology, each VPC with table "rt" for s1..s$(($3/2))
-    local first=1
-    printf '{"vpcs": {'
-    for spec in "$@"; do
-        set -- $spec
-        [[ $first == 1 ]] || printf ', '; first=0
-        printf '"%s": {"cidr": "%s.0.0/16", "subnets": {' "$1" "$2"
-        for i in $(seq "$3"); do [[ $i == 1 ]] || printf ', '; printf '"s%s": {"cidr": "%s.%s.0/24"}' "$i" "$2" "$i"; done
-        printf '}, "route_tables": {"rt": {"routes": [{"destination": "192.0.2.0/24", "blackhole": true}], "subnets": ['
-        for i in $(seq $(($3 / 2))); do [[ $i == 1 ]] || printf ', '; printf '"s%s"' "$i"; done
-        printf ']}}}'
-    done
-    printf '}}\n'
-}
-topology_rt "big1 10.110 200" "big2 10.111 200" > $SANDBOX_TMP/t400rt.json
+topology --rt "big1 10.110 200" "big2 10.111 200" > $SANDBOX_TMP/t400rt.json
 t0=$(now_us)
 floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b
 { for pair in "fbr 10.98 4243" "fbs 10.97 4244"; do
@@ -314,11 +315,7 @@ floor_bulk fbr 10.98 200 a; floor_bulk fbs 10.97 200 b
       for i in $(seq 100); do echo "rule add from $2.$i.0/24 iif $1 lookup $3 pref 21000"; done
   done; } | ip -batch -
 t1=$(now_us); fbulk400rt=$((t1 - t0))
-{ for i in $(seq 200); do echo "netns del ans-$i"; echo "netns del bns-$i"; done; echo "link del fbr"; echo "link del fbs"
-  echo "route del unreachable 10.98.0.0/16"; echo "route del unreachable 10.97.0.0/16"
-  echo "route flush table 4243"; echo "route flush table 4244"; } | ip -force -batch - 2>/dev/null || true
-while ip rule del pref 21000 2>/dev/null; do :; done
-floor_rules_delete 2
+floor_bulk_delete_400
 t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t400rt.json; t1=$(now_us); vapply400rt=$((t1 - t0))
 "$V" -q teardown-all --auto-approve
 
