@@ -123,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::ApplyNacl(a) => nacl::apply(&ctx, a)?,
         Command::RemoveNacl(a) => nacl::remove(&ctx, a.resolve()?)?,
         Command::Routing(c) => routing::run(&ctx, c)?,
+        Command::Instances(c) => instances::run(&ctx, c)?,
         Command::FlowLogs(c) => return flow_logs::run(&ctx, c),
         Command::ApplyPolicy(a) => policy::apply(&ctx, a.resolve()?)?,
         Command::DeployApp(a) => app::deploy(&ctx, a.resolve()?)?,

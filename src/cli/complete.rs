@@ -29,6 +29,21 @@ pub fn subnets() -> ArgValueCandidates {
     })
 }
 
+pub fn instances() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        let st = state();
+        let plain = st.vpcs.iter().flat_map(|v| v.instances().map(|(_, i)| i.name.to_string()).collect::<Vec<_>>());
+        let paths = st.vpcs.iter().flat_map(|v| v.instances().map(|(_, i)| format!("{}/{}", v.name, i.name)).collect::<Vec<_>>());
+        names(plain.chain(paths).collect::<Vec<_>>().into_iter())
+    })
+}
+
+pub fn security_groups() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        names(state().vpcs.iter().flat_map(|v| v.all_security_groups().into_iter().map(|g| g.name.to_string())).collect::<Vec<_>>().into_iter())
+    })
+}
+
 /// Route tables of every VPC (`main` among them).
 pub fn route_tables() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {

@@ -11,6 +11,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ("Routing", &["enable-nat", "disable-nat", "peer", "unpeer", "expose", "unexpose", "associate-eip", "disassociate-eip"]),
     ("Route tables and gateways", super::routing::ROUTE_TABLE_COMMANDS),
     ("Transit gateways", super::routing::TGW_COMMANDS),
+    ("Instances and security groups", super::instances::COMMANDS),
     ("Security", &["apply-policy", "apply-nacl", "remove-nacl"]),
     ("Services", &["flow-logs"]),
     ("Topologies", &["plan", "apply", "export", "schema", "graph"]),

@@ -12,6 +12,7 @@ use crate::model::{Name, Proto, SubnetKind, cidr};
 mod complete;
 mod help;
 pub mod req;
+pub mod instances;
 pub mod routing;
 
 pub use complete::write_completions;
@@ -239,6 +240,9 @@ Example:
 
     #[command(flatten)]
     Routing(routing::RoutingCommand),
+
+    #[command(flatten)]
+    Instances(instances::InstanceCommand),
 
     /// Flow logs: records of accepted and rejected traffic, in AWS's format
     #[command(subcommand)]
@@ -604,6 +608,31 @@ pub struct AtSubnet {
     pub args: Vec<String>,
 }
 
+/// Where an app or a command runs: a subnet's namespace or an instance's.
+#[derive(Debug, Args)]
+pub struct AtHost {
+    /// VPC name
+    #[arg(long, add = complete::vpcs())]
+    pub vpc: Option<String>,
+    /// Subnet name (or VPC/SUBNET)
+    #[arg(long, add = complete::subnets())]
+    pub subnet: Option<String>,
+    /// Instance name (or VPC/INSTANCE), instead of a subnet
+    #[arg(long, conflicts_with = "subnet", add = complete::instances())]
+    pub instance: Option<String>,
+    /// VPC and SUBNET or INSTANCE (or VPC/NAME), positionally
+    #[arg(value_name = "VPC NAME", num_args = 0..=2, add = complete::paths())]
+    pub args: Vec<String>,
+}
+
+impl AtHost {
+    pub fn resolve(self) -> Result<req::At, InputError> {
+        let (vpc, name) = split_flags(self.vpc, self.subnet.or(self.instance));
+        let [vpc, name] = fill([("VPC (--vpc)", vpc), ("subnet or instance (--subnet, --instance)", name)], split_path(self.args))?;
+        Ok(req::At { vpc: vpc_name(&vpc)?, subnet: subnet_name(&name)? })
+    }
+}
+
 /// `VPC/SUBNET` as the first positional is the VPC and the subnet: the one
 /// form for a subnet that every command takes (names never hold a '/').
 fn split_path(mut args: Vec<String>) -> Vec<String> {
@@ -922,7 +951,7 @@ impl ApplyPolicy {
 #[derive(Debug, Args)]
 pub struct DeployApp {
     #[command(flatten)]
-    pub at: AtSubnet,
+    pub at: AtHost,
     /// Port the app listens on
     #[arg(long, value_parser = port())]
     pub port: u16,
@@ -943,7 +972,7 @@ impl DeployApp {
 #[derive(Debug, Args)]
 pub struct StopApp {
     #[command(flatten)]
-    pub at: AtSubnet,
+    pub at: AtHost,
     /// Only the app on this port (default: all apps of the subnet)
     #[arg(long, value_parser = port())]
     pub port: Option<u16>,
@@ -960,9 +989,12 @@ pub struct TestConnectivity {
     /// VPC name
     #[arg(long, add = complete::vpcs())]
     pub vpc: Option<String>,
-    /// Subnet to test from (or VPC/SUBNET)
+    /// Subnet or instance to test from (or VPC/NAME)
     #[arg(long, add = complete::subnets())]
     pub from: Option<String>,
+    /// Instance to test from (the same as --from INSTANCE)
+    #[arg(long, conflicts_with = "from", add = complete::instances())]
+    pub instance: Option<String>,
     /// Address to reach, a subnet of the VPC, or VPC/SUBNET
     #[arg(long, add = complete::paths())]
     pub to: Option<String>,
@@ -973,7 +1005,7 @@ pub struct TestConnectivity {
     #[arg(long, value_enum)]
     pub protocol: Option<crate::model::Proto>,
     /// Every subnet of every VPC against every other
-    #[arg(long, conflicts_with_all = ["vpc", "from", "to", "explain"])]
+    #[arg(long, conflicts_with_all = ["vpc", "from", "instance", "to", "explain"])]
     pub matrix: bool,
     /// Explain from the model, hop by hop, why the path is open or blocked; send no packet
     #[arg(long)]
@@ -1005,7 +1037,7 @@ impl TestConnectivity {
     }
 
     pub fn resolve(self) -> Result<req::Probe, InputError> {
-        let (vpc, from) = split_flags(self.vpc, self.from);
+        let (vpc, from) = split_flags(self.vpc, self.from.or(self.instance));
         let [vpc, from, to] =
             fill([("VPC (--vpc)", vpc), ("subnet to test from (--from)", from), ("address (--to)", self.to)], split_path(self.args))?;
         let vpc = vpc_name(&vpc)?;
@@ -1022,7 +1054,7 @@ impl TestConnectivity {
 #[derive(Debug, Args)]
 pub struct Exec {
     #[command(flatten)]
-    pub at: AtSubnet,
+    pub at: AtHost,
     /// The command to run, after -- (default: a shell, $SHELL or /bin/sh)
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -91,7 +91,7 @@ impl Target {
     pub fn address(&self, state: &crate::model::State) -> Result<Ipv4Addr, crate::error::InputError> {
         match self {
             Target::Addr(a) => Ok(*a),
-            Target::Subnet(v, s) => Ok(state.find_subnet(v, s)?.ip),
+            Target::Subnet(v, s) => Ok(state.find_host(v, s)?.ip),
         }
     }
 }

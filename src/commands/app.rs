@@ -15,7 +15,7 @@ pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
     let crate::cli::req::App { at: At { vpc: vpc_name, subnet: subnet_name }, port, command, user } = req;
     let store = ctx.open()?;
     let before = store.load()?;
-    let s = before.find_subnet(&vpc_name, &subnet_name)?;
+    let s = before.find_host(&vpc_name, &subnet_name)?;
     if let Some(a) = s.apps.iter().find(|a| a.port == port && apps::is_ours(a.pid, a.start_time)) {
         return Err(InputError::Conflict(format!(
             "port {port} in {vpc_name}/{subnet_name} is already used by app pid {} ({}); stop it first: vpcctl stop-app {vpc_name} {subnet_name} --port {port}",
@@ -26,14 +26,14 @@ pub fn deploy(ctx: &Ctx, req: crate::cli::req::App) -> Result<()> {
     }
     let app = new_app(&ctx.state_dir, &vpc_name, &subnet_name, port, (!command.is_empty()).then_some(command), user)?;
     let mut after = before.clone();
-    let s = after.find_subnet_mut(&vpc_name, &subnet_name)?;
-    s.apps.retain(|a| a.port != port);
-    s.apps.push(app);
+    let apps = after.host_apps_mut(&vpc_name, &subnet_name)?;
+    apps.retain(|a| a.port != port);
+    apps.push(app);
     let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.find_subnet(&vpc_name, &subnet_name)?;
+    let s = after.find_host(&vpc_name, &subnet_name)?;
     let Some(a) = s.apps.iter().find(|a| a.port == port) else { return Ok(()) };
     ctx.report(
         format!("app listening on {}:{port} in {vpc_name}/{subnet_name} (pid {}, log {})", s.ip, a.pid, a.log.display()),
@@ -74,7 +74,7 @@ pub fn stop(ctx: &Ctx, req: crate::cli::req::StopApp) -> Result<()> {
     let crate::cli::req::StopApp { at: At { vpc: vpc_name, subnet: subnet_name }, port } = req;
     let store: Store = ctx.open()?;
     let before = store.load()?;
-    let s = before.find_subnet(&vpc_name, &subnet_name)?;
+    let s = before.find_host(&vpc_name, &subnet_name)?;
     if let Some(p) = port.filter(|p| !s.apps.iter().any(|a| a.port == *p)) {
         let ports: Vec<String> = s.apps.iter().map(|a| a.port.to_string()).collect();
         return Err(InputError::NotFound(format!(
@@ -85,12 +85,12 @@ pub fn stop(ctx: &Ctx, req: crate::cli::req::StopApp) -> Result<()> {
     }
     let stopped = s.apps.iter().filter(|a| port.is_none_or(|p| p == a.port) && apps::is_ours(a.pid, a.start_time)).count();
     let mut after = before.clone();
-    after.find_subnet_mut(&vpc_name, &subnet_name)?.apps.retain(|a| port.is_some_and(|p| p != a.port));
+    after.host_apps_mut(&vpc_name, &subnet_name)?.retain(|a| port.is_some_and(|p| p != a.port));
     let after = commit(ctx, &store, &before, after)?;
     if ctx.dry_run {
         return Ok(());
     }
-    let s = after.find_subnet(&vpc_name, &subnet_name)?;
-    ctx.report(format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"), super::show::subnet_json(s));
+    let s = after.find_host(&vpc_name, &subnet_name)?;
+    ctx.report(format!("stopped {stopped} app(s) in {vpc_name}/{subnet_name}"), super::show::subnet_json(&s));
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::Ctx;
 use super::show::table;
 use crate::cli::req::{Matrix, Probe};
 use crate::kernel::probe::{self, Verdict};
-use crate::model::{Status, validate};
+use crate::model::Status;
 use crate::state::Store;
 
 /// Returns the exit code: 0 reachable, 1 not.
@@ -17,7 +17,7 @@ pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     let Probe { vpc: vpc_name, from, to, protocol: proto, port } = req;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let to = to.address(&state)?;
-    let s = state.find_subnet(&vpc_name, &from)?;
+    let s = state.find_host(&vpc_name, &from)?;
     super::require_root()?;
     let what = match port {
         Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),
@@ -27,12 +27,12 @@ pub fn single(ctx: &Ctx, req: Probe) -> Result<i32> {
     if ctx.json {
         outln!(
             "{}",
-            json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
+            json!({"vpc": vpc_name, "from": from, "to": to, "port": port, "protocol": proto,
                               "reachable": verdict.reachable, "how": verdict.how})
         );
     } else if !ctx.quiet {
         let word = if verdict.reachable { "reachable" } else { "NOT reachable" };
-        outln!("{word}: {vpc_name}/{} -> {what}: {}", s.name, verdict.how);
+        outln!("{word}: {vpc_name}/{from} -> {what}: {}", verdict.how);
     }
     Ok(if verdict.reachable { 0 } else { 1 })
 }
@@ -46,10 +46,7 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
         .vpcs
         .iter()
         .flat_map(|v| {
-            v.subnets
-                .iter()
-                .filter(|s| s.status == Status::Ready)
-                .map(move |s| (format!("{}/{}", v.name, s.name), s.namespace.clone(), s.ip))
+            v.hosts().into_iter().filter(|s| s.status == Status::Ready).map(move |s| (v.label(&s), s.namespace.clone(), s.ip))
         })
         .collect();
     let pairs: Vec<(usize, usize)> =
@@ -97,8 +94,8 @@ pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
     let state = Store::open_readonly(&ctx.state_dir).load()?;
     let to = to.address(&state)?;
     let v = state.find_vpc(&vpc_name)?;
-    let s = validate::find_subnet(v, from.as_str())?;
-    let a = crate::analyze::analyze(&state, v, s, to, proto, port);
+    let s = state.find_host(&vpc_name, &from)?;
+    let a = crate::analyze::analyze(&state, v, &s, to, proto, port);
     let what = match port {
         Some(p) => format!("{proto:?} {to}:{p}").to_lowercase(),
         None => format!("icmp {to}"),
@@ -106,11 +103,11 @@ pub fn explain(ctx: &Ctx, req: Probe) -> Result<i32> {
     if ctx.json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&json!({"vpc": vpc_name, "from": s.name, "to": to, "port": port, "protocol": proto,
+            serde_json::to_string_pretty(&json!({"vpc": vpc_name, "from": from, "to": to, "port": port, "protocol": proto,
                 "reachable": a.reachable, "certain": a.certain, "verdict": a.verdict, "code": a.code, "hops": a.hops}))?
         );
     } else if !ctx.quiet {
-        outln!("{vpc_name}/{} -> {what} (from the model; no packet sent)", s.name);
+        outln!("{vpc_name}/{from} -> {what} (from the model; no packet sent)");
         let width = a.hops.iter().map(|h| h.component.len()).max().unwrap_or(0);
         for (i, h) in a.hops.iter().enumerate() {
             let mark = match h.outcome {

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod expose;
 pub mod flow_logs;
 pub mod graph;
+pub mod instances;
 pub mod nacl;
 pub mod nat;
 pub mod peering;
@@ -118,7 +119,7 @@ pub fn run_exec(ctx: &Ctx, req: crate::cli::req::Exec) -> Result<i32> {
     use std::os::unix::process::CommandExt;
     let command = &req.command;
     let state = Store::open_readonly(&ctx.state_dir).load()?;
-    let s = state.find_subnet(&req.at.vpc, &req.at.subnet)?;
+    let s = state.find_host(&req.at.vpc, &req.at.subnet)?;
     if ctx.dry_run {
         ctx.print_header();
         outln!("ip netns exec {} {}", s.namespace, crate::plan::shell_words(command));

@@ -14,6 +14,12 @@ pub fn add(ctx: &Ctx, req: NewSubnet) -> Result<()> {
     let store = ctx.open()?;
     let before = store.load()?;
     let mut after = before.clone();
+    if before.vpc(vpc_name.as_str()).and_then(|v| v.instance(name.as_str())).is_some() {
+        return Err(crate::error::InputError::Conflict(format!(
+            "VPC '{vpc_name}' has an instance named '{name}'; a subnet and an instance cannot share a name, choose another"
+        ))
+        .into());
+    }
     let created = validate::add_subnet(&before, vpc_name.as_str(), &name, &cidr, kind)?;
     if created == Create::New {
         validate::clear_of_host("subnet CIDR", &cidr, &super::host_nets(&before))?;
@@ -69,6 +75,7 @@ pub fn new_subnet(ctx: &Ctx, state: &State, vpc: &Name, name: &Name, cidr: ipnet
         policy: None,
         apps: vec![],
         nacl: None,
+        instances: vec![],
     })
 }
 
@@ -98,6 +105,13 @@ pub fn delete(ctx: &Ctx, req: At) -> Result<()> {
         return Err(crate::error::InputError::Conflict(format!(
             "NAT gateway '{}' is in subnet '{name}' (DependencyViolation); first: vpcctl delete-nat-gateway --vpc {vpc_name} --name {}",
             g.name, g.name
+        ))
+        .into());
+    }
+    if let Some(i) = before.find_subnet(&vpc_name, &name)?.instances.first() {
+        return Err(crate::error::InputError::Conflict(format!(
+            "instance '{}' runs in subnet '{name}' (DependencyViolation); first: vpcctl terminate-instance --vpc {vpc_name} --instance {}",
+            i.name, i.name
         ))
         .into());
     }

@@ -17,6 +17,7 @@ use crate::model::routing::InternetGateway;
 use crate::model::services::{Eip, Expose, Resolver};
 use crate::model::topology::{self, MAX_FILE_BYTES, Topology};
 use crate::model::validate;
+use crate::model::instance::{Instance, SecurityGroup};
 use crate::model::{App, Nat, Peering, Status, Subnet, Vpc, kernel_names};
 use crate::plan::diff::{self, Facts};
 use crate::plan::firewall::BasePresence;
@@ -104,6 +105,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 internet_gateway: None,
                 nat_gateways: vec![],
                 route_tables: vec![],
+                security_groups: vec![],
                 ..o.clone()
             },
             None => {
@@ -130,6 +132,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     internet_gateway: None,
                     nat_gateways: vec![],
                     route_tables: vec![],
+                    security_groups: vec![],
                 }
             }
         };
@@ -167,6 +170,7 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 policy: s.policy.clone(),
                 apps,
                 nacl: s.nacl.clone(),
+                instances: vec![],
             });
         }
         if let Some(n) = &spec.nat {
@@ -212,7 +216,17 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
         if let Some(i) = &spec.routing.internet_gateway {
             v.internet_gateway = Some(InternetGateway { interface: uplink(i, "internet_gateway")? });
         }
+        v.security_groups = spec.security_groups.iter().filter(|g| **g != SecurityGroup::default_group()).cloned().collect();
+        // Instances first: a new NAT gateway takes an address none of them has.
+        instances(ctx, &mut v, old, spec, &mut taken)?;
         routing_objects(&mut v, old, &spec.routing, &mut taken, &mut tables, &current.host.chain_suffix)?;
+        if let Some((g, (_, i))) = v.nat_gateways.iter().find_map(|g| v.instance_at(g.ip).map(|x| (g, x))) {
+            return Err(InputError::Conflict(format!(
+                "vpcs.{}: instance '{}' and NAT gateway '{}' both have {}; give the instance another \"ip\"",
+                v.name, i.name, g.name, g.ip
+            ))
+            .into());
+        }
         next.vpcs.push(v);
     }
     next.transit_gateways = topo.transit_gateways.clone();
@@ -335,6 +349,70 @@ fn check_routes(next: &State) -> Result<()> {
 }
 
 /// Items already recorded first, in recorded order, then new ones in file order.
+/// The VPC's instances from the file. One that stays in its subnet keeps
+/// its kernel names and, unless the file gives another, its address; the
+/// others take the next free addresses once fixed ones are placed.
+fn instances(
+    ctx: &Ctx,
+    v: &mut Vpc,
+    old: Option<&Vpc>,
+    spec: &topology::VpcSpec,
+    taken: &mut std::collections::HashSet<String>,
+) -> Result<()> {
+    let mut placed: Vec<(usize, Instance)> = vec![];
+    let mut unplaced: Vec<(usize, Instance)> = vec![];
+    let given: Vec<std::net::Ipv4Addr> = spec.subnets.iter().flat_map(|s| s.instances.iter().filter_map(|i| i.ip)).collect();
+    for s in &spec.subnets {
+        let si = v.subnets.iter().position(|x| x.name == s.name).expect("subnets first");
+        let recorded = old.and_then(|o| o.subnet(s.name.as_str())).map(|o| o.instances.as_slice()).unwrap_or(&[]);
+        for i in in_recorded_order(&s.instances, |i| recorded.iter().position(|r| r.name == i.name)) {
+            let prev = recorded.iter().find(|r| r.name == i.name);
+            let (namespace, veth) = match prev {
+                Some(p) => (p.namespace.clone(), p.veth.clone()),
+                None => {
+                    let (veth, ns) = super::instances::kernel_names_for(taken, v.name.as_str(), i.name.as_str());
+                    taken.insert(veth.clone());
+                    taken.insert(ns.clone());
+                    (ns, veth)
+                }
+            };
+            let old_apps: &[App] = prev.map(|p| p.apps.as_slice()).unwrap_or(&[]);
+            let mut apps = vec![];
+            for a in in_recorded_order(&i.apps, |a| old_apps.iter().position(|o| o.port == a.port)) {
+                let fresh = super::app::new_app(&ctx.state_dir, &v.name, &i.name, a.port, a.command.clone(), a.user.clone())?;
+                apps.push(old_apps.iter().find(|o| o.same_spec(&fresh)).cloned().unwrap_or(fresh));
+            }
+            // A kept address yields to one the file gives.
+            let kept = prev.map(|p| p.ip).filter(|ip| !given.contains(ip));
+            let ip = i.ip.or(kept);
+            let inst = Instance {
+                name: i.name.clone(),
+                ip: ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                namespace,
+                veth,
+                security_groups: i.security_groups.clone(),
+                apps,
+                status: Status::Ready,
+            };
+            if ip.is_some() { placed.push((si, inst)) } else { unplaced.push((si, inst)) }
+        }
+    }
+    for (si, inst) in placed {
+        let s = v.subnets[si].clone();
+        validate::instance_address(v, &s, inst.ip, None)
+            .map_err(|e| InputError::Invalid(format!("vpcs.{}.subnets.{}.instances.{}.ip: {e}", v.name, s.name, inst.name)))?;
+        v.subnets[si].instances.push(inst);
+    }
+    for (si, mut inst) in unplaced {
+        let s = v.subnets[si].clone();
+        inst.ip = crate::model::routing::free_address(v, &s).ok_or_else(|| {
+            InputError::Conflict(format!("vpcs.{}.subnets.{}.instances.{}: the subnet has no free address left", v.name, s.name, inst.name))
+        })?;
+        v.subnets[si].instances.push(inst);
+    }
+    Ok(())
+}
+
 fn in_recorded_order<T>(items: &[T], pos: impl Fn(&T) -> Option<usize>) -> Vec<&T> {
     let mut v: Vec<&T> = items.iter().collect();
     v.sort_by_cached_key(|x| pos(x).unwrap_or(usize::MAX));

@@ -75,6 +75,7 @@ pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns:
         internet_gateway: None,
         nat_gateways: vec![],
         route_tables: vec![],
+        security_groups: vec![],
     })
 }
 

@@ -105,7 +105,7 @@ fn print_change(ctx: &Ctx, change: &diff::Change, after: &State) {
     }
     ctx.print_script(&change.plan);
     for (v, s, port) in &change.apps_to_start {
-        let Ok(s) = after.find_subnet(v, s) else { continue };
+        let Ok(s) = after.find_host(v, s) else { continue };
         let Some(a) = s.apps.iter().find(|a| a.port == *port) else { continue };
         // Quoted: a user name is the user's input, and the script is run.
         let user = match &a.user {
@@ -252,12 +252,12 @@ type Starting = Vec<(String, crate::model::App, std::process::Child)>;
 fn spawn_apps(state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<Starting> {
     let mut children = vec![];
     for (v, s, port) in wanted {
-        let sub = state.find_subnet(v, s)?;
+        let sub = state.find_host(v, s)?;
         let ns = sub.namespace.clone();
         let Some(log) = sub.apps.iter().find(|a| a.port == *port).map(|a| a.log.clone()) else { continue };
         // Keyed by the app's log path (state dir, VPC, subnet, port).
         let uid = apps::free_app_uid(state, &log.display().to_string());
-        let Some(app) = state.find_subnet_mut(v, s)?.apps.iter_mut().find(|a| a.port == *port) else { continue };
+        let Some(app) = state.host_apps_mut(v, s)?.iter_mut().find(|a| a.port == *port) else { continue };
         app.uid = app.user.is_none().then_some(uid);
         let child = apps::spawn_in_netns(&ns, &app.command, &app.log, &apps::Who::of(app))?;
         app.pid = child.id();

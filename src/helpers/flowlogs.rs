@@ -218,6 +218,9 @@ impl Aggregator {
     pub fn drain(&mut self, state: &State) -> Vec<Record> {
         let mut ends: HashMap<Ipv4Addr, (&str, &str)> = HashMap::new();
         for v in state.vpcs.iter().filter(|v| v.flow_logs) {
+            for (_, i) in v.instances() {
+                ends.insert(i.ip, (v.name.as_str(), i.veth.as_str()));
+            }
             for s in &v.subnets {
                 ends.insert(s.ip, (v.name.as_str(), s.veth.as_str()));
             }

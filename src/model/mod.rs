@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod document;
 pub mod expect;
+pub mod instance;
 pub mod kernel_names;
 pub mod nacl;
 pub mod name;
@@ -81,6 +82,9 @@ pub struct Subnet {
     /// The network ACL at this subnet's edge, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nacl: Option<nacl::Nacl>,
+    /// Instances launched into it (`run-instance`), each a namespace of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<instance::Instance>,
 }
 
 /// A process vpcctl started in a subnet. `start_time` (from
@@ -158,6 +162,9 @@ pub struct Vpc {
     /// Route tables, `main` among them once it has a route.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub route_tables: Vec<routing::RouteTable>,
+    /// Security groups; `default` only once its rules were edited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<instance::SecurityGroup>,
 }
 
 impl Vpc {
@@ -260,6 +267,7 @@ pub mod testing {
             policy: None,
             apps: vec![],
             nacl: None,
+            instances: vec![],
         }
     }
 
@@ -281,6 +289,7 @@ pub mod testing {
             internet_gateway: None,
             nat_gateways: vec![],
             route_tables: vec![],
+            security_groups: vec![],
         }
     }
 }

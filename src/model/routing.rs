@@ -350,7 +350,8 @@ pub fn tables_taken(state: &State) -> Vec<u32> {
 /// broadcast address, and vpcctl's gateway (.1) and the subnet's own
 /// namespace (.2) are among them.
 pub fn free_address(vpc: &Vpc, s: &Subnet) -> Option<Ipv4Addr> {
-    let used: Vec<Ipv4Addr> = vpc.nat_gateways.iter().map(|g| g.ip).collect();
+    let mut used: Vec<Ipv4Addr> = vpc.nat_gateways.iter().map(|g| g.ip).collect();
+    used.extend(vpc.instances().map(|(_, i)| i.ip));
     let (first, last) = (u32::from(s.cidr.network()) + 4, u32::from(s.cidr.broadcast()));
     (first..last).map(Ipv4Addr::from).find(|a| !used.contains(a) && *a != s.ip && *a != s.gateway)
 }

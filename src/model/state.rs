@@ -63,6 +63,28 @@ fn check_helper(at: &str, h: &super::services::Helper, paths: &[&std::path::Path
     Ok(())
 }
 
+/// The recorded apps of a subnet or an instance at `at`.
+fn check_apps(at: &str, apps: &[super::App]) -> Result<(), (String, String, &'static str)> {
+    let bad = |path: String, value: &dyn std::fmt::Display, why| Err((path, value.to_string(), why));
+    for (k, a) in apps.iter().enumerate() {
+        // 0 is "not started yet"; 1 is init, and kill(-1) is everyone.
+        if a.pid == 1 || a.pid > i32::MAX as u32 {
+            return bad(format!("{at}.apps[{k}].pid"), &a.pid, "not a process vpcctl could have started");
+        }
+        if a.command.is_empty() || a.command.iter().any(|w| w.contains('\0')) {
+            return bad(format!("{at}.apps[{k}].command"), &a.command.join(" "), "not a command");
+        }
+        // A uid of 0 would make the app root.
+        if a.uid.is_some_and(|u| !crate::helpers::apps::APP_UIDS.contains(&u)) {
+            return bad(format!("{at}.apps[{k}].uid"), &a.uid.unwrap_or_default(), "not a uid of vpcctl's app range");
+        }
+        if a.user.as_deref().is_some_and(|u| u.is_empty() || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))) {
+            return bad(format!("{at}.apps[{k}].user"), &a.user.as_deref().unwrap_or_default(), "not a user name");
+        }
+    }
+    Ok(())
+}
+
 impl State {
     pub fn vpc(&self, name: &str) -> Option<&Vpc> {
         self.vpcs.iter().find(|v| v.name.as_str() == name)
@@ -93,6 +115,31 @@ impl State {
         match v.subnets.iter().position(|s| &s.name == subnet) {
             Some(i) => Ok(&mut v.subnets[i]),
             None => Err(super::validate::no_subnet(v, subnet.as_str())),
+        }
+    }
+
+    /// A host of the VPC by name: a subnet (its own namespace) or an
+    /// instance (as `Vpc::instance_view`).
+    pub fn find_host(&self, vpc: &Name, name: &Name) -> Result<Subnet, InputError> {
+        let v = self.find_vpc(vpc)?;
+        if let Some(s) = v.subnet(name.as_str()) {
+            return Ok(Subnet { instances: vec![], ..s.clone() });
+        }
+        match v.instance(name.as_str()) {
+            Some((s, i)) => Ok(v.instance_view(s, i)),
+            None => Err(super::validate::no_host(v, name.as_str())),
+        }
+    }
+
+    /// The apps of a subnet or an instance, to edit.
+    pub fn host_apps_mut(&mut self, vpc: &Name, name: &Name) -> Result<&mut Vec<super::App>, InputError> {
+        let v = self.find_vpc_mut(vpc)?;
+        if v.subnet(name.as_str()).is_none() && v.instance(name.as_str()).is_none() {
+            return Err(super::validate::no_host(v, name.as_str()));
+        }
+        match v.subnets.iter().position(|s| &s.name == name) {
+            Some(i) => Ok(&mut v.subnets[i].apps),
+            None => Ok(&mut v.instance_mut(name.as_str()).expect("checked").apps),
         }
     }
 
@@ -155,25 +202,20 @@ impl State {
                 if !v.cidr.contains(&s.cidr) || (s.gateway, s.ip) != super::cidr::gateway_and_host(&s.cidr) {
                     return bad(format!("{at}.cidr"), &s.cidr, "the subnet, its gateway and its address do not agree");
                 }
-                for (k, a) in s.apps.iter().enumerate() {
-                    // 0 is "not started yet"; 1 is init, and kill(-1) is everyone.
-                    if a.pid == 1 || a.pid > i32::MAX as u32 {
-                        return bad(format!("{at}.apps[{k}].pid"), &a.pid, "not a process vpcctl could have started");
+                for (k, i) in s.instances.iter().enumerate() {
+                    let at = format!("{at}.instances[{k}]");
+                    if !is_ours("i-", &i.veth, IFNAME_MAX) {
+                        return bad(format!("{at}.veth"), &i.veth, "not a veth name vpcctl makes");
                     }
-                    if a.command.is_empty() || a.command.iter().any(|w| w.contains('\0')) {
-                        return bad(format!("{at}.apps[{k}].command"), &a.command.join(" "), "not a command");
+                    if !is_ours("i-", &i.namespace, 2 + 64) {
+                        return bad(format!("{at}.namespace"), &i.namespace, "not a namespace name vpcctl makes");
                     }
-                    // A uid of 0 would make the app root.
-                    if a.uid.is_some_and(|u| !crate::helpers::apps::APP_UIDS.contains(&u)) {
-                        return bad(format!("{at}.apps[{k}].uid"), &a.uid.unwrap_or_default(), "not a uid of vpcctl's app range");
+                    if !s.cidr.contains(&i.ip) {
+                        return bad(format!("{at}.ip"), &i.ip, "not an address of its subnet");
                     }
-                    if a.user
-                        .as_deref()
-                        .is_some_and(|u| u.is_empty() || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-                    {
-                        return bad(format!("{at}.apps[{k}].user"), &a.user.as_deref().unwrap_or_default(), "not a user name");
-                    }
+                    check_apps(&at, &i.apps)?;
                 }
+                check_apps(&at, &s.apps)?;
             }
             if let Some(g) = &v.internet_gateway
                 && !is_ifname(&g.interface)
@@ -212,6 +254,10 @@ impl State {
             for g in &v.nat_gateways {
                 names.insert(g.veth.clone());
                 names.insert(g.namespace.clone());
+            }
+            for (_, i) in v.instances() {
+                names.insert(i.veth.clone());
+                names.insert(i.namespace.clone());
             }
         }
         names

@@ -50,6 +50,9 @@ pub struct VpcSpec {
     pub eip: Vec<EipSpec>,
     pub flow_logs: bool,
     pub routing: RoutingSpec,
+    /// `"security_groups": {"web": {"ingress": [{"protocol": "tcp", "port": 80, "cidr": "0.0.0.0/0"}]}}`;
+    /// `egress` left out is all egress, as for a new group.
+    pub security_groups: Vec<super::instance::SecurityGroup>,
 }
 
 /// The AWS routing objects of a VPC (see `model::routing`):
@@ -222,6 +225,17 @@ pub struct SubnetSpec {
     pub policy: Option<Policy>,
     pub apps: Vec<AppSpec>,
     pub nacl: Option<Nacl>,
+    pub instances: Vec<InstanceSpec>,
+}
+
+/// `"instances": {"web1": {"ip": "10.1.1.10", "security_groups": ["web"], "apps": [{"port": 80}]}}`;
+/// no ip: the next free one; no groups: `default`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSpec {
+    pub name: Name,
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub security_groups: Vec<Name>,
+    pub apps: Vec<AppSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -391,6 +405,7 @@ impl Topology {
                     return Err(err(&format!("{at}.subnet"), format!("subnet '{}' already has an elastic IP", e.subnet)));
                 }
             }
+            validate_instances(v, &at)?;
             if let Some(names) = v.nat.as_ref().and_then(|n| n.subnets.as_ref())
                 && let Some(n) = names.iter().find(|n| !v.subnets.iter().any(|s| &s.name == *n))
             {
@@ -432,13 +447,57 @@ impl Topology {
     }
 }
 
+/// Groups named exist, instance names are unique (and no subnet's), and
+/// fixed addresses are the subnet's, unreserved and unique.
+fn validate_instances(v: &VpcSpec, at: &str) -> Result<(), TopologyError> {
+    let group_exists = |g: &Name| g.as_str() == super::instance::DEFAULT_GROUP || v.security_groups.iter().any(|x| &x.name == g);
+    for g in &v.security_groups {
+        for (dir, rules) in [("ingress", &g.ingress), ("egress", &g.egress)] {
+            for (i, r) in rules.iter().enumerate() {
+                if let Some(src) = r.source_group.as_ref().filter(|s| !group_exists(s)) {
+                    return Err(err(
+                        &format!("{at}.security_groups.{}.{dir}[{i}].source_group", g.name),
+                        format!("VPC '{}' has no security group '{src}' in this file", v.name),
+                    ));
+                }
+            }
+        }
+    }
+    let mut seen: Vec<(&Name, Option<std::net::Ipv4Addr>)> = vec![];
+    for s in &v.subnets {
+        for i in &s.instances {
+            let iat = format!("{at}.subnets.{}.instances.{}", s.name, i.name);
+            if v.subnets.iter().any(|o| o.name == i.name) || seen.iter().any(|(n, _)| **n == i.name) {
+                return Err(err(&iat, format!("the name '{}' is taken in VPC '{}' (instance and subnet names are unique in a VPC)", i.name, v.name)));
+            }
+            if let Some(g) = i.security_groups.iter().find(|g| !group_exists(g)) {
+                return Err(err(&format!("{iat}.security_groups"), format!("VPC '{}' has no security group '{g}' in this file", v.name)));
+            }
+            if let Some(ip) = i.ip {
+                let n = u32::from(ip).wrapping_sub(u32::from(s.cidr.network()));
+                if !s.cidr.contains(&ip) || n < 4 || ip == s.cidr.broadcast() {
+                    return Err(err(
+                        &format!("{iat}.ip"),
+                        format!("{ip} is not an address an instance may have in {} (from .4 to the last but one)", s.cidr),
+                    ));
+                }
+                if seen.iter().any(|(_, o)| *o == Some(ip)) {
+                    return Err(err(&format!("{iat}.ip"), format!("{ip} is given to two instances")));
+                }
+            }
+            seen.push((&i.name, i.ip));
+        }
+    }
+    Ok(())
+}
+
 fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, TopologyError> {
     let at = format!("vpcs.{key}");
     let name = name("VPC name", key, &at)?;
     let obj = object(
         v,
         &at,
-        &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs", "internet_gateway", "nat_gateways", "route_tables"],
+        &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs", "internet_gateway", "nat_gateways", "route_tables", "security_groups"],
     )?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("VPC CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.0.0/16\""))?, &cidr_at)?;
@@ -476,7 +535,94 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
             "a VPC has \"nat\" (enable-nat) or an internet gateway, not both; route to the gateway instead",
         ));
     }
-    Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs, routing })
+    let mut security_groups = vec![];
+    if let Some(all) = obj.get("security_groups") {
+        let all = all.as_object().ok_or_else(|| err(&format!("{at}.security_groups"), "is not an object of security groups by name"))?;
+        for (k, g) in all {
+            security_groups.push(security_group(k, g, &format!("{at}.security_groups.{k}"))?);
+        }
+    }
+    Ok(VpcSpec { name, cidr, nat, subnets, dns, dns_options, expose: expose_specs, eip: eips, flow_logs, routing, security_groups })
+}
+
+fn security_group(key: &str, v: &Value, at: &str) -> Result<super::instance::SecurityGroup, TopologyError> {
+    use super::instance::SecurityGroup;
+    let gname = name("security group name", key, at)?;
+    let obj = object(v, at, &["ingress", "egress"])?;
+    let base = if key == super::instance::DEFAULT_GROUP { SecurityGroup::default_group() } else { SecurityGroup::new(gname.clone()) };
+    let rules = |k: &str, default: Vec<super::instance::SgRule>| -> Result<Vec<super::instance::SgRule>, TopologyError> {
+        let Some(l) = obj.get(k) else { return Ok(default) };
+        let lat = format!("{at}.{k}");
+        list(l, &lat)?.iter().enumerate().map(|(i, r)| sg_rule(r, &format!("{lat}[{i}]"))).collect()
+    };
+    Ok(SecurityGroup { name: gname, ingress: rules("ingress", base.ingress)?, egress: rules("egress", base.egress)? })
+}
+
+fn sg_rule(v: &Value, at: &str) -> Result<super::instance::SgRule, TopologyError> {
+    use super::policy::Protocol;
+    let obj = object(v, at, &["protocol", "port", "cidr", "source_group"])?;
+    let pat = format!("{at}.protocol");
+    let protocol = match string(obj.get("protocol").ok_or_else(|| err(&pat, "is required: tcp, udp, icmp or all"))?, &pat)? {
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        "icmp" => Protocol::Icmp,
+        "all" => Protocol::All,
+        other => return Err(err(&pat, format!("{other:?} is not a protocol (tcp, udp, icmp or all)"))),
+    };
+    let port_at = format!("{at}.port");
+    let ports = match (obj.get("port"), protocol) {
+        (Some(p), Protocol::Tcp | Protocol::Udp) => Some(super::policy::ports(p, &port_at)?),
+        (None, Protocol::Tcp | Protocol::Udp) => return Err(err(&port_at, "is required for tcp and udp (use \"protocol\": \"all\" for every port)")),
+        (Some(_), _) => return Err(err(&port_at, "is not allowed with icmp or all")),
+        (None, _) => None,
+    };
+    let cidr = obj.get("cidr").map(|c| net("CIDR", c, &format!("{at}.cidr"))).transpose()?;
+    let gat = format!("{at}.source_group");
+    let source_group = obj.get("source_group").map(|g| name("security group name", string(g, &gat)?, &gat)).transpose()?;
+    if cidr.is_some() == source_group.is_some() {
+        return Err(err(at, "names its peer with exactly one of \"cidr\" and \"source_group\""));
+    }
+    Ok(super::instance::SgRule { protocol, ports, cidr, source_group })
+}
+
+fn instance(key: &str, v: &Value, at: &str) -> Result<InstanceSpec, TopologyError> {
+    let iname = name("instance name", key, at)?;
+    let obj = object(v, at, &["ip", "security_groups", "apps"])?;
+    let ip = match obj.get("ip") {
+        None => None,
+        Some(raw) => {
+            let iat = format!("{at}.ip");
+            let raw = string(raw, &iat)?;
+            Some(raw.parse().map_err(|_| err(&iat, format!("{raw:?} is not an IPv4 address")))?)
+        }
+    };
+    let gat = format!("{at}.security_groups");
+    let security_groups = match obj.get("security_groups") {
+        None => vec![Name::parse("group", super::instance::DEFAULT_GROUP).expect("valid")],
+        Some(l) => {
+            let groups = list(l, &gat)?.iter().map(|g| name("security group name", string(g, &gat)?, &gat)).collect::<Result<Vec<_>, _>>()?;
+            if groups.is_empty() {
+                return Err(err(&gat, "is empty; an instance needs a group (leave it out for \"default\")"));
+            }
+            groups
+        }
+    };
+    let apps = apps_at(obj, at)?;
+    Ok(InstanceSpec { name: iname, ip, security_groups, apps })
+}
+
+fn apps_at(obj: &Map<String, Value>, at: &str) -> Result<Vec<AppSpec>, TopologyError> {
+    let mut apps: Vec<AppSpec> = vec![];
+    if let Some(all) = obj.get("apps") {
+        for (i, a) in list(all, &format!("{at}.apps"))?.iter().enumerate() {
+            let app = app(a, &format!("{at}.apps[{i}]"))?;
+            if apps.iter().any(|o| o.port == app.port) {
+                return Err(err(&format!("{at}.apps[{i}].port"), format!("port {} is used by another app here", app.port)));
+            }
+            apps.push(app);
+        }
+    }
+    Ok(apps)
 }
 
 /// `"dns"`: true or false, or an object of options (which means on).
@@ -557,7 +703,7 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
 
 fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<SubnetSpec, TopologyError> {
     let name = name("subnet name", key, at)?;
-    let obj = object(v, at, &["cidr", "public", "policy", "apps", "nacl"])?;
+    let obj = object(v, at, &["cidr", "public", "policy", "apps", "nacl", "instances"])?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("subnet CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.1.0/24\""))?, &cidr_at)?;
     if cidr.prefix_len() > MAX_SUBNET_PREFIX {
@@ -569,18 +715,16 @@ fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<
         Some(other) => return Err(err(&format!("{at}.public"), format!("{} is not true or false", short(other)))),
     };
     let policy = obj.get("policy").map(|p| policy(p, &format!("{at}.policy"), cidr, dir, read)).transpose()?;
-    let mut apps: Vec<AppSpec> = vec![];
-    if let Some(all) = obj.get("apps") {
-        for (i, a) in list(all, &format!("{at}.apps"))?.iter().enumerate() {
-            let app = app(a, &format!("{at}.apps[{i}]"))?;
-            if apps.iter().any(|o| o.port == app.port) {
-                return Err(err(&format!("{at}.apps[{i}].port"), format!("port {} is used by another app of this subnet", app.port)));
-            }
-            apps.push(app);
+    let apps = apps_at(obj, at)?;
+    let nacl = obj.get("nacl").map(|n| nacl(n, &format!("{at}.nacl"), dir, read)).transpose()?;
+    let mut instances = vec![];
+    if let Some(all) = obj.get("instances") {
+        let all = all.as_object().ok_or_else(|| err(&format!("{at}.instances"), "is not an object of instances by name"))?;
+        for (k, i) in all {
+            instances.push(instance(k, i, &format!("{at}.instances.{k}"))?);
         }
     }
-    let nacl = obj.get("nacl").map(|n| nacl(n, &format!("{at}.nacl"), dir, read)).transpose()?;
-    Ok(SubnetSpec { name, cidr, kind, policy, apps, nacl })
+    Ok(SubnetSpec { name, cidr, kind, policy, apps, nacl, instances })
 }
 
 /// A NACL: a file path (relative to the topology) or the object itself.
@@ -658,6 +802,18 @@ fn peering(v: &Value, at: &str) -> Result<PeeringSpec, TopologyError> {
     Ok(PeeringSpec { a, b, allow_cidrs, name: pname, no_routes })
 }
 
+fn apps_json(apps: &[crate::model::App]) -> Value {
+    apps.iter()
+        .map(|a| {
+            let mut o = if a.builtin { json!({"port": a.port}) } else { json!({"port": a.port, "command": a.command}) };
+            if let Some(u) = &a.user {
+                o["user"] = json!(u);
+            }
+            o
+        })
+        .collect()
+}
+
 /// The recorded state as a topology file that `apply` accepts.
 pub fn export(state: &State) -> Value {
     let mut vpcs = Map::new();
@@ -676,18 +832,21 @@ pub fn export(state: &State) -> Value {
                 o.insert("nacl".into(), n.to_file_json());
             }
             if !s.apps.is_empty() {
-                let apps: Vec<Value> = s
-                    .apps
+                o.insert("apps".into(), apps_json(&s.apps));
+            }
+            if !s.instances.is_empty() {
+                let all: Map<String, Value> = s
+                    .instances
                     .iter()
-                    .map(|a| {
-                        let mut o = if a.builtin { json!({"port": a.port}) } else { json!({"port": a.port, "command": a.command}) };
-                        if let Some(u) = &a.user {
-                            o["user"] = json!(u);
+                    .map(|i| {
+                        let mut o = json!({"ip": i.ip, "security_groups": i.security_groups});
+                        if !i.apps.is_empty() {
+                            o["apps"] = apps_json(&i.apps);
                         }
-                        o
+                        (i.name.to_string(), o)
                     })
                     .collect();
-                o.insert("apps".into(), Value::Array(apps));
+                o.insert("instances".into(), Value::Object(all));
             }
             subnets.insert(s.name.to_string(), Value::Object(o));
         }
@@ -765,6 +924,26 @@ pub fn export(state: &State) -> Value {
                 })
                 .collect();
             o.insert("route_tables".into(), Value::Object(all));
+        }
+        if !v.security_groups.is_empty() {
+            let rules = |rs: &[super::instance::SgRule]| -> Vec<Value> {
+                rs.iter()
+                    .map(|r| {
+                        let mut o = json!({"protocol": r.protocol});
+                        if let Some(p) = r.ports {
+                            o["port"] = if p.first == p.last { json!(p.first) } else { json!(format!("{}-{}", p.first, p.last)) };
+                        }
+                        match (&r.cidr, &r.source_group) {
+                            (Some(c), _) => o["cidr"] = json!(c),
+                            (None, g) => o["source_group"] = json!(g),
+                        }
+                        o
+                    })
+                    .collect()
+            };
+            let all: Map<String, Value> =
+                v.security_groups.iter().map(|g| (g.name.to_string(), json!({"ingress": rules(&g.ingress), "egress": rules(&g.egress)}))).collect();
+            o.insert("security_groups".into(), Value::Object(all));
         }
         vpcs.insert(v.name.to_string(), Value::Object(o));
     }

@@ -89,6 +89,86 @@ pub fn no_subnet(vpc: &Vpc, name: &str) -> InputError {
     InputError::NotFound(format!("VPC '{}' has no subnet named '{name}' ({hint})", vpc.name))
 }
 
+/// "VPC V has no subnet or instance named X", with the ones it has.
+pub fn no_host(vpc: &Vpc, name: &str) -> InputError {
+    let instances: Vec<&str> = vpc.instances().map(|(_, i)| i.name.as_str()).collect();
+    if instances.is_empty() {
+        return no_subnet(vpc, name);
+    }
+    let subnets: Vec<&str> = vpc.subnets.iter().map(|s| s.name.as_str()).collect();
+    InputError::NotFound(format!(
+        "VPC '{}' has no subnet or instance named '{name}' (its subnets: {}; its instances: {})",
+        vpc.name,
+        subnets.join(", "),
+        instances.join(", ")
+    ))
+}
+
+/// An address an instance may have in subnet `s`: inside it, not one of
+/// the five AWS reserves (.0-.3 and the broadcast; .1 is the gateway and
+/// .2 the subnet's own namespace), and held by nothing else. `me` is the
+/// instance itself, which may keep its own.
+pub fn instance_address(vpc: &Vpc, s: &super::Subnet, ip: std::net::Ipv4Addr, me: Option<&str>) -> Result<(), InputError> {
+    if !s.cidr.contains(&ip) {
+        return Err(InputError::Invalid(format!(
+            "--ip {ip} is not in subnet '{}' ({}); give an address of the subnet, or leave --ip out for the next free one",
+            s.name, s.cidr
+        )));
+    }
+    let n = u32::from(ip) - u32::from(s.cidr.network());
+    if n < 4 || ip == s.cidr.broadcast() {
+        return Err(InputError::Invalid(format!(
+            "--ip {ip} is reserved in subnet '{}' ({}): AWS reserves the first four addresses and the last (.1 is the gateway, .2 the subnet's own namespace); use one from {} up",
+            s.name,
+            s.cidr,
+            std::net::Ipv4Addr::from(u32::from(s.cidr.network()) + 4)
+        )));
+    }
+    if let Some((_, i)) = vpc.instances().find(|(_, i)| i.ip == ip && Some(i.name.as_str()) != me) {
+        return Err(InputError::Conflict(format!("{ip} is taken by instance '{}' of VPC '{}'; choose another address", i.name, vpc.name)));
+    }
+    if let Some(g) = vpc.nat_gateways.iter().find(|g| g.ip == ip) {
+        return Err(InputError::Conflict(format!("{ip} is taken by NAT gateway '{}' of VPC '{}'; choose another address", g.name, vpc.name)));
+    }
+    Ok(())
+}
+
+/// Every group in `names` exists in `vpc`.
+pub fn security_groups_exist(vpc: &Vpc, names: &[super::Name]) -> Result<(), InputError> {
+    if names.is_empty() {
+        return Err(InputError::Invalid("an instance needs at least one security group (its VPC's 'default' is one)".into()));
+    }
+    for n in names {
+        if vpc.security_group(n.as_str()).is_none() {
+            let have: Vec<String> = vpc.all_security_groups().iter().map(|g| g.name.to_string()).collect();
+            return Err(InputError::NotFound(format!(
+                "VPC '{}' has no security group '{n}' (its groups: {}); create it with 'vpcctl create-security-group --vpc {} --group {n}'",
+                vpc.name,
+                have.join(", "),
+                vpc.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A name no subnet nor other instance of `vpc` has.
+pub fn instance_name_free(vpc: &Vpc, name: &super::Name) -> Result<(), InputError> {
+    if let Some((s, _)) = vpc.instance(name.as_str()) {
+        return Err(InputError::Conflict(format!(
+            "VPC '{}' already has an instance named '{name}' (in subnet '{}'); instance names are unique in a VPC, choose another",
+            vpc.name, s.name
+        )));
+    }
+    if vpc.subnet(name.as_str()).is_some() {
+        return Err(InputError::Conflict(format!(
+            "VPC '{}' has a subnet named '{name}'; a subnet and an instance cannot share a name, choose another",
+            vpc.name
+        )));
+    }
+    Ok(())
+}
+
 /// The host's own networks: its routes and addresses that vpcctl did not
 /// make (everything on our bridges is left out by `commands::host_nets`).
 #[derive(Debug, Default)]
@@ -422,6 +502,7 @@ mod tests {
                 policy: None,
                 apps: vec![],
                 nacl: None,
+                instances: vec![],
             }],
             nat: None,
             dns: None,
@@ -431,6 +512,7 @@ mod tests {
             internet_gateway: None,
             nat_gateways: vec![],
             route_tables: vec![],
+            security_groups: vec![],
         });
         st
     }

@@ -18,9 +18,10 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::firewall::{self, BasePresence};
-use super::{Plan, Step, policy, subnet, vpc};
+use super::{Plan, Step, instance, policy, subnet, vpc};
 use crate::model::State;
 use crate::model::services::{FlowLogCollector, Helper};
+use crate::model::instance::Instance;
 use crate::model::{App, Status, Subnet, Vpc};
 use crate::plan::iproute;
 
@@ -135,26 +136,43 @@ pub fn apps_to_stop<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Subnet,
     let mut out = vec![];
     for v in vpcs_going(before, after) {
         out.extend(v.subnets.iter().flat_map(|s| s.apps.iter().map(move |a| (s, a))));
+        out.extend(v.instances().flat_map(|(s, i)| i.apps.iter().map(move |a| (s, a))));
     }
     for (_, s, _) in subnets_going(before, after) {
         out.extend(s.apps.iter().map(move |a| (s, a)));
+    }
+    for (_, s, i) in instance::going(before, after) {
+        out.extend(i.apps.iter().map(move |a| (s, a)));
     }
     for (_, s, fate) in subnet_fates(before, after) {
         if let Fate::Kept(old) = fate {
             out.extend(old.apps.iter().filter(|a| !s.apps.iter().any(|n| n.same_spec(a))).map(move |a| (old, a)));
         }
     }
+    for (_, s, i, kept) in instance::fates(before, after) {
+        if let Some(old) = kept {
+            out.extend(old.apps.iter().filter(|a| !i.apps.iter().any(|n| n.same_spec(a))).map(move |a| (s, a)));
+        }
+    }
     out
 }
 
-/// Apps of `after` that must start, as (vpc, subnet, app).
-pub fn apps_to_start<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, &'a App)> {
+/// Apps of `after` that must start, as (vpc, host, app): the host is a
+/// subnet or an instance, by name (unique in its VPC).
+pub fn apps_to_start<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a crate::model::Name, &'a App)> {
     let mut out = vec![];
     for (v, s, fate) in subnet_fates(before, after) {
         for a in &s.apps {
             let running = matches!(fate, Fate::Kept(old) if old.apps.iter().any(|o| o.same_spec(a)));
             if !running {
-                out.push((v, s, a));
+                out.push((v, &s.name, a));
+            }
+        }
+    }
+    for (v, _, i, kept) in instance::fates(before, after) {
+        for a in &i.apps {
+            if !kept.is_some_and(|old| old.apps.iter().any(|o| o.same_spec(a))) {
+                out.push((v, &i.name, a));
             }
         }
     }
@@ -263,7 +281,7 @@ pub fn change(before: &State, after: &State, facts: &Facts) -> Change {
         collector_stop: collector_to_stop(before, after).cloned(),
         plan: plan(before, after, facts),
         resolvers_to_start: resolvers_to_start(before, after).iter().map(|v| v.name.clone()).collect(),
-        apps_to_start: apps_to_start(before, after).into_iter().map(|(v, s, a)| (v.name.clone(), s.name.clone(), a.port)).collect(),
+        apps_to_start: apps_to_start(before, after).into_iter().map(|(v, s, a)| (v.name.clone(), s.clone(), a.port)).collect(),
         done: done(after.clone()),
     }
 }
@@ -275,7 +293,10 @@ pub fn touches_kernel(before: &State, after: &State, force_all: bool) -> bool {
     fn kernel_view(s: &State) -> State {
         let mut s = s.clone();
         for v in &mut s.vpcs {
-            v.subnets.iter_mut().for_each(|sub| sub.apps.clear());
+            for sub in &mut v.subnets {
+                sub.apps.clear();
+                sub.instances.iter_mut().for_each(|i| i.apps.clear());
+            }
             if let Some(r) = v.dns.as_mut() {
                 r.process = Helper::default();
             }
@@ -313,6 +334,10 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
             root.extend(subnet::root_lines(v, s));
         }
     }
+    let instances = instance::fates(before, after);
+    for (v, _, i, _) in instances.iter().filter(|f| f.3.is_none()) {
+        root.extend(instance::root_lines(v, i));
+    }
     let kept = |v: &Vpc| before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
     for v in &after.vpcs {
         root.extend(super::routes::create_lines(kept(v).map(|b| (before, b)), after, v));
@@ -320,6 +345,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
     plan.push(Step::ip(None, root));
     let mut fdb: Vec<String> = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();
+    fdb.extend(instances.iter().filter(|f| f.3.is_none()).map(|(_, _, i, _)| instance::fdb_line(i)));
     let mut gateways = vec![];
     for v in &after.vpcs {
         let (lines, steps) = super::routes::ngw_steps(kept(v), v);
@@ -335,6 +361,12 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     for step in gateways {
         plan.push(step);
     }
+    for (_, s, i, _) in instances.iter().filter(|f| f.3.is_none()) {
+        plan.push(Step::ip(Some(&i.namespace), instance::netns_lines(s, i)));
+    }
+    for step in instance::pvlan_steps(before, after, facts.force_all) {
+        plan.push(step);
+    }
     for (v, s, fate) in &fates {
         match (fate, &s.policy) {
             (Fate::New, Some(p)) => plan.extend(policy::apply(v, s, p, false)),
@@ -347,6 +379,7 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
             _ => {}
         }
     }
+    plan.extend(instance::policies(before, after, facts.force_all, facts.force_all.then_some(&facts.policy_jumps)));
     plan.extend(super::dns::sync(before, after, facts.force_all));
     let first = before.vpcs.is_empty() || facts.force_all;
     if !after.vpcs.is_empty() && first && facts.ip_forward.trim() != "1" {
@@ -373,6 +406,9 @@ fn teardown_lines(before: &State, after: &State) -> Vec<String> {
     }
     for v in vpcs_going(before, after) {
         lines.extend(vpc::teardown_lines(v));
+    }
+    for (_, _, i) in instance::going(before, after) {
+        lines.extend(instance::teardown_lines(i));
     }
     for (v, s, _) in subnets_going(before, after) {
         lines.extend(subnet::teardown_lines(s));
@@ -402,6 +438,26 @@ pub fn in_progress(before: &State, after: &State) -> State {
             if new.contains(&(vname.clone(), s.name.to_string())) {
                 s.status = Status::Pending;
             }
+        }
+    }
+    let new_instances: HashSet<(String, String)> = instance::fates(before, after)
+        .into_iter()
+        .filter(|f| f.3.is_none())
+        .map(|(v, _, i, _)| (v.name.to_string(), i.name.to_string()))
+        .collect();
+    for v in &mut mid.vpcs {
+        let vname = v.name.to_string();
+        for i in v.subnets.iter_mut().flat_map(|s| s.instances.iter_mut()) {
+            if new_instances.contains(&(vname.clone(), i.name.to_string())) {
+                i.status = Status::Pending;
+            }
+        }
+    }
+    // An instance that goes (its subnet stays) is listed until it is gone.
+    for (b, s, i) in instance::going(before, after) {
+        let Some(sub) = mid.vpc_mut(b.name.as_str()).and_then(|v| v.subnets.iter_mut().find(|x| x.name == s.name)) else { continue };
+        if !sub.instances.iter().any(|x| x.name == i.name) {
+            sub.instances.push(Instance { status: Status::Pending, ..i.clone() });
         }
     }
     for v in &mut mid.vpcs {
@@ -437,6 +493,9 @@ pub fn done(mut after: State) -> State {
         v.status = Status::Ready;
         for s in &mut v.subnets {
             s.status = Status::Ready;
+            for i in &mut s.instances {
+                i.status = Status::Ready;
+            }
         }
         for g in &mut v.nat_gateways {
             g.status = Status::Ready;
@@ -529,6 +588,7 @@ fn vpc_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
     }
     out.extend(service_changes(before, v));
     out.extend(routing_changes(before, v));
+    out.extend(instance_changes(before, v));
     out
 }
 
@@ -619,6 +679,44 @@ fn named_changes<T: PartialEq>(kind: &str, old: &[T], new: &[T], name: impl Fn(&
             None => out.push(edit(Op::Create, format!("{kind} {}", name(n)), detail(n))),
             Some(o) if o != n => out.push(edit(Op::Change, format!("{kind} {}", name(n)), detail(n))),
             Some(_) => {}
+        }
+    }
+    out
+}
+
+/// A VPC's security groups and instances (apps aside: see app lines).
+fn instance_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
+    let groups = |x: Option<&Vpc>| x.map(|x| x.all_security_groups()).unwrap_or_default();
+    let mut out = named_changes(
+        "security-group",
+        &groups(before),
+        &groups(Some(v)),
+        |g| format!("{}/{}", v.name, g.name),
+        |g| format!("{} ingress, {} egress rule(s)", g.ingress.len(), g.egress.len()),
+    );
+    // Pending or ready, with whatever apps, is the same instance.
+    let bare = |x: Option<&Vpc>| -> Vec<(crate::model::Name, Instance)> {
+        x.map(|x| {
+            x.instances().map(|(s, i)| (s.name.clone(), Instance { status: Status::Ready, apps: vec![], ..i.clone() })).collect()
+        })
+        .unwrap_or_default()
+    };
+    let (old, new) = (bare(before), bare(Some(v)));
+    out.extend(named_changes(
+        "instance",
+        &old,
+        &new,
+        |(_, i)| format!("{}/{}", v.name, i.name),
+        |(s, i)| format!("in {s} at {}; groups {}", i.ip, i.security_groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")),
+    ));
+    if let Some(b) = before {
+        for e in out.iter_mut().filter(|e| e.op == Op::Change && e.object.starts_with("instance ")) {
+            let name = e.object.rsplit('/').next().unwrap_or_default();
+            if let (Some((_, o)), Some((_, n))) = (b.instance(name), v.instance(name))
+                && crate::plan::instance::instance_replaced(o, n)
+            {
+                e.op = Op::Replace;
+            }
         }
     }
     out

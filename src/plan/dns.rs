@@ -39,6 +39,9 @@ pub fn hosts(state: &State, vpc: &Vpc) -> String {
         for s in &v.subnets {
             out.push_str(&format!("{} {}.{domain}\n", s.ip, s.name));
         }
+        for (_, i) in v.instances() {
+            out.push_str(&format!("{} {}.{domain}\n", i.ip, i.name));
+        }
     }
     out
 }
@@ -57,6 +60,10 @@ pub fn files(state: &State) -> BTreeMap<PathBuf, String> {
         out.insert(r.hosts_file(), hosts(state, v));
         for s in &v.subnets {
             out.insert(resolv_conf_path(s), resolv_conf(v, s));
+        }
+        for (s, i) in v.instances() {
+            let view = v.instance_view(s, i);
+            out.insert(resolv_conf_path(&view), resolv_conf(v, &view));
         }
     }
     out

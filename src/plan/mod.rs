@@ -10,6 +10,7 @@ pub mod dns;
 pub mod expose;
 pub mod firewall;
 pub mod flow;
+pub mod instance;
 pub mod iproute;
 pub mod iptables;
 pub mod nacl;

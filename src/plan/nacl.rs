@@ -30,8 +30,9 @@ pub fn dispatch_rules(top: &str, vpc: &Vpc) -> Vec<String> {
     let mut out = vec![];
     for s in vpc.subnets.iter().filter(|s| s.nacl.is_some()) {
         let c = comment(vpc.name.as_str(), &format!("nacl subnet={}", s.name));
-        out.push(append(top, &format!("-i {} -s {}", vpc.bridge, s.cidr), &c, &outbound_chain(s)));
-        out.push(append(top, &format!("-o {} -d {}", vpc.bridge, s.cidr), &c, &inbound_chain(s)));
+        // Within the subnet (instances, through the bridge) is not its edge.
+        out.push(append(top, &format!("-i {} -s {} ! -d {}", vpc.bridge, s.cidr, s.cidr), &c, &outbound_chain(s)));
+        out.push(append(top, &format!("-o {} ! -s {} -d {}", vpc.bridge, s.cidr, s.cidr), &c, &inbound_chain(s)));
     }
     out
 }
@@ -105,7 +106,7 @@ mod tests {
         assert!(i[2].contains("default deny") && i[2].ends_with("-j DROP"));
         assert!(o[0].starts_with("-A VPCCTL-NO-v-a-db -p tcp -m tcp --dport 1024:65535 ") && o[0].ends_with("-j RETURN"), "{o:?}");
         let d = dispatch_rules("VPCCTL-FORWARD", &v);
-        assert!(d[0].starts_with("-A VPCCTL-FORWARD -i br-a -s 10.1.2.0/24 ") && d[0].ends_with("-j VPCCTL-NO-v-a-db"));
-        assert!(d[1].starts_with("-A VPCCTL-FORWARD -o br-a -d 10.1.2.0/24 ") && d[1].ends_with("-j VPCCTL-NI-v-a-db"));
+        assert!(d[0].starts_with("-A VPCCTL-FORWARD -i br-a -s 10.1.2.0/24 ! -d 10.1.2.0/24 ") && d[0].ends_with("-j VPCCTL-NO-v-a-db"));
+        assert!(d[1].starts_with("-A VPCCTL-FORWARD -o br-a ! -s 10.1.2.0/24 -d 10.1.2.0/24 ") && d[1].ends_with("-j VPCCTL-NI-v-a-db"));
     }
 }

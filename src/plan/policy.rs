@@ -59,7 +59,11 @@ pub fn in_netns(s: &Subnet, lines: Vec<String>) -> Plan {
 
 fn chain_rules(vpc: &Vpc, s: &Subnet, chain: &str, dir: &str, rules: &[Rule], default: &str) -> Vec<String> {
     let vpc_name = vpc.name.as_str();
-    let tag = |what: &str| comment(vpc_name, &format!("subnet={} {what}", s.name));
+    let owner = match vpc.instances().find(|(_, i)| i.namespace == s.namespace) {
+        Some((_, i)) => format!("instance={}", i.name),
+        None => format!("subnet={}", s.name),
+    };
+    let tag = |what: &str| comment(vpc_name, &format!("{owner} {what}"));
     let lo = if dir == "ingress" { "-i lo" } else { "-o lo" };
     let mut out = vec![
         append(chain, lo, &tag("loopback"), "ACCEPT"),
@@ -78,6 +82,8 @@ fn chain_rules(vpc: &Vpc, s: &Subnet, chain: &str, dir: &str, rules: &[Rule], de
     }
     for (i, r) in rules.iter().enumerate() {
         let what = match &r.description {
+            // An instance's rules say which group's rule they are.
+            Some(d) if d.starts_with("sg=") => d.clone(),
             Some(d) if !d.is_empty() => format!("{dir}[{i}] {d}"),
             _ => format!("{dir}[{i}]"),
         };

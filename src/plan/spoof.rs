@@ -48,6 +48,13 @@ pub fn vpc_rules(vpc: &Vpc) -> Vec<String> {
         out.push(format!("-A {ch} -i {port} -j DROP"));
     }
     out.extend(super::routes::ngw_spoof_rules(&ch, vpc));
+    // Instances last: a new one is appended, as a new subnet is.
+    for (_, i) in vpc.instances() {
+        let (port, mac) = (&i.veth, subnet_mac(i.ip));
+        out.push(format!("-A {ch} -p IPv4 -s {mac} -i {port} --ip-src {} -j RETURN", i.ip));
+        out.push(format!("-A {ch} -p ARP -s {mac} -i {port} --arp-ip-src {} --arp-mac-src {mac} -j RETURN", i.ip));
+        out.push(format!("-A {ch} -i {port} -j DROP"));
+    }
     out
 }
 

@@ -41,6 +41,7 @@ pub fn bridge_lines(vpc: &Vpc) -> Vec<String> {
 pub fn teardown_lines(vpc: &Vpc) -> Vec<String> {
     let mut lines = vec![iproute::route_unreachable_del(&vpc.cidr), iproute::link_del_group(vpc.link_group)];
     lines.extend(vpc.subnets.iter().map(|s| iproute::netns_del(&s.namespace)));
+    lines.extend(vpc.instances().map(|(_, i)| iproute::netns_del(&i.namespace)));
     // In case the bridge lost its group (it never should): by name too.
     lines.push(iproute::link_del(&vpc.bridge));
     lines
