@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     // An app it restarts goes first (a stopped one still holds its
     // port), and so does what it left behind (its cgroup).
     for (v, s, port) in &found.restart {
-        if let Some(a) = state.find_subnet(v, s).ok().and_then(|s| s.apps.iter().find(|a| a.port == *port)) {
+        if let Some(a) = state.find_host(v, s).ok().and_then(|s| s.apps.iter().find(|a| a.port == *port).cloned()) {
             apps::stop(a.pid, a.start_time);
             apps::end_cgroup(&a.log);
         }

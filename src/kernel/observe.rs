@@ -33,7 +33,7 @@ pub fn observe(state: &State) -> Result<Observed> {
     let mut wanted: Vec<(String, Rules)> = state
         .vpcs
         .iter()
-        .flat_map(|v| v.subnets.iter().map(|s| (s.namespace.clone(), if s.policy.is_some() { Rules::Filter } else { Rules::None })))
+        .flat_map(|v| v.hosts().into_iter().map(|s| (s.namespace.clone(), if s.policy.is_some() { Rules::Filter } else { Rules::None })))
         .collect();
     // A NAT gateway's translation is its own nat table.
     wanted.extend(state.vpcs.iter().flat_map(|v| v.nat_gateways.iter().map(|g| (g.namespace.clone(), Rules::Nat))));
@@ -44,8 +44,7 @@ pub fn observe(state: &State) -> Result<Observed> {
     let dead_apps = state
         .vpcs
         .iter()
-        .flat_map(|v| &v.subnets)
-        .flat_map(|s| &s.apps)
+        .flat_map(|v| v.subnets.iter().flat_map(|s| s.apps.iter().chain(s.instances.iter().flat_map(|i| &i.apps))))
         .filter(|a| !crate::helpers::apps::is_ours(a.pid, a.start_time) || crate::helpers::apps::group_stopped(a.pid))
         .map(|a| a.pid)
         .collect();
@@ -84,7 +83,7 @@ fn read_ports(state: &State) -> HashMap<String, crate::plan::repair::Port> {
         let fdb = std::fs::read(format!("/sys/class/net/{}/brforward", v.bridge)).unwrap_or_default();
         let entries: Vec<([u8; 6], u16)> =
             fdb.chunks_exact(16).map(|e| ([e[0], e[1], e[2], e[3], e[4], e[5]], u16::from(e[12]) << 8 | u16::from(e[6]))).collect();
-        for s in &v.subnets {
+        for s in &v.hosts() {
             let brport = format!("/sys/class/net/{}/brport", s.veth);
             let Some(port_no) = sys(format!("{brport}/port_no")) else { continue };
             let Ok(port_no) = u16::from_str_radix(port_no.trim_start_matches("0x"), 16) else { continue };

@@ -686,7 +686,8 @@ fn named_changes<T: PartialEq>(kind: &str, old: &[T], new: &[T], name: impl Fn(&
 
 /// A VPC's security groups and instances (apps aside: see app lines).
 fn instance_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
-    let groups = |x: Option<&Vpc>| x.map(|x| x.all_security_groups()).unwrap_or_default();
+    // Recorded ones: `default` as AWS makes it is every VPC's, not news.
+    let groups = |x: Option<&Vpc>| x.map(|x| x.security_groups.clone()).unwrap_or_default();
     let mut out = named_changes(
         "security-group",
         &groups(before),

@@ -287,8 +287,16 @@ fn links(b: &mut Builder, v: &Vpc, obs: &Observed) {
         }
         b.root.push(format!("address replace {a}/32 dev {}", v.bridge));
     }
-    for s in &v.subnets {
-        let has_gateway = gateways.contains(&(s.gateway, s.cidr.prefix_len()));
+    // Instances are checked as subnets are, under their own names; their
+    // subnet's gateway is the subnet's business.
+    let hosts: Vec<(Subnet, bool)> = v
+        .subnets
+        .iter()
+        .map(|s| (s.clone(), false))
+        .chain(v.instances().map(|(s, i)| (Subnet { name: i.name.clone(), ..v.instance_view(s, i) }, true)))
+        .collect();
+    for (s, instance) in &hosts {
+        let has_gateway = *instance || gateways.contains(&(s.gateway, s.cidr.prefix_len()));
         if !has_gateway && bridge.is_some() {
             b.drift(Some(v), Some(s), format!("gateway {}/{} is missing from {}", s.gateway, s.cidr.prefix_len(), v.bridge));
         }
