@@ -121,6 +121,58 @@ fn security_group(policy: &Policy, ingress: bool, peer: Ipv4Addr, p: Proto, port
     (default, format!("default_{dir} {verb} everything else"))
 }
 
+/// An instance's groups on one packet: the group and rule that admit it,
+/// or why none does, with its code. `peer` is the other end.
+fn groups_decide(
+    vpc: &Vpc,
+    inst: &crate::model::instance::Instance,
+    ingress: bool,
+    peer: Ipv4Addr,
+    p: Proto,
+    port: Option<u16>,
+) -> Result<String, (String, &'static str)> {
+    let dir = if ingress { "ingress" } else { "egress" };
+    let (from_to, verb) = if ingress { ("from", "admits") } else { ("to", "allows") };
+    let mut any_rule = false;
+    let mut not_member: Option<String> = None;
+    for g in inst.security_groups.iter().filter_map(|g| vpc.security_group(g.as_str())) {
+        let rules = if ingress { &g.ingress } else { &g.egress };
+        any_rule |= !rules.is_empty();
+        for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.carries(p, port)) {
+            let peer_ok = match (&r.cidr, &r.source_group) {
+                (Some(c), _) => c.contains(&peer),
+                (None, Some(src)) => {
+                    let ok = vpc.members(src.as_str()).contains(&peer);
+                    if !ok && not_member.is_none() {
+                        not_member = Some(format!(
+                            "group {} {dir}[{i}] {verb} {} {from_to} members of group {src}, and {peer} is not one",
+                            g.name,
+                            what(p, port)
+                        ));
+                    }
+                    ok
+                }
+                (None, None) => true,
+            };
+            if peer_ok {
+                return Ok(format!("group {} {dir}[{i}] {verb} {r}", g.name));
+            }
+        }
+    }
+    let groups: Vec<String> = inst.security_groups.iter().map(|g| g.to_string()).collect();
+    if let Some(why) = not_member {
+        return Err((why, "SECURITY_GROUP_REFERENCE_NOT_MEMBER"));
+    }
+    if !any_rule {
+        let code = if ingress { "SECURITY_GROUP_NO_INGRESS_RULE" } else { "SECURITY_GROUP_NO_EGRESS_RULE" };
+        return Err((
+            format!("group(s) {} have no {dir} rule, so nothing {}", groups.join(", "), if ingress { "comes in" } else { "goes out" }),
+            code,
+        ));
+    }
+    Err((format!("no {dir} rule of group(s) {} {verb} {} {from_to} {peer}", groups.join(", "), what(p, port)), "ENI_SG_RULES_MISMATCH"))
+}
+
 /// The first rule of a NACL direction that matches, or its implicit deny.
 /// `peer` is the other end; `port` the destination port of the packet.
 fn nacl_rule(rules: &[crate::model::nacl::NaclRule], dir: &str, peer: Ipv4Addr, p: Proto, port: Option<u16>) -> (Action, String) {
@@ -188,7 +240,8 @@ fn nacls(
 /// Analyze `proto`/`port` from subnet `from` of `vpc` to `dst`.
 pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
     let mut hops = vec![];
-    let src = format!("{}/{}", vpc.name, from.name);
+    let src = vpc.label(from);
+    let from_instance = vpc.instances().find(|(_, i)| i.namespace == from.namespace).map(|(_, i)| i);
     // The host itself, as a VPC sees it: what VPCCTL-INPUT lets in, or "not a service".
     let host_open = |mut hops: Vec<Hop>, what: String, rule: String| {
         hops.push(hop("host", Outcome::Allow, format!("{what}: {rule}"), None));
@@ -211,6 +264,15 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     if to_resolver && vpc.resolver_for(from) == Some(dst) && from.policy.is_some() {
         let rule = format!("{src} dns to the vpc resolver (security groups never filter it)");
         hops.push(hop("egress security group", Outcome::Allow, rule, None));
+    } else if let Some(inst) = from_instance {
+        match groups_decide(vpc, inst, false, dst, proto, port) {
+            Ok(rule) => hops.push(hop("egress security group", Outcome::Allow, format!("{src} {rule}"), None)),
+            Err((rule, code)) => {
+                let rule = format!("{src} {rule}");
+                hops.push(hop("egress security group", Outcome::Block, rule.clone(), Some(code)));
+                return blocked(hops, rule, code);
+            }
+        }
     } else if let Some(p) = &from.policy {
         let (action, rule) = security_group(p, false, dst, proto, port);
         let rule = format!("{src} {rule}");
@@ -259,18 +321,24 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         let why = format!("{dst} is the host (gateway of {}/{}), and the host is not a service of the VPC", dvpc.name, s.name);
         return host_closed(hops, why);
     }
-    let Some(dsub) = dvpc.subnets.iter().find(|s| s.ip == dst) else {
+    let dhosts = dvpc.hosts();
+    let Some(dsub) = dhosts.iter().find(|s| s.ip == dst) else {
         let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
         hops.push(hop("VPC router", Outcome::Block, why.clone(), Some("CANNOT_ROUTE")));
         return blocked(hops, why, "CANNOT_ROUTE");
     };
-    let dst_name = format!("{}/{}", dvpc.name, dsub.name);
-    let itself = dsub.name == from.name && dvpc.name == vpc.name;
-    if !itself && let Some(rule) = nacls((from, &src), Some((dsub, &dst_name)), dst, proto, port, &mut hops) {
+    let dst_name = dvpc.label(dsub);
+    let itself = dsub.namespace == from.namespace;
+    // Within a subnet the bridge hands it back: no subnet edge, no NACL.
+    let same_subnet = dvpc.name == vpc.name && dsub.cidr == from.cidr;
+    if !same_subnet && let Some(rule) = nacls((from, &src), Some((dsub, &dst_name)), dst, proto, port, &mut hops) {
         return blocked(hops, rule, "NACL_RULES_MISMATCH");
     }
     if itself {
         hops.push(hop("VPC router", Outcome::Info, format!("{dst} is {src} itself"), None));
+    } else if same_subnet {
+        let why = format!("{} intra-vpc: {dst} is in {src}'s own subnet, so no network ACL is crossed", vpc.name);
+        hops.push(hop("VPC chain", Outcome::Allow, why, None));
     } else if dvpc.name == vpc.name {
         hops.push(hop("VPC chain", Outcome::Allow, format!("{} intra-vpc", vpc.name), None));
     } else if let Some(routed) = route_to_vpc(state, vpc, from, dvpc, dsub, dst, &mut hops) {
@@ -315,7 +383,20 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
     }
 
     let mut decided_by = hops.last().map(|h| h.detail.clone()).unwrap_or_default();
-    if let Some(p) = &dsub.policy {
+    if let Some((_, inst)) = dvpc.instances().find(|(_, i)| i.namespace == dsub.namespace) {
+        match groups_decide(dvpc, inst, true, from.ip, proto, port) {
+            Ok(rule) => {
+                let rule = format!("{dst_name} {rule}");
+                hops.push(hop("ingress security group", Outcome::Allow, rule.clone(), None));
+                decided_by = rule;
+            }
+            Err((rule, code)) => {
+                let rule = format!("{dst_name} {rule}");
+                hops.push(hop("ingress security group", Outcome::Block, rule.clone(), Some(code)));
+                return blocked(hops, rule, code);
+            }
+        }
+    } else if let Some(p) = &dsub.policy {
         let (action, rule) = security_group(p, true, from.ip, proto, port);
         let rule = format!("{dst_name} {rule}");
         if action == Action::Deny {
@@ -395,7 +476,9 @@ fn outside(
     let translated = vpc.nat.is_some() && vpc.translated_subnets().iter().any(|s| s.name == from.name);
     // The way out: the VPC's NAT, or else the subnet's own elastic IP
     // (see plan::nat and plan::expose::forward_rules).
-    let (rule, uplink) = match (&vpc.nat, vpc.eips.iter().find(|e| e.subnet == from.name)) {
+    // An elastic IP is the subnet's own namespace's, not its instances'.
+    let eip = vpc.eips.iter().find(|e| e.subnet == from.name && vpc.subnet(from.name.as_str()).is_some_and(|s| s.ip == from.ip));
+    let (rule, uplink) = match (&vpc.nat, eip) {
         (Some(nat), _) if translated => (format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface), &nat.interface),
         (_, Some(e)) => (format!("{} eip {} subnet={}", vpc.name, e.ip, from.name), &e.interface),
         (None, None) => {
@@ -1034,7 +1117,7 @@ mod agreement_with_the_planners {
             fwd.extend(firewall::vpc_rules(st, x));
         }
         fwd.extend(nacl::all_chains(st).into_iter().flat_map(|(_, rules)| rules));
-        let dest = st.vpcs.iter().find_map(|x| x.subnets.iter().find(|y| y.ip == dst).map(|y| (x, y)));
+        let dest = st.vpcs.iter().find_map(|x| x.hosts().into_iter().find(|y| y.ip == dst).map(|y| (x, y)));
         // Nothing of ours matched: the host's FORWARD policy (DROP here).
         let passes = |pkt: &Pkt| eval(&fwd, firewall::FORWARD_CHAIN, pkt).unwrap_or(false);
         // Through a NAT gateway: to it on the same bridge, through its own
@@ -1059,7 +1142,7 @@ mod agreement_with_the_planners {
         if !passes(&through) {
             return false;
         }
-        if let Some((x, y)) = dest
+        if let Some((x, y)) = &dest
             && !sg(y, x, policy::INGRESS_CHAIN, &Pkt { i: "eth0", o: "", s: from, d: dst, p, sport, dport, reply: false })
         {
             return false;
@@ -1235,8 +1318,59 @@ mod agreement_with_the_planners {
                     st.vpcs[vi].subnets[si].nacl = Some(nacl_of(d, &nets));
                 }
             }
+            groups_of(d, &mut st.vpcs[vi], &nets);
         }
         st
+    }
+
+    /// Security groups whose rules name CIDRs or groups (`default` among
+    /// them, sometimes edited), and instances in them.
+    fn groups_of(d: &mut Dice, v: &mut Vpc, nets: &[Ipv4Net]) {
+        use crate::model::instance::{Instance, SecurityGroup, SgRule};
+        let names: Vec<Name> = ["default", "g1", "g2"].iter().map(|n| Name::parse("n", n).unwrap()).collect();
+        let rule = |d: &mut Dice| {
+            let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::All][d.roll(4)];
+            let ports = matches!(protocol, Protocol::Tcp | Protocol::Udp).then(|| {
+                [PortRange { first: 80, last: 80 }, PortRange { first: 5432, last: 5432 }, PortRange { first: 8000, last: 8100 }][d.roll(3)]
+            });
+            let (cidr, source_group) =
+                if d.roll(2) == 0 { (Some(nets[d.roll(nets.len())]), None) } else { (None, Some(names[d.roll(3)].clone())) };
+            SgRule { protocol, ports, cidr, source_group }
+        };
+        for (k, n) in names.iter().enumerate() {
+            if k == 0 && d.roll(2) == 0 {
+                continue; // default as AWS makes it
+            }
+            let mut g = if k == 0 { SecurityGroup::default_group() } else { SecurityGroup::new(n.clone()) };
+            for _ in 0..d.roll(3) {
+                g.ingress.push(rule(d));
+            }
+            if d.roll(3) == 0 {
+                g.egress = (0..d.roll(3)).map(|_| rule(d)).collect();
+            }
+            v.security_groups.push(g);
+        }
+        let mut last = 10u8;
+        for si in 0..v.subnets.len() {
+            for j in 0..d.roll(3) {
+                last += 1;
+                let net = v.subnets[si].cidr.network().octets();
+                let mut groups: Vec<Name> = names.iter().filter(|_| d.roll(2) == 0).cloned().collect();
+                if groups.is_empty() {
+                    groups.push(names[0].clone());
+                }
+                let name = format!("i{si}x{j}");
+                v.subnets[si].instances.push(Instance {
+                    name: Name::parse("n", &name).unwrap(),
+                    ip: Ipv4Addr::new(net[0], net[1], net[2], last),
+                    namespace: format!("i-{}-{name}", v.name),
+                    veth: format!("i-{}-{name}", v.name),
+                    security_groups: groups,
+                    apps: vec![],
+                    status: crate::model::Status::Ready,
+                });
+            }
+        }
     }
 
     /// A NACL of a few numbered rules each way, often with the ephemeral
@@ -1304,11 +1438,13 @@ mod agreement_with_the_planners {
         fn the_analyzer_agrees_with_the_rules_the_planners_emit(seed in proptest::collection::vec(any::<u32>(), 128)) {
             let mut d = Dice(seed, 0);
             let st = topology(&mut d);
-            let all: Vec<(usize, usize)> = st.vpcs.iter().enumerate().flat_map(|(i, v)| (0..v.subnets.len()).map(move |j| (i, j))).collect();
+            // Every namespace on a bridge: subnets' own and instances.
+            let hosts: Vec<Vec<Subnet>> = st.vpcs.iter().map(Vpc::hosts).collect();
+            let all: Vec<(usize, usize)> = hosts.iter().enumerate().flat_map(|(i, h)| (0..h.len()).map(move |j| (i, j))).collect();
             for _ in 0..8 {
                 let (vi, si) = all[d.roll(all.len())];
-                let (v, s) = (&st.vpcs[vi], &st.vpcs[vi].subnets[si]);
-                let others: Vec<Ipv4Addr> = all.iter().filter(|x| **x != (vi, si)).map(|(a, b)| st.vpcs[*a].subnets[*b].ip).collect();
+                let (v, s) = (&st.vpcs[vi], &hosts[vi][si]);
+                let others: Vec<Ipv4Addr> = all.iter().filter(|x| **x != (vi, si)).map(|(a, b)| hosts[*a][*b].ip).collect();
                 // Another subnet, the internet, a metadata address, or the
                 // host (a gateway, an elastic IP).
                 let mut host: Vec<Ipv4Addr> = st.vpcs.iter().flat_map(|x| x.subnets.iter().map(|y| y.gateway)).collect();

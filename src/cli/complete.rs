@@ -40,7 +40,14 @@ pub fn instances() -> ArgValueCandidates {
 
 pub fn security_groups() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {
-        names(state().vpcs.iter().flat_map(|v| v.all_security_groups().into_iter().map(|g| g.name.to_string())).collect::<Vec<_>>().into_iter())
+        names(
+            state()
+                .vpcs
+                .iter()
+                .flat_map(|v| v.all_security_groups().into_iter().map(|g| g.name.to_string()))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
     })
 }
 

@@ -164,10 +164,14 @@ Examples:
   vpcctl authorize-security-group-ingress --vpc vpc1 --group db --protocol tcp --port 5432-5433 --source-group app")]
     AuthorizeSecurityGroupIngress(RuleArgs),
     /// Let a group's members open connections out (a new group allows all)
-    #[command(after_help = "Example:\n  vpcctl authorize-security-group-egress --vpc vpc1 --group db --protocol tcp --port 443 --cidr 10.10.0.0/16")]
+    #[command(
+        after_help = "Example:\n  vpcctl authorize-security-group-egress --vpc vpc1 --group db --protocol tcp --port 443 --cidr 10.10.0.0/16"
+    )]
     AuthorizeSecurityGroupEgress(RuleArgs),
     /// Remove an ingress rule (give it as it was authorized)
-    #[command(after_help = "Example:\n  vpcctl revoke-security-group-ingress --vpc vpc1 --group app --protocol tcp --port 8080 --source-group web")]
+    #[command(
+        after_help = "Example:\n  vpcctl revoke-security-group-ingress --vpc vpc1 --group app --protocol tcp --port 8080 --source-group web"
+    )]
     RevokeSecurityGroupIngress(RuleArgs),
     /// Remove an egress rule; revoking `all 0.0.0.0/0` stops new connections out (replies still pass)
     #[command(after_help = "Example:\n  vpcctl revoke-security-group-egress --vpc vpc1 --group db --protocol all --cidr 0.0.0.0/0")]

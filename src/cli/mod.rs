@@ -11,8 +11,8 @@ use crate::model::{Name, Proto, SubnetKind, cidr};
 
 mod complete;
 mod help;
-pub mod req;
 pub mod instances;
+pub mod req;
 pub mod routing;
 
 pub use complete::write_completions;

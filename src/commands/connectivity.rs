@@ -45,9 +45,7 @@ pub fn matrix(ctx: &Ctx, req: Matrix) -> Result<i32> {
     let subnets: Vec<(String, String, Ipv4Addr)> = state
         .vpcs
         .iter()
-        .flat_map(|v| {
-            v.hosts().into_iter().filter(|s| s.status == Status::Ready).map(move |s| (v.label(&s), s.namespace.clone(), s.ip))
-        })
+        .flat_map(|v| v.hosts().into_iter().filter(|s| s.status == Status::Ready).map(move |s| (v.label(&s), s.namespace.clone(), s.ip)))
         .collect();
     let pairs: Vec<(usize, usize)> =
         (0..subnets.len()).flat_map(|i| (0..subnets.len()).filter(move |j| *j != i).map(move |j| (i, j))).collect();

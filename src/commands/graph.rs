@@ -27,6 +27,41 @@ fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
+/// Instances hang off their subnet; each is a dashed member of its groups,
+/// and a rule that names a group is an edge from that group to the one
+/// that admits it.
+fn instances(out: &mut String, v: &crate::model::Vpc) {
+    if v.instances().next().is_none() && v.security_groups.is_empty() {
+        return;
+    }
+    let gid = |g: &str| format!("{}/sg/{g}", v.name);
+    for g in v.all_security_groups() {
+        let _ = writeln!(
+            out,
+            "    {} [label={}, shape=note, fillcolor=\"#f1e8fb\"];",
+            q(&gid(g.name.as_str())),
+            q(&format!("group {}", g.name))
+        );
+        for (dir, rules) in [("in", &g.ingress), ("out", &g.egress)] {
+            for r in rules.iter().filter(|r| r.source_group.is_some()) {
+                let other = r.source_group.as_ref().map(|n| gid(n.as_str())).unwrap_or_default();
+                let (from, to) = if dir == "in" { (other, gid(g.name.as_str())) } else { (gid(g.name.as_str()), other) };
+                let what = format!("{} {}", r.protocol_word(), r.ports.map(|p| p.to_string().replace(':', "-")).unwrap_or_default());
+                let _ = writeln!(out, "    {} -> {} [color=\"#7a4fb0\", label={}];", q(&from), q(&to), q(what.trim()));
+            }
+        }
+    }
+    for (s, i) in v.instances() {
+        let id = format!("{}/i/{}", v.name, i.name);
+        let apps: String = i.apps.iter().map(|a| format!("\napp :{}", a.port)).collect();
+        let _ = writeln!(out, "    {} [label={}, fillcolor=\"#ffffff\"];", q(&id), q(&format!("instance {}\n{}{apps}", i.name, i.ip)));
+        let _ = writeln!(out, "    {} -> {} [arrowsize=0.5];", q(&format!("{}/{}", v.name, s.name)), q(&id));
+        for g in &i.security_groups {
+            let _ = writeln!(out, "    {} -> {} [style=dashed, arrowhead=none];", q(&id), q(&gid(g.as_str())));
+        }
+    }
+}
+
 pub fn dot(state: &State, only: Option<&str>) -> String {
     let shown = |name: &str| only.is_none_or(|o| o == name || state.peerings.iter().any(|p| p.joins(o, name)));
     let mut out = String::from("digraph vpcctl {\n  graph [rankdir=LR, fontname=\"Helvetica\", label=\"vpcctl topology\", labelloc=t];\n");
@@ -70,6 +105,7 @@ pub fn dot(state: &State, only: Option<&str>) -> String {
                 q(&s.gateway.to_string())
             );
         }
+        instances(&mut out, v);
         for g in &v.nat_gateways {
             let id = format!("{}/ngw/{}", v.name, g.name);
             let label =

@@ -288,7 +288,8 @@ fn describe_security_groups(ctx: &Ctx, vpc: Option<&str>) -> Result<()> {
     }
     for v in st.vpcs.iter().filter(|v| vpc.is_none_or(|n| v.name.as_str() == n)) {
         for g in v.all_security_groups() {
-            let members: Vec<String> = v.instances().filter(|(_, i)| i.security_groups.contains(&g.name)).map(|(_, i)| i.name.to_string()).collect();
+            let members: Vec<String> =
+                v.instances().filter(|(_, i)| i.security_groups.contains(&g.name)).map(|(_, i)| i.name.to_string()).collect();
             outln!("{}/{}  members: {}", v.name, g.name, if members.is_empty() { "-".into() } else { members.join(", ") });
             let show = |dir: &str, rules: &[SgRule]| {
                 if rules.is_empty() {

@@ -22,9 +22,20 @@ pub fn app_json(a: &crate::model::App) -> Value {
 /// A subnet as `inspect --json` shows it (and the subnet commands print it).
 pub fn subnet_json(s: &crate::model::Subnet) -> Value {
     let apps: Vec<Value> = s.apps.iter().map(app_json).collect();
-    json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
+    let mut out = json!({"name": s.name, "cidr": s.cidr, "type": s.kind, "namespace": s.namespace,
            "ip": s.ip, "gateway": s.gateway, "veth": s.veth, "status": s.status,
-           "policy": s.policy, "nacl": s.nacl, "apps": apps})
+           "policy": s.policy, "nacl": s.nacl, "apps": apps});
+    if !s.instances.is_empty() {
+        out["instances"] = s
+            .instances
+            .iter()
+            .map(|i| {
+                json!({"name": i.name, "ip": i.ip, "namespace": i.namespace, "veth": i.veth, "security_groups": i.security_groups,
+                       "status": i.status, "apps": i.apps.iter().map(app_json).collect::<Vec<_>>()})
+            })
+            .collect();
+    }
+    out
 }
 
 /// A VPC as `inspect --json` shows it (and the VPC commands print it).
@@ -34,7 +45,7 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         .peerings_of(v.name.as_str())
         .map(|p| json!({"vpc": p.other(v.name.as_str()), "allow_cidrs": p.allow_cidrs, "name": p.name(), "no_routes": p.no_routes}))
         .collect();
-    json!({
+    let mut out = json!({
         "name": v.name, "cidr": v.cidr, "bridge": v.bridge, "chain": v.chain, "status": v.status,
         "subnets": subnets,
         "nat": v.nat.as_ref().map(|n| json!({"interface": n.interface,
@@ -47,7 +58,11 @@ pub fn vpc_json(state: &State, v: &Vpc) -> Value {
         "internet_gateway": v.internet_gateway,
         "nat_gateways": v.nat_gateways,
         "route_tables": v.route_tables,
-    })
+    });
+    if v.instances().next().is_some() || !v.security_groups.is_empty() {
+        out["security_groups"] = json!(v.all_security_groups());
+    }
+    out
 }
 
 pub fn list(ctx: &Ctx) -> Result<()> {
@@ -209,6 +224,11 @@ pub fn tree(state: &State, v: &Vpc) -> String {
     if v.flow_logs {
         out.push_str("├─ flow logs on (vpcctl flow-logs show)\n");
     }
+    if v.instances().next().is_some() || !v.security_groups.is_empty() {
+        let groups: Vec<String> =
+            v.all_security_groups().iter().map(|g| format!("{} ({} member(s))", g.name, v.members(g.name.as_str()).len())).collect();
+        out.push_str(&format!("├─ groups   {} (vpcctl describe-security-groups --vpc {})\n", groups.join(", "), v.name));
+    }
     out.push_str(format!("└─ subnets  {}\n", if v.subnets.is_empty() { "none" } else { "" }).trim_end());
     out.push('\n');
     for (i, s) in v.subnets.iter().enumerate() {
@@ -235,6 +255,22 @@ pub fn tree(state: &State, v: &Vpc) -> String {
         for a in &s.apps {
             let state = if crate::helpers::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
             out.push_str(&format!("   {stem}   app: port {} pid {} ({state}) log {}\n", a.port, a.pid, a.log.display()));
+        }
+        for i in &s.instances {
+            let groups: Vec<String> = i.security_groups.iter().map(|g| g.to_string()).collect();
+            let pending = if i.status == crate::model::Status::Pending { "  [incomplete]" } else { "" };
+            out.push_str(&format!(
+                "   {stem}   instance {} {}  groups {}  namespace {}  veth {}{pending}\n",
+                i.name,
+                i.ip,
+                groups.join(","),
+                i.namespace,
+                i.veth
+            ));
+            for a in &i.apps {
+                let state = if crate::helpers::apps::is_ours(a.pid, a.start_time) { "running" } else { "not running" };
+                out.push_str(&format!("   {stem}     app: port {} pid {} ({state})\n", a.port, a.pid));
+            }
         }
     }
     out

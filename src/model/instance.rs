@@ -62,6 +62,15 @@ impl SgRule {
         SgRule { protocol: Protocol::All, ports: None, cidr: Some(cidr), source_group: None }
     }
 
+    pub fn protocol_word(&self) -> &'static str {
+        match self.protocol {
+            Protocol::All => "all",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+        }
+    }
+
     /// Whether it could carry `p` to `port`, whoever the peer.
     pub fn carries(&self, p: super::Proto, port: Option<u16>) -> bool {
         let proto = match self.protocol {
@@ -249,7 +258,12 @@ mod tests {
     fn references_expand_to_the_members_and_default_admits_its_own() {
         let mut v = vpc("a", "10.1.0.0/16", &[("web", "10.1.1.0/24", Private), ("app", "10.1.2.0/24", Private)]);
         let mut app = SecurityGroup::new(n("app"));
-        app.ingress.push(SgRule { protocol: Protocol::Tcp, ports: Some(PortRange { first: 8080, last: 8080 }), cidr: None, source_group: Some(n("web")) });
+        app.ingress.push(SgRule {
+            protocol: Protocol::Tcp,
+            ports: Some(PortRange { first: 8080, last: 8080 }),
+            cidr: None,
+            source_group: Some(n("web")),
+        });
         v.security_groups = vec![SecurityGroup::new(n("web")), app];
         v.subnets[0].instances = vec![instance("w1", "10.1.1.4", &["web"]), instance("w2", "10.1.1.5", &["web", "default"])];
         v.subnets[1].instances = vec![instance("a1", "10.1.2.4", &["app"]), instance("d1", "10.1.2.5", &[])];

@@ -468,7 +468,10 @@ fn validate_instances(v: &VpcSpec, at: &str) -> Result<(), TopologyError> {
         for i in &s.instances {
             let iat = format!("{at}.subnets.{}.instances.{}", s.name, i.name);
             if v.subnets.iter().any(|o| o.name == i.name) || seen.iter().any(|(n, _)| **n == i.name) {
-                return Err(err(&iat, format!("the name '{}' is taken in VPC '{}' (instance and subnet names are unique in a VPC)", i.name, v.name)));
+                return Err(err(
+                    &iat,
+                    format!("the name '{}' is taken in VPC '{}' (instance and subnet names are unique in a VPC)", i.name, v.name),
+                ));
             }
             if let Some(g) = i.security_groups.iter().find(|g| !group_exists(g)) {
                 return Err(err(&format!("{iat}.security_groups"), format!("VPC '{}' has no security group '{g}' in this file", v.name)));
@@ -497,7 +500,19 @@ fn vpc(key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<VpcSpec, Topo
     let obj = object(
         v,
         &at,
-        &["cidr", "nat", "subnets", "dns", "expose", "eip", "flow_logs", "internet_gateway", "nat_gateways", "route_tables", "security_groups"],
+        &[
+            "cidr",
+            "nat",
+            "subnets",
+            "dns",
+            "expose",
+            "eip",
+            "flow_logs",
+            "internet_gateway",
+            "nat_gateways",
+            "route_tables",
+            "security_groups",
+        ],
     )?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("VPC CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.0.0/16\""))?, &cidr_at)?;
@@ -572,7 +587,9 @@ fn sg_rule(v: &Value, at: &str) -> Result<super::instance::SgRule, TopologyError
     let port_at = format!("{at}.port");
     let ports = match (obj.get("port"), protocol) {
         (Some(p), Protocol::Tcp | Protocol::Udp) => Some(super::policy::ports(p, &port_at)?),
-        (None, Protocol::Tcp | Protocol::Udp) => return Err(err(&port_at, "is required for tcp and udp (use \"protocol\": \"all\" for every port)")),
+        (None, Protocol::Tcp | Protocol::Udp) => {
+            return Err(err(&port_at, "is required for tcp and udp (use \"protocol\": \"all\" for every port)"));
+        }
         (Some(_), _) => return Err(err(&port_at, "is not allowed with icmp or all")),
         (None, _) => None,
     };
@@ -600,7 +617,8 @@ fn instance(key: &str, v: &Value, at: &str) -> Result<InstanceSpec, TopologyErro
     let security_groups = match obj.get("security_groups") {
         None => vec![Name::parse("group", super::instance::DEFAULT_GROUP).expect("valid")],
         Some(l) => {
-            let groups = list(l, &gat)?.iter().map(|g| name("security group name", string(g, &gat)?, &gat)).collect::<Result<Vec<_>, _>>()?;
+            let groups =
+                list(l, &gat)?.iter().map(|g| name("security group name", string(g, &gat)?, &gat)).collect::<Result<Vec<_>, _>>()?;
             if groups.is_empty() {
                 return Err(err(&gat, "is empty; an instance needs a group (leave it out for \"default\")"));
             }
@@ -941,8 +959,11 @@ pub fn export(state: &State) -> Value {
                     })
                     .collect()
             };
-            let all: Map<String, Value> =
-                v.security_groups.iter().map(|g| (g.name.to_string(), json!({"ingress": rules(&g.ingress), "egress": rules(&g.egress)}))).collect();
+            let all: Map<String, Value> = v
+                .security_groups
+                .iter()
+                .map(|g| (g.name.to_string(), json!({"ingress": rules(&g.ingress), "egress": rules(&g.egress)})))
+                .collect();
             o.insert("security_groups".into(), Value::Object(all));
         }
         vpcs.insert(v.name.to_string(), Value::Object(o));

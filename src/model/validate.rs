@@ -128,7 +128,10 @@ pub fn instance_address(vpc: &Vpc, s: &super::Subnet, ip: std::net::Ipv4Addr, me
         return Err(InputError::Conflict(format!("{ip} is taken by instance '{}' of VPC '{}'; choose another address", i.name, vpc.name)));
     }
     if let Some(g) = vpc.nat_gateways.iter().find(|g| g.ip == ip) {
-        return Err(InputError::Conflict(format!("{ip} is taken by NAT gateway '{}' of VPC '{}'; choose another address", g.name, vpc.name)));
+        return Err(InputError::Conflict(format!(
+            "{ip} is taken by NAT gateway '{}' of VPC '{}'; choose another address",
+            g.name, vpc.name
+        )));
     }
     Ok(())
 }

@@ -20,8 +20,8 @@ use std::fmt;
 use super::firewall::{self, BasePresence};
 use super::{Plan, Step, instance, policy, subnet, vpc};
 use crate::model::State;
-use crate::model::services::{FlowLogCollector, Helper};
 use crate::model::instance::Instance;
+use crate::model::services::{FlowLogCollector, Helper};
 use crate::model::{App, Status, Subnet, Vpc};
 use crate::plan::iproute;
 
@@ -697,10 +697,8 @@ fn instance_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
     );
     // Pending or ready, with whatever apps, is the same instance.
     let bare = |x: Option<&Vpc>| -> Vec<(crate::model::Name, Instance)> {
-        x.map(|x| {
-            x.instances().map(|(s, i)| (s.name.clone(), Instance { status: Status::Ready, apps: vec![], ..i.clone() })).collect()
-        })
-        .unwrap_or_default()
+        x.map(|x| x.instances().map(|(s, i)| (s.name.clone(), Instance { status: Status::Ready, apps: vec![], ..i.clone() })).collect())
+            .unwrap_or_default()
     };
     let (old, new) = (bare(before), bare(Some(v)));
     out.extend(named_changes(

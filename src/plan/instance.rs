@@ -114,12 +114,7 @@ pub fn pvlan_steps(before: &State, after: &State, force: bool) -> Vec<Step> {
         .vpcs
         .iter()
         .filter(|v| v.instances().next().is_some())
-        .filter(|v| {
-            force
-                || before
-                    .vpc(v.name.as_str())
-                    .is_none_or(|b| super::diff::vpc_replaced(b, v) || b.instances().next().is_none())
-        })
+        .filter(|v| force || before.vpc(v.name.as_str()).is_none_or(|b| super::diff::vpc_replaced(b, v) || b.instances().next().is_none()))
         .flat_map(|v| {
             [
                 Step::Sysctl { netns: None, key: pvlan_key(v), value: "1".into() },
