@@ -64,8 +64,8 @@ expect yes dev db 10.70.2.2 9090
 expect no prod web 10.70.2.2 9090
 expect no dev web 10.60.1.2
 
-step "The AWS routing designs as files, each checked against its own expectations"
-for f in nat-gateway-per-az shared-services-tgw; do
+step "The AWS designs as files (routing, instances and groups), each checked against its own expectations"
+for f in nat-gateway-per-az shared-services-tgw three-tier-groups; do
     run apply -f "$topo/$f.json" --auto-approve
     if "$V" check -f "$topo/$f.json"; then echo "   ok   $f: every expectation in the file holds"
     else fail "$f: check -f found an expectation that does not hold"; fi

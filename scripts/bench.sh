@@ -140,7 +140,130 @@ routing_rows() {
     row "route change (create-route), ms" "$(ms "$vroute")" "$(ms "$froute")" "$(ratio "$vroute" "$froute")" "<= 1.5 (one ip -batch)"
     row "create-nat-gateway vs add-subnet, ms" "$(ms "$vngw")" "$(ms "$vaddsub")" "$(ratio "$vngw" "$vaddsub")" "<= 1.5"
 }
+# ------------------------------------------------------------- instances
+# run-instance against the floor of a namespace with its rules (the five
+# shell-outs below); a membership change of a group that 50 instances
+# reference against those 50 restores (run side by side, as vpcctl runs
+# them); 200 instances in 20 groups against their bulk floor.
+# INSTANCES_ONLY=1 runs this part alone.
+floor_policy() {   # $1.. = member addresses admitted on tcp 80: one instance's policy restore
+    echo '*filter'; echo ':VPCCTL-INGRESS - [0:0]'; echo ':VPCCTL-EGRESS - [0:0]'
+    echo '-A VPCCTL-INGRESS -i lo -j ACCEPT'; echo '-A VPCCTL-INGRESS -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'
+    for a in "$@"; do echo "-A VPCCTL-INGRESS -p tcp -s $a/32 --dport 80 -j ACCEPT"; done
+    echo '-A VPCCTL-INGRESS -j DROP'
+    echo '-A VPCCTL-EGRESS -o lo -j ACCEPT'; echo '-A VPCCTL-EGRESS -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'
+    echo '-A VPCCTL-EGRESS -j ACCEPT'; echo '-A VPCCTL-EGRESS -j DROP'
+    [[ -n ${FLOOR_JUMPS:-} ]] && { echo '-I INPUT 1 -j VPCCTL-INGRESS'; echo '-I OUTPUT 1 -j VPCCTL-EGRESS'; }
+    echo COMMIT
+}
+floor_instance() {   # $1 = bridge, $2 = third octet of its subnet, $3 = last octet: one instance, by hand
+    local ns="fi-$2-$3" veth="fi$2x$3" ip="10.95.$2.$3" mac; mac=$(printf '02:76:0a:5f:%02x:%02x' "$2" "$3")
+    printf 'netns add %s\nlink add %s type veth peer name eth0 address %s netns %s\nlink set %s addrgenmode none\nlink set %s master %s up\nlink set %s type bridge_slave learning off flood off isolated on\n' \
+        "$ns" "$veth" "$mac" "$ns" "$veth" "$veth" "$1" "$veth" | ip -batch -
+    echo "fdb replace $mac dev $veth master static" | bridge -batch -
+    printf 'link set lo up\naddr add %s/24 dev eth0\nlink set eth0 addrgenmode none\nlink set eth0 up\nroute add default via 10.95.%s.1\n' "$ip" "$2" | ip -n "$ns" -batch -
+    FLOOR_JUMPS=1 floor_policy | ip netns exec "$ns" iptables-restore --noflush -w
+    { echo '*filter'; floor_port "$veth" "$ip" "$mac"; echo COMMIT; } | ebtables-restore --noflush
+}
+instance_topology() {   # 200 instances, 10 subnets x 20, in 20 groups: g<k> admits tcp 80 from g<k-1>'s members
+    printf '{"vpcs": {"fleet": {"cidr": "10.94.0.0/16", "security_groups": {'
+    for k in $(seq 20); do
+        [[ $k == 1 ]] || printf ', '
+        if [[ $k == 1 ]]; then printf '"g1": {"ingress": [{"protocol": "tcp", "port": 80, "cidr": "10.94.0.0/16"}]}'
+        else printf '"g%s": {"ingress": [{"protocol": "tcp", "port": 80, "source_group": "g%s"}]}' "$k" $((k - 1)); fi
+    done
+    printf '}, "subnets": {'
+    for s in $(seq 10); do
+        [[ $s == 1 ]] || printf ', '
+        printf '"s%s": {"cidr": "10.94.%s.0/24", "instances": {' "$s" "$s"
+        for i in $(seq 20); do [[ $i == 1 ]] || printf ', '; printf '"i%sx%s": {"security_groups": ["g%s"]}' "$s" "$i" "$i"; done
+        printf '}}'
+    done
+    printf '}}}}\n'
+}
+floor_fleet() {   # the bulk floor of instance_topology: one root batch, one FDB batch, a batch and a restore per namespace
+    floor_rules fbf
+    { echo "link add fbf address 02:00:00:00:00:01 type bridge"; echo "link set fbf up"; echo "route add unreachable 10.94.0.0/16"
+      for s in $(seq 10); do
+          echo "addr add 10.94.$s.1/24 dev fbf"
+          for i in 2 $(seq 4 23); do
+              echo "netns add ff-$s-$i"; echo "link add ff${s}x$i type veth peer name eth0 address $(printf '02:76:0a:5e:%02x:%02x' "$s" "$i") netns ff-$s-$i"
+              echo "link set ff${s}x$i master fbf up"; echo "link set ff${s}x$i type bridge_slave learning off flood off isolated on"
+          done
+      done; } | ip -batch -
+    for s in $(seq 10); do for i in 2 $(seq 4 23); do echo "fdb replace $(printf '02:76:0a:5e:%02x:%02x' "$s" "$i") dev ff${s}x$i master static"; done; done | bridge -batch -
+    for s in $(seq 10); do
+        for i in 2 $(seq 4 23); do
+            printf 'link set lo up\naddr add 10.94.%s.%s/24 dev eth0\nlink set eth0 up\nroute add default via 10.94.%s.1\n' "$s" "$i" "$s" | ip -n "ff-$s-$i" -batch -
+            # Group g<k> (k = i - 3) admits the 10 members of g<k-1>.
+            [[ $i == 2 ]] && continue
+            members=(); for m in $(seq 10); do members+=("10.94.$m.$((i - 1))"); done
+            FLOOR_JUMPS=1 floor_policy "${members[@]}" | ip netns exec "ff-$s-$i" iptables-restore --noflush -w
+        done
+    done
+    { echo '*filter'; for s in $(seq 10); do for i in 2 $(seq 4 23); do
+          floor_port "ff${s}x$i" "10.94.$s.$i" "$(printf '02:76:0a:5e:%02x:%02x' "$s" "$i")"; done; done; echo COMMIT; } | ebtables-restore --noflush
+}
+floor_fleet_delete() {
+    { for s in $(seq 10); do for i in 2 $(seq 4 23); do echo "netns del ff-$s-$i"; done; done
+      echo "link del fbf"; echo "route del unreachable 10.94.0.0/16"; } | ip -force -batch - 2>/dev/null || true
+    floor_rules_delete 1
+}
+instance_bench() {
+    local RI=() FI=() MB=() FM=() FA=() VA=()
+    "$V" -q create-vpc inst 10.95.0.0/16
+    "$V" -q add-subnet inst a 10.95.1.0/24
+    "$V" -q add-subnet inst b 10.95.2.0/24
+    "$V" -q create-security-group --vpc inst --group solo
+    # The floor's bridge: its own, in a VPC chain of its own.
+    floor_rules fbi
+    printf 'link add fbi address 02:00:00:00:00:02 type bridge\nlink set fbi up\naddr add 10.95.9.1/24 dev fbi\n' | ip -batch -
+    for rep in $(seq $((REPS * 3))); do
+        t0=$(now_us); "$V" -q run-instance --vpc inst --subnet a --name solo --security-groups solo; t1=$(now_us); RI+=($((t1 - t0)))
+        "$V" -q terminate-instance --vpc inst --instance solo
+        t0=$(now_us); floor_instance fbi 9 $((rep + 3)); t1=$(now_us); FI+=($((t1 - t0)))
+    done
+    { for rep in $(seq $((REPS * 3))); do echo "netns del fi-9-$((rep + 3))"; done; echo "link del fbi"; } | ip -force -batch - 2>/dev/null || true
+    floor_rules_delete 1
+    # 50 instances in "ref", whose rule names "members"; x joins and leaves "members".
+    "$V" -q create-security-group --vpc inst --group members
+    "$V" -q create-security-group --vpc inst --group ref
+    "$V" -q authorize-security-group-ingress --vpc inst --group ref --protocol tcp --port 80 --source-group members
+    for i in $(seq 50); do "$V" -q run-instance --vpc inst --subnet b --name "r$i" --security-groups ref; done
+    "$V" -q run-instance --vpc inst --subnet a --name x --security-groups solo
+    # The floor: exactly the 50 restores vpcctl plans for the referencing
+    # namespaces (from its dry run), side by side.
+    "$V" --dry-run modify-instance-attribute --vpc inst --instance x --security-groups solo,members > $SANDBOX_TMP/join.sh
+    awk '/^ip netns exec i-inst-r[0-9]+ iptables-restore/ {on=1; f=sprintf("%s/r%d.rules", dir, ++n); print > f; next}
+         on {print > f; if ($0 == "EOF") on=0}' dir=$SANDBOX_TMP $SANDBOX_TMP/join.sh
+    nrestores=$(ls $SANDBOX_TMP/r*.rules | wc -l)
+    for rep in $(seq $((REPS * 3))); do
+        t0=$(now_us); "$V" -q modify-instance-attribute --vpc inst --instance x --security-groups solo,members; t1=$(now_us); MB+=($((t1 - t0)))
+        "$V" -q modify-instance-attribute --vpc inst --instance x --security-groups solo
+        t0=$(now_us); for f in $SANDBOX_TMP/r*.rules; do sh "$f" & done; wait; t1=$(now_us); FM+=($((t1 - t0)))
+    done
+    "$V" -q teardown-all --auto-approve
+    instance_topology > $SANDBOX_TMP/fleet.json
+    for rep in $(seq "$REPS"); do
+        t0=$(now_us); floor_fleet; t1=$(now_us); FA+=($((t1 - t0)))
+        floor_fleet_delete
+        t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/fleet.json; t1=$(now_us); VA+=($((t1 - t0)))
+        "$V" -q teardown-all --auto-approve
+    done
+    vrun=$(med "${RI[@]}"); frun=$(med "${FI[@]}"); vjoin=$(med "${MB[@]}"); fjoin=$(med "${FM[@]}"); vfleet=$(med "${VA[@]}"); ffleet=$(med "${FA[@]}")
+}
+instance_rows() {
+    row "run-instance vs its floor (5 shell-outs), ms" "$(ms "$vrun")" "$(ms "$frun")" "$(ratio "$vrun" "$frun")" "<= 1.5"
+    row "member joins a group 50 reference, ms" "$(ms "$vjoin")" "$(ms "$fjoin")" "$(ratio "$vjoin" "$fjoin")" "<= 1.5 ($nrestores restores)"
+    row "apply -f: 200 instances in 20 groups, ms" "$(ms "$vfleet")" "$(ms "$ffleet")" "$(ratio "$vfleet" "$ffleet")" "<= 1.3 (bulk floor)"
+}
 med() { printf '%s\n' "$@" | median; }
+if [[ -n "${INSTANCES_ONLY:-}" ]]; then
+    instance_bench
+    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
+    instance_rows
+    exit 0
+fi
 if [[ -n "${ROUTING_ONLY:-}" ]]; then
     routing_bench
     row "operation" "vpcctl" "floor/baseline" "ratio" "target"
@@ -148,6 +271,7 @@ if [[ -n "${ROUTING_ONLY:-}" ]]; then
     exit 0
 fi
 routing_bench
+instance_bench
 
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
 declare -a F_CREATE V_CREATE F_FIRST V_FIRST F_LAST V_LAST F_DEL V_DEL
@@ -388,6 +512,7 @@ row "400 subnets: doctor, s" "$(awk -v u=$vdoc 'BEGIN{printf "%.3f", u/1e6}')" "
 row "400 subnets: no-op repair, s" "$(awk -v u=$vrep 'BEGIN{printf "%.3f", u/1e6}')" "" "" "< 1.5"
 row "apply -f: 400 subnets with route tables vs its bulk floor" "$(ms "$vapply400rt")" "$(ms "$fbulk400rt")" "$(ratio "$vapply400rt" "$fbulk400rt")" "<= 1.3"
 routing_rows
+instance_rows
 row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: with DNS vs --no-dns, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "$(awk -v u=$s_create_nodns 'BEGIN{printf "%.2f", u/1e6}')" "$(ratio "$s_create" "$s_create_nodns")" "<= 1.15"

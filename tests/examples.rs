@@ -34,6 +34,11 @@ fn shared_services_tgw_example_holds() {
 }
 
 #[test]
+fn three_tier_groups_example_holds() {
+    run_example("three-tier-groups.sh");
+}
+
+#[test]
 fn topologies_example_holds() {
     run_example("topologies.sh");
 }

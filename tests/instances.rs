@@ -32,7 +32,19 @@ fn groups_decide_per_instance_and_follow_their_members() {
         sb.v(&["create-security-group", "--vpc", "shop", "--group", g]);
     }
     let allow = |g: &str, port: &str, src: &str| {
-        sb.v(&["authorize-security-group-ingress", "--vpc", "shop", "--group", g, "--protocol", "tcp", "--port", port, "--source-group", src]);
+        sb.v(&[
+            "authorize-security-group-ingress",
+            "--vpc",
+            "shop",
+            "--group",
+            g,
+            "--protocol",
+            "tcp",
+            "--port",
+            port,
+            "--source-group",
+            src,
+        ]);
     };
     allow("app", "8080", "web");
     allow("db", "5432", "app");
@@ -66,6 +78,15 @@ fn groups_decide_per_instance_and_follow_their_members() {
     // db admits app's members, and web's are not app's.
     assert!(tcp(&sb, "i-shop-app1", "10.10.2.50", 5432));
     assert!(!tcp(&sb, "i-shop-web1", "10.10.2.50", 5432));
+
+    // A non-member cannot borrow a member's address: its bridge port passes
+    // only its own.
+    sb.ok("ip -n i-shop-misc addr add 10.10.1.4/32 dev eth0");
+    assert!(
+        !sb.sh("ip netns exec i-shop-misc curl -s -m 2 -o /dev/null --interface 10.10.1.4 http://10.10.2.4:8080/").ok(),
+        "misc posing as web1 was admitted"
+    );
+    sb.ok("ip -n i-shop-misc addr del 10.10.1.4/32 dev eth0");
 
     // Membership follows at once: modify, a new instance, terminate.
     sb.v(&["modify-instance-attribute", "--vpc", "shop", "--instance", "misc", "--security-groups", "web,default"]);
@@ -119,7 +140,19 @@ fn egress_revoked_keeps_replies_and_a_nacl_overrules_a_group() {
     sb.v(&["add-subnet", "v", "a", "10.1.1.0/24"]);
     sb.v(&["add-subnet", "v", "b", "10.1.2.0/24"]);
     sb.v(&["create-security-group", "--vpc", "v", "--group", "srv"]);
-    sb.v(&["authorize-security-group-ingress", "--vpc", "v", "--group", "srv", "--protocol", "tcp", "--port", "80", "--cidr", "10.1.0.0/16"]);
+    sb.v(&[
+        "authorize-security-group-ingress",
+        "--vpc",
+        "v",
+        "--group",
+        "srv",
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "10.1.0.0/16",
+    ]);
     sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "srv", "--security-groups", "srv"]);
     sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "peer", "--security-groups", "srv"]);
     sb.v(&["run-instance", "--vpc", "v", "--subnet", "b", "--name", "far", "--security-groups", "srv"]);
@@ -151,7 +184,19 @@ fn egress_revoked_keeps_replies_and_a_nacl_overrules_a_group() {
     sb.v(&["apply-nacl", "--vpc", "v", "--subnet", "a", "--nacl", &nacl]);
     assert!(!tcp(&sb, "ns-v-b", "10.1.1.4", 80), "the NACL denies what the group allows");
     assert!(explain(&sb, "v/b", "10.1.1.4", "80").contains("NACL_RULES_MISMATCH"));
-    sb.v(&["authorize-security-group-egress", "--vpc", "v", "--group", "srv", "--protocol", "tcp", "--port", "80", "--cidr", "10.1.1.0/24"]);
+    sb.v(&[
+        "authorize-security-group-egress",
+        "--vpc",
+        "v",
+        "--group",
+        "srv",
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "10.1.1.0/24",
+    ]);
     assert!(tcp(&sb, "i-v-peer", "10.1.1.4", 80), "within a subnet there is no NACL; the groups decide");
     sb.v(&["teardown-all", "--auto-approve"]);
     assert_eq!(sb.snapshot(), before);
@@ -168,14 +213,29 @@ fn bad_instance_and_group_requests_are_refused_whole() {
     let state = sb.state_json();
     let rules = sb.rules();
     let cases: &[(&[&str], &str)] = &[
-        (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "w1", "--security-groups", "default"], "already has an instance named 'w1'"),
+        (
+            &["run-instance", "--vpc", "v", "--subnet", "a", "--name", "w1", "--security-groups", "default"],
+            "already has an instance named 'w1'",
+        ),
         (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "a"], "a subnet and an instance cannot share a name"),
         (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "x", "--ip", "10.1.9.9"], "--ip 10.1.9.9 is not in subnet 'a'"),
         (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "x", "--ip", "10.1.1.4"], "10.1.1.4 is taken by instance 'w1'"),
         (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "x", "--ip", "10.1.1.2"], "is reserved in subnet 'a'"),
         (&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "x", "--security-groups", "nope"], "no security group 'nope'"),
         (
-            &["authorize-security-group-ingress", "--vpc", "v", "--group", "web", "--protocol", "tcp", "--port", "80", "--source-group", "nope"],
+            &[
+                "authorize-security-group-ingress",
+                "--vpc",
+                "v",
+                "--group",
+                "web",
+                "--protocol",
+                "tcp",
+                "--port",
+                "80",
+                "--source-group",
+                "nope",
+            ],
             "no security group 'nope'",
         ),
         (&["delete-security-group", "--vpc", "v", "--group", "web"], "in use by instance 'w1'"),
@@ -191,7 +251,19 @@ fn bad_instance_and_group_requests_are_refused_whole() {
     }
     // A group another group's rule names is refused too.
     sb.v(&["create-security-group", "--vpc", "v", "--group", "app"]);
-    sb.v(&["authorize-security-group-ingress", "--vpc", "v", "--group", "app", "--protocol", "tcp", "--port", "80", "--source-group", "web"]);
+    sb.v(&[
+        "authorize-security-group-ingress",
+        "--vpc",
+        "v",
+        "--group",
+        "app",
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--source-group",
+        "web",
+    ]);
     sb.v(&["terminate-instance", "--vpc", "v", "--instance", "w1"]);
     sb.refused(&["delete-security-group", "--vpc", "v", "--group", "web"], "security group 'app' has a rule that names 'web'");
     sb.v(&["teardown-all", "--auto-approve"]);

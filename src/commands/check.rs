@@ -89,21 +89,21 @@ fn bad_file(ctx: &Ctx, file: &Path, why: &str) -> i32 {
 fn target_ip(state: &State, e: &Expectation) -> Result<Ipv4Addr, InputError> {
     Ok(match &e.to {
         Target::Addr(a) => *a,
-        Target::Subnet { vpc, subnet } => state.find_subnet(vpc, subnet)?.ip,
+        Target::Subnet { vpc, subnet } => state.find_host(vpc, subnet)?.ip,
     })
 }
 
 fn analysis(state: &State, e: &Expectation) -> Result<Analysis, InputError> {
     let v = state.find_vpc(&e.from_vpc)?;
-    let s = state.find_subnet(&e.from_vpc, &e.from_subnet)?;
-    Ok(analyze::analyze(state, v, s, target_ip(state, e)?, e.protocol, e.port))
+    let s = state.find_host(&e.from_vpc, &e.from_subnet)?;
+    Ok(analyze::analyze(state, v, &s, target_ip(state, e)?, e.protocol, e.port))
 }
 
 /// Every probe, at most CONCURRENCY at a time, results in input order.
 fn probe_all(state: &State, list: &[Expectation]) -> Result<Vec<Verdict>> {
     let jobs: Vec<probe::Job> = list
         .iter()
-        .map(|e| Ok((state.find_subnet(&e.from_vpc, &e.from_subnet)?.namespace.clone(), target_ip(state, e)?, e.protocol, e.port)))
+        .map(|e| Ok((state.find_host(&e.from_vpc, &e.from_subnet)?.namespace.clone(), target_ip(state, e)?, e.protocol, e.port)))
         .collect::<Result<_, InputError>>()?;
     probe::probe_all(&jobs, CONCURRENCY).into_iter().map(|r| r.context("could not run a probe inside a subnet's namespace")).collect()
 }

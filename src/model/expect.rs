@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use serde_json::Value;
 
 use super::topology::TopologyError;
-use super::validate::{find_subnet, find_vpc};
+use super::validate::{find_host, find_vpc};
 use super::{Name, Proto};
 use crate::model::State;
 
@@ -140,10 +140,10 @@ fn expectation(v: &Value, at: &str) -> Result<Expectation, TopologyError> {
 pub fn check_against(state: &State, list: &[Expectation]) -> Result<(), TopologyError> {
     for (i, e) in list.iter().enumerate() {
         let v = find_vpc(state, e.from_vpc.as_str()).map_err(|x| err(&format!("expect[{i}].from"), x.to_string()))?;
-        find_subnet(v, e.from_subnet.as_str()).map_err(|x| err(&format!("expect[{i}].from"), x.to_string()))?;
+        find_host(v, e.from_subnet.as_str()).map_err(|x| err(&format!("expect[{i}].from"), x.to_string()))?;
         if let Target::Subnet { vpc, subnet } = &e.to {
             let v = find_vpc(state, vpc.as_str()).map_err(|x| err(&format!("expect[{i}].to"), x.to_string()))?;
-            find_subnet(v, subnet.as_str()).map_err(|x| err(&format!("expect[{i}].to"), x.to_string()))?;
+            find_host(v, subnet.as_str()).map_err(|x| err(&format!("expect[{i}].to"), x.to_string()))?;
         }
     }
     Ok(())

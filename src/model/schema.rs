@@ -84,6 +84,52 @@ struct VpcFile {
     nat_gateways: Option<BTreeMap<String, NatGatewayFile>>,
     /// Route tables by name; `main` is every subnet's unless associated with another.
     route_tables: Option<BTreeMap<String, RouteTableFile>>,
+    /// Security groups by name; `default` (admits its members, all egress) exists unless given.
+    security_groups: Option<BTreeMap<String, SecurityGroupFile>>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SecurityGroupFile {
+    /// Allow rules for what comes in (default: none; `default`'s: all from its members).
+    ingress: Option<Vec<SgRuleFile>>,
+    /// Allow rules for what goes out (default: all).
+    egress: Option<Vec<SgRuleFile>>,
+}
+
+/// One allow rule; the peer is `cidr` or the members of `source_group`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SgRuleFile {
+    protocol: SgProtocol,
+    /// Required for tcp and udp.
+    port: Option<Ports>,
+    cidr: Option<Cidr>,
+    source_group: Option<NameKey>,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SgProtocol {
+    Tcp,
+    Udp,
+    Icmp,
+    All,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct InstanceFile {
+    /// Default: the next free address of the subnet, from .4.
+    ip: Option<String>,
+    /// Default: ["default"].
+    #[schemars(length(min = 1))]
+    security_groups: Option<Vec<NameKey>>,
+    apps: Option<Vec<AppFile>>,
 }
 
 #[derive(JsonSchema)]
@@ -232,6 +278,8 @@ struct SubnetFile {
     apps: Option<Vec<AppFile>>,
     /// A NACL file's path (relative to this file) or the NACL itself.
     nacl: Option<PathOr<NaclFile>>,
+    /// Instances by name (unique in the VPC), each a namespace of its own.
+    instances: Option<BTreeMap<String, InstanceFile>>,
 }
 
 #[derive(JsonSchema)]

@@ -71,6 +71,11 @@ pub fn find_subnet<'a>(vpc: &'a Vpc, name: &str) -> Result<&'a super::Subnet, In
     vpc.subnet(name).ok_or_else(|| no_subnet(vpc, name))
 }
 
+/// A subnet or an instance of `vpc`, by name.
+pub fn find_host(vpc: &Vpc, name: &str) -> Result<(), InputError> {
+    if vpc.subnet(name).is_some() || vpc.instance(name).is_some() { Ok(()) } else { Err(no_host(vpc, name)) }
+}
+
 /// "no VPC named X", with the ones there are.
 pub fn no_vpc(state: &State, name: &str) -> InputError {
     let known: Vec<&str> = state.vpcs.iter().map(|v| v.name.as_str()).collect();
