@@ -198,15 +198,26 @@ impl Vpc {
     /// and firewall. Planners and the analyzer that walk namespaces on the
     /// bridge take it as they take a subnet.
     pub fn instance_view(&self, s: &Subnet, inst: &Instance) -> Subnet {
+        Subnet { policy: Some(self.instance_policy(inst)), ..self.instance_place(s, inst) }
+    }
+
+    /// `instance_view` without its firewall, for what needs only where it
+    /// is (its namespace's files, its bridge port).
+    pub fn instance_place(&self, s: &Subnet, inst: &Instance) -> Subnet {
+        // Field by field: cloning `s` whole would clone its instances too.
         Subnet {
+            name: s.name.clone(),
+            cidr: s.cidr,
+            kind: s.kind,
             namespace: inst.namespace.clone(),
             veth: inst.veth.clone(),
+            gateway: s.gateway,
             ip: inst.ip,
             status: inst.status,
-            policy: Some(self.instance_policy(inst)),
+            policy: None,
             apps: inst.apps.clone(),
+            nacl: s.nacl.clone(),
             instances: vec![],
-            ..s.clone()
         }
     }
 

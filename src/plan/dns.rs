@@ -62,7 +62,7 @@ pub fn files(state: &State) -> BTreeMap<PathBuf, String> {
             out.insert(resolv_conf_path(s), resolv_conf(v, s));
         }
         for (s, i) in v.instances() {
-            let view = v.instance_view(s, i);
+            let view = v.instance_place(s, i);
             out.insert(resolv_conf_path(&view), resolv_conf(v, &view));
         }
     }

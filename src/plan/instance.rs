@@ -9,6 +9,8 @@
 //! back out, through VPCCTL-FORWARD. NACLs skip it (they guard the subnet's
 //! edge, as in AWS); security groups do not.
 
+use std::collections::{HashMap, HashSet};
+
 use super::diff::{Fate, subnet_fates};
 use super::{Plan, Step, iproute, policy, subnet};
 use crate::model::instance::Instance;
@@ -61,14 +63,14 @@ pub fn fates<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subne
 /// Instances of `before` whose namespace goes while their VPC stays (a VPC
 /// that goes takes them with it, see `plan::vpc::teardown_lines`).
 pub fn going<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subnet, &'a Instance)> {
-    let kept: Vec<&Instance> = fates(before, after).into_iter().filter_map(|(_, _, _, k)| k).collect();
+    let kept: HashSet<*const Instance> = fates(before, after).into_iter().filter_map(|(_, _, _, k)| k.map(|k| k as *const _)).collect();
     let mut out = vec![];
     for b in &before.vpcs {
         if after.vpc(b.name.as_str()).is_none_or(|a| super::diff::vpc_replaced(b, a)) {
             continue;
         }
         for (s, i) in b.instances() {
-            if !kept.iter().any(|k| std::ptr::eq(*k, i)) {
+            if !kept.contains(&(i as *const _)) {
                 out.push((b, s, i));
             }
         }
@@ -77,7 +79,8 @@ pub fn going<'a>(before: &'a State, after: &'a State) -> Vec<(&'a Vpc, &'a Subne
 }
 
 /// The lines of an instance's policy chains in `vpc`, as written.
-pub fn rules(vpc: &Vpc, s: &Subnet, i: &Instance) -> Vec<String> {
+#[cfg(test)]
+fn rules(vpc: &Vpc, s: &Subnet, i: &Instance) -> Vec<String> {
     let view = vpc.instance_view(s, i);
     policy::rules(vpc, &view, view.policy.as_ref().expect("an instance has a policy"))
 }
@@ -89,22 +92,67 @@ pub fn rules(vpc: &Vpc, s: &Subnet, i: &Instance) -> Vec<String> {
 /// a kept instance has its jumps, since every instance has a policy.
 pub fn policies(before: &State, after: &State, force: bool, probed: Option<&std::collections::HashSet<String>>) -> Plan {
     let mut plan = Plan::default();
+    let mut changes: HashMap<&str, GroupChanges> = HashMap::new();
     for (v, s, i, kept) in fates(before, after) {
-        let view = v.instance_view(s, i);
-        let p = view.policy.as_ref().expect("an instance has a policy");
-        match kept {
-            None => plan.extend(policy::apply(v, &view, p, false)),
+        let rewrite = match kept {
+            None => Some(false),
             Some(old) => {
                 let bv = before.vpc(v.name.as_str()).expect("kept instance, kept VPC");
                 let bs = bv.subnet(s.name.as_str()).expect("kept instance, kept subnet");
-                if force || rules(bv, bs, old) != policy::rules(v, &view, p) {
-                    let jumps = probed.is_none_or(|p| p.contains(&i.namespace));
-                    plan.extend(policy::apply(v, &view, p, jumps));
-                }
+                let ch = changes.entry(v.name.as_str()).or_insert_with(|| GroupChanges::between(bv, v));
+                (force || bv.resolver_for(bs) != v.resolver_for(s) || ch.touches(v, old, i))
+                    .then(|| probed.is_none_or(|p| p.contains(&i.namespace)))
             }
+        };
+        if let Some(jumps) = rewrite {
+            let view = v.instance_view(s, i);
+            plan.extend(policy::apply(v, &view, view.policy.as_ref().expect("an instance has a policy"), jumps));
         }
     }
     plan
+}
+
+/// What differs between two records of a VPC's groups: whose rules, and
+/// whose members (their addresses). An instance's rules are a function of
+/// its groups, their rules and the members of the groups those name, so
+/// comparing these says which namespaces to rewrite without rendering
+/// every instance's rules twice (a 200-member group is 200 rules each).
+pub struct GroupChanges {
+    rules: HashSet<String>,
+    members: HashSet<String>,
+}
+
+impl GroupChanges {
+    pub fn between(before: &Vpc, after: &Vpc) -> GroupChanges {
+        let mut names: HashSet<String> = HashSet::new();
+        for v in [before, after] {
+            names.extend(v.all_security_groups().into_iter().map(|g| g.name.to_string()));
+            names.extend(v.instances().flat_map(|(_, i)| i.security_groups.iter().map(|g| g.to_string())));
+        }
+        let members = |v: &Vpc| -> HashMap<String, Vec<std::net::Ipv4Addr>> {
+            let mut out: HashMap<String, Vec<_>> = HashMap::new();
+            for (_, i) in v.instances() {
+                for g in &i.security_groups {
+                    out.entry(g.to_string()).or_default().push(i.ip);
+                }
+            }
+            out
+        };
+        let (mb, ma) = (members(before), members(after));
+        GroupChanges {
+            rules: names.iter().filter(|n| before.security_group(n) != after.security_group(n)).cloned().collect(),
+            members: names.iter().filter(|n| mb.get(*n) != ma.get(*n)).cloned().collect(),
+        }
+    }
+
+    /// Whether `new` (was `old`) needs its rules written again.
+    pub fn touches(&self, after: &Vpc, old: &Instance, new: &Instance) -> bool {
+        old.security_groups != new.security_groups
+            || new.security_groups.iter().any(|g| {
+                self.rules.contains(g.as_str())
+                    || after.security_group(g.as_str()).is_some_and(|g| g.references().any(|r| self.members.contains(r.as_str())))
+            })
+    }
 }
 
 /// VPCs that get their first instance (or are made with some): their
@@ -189,5 +237,44 @@ mod tests {
         assert!(s.contains("link del i-a-w1") && s.contains("netns del i-a-w1"), "{s}");
         assert!(s.contains("ip netns exec i-a-a1 iptables-restore") && !s.contains("10.1.1.12/32 --dport"), "{s}");
         assert!(!s.contains("proxy_arp_pvlan"), "{s}");
+    }
+
+    /// Whatever the edit, a kept instance is rewritten exactly when its
+    /// rendered rules differ.
+    #[test]
+    fn group_changes_say_exactly_whose_rules_differ() {
+        use crate::model::instance::SgRule;
+        use crate::model::policy::Protocol;
+        let base = state(vec![inst("a1", "10.1.1.10", &["app"]), inst("o1", "10.1.1.11", &["web"]), inst("d1", "10.1.1.12", &["default"])]);
+        let mut edits: Vec<State> = vec![];
+        let mut e = base.clone();
+        e.vpcs[0].subnets[0].instances.push(inst("w1", "10.1.1.13", &["web"]));
+        edits.push(e);
+        let mut e = base.clone();
+        e.vpcs[0].subnets[0].instances[1].security_groups = vec![n("web"), n("default")];
+        edits.push(e);
+        let mut e = base.clone();
+        e.vpcs[0].security_groups[0].egress.clear();
+        edits.push(e);
+        let mut e = base.clone();
+        e.vpcs[0].security_groups.push(SecurityGroup {
+            ingress: vec![SgRule { protocol: Protocol::Icmp, ports: None, cidr: None, source_group: Some(n("app")) }],
+            ..SecurityGroup::default_group()
+        });
+        edits.push(e);
+        let mut e = base.clone();
+        e.vpcs[0].subnets[0].instances[0].security_groups = vec![n("default")];
+        edits.push(e);
+        for (k, after) in edits.iter().enumerate() {
+            for (before, after) in [(&base, after), (after, &base)] {
+                let (bv, av) = (&before.vpcs[0], &after.vpcs[0]);
+                let ch = GroupChanges::between(bv, av);
+                for (s, i) in av.instances() {
+                    let Some((bs, old)) = bv.instance(i.name.as_str()) else { continue };
+                    let differ = rules(bv, bs, old) != rules(av, s, i);
+                    assert_eq!(ch.touches(av, old, i), differ, "edit {k}, instance {}", i.name);
+                }
+            }
+        }
     }
 }
