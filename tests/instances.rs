@@ -177,7 +177,7 @@ fn egress_revoked_keeps_replies_and_a_nacl_overrules_a_group() {
     // A NACL on a denies what srv's group allows, at the subnet's edge only.
     let nacl = sb.file(
         "a.json",
-        r#"{"inbound": [{"rule": 100, "protocol": "tcp", "ports": 80, "cidr": "10.1.2.0/24", "action": "deny"},
+        r#"{"inbound": [{"rule": 100, "protocol": "tcp", "ports": 80, "cidr": "10.1.0.0/16", "action": "deny"},
                         {"rule": 200, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}],
             "outbound": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}]}"#,
     );
