@@ -181,6 +181,15 @@ instance_topology() {   # 200 instances, 10 subnets x 20, in 20 groups: g<k> adm
     done
     printf '}}}}\n'
 }
+big_group() {   # $1 = the group the 200 join: 200 members, and one instance whose group admits them
+    printf '{"vpcs": {"big": {"cidr": "10.93.0.0/16", "security_groups": {"ref": {"ingress": [{"protocol": "tcp", "port": 80, "source_group": "fleet"}]}, "fleet": {}}, "subnets": {'
+    for s in $(seq 10); do
+        [[ $s == 1 ]] || printf ', '; printf '"s%s": {"cidr": "10.93.%s.0/24", "instances": {' "$s" "$s"
+        for i in $(seq 20); do [[ $i == 1 ]] || printf ', '; printf '"m%sx%s": {"security_groups": ["%s"]}' "$s" "$i" "$1"; done
+        printf '}}'
+    done
+    printf ', "t": {"cidr": "10.93.20.0/24", "instances": {"t1": {"security_groups": ["ref"]}}}}}}}\n'
+}
 floor_fleet() {   # the bulk floor of instance_topology: one root batch, one FDB batch, a batch and a restore per namespace
     floor_rules fbf
     { echo "link add fbf address 02:00:00:00:00:01 type bridge"; echo "link set fbf up"; echo "route add unreachable 10.94.0.0/16"
@@ -253,12 +262,27 @@ instance_bench() {
         t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/fleet.json; t1=$(now_us); VA+=($((t1 - t0)))
         "$V" -q teardown-all --auto-approve
     done
+    # What a 200-member group costs: a member joins, referenced by one
+    # namespace (fleet), or by all 200 (default names itself).
+    local J1=() J200=()
+    for g in fleet default; do
+        big_group "$g" > $SANDBOX_TMP/big.json
+        "$V" -q apply -f $SANDBOX_TMP/big.json
+        for rep in $(seq "$REPS"); do
+            t0=$(now_us); "$V" -q run-instance --vpc big --subnet t --name joiner --security-groups "$g"; t1=$(now_us)
+            if [[ $g == fleet ]]; then J1+=($((t1 - t0))); else J200+=($((t1 - t0))); fi
+            "$V" -q terminate-instance --vpc big --instance joiner
+        done
+        "$V" -q teardown-all --auto-approve
+    done
+    vj1=$(med "${J1[@]}"); vj200=$(med "${J200[@]}")
     vrun=$(med "${RI[@]}"); frun=$(med "${FI[@]}"); vjoin=$(med "${MB[@]}"); fjoin=$(med "${FM[@]}"); vfleet=$(med "${VA[@]}"); ffleet=$(med "${FA[@]}")
 }
 instance_rows() {
     row "run-instance vs its floor (5 shell-outs), ms" "$(ms "$vrun")" "$(ms "$frun")" "$(ratio "$vrun" "$frun")" "<= 1.5"
     row "member joins a group 50 reference, ms" "$(ms "$vjoin")" "$(ms "$fjoin")" "$(ratio "$vjoin" "$fjoin")" "<= 1.5 ($nrestores restores)"
     row "apply -f: 200 instances in 20 groups, ms" "$(ms "$vfleet")" "$(ms "$ffleet")" "$(ratio "$vfleet" "$ffleet")" "<= 1.3 (bulk floor)"
+    row "200-member group: a member joins, ms" "$(ms "$vj1") / $(ms "$vj200")" "" "" "(1 / 200 referencing)"
 }
 med() { printf '%s\n' "$@" | median; }
 if [[ -n "${INSTANCES_ONLY:-}" ]]; then
