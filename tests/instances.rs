@@ -82,9 +82,23 @@ fn groups_decide_per_instance_and_follow_their_members() {
     // A non-member cannot borrow a member's address: its bridge port passes
     // only its own.
     // (UDP: one packet needs no handshake, whose replies would go to web1.)
-    sb.v(&["authorize-security-group-ingress", "--vpc", "shop", "--group", "app", "--protocol", "udp", "--port", "9999", "--source-group", "web"]);
+    sb.v(&[
+        "authorize-security-group-ingress",
+        "--vpc",
+        "shop",
+        "--group",
+        "app",
+        "--protocol",
+        "udp",
+        "--port",
+        "9999",
+        "--source-group",
+        "web",
+    ]);
     sb.ok("ip -n i-shop-misc addr add 10.10.1.4/32 dev eth0");
-    sb.ok("ip netns exec i-shop-app1 timeout 3 socat -u UDP-RECV:9999 OPEN:/run/vpcctl-sandbox/got,creat,append >/dev/null 2>&1 & sleep 0.3");
+    sb.ok(
+        "ip netns exec i-shop-app1 timeout 3 socat -u UDP-RECV:9999 OPEN:/run/vpcctl-sandbox/got,creat,append >/dev/null 2>&1 & sleep 0.3",
+    );
     sb.sh("ip netns exec i-shop-misc sh -c 'echo spoofed | socat -u - UDP-SENDTO:10.10.2.4:9999,bind=10.10.1.4'");
     sb.sh("ip netns exec i-shop-web1 sh -c 'echo own | socat -u - UDP-SENDTO:10.10.2.4:9999'");
     let got = sb.ok("sleep 0.5; cat /run/vpcctl-sandbox/got; wait");

@@ -708,6 +708,18 @@ fn instance_changes(before: Option<&Vpc>, v: &Vpc) -> Vec<Edit> {
         |(_, i)| format!("{}/{}", v.name, i.name),
         |(s, i)| format!("in {s} at {}; groups {}", i.ip, i.security_groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")),
     ));
+    // Apps of instances, as a subnet's apps are listed.
+    for (_, i) in v.instances() {
+        let old_apps: &[App] = before.and_then(|b| b.instance(i.name.as_str())).map(|(_, o)| o.apps.as_slice()).unwrap_or(&[]);
+        let at = |a: &App| format!("app {}/{}:{}", v.name, i.name, a.port);
+        for a in old_apps.iter().filter(|a| !i.apps.iter().any(|n| n.port == a.port)) {
+            out.push(edit(Op::Delete, at(a), ""));
+        }
+        for a in i.apps.iter().filter(|a| !old_apps.iter().any(|o| o.same_spec(a))) {
+            let op = if old_apps.iter().any(|o| o.port == a.port) { Op::Change } else { Op::Create };
+            out.push(edit(op, at(a), app_summary(a)));
+        }
+    }
     if let Some(b) = before {
         for e in out.iter_mut().filter(|e| e.op == Op::Change && e.object.starts_with("instance ")) {
             let name = e.object.rsplit('/').next().unwrap_or_default();
