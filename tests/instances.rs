@@ -124,9 +124,21 @@ fn groups_decide_per_instance_and_follow_their_members() {
     assert!(!sb.ping("ns-shop-front", "10.10.1.6"), "nor is the subnet's own namespace");
     assert!(explain(&sb, "shop/web1", "10.10.1.7", "80").contains("SECURITY_GROUP_REFERENCE_NOT_MEMBER"));
 
-    // Names resolve, with and without the VPC's domain.
-    let got = sb.ok("ip netns exec i-shop-web1 getent hosts app1.shop.internal db1");
+    // Names resolve, with and without the VPC's domain; exec takes an instance.
+    let got = sb.v(&["exec", "shop", "web1", "--", "getent", "hosts", "app1.shop.internal", "db1"]);
     assert!(got.contains("10.10.2.4") && got.contains("app1.shop.internal") && got.contains("10.10.2.50"), "{got}");
+    assert!(sb.v(&["exec", "--vpc", "shop", "--instance", "web2", "--", "cat", "/etc/resolv.conf"]).contains("search shop.internal"));
+
+    // Drift: doctor sees an instance's flushed rules and its lost namespace; repair mends both.
+    sb.ok("ip netns exec i-shop-app1 iptables -F VPCCTL-INGRESS; ip netns del i-shop-misc");
+    let doctor = sb.vpcctl(&["doctor"]);
+    assert!(!doctor.ok() && doctor.stdout.contains("i-shop-app1") && doctor.stdout.contains("i-shop-misc"), "{doctor:?}");
+    sb.v(&["repair"]);
+    assert!(sb.v(&["doctor"]).contains("the kernel matches the record"));
+    assert!(tcp(&sb, "i-shop-web1", "10.10.2.4", 8080) && !tcp(&sb, "i-shop-misc", "10.10.2.4", 8080), "rules and namespace are back");
+    sb.v(&["stop-app", "--vpc", "shop", "--instance", "db1"]);
+    assert!(!tcp(&sb, "i-shop-app1", "10.10.2.50", 5432), "db1's app stopped");
+    sb.v(&["deploy-app", "shop/db1", "--port", "5432"]);
 
     // Export, teardown-all, apply: the same answers.
     let exported = sb.v(&["export"]);
