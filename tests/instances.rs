@@ -131,11 +131,14 @@ fn groups_decide_per_instance_and_follow_their_members() {
 
     // Drift: doctor sees an instance's flushed rules and its lost namespace; repair mends both.
     sb.ok("ip netns exec i-shop-app1 iptables -F VPCCTL-INGRESS; ip netns del i-shop-misc");
+    sb.ok("echo 0 > /proc/sys/net/ipv4/conf/br-shop/proxy_arp_pvlan");
     let doctor = sb.vpcctl(&["doctor"]);
     assert!(!doctor.ok() && doctor.stdout.contains("i-shop-app1") && doctor.stdout.contains("i-shop-misc"), "{doctor:?}");
+    assert!(doctor.stdout.contains("proxy_arp_pvlan is off"), "{doctor:?}");
     sb.v(&["repair"]);
     assert!(sb.v(&["doctor"]).contains("the kernel matches the record"));
     assert!(tcp(&sb, "i-shop-web1", "10.10.2.4", 8080) && !tcp(&sb, "i-shop-misc", "10.10.2.4", 8080), "rules and namespace are back");
+    assert!(sb.ping("i-shop-misc", "10.10.1.7"), "and neighbours in one subnet reach each other again");
     sb.v(&["stop-app", "--vpc", "shop", "--instance", "db1"]);
     assert!(!tcp(&sb, "i-shop-app1", "10.10.2.50", 5432), "db1's app stopped");
     sb.v(&["deploy-app", "shop/db1", "--port", "5432"]);

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::cli::instances::{self as args, InstanceCommand};
-use crate::engine::commit;
 use crate::error::InputError;
 use crate::model::instance::{DEFAULT_GROUP, Instance, SecurityGroup, SgRule};
 use crate::model::{Name, State, Status, Vpc, kernel_names, validate};
@@ -20,14 +19,7 @@ pub fn run(ctx: &Ctx, cmd: InstanceCommand) -> Result<()> {
         DescribeSecurityGroups(a) => return describe_security_groups(ctx, a.vpc.as_deref()),
         _ => {}
     }
-    let store = ctx.open()?;
-    let before = store.load()?;
-    let mut after = before.clone();
-    let msg = edit(ctx, &mut after, cmd)?;
-    let unchanged = after == before;
-    let after = if unchanged { after } else { commit(ctx, &store, &before, after)? };
-    ctx.report(format!("{msg}{}", if unchanged { " (unchanged)" } else { "" }), instances_json(&after, None));
-    Ok(())
+    super::edit_and_commit(ctx, |st| edit(ctx, st, cmd), |st| instances_json(st, None))
 }
 
 fn conflict(what: String) -> anyhow::Error {

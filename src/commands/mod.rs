@@ -69,6 +69,23 @@ pub fn resolvers_taken(state: &State) -> Vec<std::net::Ipv4Addr> {
     taken
 }
 
+/// One edit of the recorded state (an `aws ec2`-style command): made on a
+/// copy, committed unless it changed nothing, and reported with `shown`.
+pub fn edit_and_commit(
+    ctx: &Ctx,
+    edit: impl FnOnce(&mut State) -> Result<String>,
+    shown: impl Fn(&State) -> serde_json::Value,
+) -> Result<()> {
+    let store = ctx.open()?;
+    let before = store.load()?;
+    let mut after = before.clone();
+    let msg = edit(&mut after)?;
+    let unchanged = after == before;
+    let after = if unchanged { after } else { crate::engine::commit(ctx, &store, &before, after)? };
+    ctx.report(format!("{msg}{}", if unchanged { " (unchanged)" } else { "" }), shown(&after));
+    Ok(())
+}
+
 /// Kernel names that state does not record must not exist on the host:
 /// a link or namespace in the way is someone else's. Dry runs skip it.
 pub fn names_free(ctx: &Ctx, state: &State, links: &[&str], namespaces: &[&str]) -> Result<()> {

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::cli::routing::{self as args, RoutingCommand};
-use crate::engine::commit;
 use crate::error::InputError;
 use crate::model::routing::{self, InternetGateway, NatGateway, Route, RouteTable, Target, TgwRoute, TgwRouteTable, TransitGateway};
 use crate::model::{Name, State, Status, kernel_names};
@@ -21,14 +20,7 @@ pub fn run(ctx: &Ctx, cmd: RoutingCommand) -> Result<()> {
         DescribeTransitGateways => return describe_transit_gateways(ctx),
         _ => {}
     }
-    let store = ctx.open()?;
-    let before = store.load()?;
-    let mut after = before.clone();
-    let msg = edit(ctx, &mut after, cmd)?;
-    let unchanged = after == before;
-    let after = if unchanged { after } else { commit(ctx, &store, &before, after)? };
-    ctx.report(format!("{msg}{}", if unchanged { " (unchanged)" } else { "" }), routing_json(&after));
-    Ok(())
+    super::edit_and_commit(ctx, |st| edit(ctx, st, cmd), routing_json)
 }
 
 fn not_found(what: String) -> anyhow::Error {

@@ -70,6 +70,12 @@ pub fn observe(state: &State) -> Result<Observed> {
         bridge: host::ebtables_save()?,
         ip_forward: host::read_sysctl(crate::plan::vpc::IP_FORWARD).unwrap_or_else(|_| "?".into()),
         dead_apps,
+        pvlan: state
+            .vpcs
+            .iter()
+            .filter(|v| host::read_sysctl(&crate::plan::instance::pvlan_key(v)).is_ok_and(|x| x.trim() == "1"))
+            .map(|v| v.bridge.clone())
+            .collect(),
     })
 }
 

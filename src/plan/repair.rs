@@ -77,6 +77,8 @@ pub struct Observed {
     pub ip_rules: HashSet<String>,
     /// Routes of our kernel tables, as `routes::shown_route` writes them.
     pub route_specs: HashSet<String>,
+    /// Bridges that answer ARP within a subnet (`plan::instance::pvlan_key`).
+    pub pvlan: HashSet<String>,
 }
 
 /// One difference, with the VPC (and subnet) it belongs to.
@@ -169,6 +171,15 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     plan.extend(b.files);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         plan.push(Step::Sysctl { netns: None, key: vpc::IP_FORWARD.into(), value: "1".into() });
+    }
+    // Without it, hosts of one subnet cannot reach each other.
+    for v in state.vpcs.iter().filter(|v| v.instances().next().is_some() && !obs.pvlan.contains(&v.bridge)) {
+        b.drifts.push(Drift {
+            vpc: Some(v.name.clone()),
+            subnet: None,
+            what: format!("{} does not answer ARP within a subnet (proxy_arp_pvlan is off)", v.bridge),
+        });
+        plan.push(Step::Sysctl { netns: None, key: super::instance::pvlan_key(v), value: "1".into() });
     }
     Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
 }
