@@ -211,7 +211,7 @@ pub fn tree(state: &State, v: &Vpc) -> String {
             let state = if crate::helpers::apps::helper_running(&r.process) { "running" } else { "not running" };
             let domain = crate::model::services::dns_domain(v.name.as_str());
             let at = r.address.map(|a| format!("at {a}")).unwrap_or_else(|| "on each gateway".into());
-            out.push_str(&format!("├─ dns      <subnet>.{domain}, resolver pid {} ({state}) {at}\n", r.process.pid));
+            out.push_str(&format!("├─ dns      <subnet or instance>.{domain}, resolver pid {} ({state}) {at}\n", r.process.pid));
         }
         None => out.push_str("├─ dns      off\n"),
     }

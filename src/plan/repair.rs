@@ -88,12 +88,16 @@ pub struct Drift {
     pub vpc: Option<Name>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<Name>,
+    /// `subnet` names an instance.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub instance: bool,
     pub what: String,
 }
 
 impl std::fmt::Display for Drift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.vpc, &self.subnet) {
+            (Some(v), Some(s)) if self.instance => write!(f, "instance {v}/{s}: {}", self.what),
             (Some(v), Some(s)) => write!(f, "subnet {v}/{s}: {}", self.what),
             (Some(v), None) => write!(f, "VPC {v}: {}", self.what),
             _ => write!(f, "host: {}", self.what),
@@ -133,7 +137,8 @@ struct Builder {
 
 impl Builder {
     fn drift(&mut self, vpc: Option<&Vpc>, subnet: Option<&Subnet>, what: String) {
-        self.drifts.push(Drift { vpc: vpc.map(|v| v.name.clone()), subnet: subnet.map(|s| s.name.clone()), what });
+        let instance = subnet.is_some_and(|s| vpc.is_some_and(|v| v.instance(s.name.as_str()).is_some()));
+        self.drifts.push(Drift { vpc: vpc.map(|v| v.name.clone()), subnet: subnet.map(|s| s.name.clone()), instance, what });
     }
 }
 
@@ -147,7 +152,12 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     services(&mut b, state, obs);
     routing(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
-        b.drifts.push(Drift { vpc: None, subnet: None, what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()) });
+        b.drifts.push(Drift {
+            vpc: None,
+            subnet: None,
+            instance: false,
+            what: format!("net.ipv4.ip_forward is {} (VPCs need 1)", obs.ip_forward.trim()),
+        });
     }
     let mut plan = Plan::default();
     plan.push(Step::ip_tolerant(None, b.teardown));
@@ -177,6 +187,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         b.drifts.push(Drift {
             vpc: Some(v.name.clone()),
             subnet: None,
+            instance: false,
             what: format!("{} does not answer ARP within a subnet (proxy_arp_pvlan is off)", v.bridge),
         });
         plan.push(Step::Sysctl { netns: None, key: super::instance::pvlan_key(v), value: "1".into() });
@@ -246,12 +257,13 @@ fn services(b: &mut Builder, state: &State, obs: &Observed) {
         b.drifts.push(Drift {
             vpc: None,
             subnet: None,
+            instance: false,
             what: "the flow-log collector (or its ulogd) is not running, or is stopped".into(),
         });
     }
     for (path, text) in super::dns::files(state) {
         if obs.files.get(&path).is_some_and(|now| now.as_deref() != Some(text.as_str())) {
-            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("{} is missing or differs", path.display()) });
+            b.drifts.push(Drift { vpc: None, subnet: None, instance: false, what: format!("{} is missing or differs", path.display()) });
             let readers = super::dns::readers(&path);
             b.files.push(Step::File { path, content: Some(text), readers });
         }
@@ -475,7 +487,12 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
     for j in BaseJump::all(state) {
         let line = j.saved();
         if !chain_rules(t, j.table, j.builtin).iter().any(|r| same_rules(&[*r], &[line.as_str()])) {
-            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("jump from {} to {} is missing", j.builtin, j.chain) });
+            b.drifts.push(Drift {
+                vpc: None,
+                subnet: None,
+                instance: false,
+                what: format!("jump from {} to {} is missing", j.builtin, j.chain),
+            });
             let tail = if j.table == "filter" { &mut b.filter_tail } else { &mut b.nat_tail };
             tail.push(j.insert());
         }
@@ -505,7 +522,7 @@ fn bridge_rules(b: &mut Builder, state: &State, obs: &Observed) {
     check(b, spoof::dispatch_chain(state), spoof::dispatch(state).split_off(1), None);
     for (saved_jump, (insert, _)) in spoof::saved_jumps(state).iter().zip(spoof::jumps(state)) {
         if !saved.contains(&saved_jump.as_str()) {
-            b.drifts.push(Drift { vpc: None, subnet: None, what: format!("ebtables jump '{saved_jump}' is missing") });
+            b.drifts.push(Drift { vpc: None, subnet: None, instance: false, what: format!("ebtables jump '{saved_jump}' is missing") });
             b.bridge.push(insert);
         }
     }
