@@ -90,3 +90,47 @@ fn topologies_are_applied_read_and_repaired_with_fixed_processes() {
     // Back to one: a single tolerant batch removes 39 subnets.
     assert_eq!(sb.count(&format!("apply -f {one} --auto-approve")), 1 + 1 + 1, "the check, the batch, and ebtables-restore for the ports");
 }
+
+/// Groups are expanded to their members' addresses, so a membership change
+/// rewrites the namespaces whose groups name that group: one restore each,
+/// and nothing for any other namespace.
+#[test]
+fn a_membership_change_restores_only_the_namespaces_that_name_the_group() {
+    let sb = sandbox!();
+    sb.v(&["create-vpc", "v", "10.0.0.0/16"]);
+    sb.v(&["add-subnet", "v", "a", "10.0.1.0/24"]);
+    for g in ["web", "app", "other"] {
+        sb.v(&["create-security-group", "--vpc", "v", "--group", g]);
+    }
+    sb.v(&[
+        "authorize-security-group-ingress",
+        "--vpc",
+        "v",
+        "--group",
+        "app",
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--source-group",
+        "web",
+    ]);
+    for i in 1..=5 {
+        sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", &format!("a{i}"), "--security-groups", "app"]);
+    }
+    for i in 1..=3 {
+        sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", &format!("o{i}"), "--security-groups", "other"]);
+    }
+    // A new instance in a group no rule names: the check, one root batch,
+    // one FDB batch, one batch in its namespace, its policy's restore, its
+    // port's anti-spoofing rules.
+    assert_eq!(sb.count("run-instance --vpc v --subnet a --name solo --security-groups other"), 6);
+    // A new member of web: the same, and one restore in each of the 5
+    // instances whose group names web; none in the others.
+    assert_eq!(sb.count("run-instance --vpc v --subnet a --name w1 --security-groups web"), 6 + 5);
+    // o1 joins web: its own restore, and the same 5.
+    assert_eq!(sb.count("modify-instance-attribute --vpc v --instance o1 --security-groups other,web"), 1 + 1 + 5);
+    // A rule that names no one's group changes only its group's members (o1..o3, solo).
+    assert_eq!(sb.count("authorize-security-group-ingress --vpc v --group other --protocol icmp --cidr 10.0.0.0/16"), 1 + 4);
+    sb.v(&["teardown-all", "--auto-approve"]);
+}
