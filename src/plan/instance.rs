@@ -239,6 +239,21 @@ mod tests {
         assert!(!s.contains("proxy_arp_pvlan"), "{s}");
     }
 
+    #[test]
+    fn a_run_killed_half_way_leaves_a_record_the_next_run_finishes() {
+        use crate::plan::diff::{done, in_progress};
+        let before = state(vec![inst("a1", "10.1.1.10", &["app"]), inst("gone", "10.1.1.11", &["web"])]);
+        let after = state(vec![inst("a1", "10.1.1.10", &["app"]), inst("w1", "10.1.1.12", &["web"])]);
+        let mid = in_progress(&before, &after);
+        let status = |n: &str| mid.vpcs[0].instance(n).map(|(_, i)| i.status);
+        assert_eq!((status("a1"), status("w1"), status("gone")), (Some(Status::Ready), Some(Status::Pending), Some(Status::Pending)));
+        // From that record, the next run removes what went and makes what came anew.
+        let facts = Facts { force_all: true, ip_forward: "1".into(), ..Facts::default() };
+        let s = plan(&mid, &after, &facts).to_script();
+        assert!(s.contains("netns del i-a-gone") && s.contains("netns del i-a-w1") && s.contains("netns add i-a-w1"), "{s}");
+        assert!(done(after.clone()).vpcs[0].instances().all(|(_, i)| i.status == Status::Ready));
+    }
+
     /// Whatever the edit, a kept instance is rewritten exactly when its
     /// rendered rules differ.
     #[test]
