@@ -300,3 +300,33 @@ fn bad_instance_and_group_requests_are_refused_whole() {
     sb.refused(&["delete-security-group", "--vpc", "v", "--group", "web"], "security group 'app' has a rule that names 'web'");
     sb.v(&["teardown-all", "--auto-approve"]);
 }
+
+/// A run-instance that fails half-way leaves nothing behind; one killed
+/// half-way is recorded, and the same command run again finishes it.
+#[test]
+fn a_run_instance_that_fails_or_is_killed_half_way_is_finished_or_undone() {
+    let sb = sandbox!();
+    sb.docker_like_host();
+    sb.v(&["create-vpc", "v", "10.1.0.0/16"]);
+    sb.v(&["add-subnet", "v", "a", "10.1.1.0/24"]);
+    sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "ref"]);
+    let (before, state) = (sb.snapshot(), sb.state_json());
+    // Its namespace's batch (the second ip call) fails: everything is undone.
+    sb.ip_shim(2, "fail");
+    let out = sb.sh("PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL run-instance --vpc v --subnet a --name x");
+    assert!(!out.ok() && out.stderr.contains("removed"), "{out:?}");
+    assert_eq!((sb.snapshot(), sb.state_json()), (before.clone(), state), "a failed run-instance left something behind");
+    // Killed while its namespace's batch runs: recorded, and run again, done.
+    sb.ip_shim(2, "hang");
+    sb.ok("PATH=/run/vpcctl-sandbox/shim:$PATH $VPCCTL run-instance --vpc v --subnet a --name x >/dev/null 2>&1 & pid=$!
+         for i in $(seq 200); do [ -s /run/vpcctl-sandbox/shim/hung ] && break; sleep 0.05; done
+         [ -s /run/vpcctl-sandbox/shim/hung ]
+         kill -9 $pid; kill -9 $(cat /run/vpcctl-sandbox/shim/hung); wait $pid || true");
+    assert!(sb.v(&["describe-instances"]).contains("v/x"), "the interrupted instance must be recorded");
+    sb.v(&["run-instance", "--vpc", "v", "--subnet", "a", "--name", "x"]);
+    assert!(sb.ping("i-v-x", "10.1.1.4"), "x and ref, both in default, reach each other");
+    assert!(sb.v(&["doctor"]).contains("the kernel matches the record"));
+    sb.v(&["terminate-instance", "--vpc", "v", "--instance", "x"]);
+    assert_eq!(sb.snapshot(), before);
+    sb.v(&["teardown-all", "--auto-approve"]);
+}

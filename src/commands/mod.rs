@@ -80,7 +80,8 @@ pub fn edit_and_commit(
     let before = store.load()?;
     let mut after = before.clone();
     let msg = edit(&mut after)?;
-    let unchanged = after == before;
+    // After a run killed half-way, the same command again finishes it.
+    let unchanged = after == before && !before.host.in_progress;
     let after = if unchanged { after } else { crate::engine::commit(ctx, &store, &before, after)? };
     ctx.report(format!("{msg}{}", if unchanged { " (unchanged)" } else { "" }), shown(&after));
     Ok(())

@@ -174,14 +174,14 @@ fn facts(ctx: &Ctx, before: &State, after: &State, force_all: bool, ip_forward: 
     }
     let (base, others, bridge_chains) = ctx.base_presence(before, after)?;
     let mut policy_jumps = std::collections::HashSet::new();
-    for s in diff::policy_probes(before, after, force_all) {
+    for ns in diff::policy_probes(before, after, force_all) {
         let present = if ctx.dry_run {
-            before.vpcs.iter().flat_map(|v| &v.subnets).any(|b| b.namespace == s.namespace && b.policy.is_some())
+            before.vpcs.iter().flat_map(|v| v.hosts()).any(|b| b.namespace == ns && b.policy.is_some())
         } else {
-            host::rule_present(Some(&s.namespace), "filter", "INPUT", &jump_args(INGRESS_CHAIN))?
+            host::rule_present(Some(ns), "filter", "INPUT", &jump_args(INGRESS_CHAIN))?
         };
         if present {
-            policy_jumps.insert(s.namespace.clone());
+            policy_jumps.insert(ns.to_string());
         }
     }
     Ok(Facts { base, others, policy_jumps, bridge_chains, ..implied })

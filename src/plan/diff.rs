@@ -222,16 +222,21 @@ pub fn resolvers_to_start<'a>(before: &'a State, after: &'a State) -> Vec<&'a Vp
         .collect()
 }
 
-/// Subnets that stay and whose policy is rewritten or removed. Their
-/// INPUT/OUTPUT jumps must be probed first (one `iptables -C` each).
-pub fn policy_probes<'a>(before: &'a State, after: &'a State, force_all: bool) -> Vec<&'a Subnet> {
-    subnet_fates(before, after)
+/// Namespaces that stay and whose policy is rewritten or removed: their
+/// INPUT/OUTPUT jumps must be probed first (one `iptables -C` each). A
+/// kept instance always has its jumps, unless a run did not finish.
+pub fn policy_probes<'a>(before: &'a State, after: &'a State, force_all: bool) -> Vec<&'a str> {
+    let mut out: Vec<&str> = subnet_fates(before, after)
         .into_iter()
         .filter_map(|(_, s, fate)| match fate {
-            Fate::Kept(old) if old.policy != s.policy || (force_all && s.policy.is_some()) => Some(s),
+            Fate::Kept(old) if old.policy != s.policy || (force_all && s.policy.is_some()) => Some(s.namespace.as_str()),
             _ => None,
         })
-        .collect()
+        .collect();
+    if force_all {
+        out.extend(instance::fates(before, after).into_iter().filter(|f| f.3.is_some()).map(|(_, _, i, _)| i.namespace.as_str()));
+    }
+    out
 }
 
 /// What the kernel reading says, for the parts a plan cannot know from state.
