@@ -143,6 +143,11 @@ fn groups_decide_per_instance_and_follow_their_members() {
     assert!(!tcp(&sb, "i-shop-app1", "10.10.2.50", 5432), "db1's app stopped");
     sb.v(&["deploy-app", "shop/db1", "--port", "5432"]);
 
+    // graph draws instances, their groups, and a group's rule naming another.
+    let dot = sb.v(&["graph", "--vpc", "shop"]);
+    assert!(dot.contains(r#""shop/front" -> "shop/i/web1""#) && dot.contains(r#""shop/i/web1" -> "shop/sg/web""#), "{dot}");
+    assert!(dot.contains(r##""shop/sg/web" -> "shop/sg/app" [color="#7a4fb0", label="tcp 8080"]"##), "{dot}");
+
     // Export, teardown-all, apply: the same answers.
     let exported = sb.v(&["export"]);
     let file = sb.file("shop.json", &exported);
