@@ -284,7 +284,47 @@ instance_rows() {
     row "apply -f: 200 instances in 20 groups, ms" "$(ms "$vfleet")" "$(ms "$ffleet")" "$(ratio "$vfleet" "$ffleet")" "<= 1.3 (bulk floor)"
     row "200-member group: a member joins, ms" "$(ms "$vj1") / $(ms "$vj200")" "" "" "(1 / 200 referencing)"
 }
+# ------------------------------------------------------------- import
+# `import terraform` of a state of 2,000 resources (20 VPCs of 100: an
+# internet gateway, 24 subnets, route tables and associations, 24
+# instances, 2 groups), target under 1 s. IMPORT_ONLY=1 runs it alone.
+tf_state() {
+    local first=1
+    printf '{"format_version": "1.0", "values": {"root_module": {"resources": ['
+    res() { [[ $first == 1 ]] || printf ','; first=0; printf '{"address": "%s.%s", "mode": "managed", "type": "%s", "name": "%s", "values": %s}' "$1" "$2" "$1" "$2" "$3"; }
+    for v in $(seq 20); do
+        res aws_vpc "v$v" "{\"id\": \"vpc-$v\", \"cidr_block\": \"10.$v.0.0/16\"}"
+        res aws_internet_gateway "g$v" "{\"id\": \"igw-$v\", \"vpc_id\": \"vpc-$v\"}"
+        res aws_security_group "web$v" "{\"id\": \"sg-w$v\", \"name\": \"web\", \"vpc_id\": \"vpc-$v\", \"ingress\": [{\"protocol\": \"tcp\", \"from_port\": 80, \"to_port\": 80, \"cidr_blocks\": [\"0.0.0.0/0\"], \"security_groups\": [], \"self\": false}], \"egress\": []}"
+        res aws_security_group "app$v" "{\"id\": \"sg-a$v\", \"name\": \"app\", \"vpc_id\": \"vpc-$v\", \"ingress\": [{\"protocol\": \"tcp\", \"from_port\": 8080, \"to_port\": 8080, \"cidr_blocks\": [], \"security_groups\": [\"sg-w$v\"], \"self\": false}], \"egress\": []}"
+        for s in $(seq 24); do
+            res aws_subnet "s${v}x$s" "{\"id\": \"subnet-$v-$s\", \"vpc_id\": \"vpc-$v\", \"cidr_block\": \"10.$v.$s.0/24\"}"
+            res aws_route_table "r${v}x$s" "{\"id\": \"rtb-$v-$s\", \"vpc_id\": \"vpc-$v\", \"route\": [{\"cidr_block\": \"0.0.0.0/0\", \"gateway_id\": \"igw-$v\"}]}"
+            res aws_route_table_association "a${v}x$s" "{\"subnet_id\": \"subnet-$v-$s\", \"route_table_id\": \"rtb-$v-$s\"}"
+            res aws_instance "i${v}x$s" "{\"id\": \"i-$v-$s\", \"subnet_id\": \"subnet-$v-$s\", \"private_ip\": \"10.$v.$s.10\", \"vpc_security_group_ids\": [\"sg-a$v\"]}"
+        done
+    done
+    printf ']}}}\n'
+}
+import_bench() {
+    tf_state > $SANDBOX_TMP/tf2000.json
+    nres=$(grep -o '"address"' $SANDBOX_TMP/tf2000.json | wc -l)
+    local IM=()
+    for rep in $(seq $((REPS * 3))); do
+        t0=$(now_us); "$V" -q import terraform $SANDBOX_TMP/tf2000.json --out $SANDBOX_TMP/tf2000-topology.json; t1=$(now_us); IM+=($((t1 - t0)))
+    done
+    vimport=$(med "${IM[@]}")
+}
+import_rows() {
+    row "import terraform: $nres resources, ms" "$(ms "$vimport")" "" "" "< 1000"
+}
 med() { printf '%s\n' "$@" | median; }
+if [[ -n "${IMPORT_ONLY:-}" ]]; then
+    import_bench
+    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
+    import_rows
+    exit 0
+fi
 if [[ -n "${INSTANCES_ONLY:-}" ]]; then
     instance_bench
     row "operation" "vpcctl" "floor/baseline" "ratio" "target"
@@ -299,6 +339,7 @@ if [[ -n "${ROUTING_ONLY:-}" ]]; then
 fi
 routing_bench
 instance_bench
+import_bench
 
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
 declare -a F_CREATE V_CREATE F_FIRST V_FIRST F_LAST V_LAST F_DEL V_DEL
@@ -540,6 +581,7 @@ row "400 subnets: no-op repair, s" "$(awk -v u=$vrep 'BEGIN{printf "%.3f", u/1e6
 row "apply -f: 400 subnets with route tables vs its bulk floor" "$(ms "$vapply400rt")" "$(ms "$fbulk400rt")" "$(ratio "$vapply400rt" "$fbulk400rt")" "<= 1.3"
 routing_rows
 instance_rows
+import_rows
 row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: with DNS vs --no-dns, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "$(awk -v u=$s_create_nodns 'BEGIN{printf "%.2f", u/1e6}')" "$(ratio "$s_create" "$s_create_nodns")" "<= 1.15"

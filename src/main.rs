@@ -153,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             None => out!("{}", cli::man_page()?),
         },
+        Command::Import(cli::ImportCommand::Terraform(a)) => return import::terraform(&ctx, &a),
         Command::Schema(a) => outln!("{}", serde_json::to_string_pretty(&model::schema::of(a.format))?),
         Command::Version if ctx.json => ctx.doc_line(&serde_json::json!({"version": env!("CARGO_PKG_VERSION")}))?,
         Command::Version => outln!("vpcctl {}", env!("CARGO_PKG_VERSION")),

@@ -34,6 +34,11 @@ fn shared_services_tgw_example_holds() {
 }
 
 #[test]
+fn terraform_import_example_holds() {
+    run_example("terraform/import.sh");
+}
+
+#[test]
 fn three_tier_groups_example_holds() {
     run_example("three-tier-groups.sh");
 }

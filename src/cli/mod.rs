@@ -375,6 +375,10 @@ Examples:
   vpcctl graph --vpc vpc1")]
     Graph(GraphArgs),
 
+    /// Turn another tool's description of a network into a topology file
+    #[command(subcommand)]
+    Import(ImportCommand),
+
     /// Print the JSON Schema of a file format (topology, policy, nacl, expect)
     #[command(after_help = "\
 Editors validate a file that names its schema:
@@ -427,6 +431,37 @@ pub struct ManArgs {
     /// Write vpcctl.1 and a vpcctl-COMMAND.1 per command here
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A Terraform state or saved plan (`terraform show -json`) as a topology file
+    #[command(after_help = "\
+Reads the JSON 'terraform show -json' prints: a state, or a saved plan
+('terraform show -json PLANFILE'), whose links come from its configuration's
+references. Maps the aws provider's network resources (VPCs, subnets, internet
+and NAT gateways with their EIPs, route tables and routes, security groups and
+their rules, NACLs, instances) onto a topology file; lists anything else on
+stderr as not imported (an error with --strict).
+
+Examples:
+  terraform show -json > tf.json && vpcctl import terraform tf.json --out net.json
+  terraform show -json | vpcctl import terraform - > net.json
+  vpcctl apply -f net.json && vpcctl check -f net.json")]
+    Terraform(ImportTerraform),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportTerraform {
+    /// The JSON `terraform show -json` printed; - reads standard input
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Write the topology here instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Refuse a document with resources vpcctl does not import
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod expose;
 pub mod flow_logs;
 pub mod graph;
+pub mod import;
 pub mod instances;
 pub mod nacl;
 pub mod nat;

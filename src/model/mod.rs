@@ -13,6 +13,7 @@ pub mod routing;
 pub mod schema;
 pub mod services;
 pub mod state;
+pub mod terraform;
 pub mod topology;
 pub mod validate;
 
