@@ -236,6 +236,35 @@ fn parse_reference(r: &str) -> Option<(&str, &str, Option<String>)> {
     (!name.is_empty()).then_some((rtype, name, idx))
 }
 
+/// Attributes named `*ipv6*` that hold something (a non-empty string or
+/// list, true), anywhere in `v`, as `ADDRESS.path (IPv6)`.
+fn ipv6_set(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                let here = format!("{at}.{k}");
+                let set = match x {
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(l) => !l.is_empty(),
+                    Value::Bool(b) => *b,
+                    _ => false,
+                };
+                if k.contains("ipv6") && set && !matches!(x, Value::Array(l) if l.iter().all(Value::is_object)) {
+                    out.push(format!("{here} (IPv6)"));
+                } else {
+                    ipv6_set(x, &here, out);
+                }
+            }
+        }
+        Value::Array(l) => {
+            for (i, x) in l.iter().enumerate() {
+                ipv6_set(x, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn index_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -472,6 +501,10 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
         "aws_ec2_transit_gateway_route",
     ];
     not_imported.extend(doc.resources.iter().filter(|r| !DONE.contains(&r.rtype.as_str())).map(|r| r.address.clone()));
+    // IPv6 is not in vpcctl's model yet: say where it was set.
+    for r in doc.resources.iter().filter(|r| DONE.contains(&r.rtype.as_str())) {
+        ipv6_set(&Value::Object(r.values.clone()), &r.address, &mut not_imported);
+    }
     let unresolved = links.unresolved.borrow().clone();
     let mut topology = json!({"vpcs": vpcs, "peerings": peerings.0});
     origins.extend(peerings.1);
@@ -1069,6 +1102,35 @@ mod tests {
         assert_eq!(hub["route_tables"]["default"], json!({"associations": ["dev"], "propagations": ["dev", "shared"], "routes": []}));
         assert!(i.not_imported.is_empty(), "{:?}", i.not_imported);
         crate::model::topology::Topology::from_value(t, std::path::Path::new("."), &|_| Err(std::io::Error::other("no files"))).unwrap();
+    }
+
+    #[test]
+    fn unresolved_links_ipv6_and_origins_are_said() {
+        let mut s = state();
+        let res = s["values"]["root_module"]["resources"].as_array_mut().unwrap();
+        res[0]["values"]["ipv6_cidr_block"] = json!("2001:db8::/56");
+        res[0]["values"]["assign_generated_ipv6_cidr_block"] = json!(false);
+        let i = to_topology(&read(&s).unwrap()).unwrap();
+        assert!(i.not_imported.contains(&"aws_vpc.main.ipv6_cidr_block (IPv6)".to_string()), "{:?}", i.not_imported);
+        assert!(!i.not_imported.iter().any(|x| x.contains("assign_generated")), "{:?}", i.not_imported);
+        assert_eq!(i.origin("vpcs.shop.subnets.private-0.cidr"), Some("module.net.aws_subnet.private[0]"));
+        assert_eq!(i.origin("vpcs.shop"), Some("aws_vpc.main"));
+        // A plan whose reference names nothing in the document says so.
+        let plan = json!({
+            "planned_values": {"root_module": {"resources": [
+                {"address": "aws_vpc.main", "mode": "managed", "type": "aws_vpc", "name": "main", "values": {"cidr_block": "10.0.0.0/16"}},
+                {"address": "aws_subnet.a", "mode": "managed", "type": "aws_subnet", "name": "a", "values": {"cidr_block": "10.0.1.0/24"}}
+            ]}},
+            "configuration": {"root_module": {"resources": [
+                {"address": "aws_subnet.a", "type": "aws_subnet", "name": "a", "expressions": {"vpc_id": {"references": ["aws_vpc.other.id", "aws_vpc.other"]}}}
+            ]}}
+        });
+        let doc = read(&plan).unwrap();
+        let e = to_topology(&doc).unwrap_err().to_string();
+        assert!(e.starts_with("aws_subnet.a: names no aws_vpc"), "{e}");
+        let links = Links::new(&doc);
+        assert!(links.target(&doc.resources[1], "vpc_id", None, "aws_vpc").is_none());
+        assert_eq!(links.unresolved.borrow()[0], "aws_subnet.a.vpc_id -> aws_vpc.other.id");
     }
 
     #[test]
