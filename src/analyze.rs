@@ -477,7 +477,7 @@ fn outside(
     // The way out: the VPC's NAT, or else the subnet's own elastic IP
     // (see plan::nat and plan::expose::forward_rules).
     // An elastic IP is the subnet's own namespace's, not its instances'.
-    let eip = vpc.eips.iter().find(|e| e.subnet == from.name && vpc.subnet(from.name.as_str()).is_some_and(|s| s.ip == from.ip));
+    let eip = vpc.eip_of(from);
     let (rule, uplink) = match (&vpc.nat, eip) {
         (Some(nat), _) if translated => (format!("{} nat subnet={} via {}", vpc.name, from.name, nat.interface), &nat.interface),
         (_, Some(e)) => (format!("{} eip {} subnet={}", vpc.name, e.ip, from.name), &e.interface),

@@ -59,7 +59,8 @@ fn an_imported_state_is_applied_and_its_packets_obey_it() {
     let curl = |ns: &str, url: &str| sb.curl(ns, url);
     // The internet sees the NAT gateway's EIP; the public subnet, the uplink's address.
     assert!(curl("i-shop-app1", "http://198.51.100.80/").expect("app1 goes out").contains("you are 203.0.113.20"));
-    assert!(curl("i-shop-web1", "http://198.51.100.80/").expect("web1 goes out").contains("you are 203.0.113.2"));
+    // web1 has an EIP of its own (aws_eip_association): the internet sees it, and reaches web1 there.
+    assert!(curl("i-shop-web1", "http://198.51.100.80/").expect("web1 goes out").contains("you are 203.0.113.21"));
     // The database subnet has no internet.
     assert_eq!(curl("i-shop-db1", "http://198.51.100.80/"), None);
     // The groups admit exactly what they say.
@@ -68,6 +69,11 @@ fn an_imported_state_is_applied_and_its_packets_obey_it() {
     assert_eq!(curl("i-shop-web1", "http://10.50.3.10:5432/"), None, "db does not admit web");
     assert_eq!(curl("ns-shop-public", "http://10.50.2.10:8080/"), None, "app admits no one else");
     assert!(curl("i-shop-app1", "http://10.50.1.10/").is_some(), "web admits port 80 from anywhere");
+    assert!(sb.sh("ip netns exec internet curl -s -m 2 -o /dev/null http://203.0.113.21/").ok(), "the internet reaches web1 at its EIP");
+    assert!(
+        !sb.sh("ip netns exec internet curl -s -m 2 -o /dev/null http://203.0.113.20:8080/").ok(),
+        "nothing comes in through the NAT gateway's EIP"
+    );
     // No private address leaks.
     assert_eq!(sb.leaked(), 0);
     sb.v(&["teardown-all", "--auto-approve"]);
@@ -83,8 +89,10 @@ fn a_saved_plan_links_by_references_and_says_what_it_cannot_know() {
     // network, except the EIP, which a plan does not know yet.
     let mut expected = state.clone();
     expected["vpcs"]["shop"]["nat_gateways"]["ngw"].as_object_mut().unwrap().remove("eip");
+    expected["vpcs"]["shop"].as_object_mut().unwrap().remove("eip");
     assert_eq!(plan, expected);
     assert!(stderr.contains("aws_nat_gateway.ngw: its EIP aws_eip.nat has no address yet"), "{stderr}");
+    assert!(stderr.contains("aws_eip_association.web: aws_eip.web has no address yet"), "{stderr}");
     assert_eq!(
         state["vpcs"]["shop"]["security_groups"]["db"],
         json!({"ingress": [{"protocol": "tcp", "port": 5432, "source_group": "app"}], "egress": []})

@@ -170,6 +170,15 @@ resource "aws_instance" "db" {
   tags                   = { Name = "db1" }
 }
 
+resource "aws_eip" "web" {
+  domain = "vpc"
+}
+
+resource "aws_eip_association" "web" {
+  instance_id   = aws_instance.web.id
+  allocation_id = aws_eip.web.id
+}
+
 resource "aws_s3_bucket" "logs" { # not a network resource: listed as not imported
   bucket = "shop-logs"
 }

@@ -38,7 +38,8 @@ pub fn terraform(ctx: &Ctx, a: &ImportTerraform) -> Result<i32> {
     }
     for link in &imported.unresolved {
         if !ctx.quiet {
-            errln!("link not resolved: {link}");
+            let what = if link.contains(" -> ") { "link not resolved" } else { "note" };
+            errln!("{what}: {link}");
         }
     }
     if a.strict && !imported.not_imported.is_empty() {

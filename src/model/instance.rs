@@ -221,6 +221,24 @@ impl Vpc {
         }
     }
 
+    /// The host named `name`: a subnet's own namespace, or an instance (as
+    /// `instance_place`). Elastic IPs name one.
+    pub fn host_named(&self, name: &str) -> Option<Subnet> {
+        if let Some(s) = self.subnet(name) {
+            return Some(Subnet { instances: vec![], ..s.clone() });
+        }
+        self.instance(name).map(|(s, i)| self.instance_place(s, i))
+    }
+
+    /// The elastic IP of host `s` (a subnet's namespace or an instance view).
+    pub fn eip_of(&self, s: &Subnet) -> Option<&super::services::Eip> {
+        let name = match self.instances().find(|(_, i)| i.namespace == s.namespace) {
+            Some((_, i)) => i.name.as_str(),
+            None => s.name.as_str(),
+        };
+        self.eips.iter().find(|e| e.subnet.as_str() == name)
+    }
+
     /// Every namespace on the bridge that is a host of the VPC: each
     /// subnet's own, then the instances (as `instance_view`s).
     pub fn hosts(&self) -> Vec<Subnet> {

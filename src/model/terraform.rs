@@ -433,6 +433,7 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
         origins.push((format!("vpcs.{vpc}.security_groups.{n}"), g.address.clone()));
         vpcs[&vpc]["security_groups"][&n] = out;
     }
+    let mut instance_name: HashMap<&str, (String, String)> = HashMap::new();
     for i in of("aws_instance") {
         let Some(s) = links.target(i, "subnet_id", None, "aws_subnet") else {
             return Err(err(&i.address, "names no aws_subnet of this document in subnet_id"));
@@ -464,8 +465,36 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
             o["security_groups"] = json!(groups);
         }
         let n = name_of(i);
+        instance_name.insert(i.address.as_str(), (vpc.clone(), n.clone()));
         origins.push((format!("vpcs.{vpc}.subnets.{subnet}.instances.{n}"), i.address.clone()));
         vpcs[&vpc]["subnets"][&subnet]["instances"][&n] = o;
+    }
+    // An EIP on an instance: `aws_eip_association`, or `aws_eip.instance`.
+    for (r, eip) in of("aws_eip_association").map(|a| (a, links.target(a, "allocation_id", None, "aws_eip"))).chain(
+        of("aws_eip").filter(|e| e.str("instance").is_some_and(|x| !x.is_empty()) || e.refs.contains_key("instance")).map(|e| (e, Some(e))),
+    ) {
+        let Some(eip) = eip else { return Err(err(&r.address, "names no aws_eip of this document in allocation_id")) };
+        let Some((vpc, inst)) = links
+            .target(r, "instance_id", None, "aws_instance")
+            .or_else(|| links.target(r, "instance", None, "aws_instance"))
+            .and_then(|i| instance_name.get(i.address.as_str()))
+        else {
+            return Err(err(&r.address, "names no aws_instance of this document (an EIP on a network interface is not imported)"));
+        };
+        let Some(ip) = eip.str("public_ip") else {
+            links
+                .unresolved
+                .borrow_mut()
+                .push(format!("{}: {} has no address yet (a plan): add an \"eip\" for {inst} in the file", r.address, eip.address));
+            continue;
+        };
+        let list = &mut vpcs[vpc]["eip"];
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        let k = list.as_array().map_or(0, Vec::len);
+        list.as_array_mut().expect("list").push(json!({"subnet": inst, "ip": ip}));
+        origins.push((format!("vpcs.{vpc}.eip[{k}]"), r.address.clone()));
     }
     rule_resources(doc, &links, &group_name, &mut vpcs)?;
     let peerings = peerings(doc, &links, &vpc_name)?;
@@ -480,6 +509,7 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
         "aws_security_group",
         "aws_instance",
         "aws_eip",
+        "aws_eip_association",
         "aws_nat_gateway",
         "aws_route_table",
         "aws_route",

@@ -392,9 +392,10 @@ impl Topology {
                     return Err(err(&format!("{at}.host_port"), format!("host port {} is exposed twice", e.host_port)));
                 }
             }
+            let has_host = |n: &Name| has(n) || v.subnets.iter().any(|s| s.instances.iter().any(|i| &i.name == n));
             for (k, e) in v.eip.iter().enumerate() {
                 let at = format!("{at}.eip[{k}]");
-                if !has(&e.subnet) {
+                if !has_host(&e.subnet) {
                     return Err(err(&format!("{at}.subnet"), format!("VPC '{}' has no subnet named '{}'", v.name, e.subnet)));
                 }
                 let earlier = self.vpcs[..i].iter().flat_map(|o| &o.eip).chain(&v.eip[..k]);

@@ -381,7 +381,8 @@ pub struct EipFacts {
 /// Returns `true` when exactly this EIP is already recorded.
 pub fn eip(state: &State, vpc: &Name, e: &Eip, uplink: &EipFacts) -> Result<bool, InputError> {
     let v = find_vpc(state, vpc.as_str())?;
-    let s = find_subnet(v, e.subnet.as_str())?;
+    // A subnet's own namespace, or an instance (an EIP association).
+    let s = v.host_named(e.subnet.as_str()).ok_or_else(|| no_host(v, e.subnet.as_str()))?;
     for o in &state.vpcs {
         if let Some(x) = o.eips.iter().find(|x| x.ip == e.ip) {
             if o.name == *vpc && x == e {

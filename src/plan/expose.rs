@@ -82,8 +82,8 @@ fn dnat_rules(
             ));
         }
         for e in &v.eips {
-            let Some(s) = v.subnet(e.subnet.as_str()) else { continue };
-            let c = comment(n, &format!("eip {} subnet={}", e.ip, s.name));
+            let Some(s) = v.host_named(e.subnet.as_str()) else { continue };
+            let c = comment(n, &format!("eip {} subnet={}", e.ip, e.subnet));
             lines.push(append(top, &eip_match(e), &c, &format!("DNAT --to-destination {}", s.ip)));
         }
     }
@@ -97,8 +97,8 @@ pub fn snat_rules(vpc: &Vpc) -> Vec<String> {
     vpc.eips
         .iter()
         .filter_map(|e| {
-            let s = vpc.subnet(e.subnet.as_str())?;
-            let c = comment(vpc.name.as_str(), &format!("eip {} subnet={}", e.ip, s.name));
+            let s = vpc.host_named(e.subnet.as_str())?;
+            let c = comment(vpc.name.as_str(), &format!("eip {} subnet={}", e.ip, e.subnet));
             Some(append(&chain, &format!("-s {}/32 -o {}", s.ip, e.interface), &c, &format!("SNAT --to-source {}", e.ip)))
         })
         .collect()
@@ -117,8 +117,9 @@ pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
         rules.push(append(ch, &format!("-i {br} -s {}/32 {reply}", s.ip), &c, "ACCEPT"));
     }
     for e in &vpc.eips {
-        let Some(s) = vpc.subnet(e.subnet.as_str()) else { continue };
-        let c = comment(n, &format!("eip {} subnet={}", e.ip, s.name));
+        let Some(host) = vpc.host_named(e.subnet.as_str()) else { continue };
+        let s = &host;
+        let c = comment(n, &format!("eip {} subnet={}", e.ip, e.subnet));
         let uplink = &e.interface;
         // As for NAT: never to the metadata range through the uplink.
         rules.push(append(ch, &format!("-i {br} -o {uplink} -s {}/32 -d 169.254.0.0/16", s.ip), &c, "DROP"));
