@@ -1371,6 +1371,14 @@ mod agreement_with_the_planners {
                 });
             }
         }
+        // Sometimes an elastic IP of an instance's own, in a public subnet.
+        let public: Vec<Name> =
+            v.subnets.iter().filter(|s| s.kind == SubnetKind::Public).flat_map(|s| s.instances.iter().map(|i| i.name.clone())).collect();
+        if !public.is_empty() && d.roll(3) == 0 {
+            let subnet = public[d.roll(public.len())].clone();
+            let k = v.cidr.network().octets()[1];
+            v.eips.push(Eip { subnet, ip: Ipv4Addr::new(203, 0, 113, 60 + k), interface: "uplink0".into() });
+        }
     }
 
     /// A NACL of a few numbered rules each way, often with the ephemeral
