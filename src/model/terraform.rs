@@ -194,9 +194,7 @@ impl<'a> Links<'a> {
         }
         self.by_reference(from, attr, want).into_iter().next()
     }
-}
 
-impl<'a> Links<'a> {
     /// Every resource of type `want` that a plan's references for `attr` name.
     pub fn by_reference(&self, from: &Resource, attr: &str, want: &str) -> Vec<&'a Resource> {
         let mut out: Vec<&'a Resource> = vec![];
@@ -375,25 +373,8 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
         let mut out = json!({"ingress": [], "egress": []});
         for dir in ["ingress", "egress"] {
             for (i, rule) in g.values.get(dir).and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let proto = match rule.get("protocol").and_then(Value::as_str).unwrap_or("-1") {
-                    "-1" | "all" => "all",
-                    "6" | "tcp" => "tcp",
-                    "17" | "udp" => "udp",
-                    "1" | "icmp" => "icmp",
-                    other => {
-                        return Err(err(&format!("{}.{dir}[{i}]", g.address), format!("protocol {other:?} is not tcp, udp, icmp or -1")));
-                    }
-                };
-                let mut base = json!({"protocol": proto});
-                if matches!(proto, "tcp" | "udp") {
-                    let (from, to) = (rule.get("from_port").and_then(Value::as_u64), rule.get("to_port").and_then(Value::as_u64));
-                    match (from, to) {
-                        (Some(a), Some(b)) if a == b => base["port"] = json!(a),
-                        (Some(0), Some(65535)) | (None, None) => base["port"] = json!("1-65535"),
-                        (Some(a), Some(b)) => base["port"] = json!(format!("{}-{b}", a.max(1))),
-                        _ => {}
-                    }
-                }
+                let at = format!("{}.{dir}[{i}]", g.address);
+                let base = rule_base(rule.get("protocol").and_then(Value::as_str), rule.get("from_port"), rule.get("to_port"), &at)?;
                 let mut peers = vec![];
                 for c in rule.get("cidr_blocks").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
                     peers.push(("cidr", c.to_string()));
@@ -564,6 +545,16 @@ fn ports_of(from: Option<u64>, to: Option<u64>) -> Option<Value> {
     }
 }
 
+/// A group rule's protocol and port, as a topology rule without its peer.
+fn rule_base(protocol: Option<&str>, from: Option<&Value>, to: Option<&Value>, at: &str) -> Result<Value, ImportError> {
+    let proto = protocol_word(protocol.unwrap_or("-1"), at)?;
+    let mut base = json!({"protocol": proto});
+    if matches!(proto, "tcp" | "udp") {
+        base["port"] = ports_of(from.and_then(Value::as_u64), to.and_then(Value::as_u64)).unwrap_or(json!("1-65535"));
+    }
+    Ok(base)
+}
+
 /// aws_security_group_rule (type ingress|egress) and the newer
 /// aws_vpc_security_group_ingress_rule / _egress_rule: one rule each,
 /// added to the group they name.
@@ -590,12 +581,7 @@ fn rule_resources(
         else {
             return Err(err(&r.address, "names no aws_security_group of this document in security_group_id"));
         };
-        let proto = protocol_word(r.str("protocol").or(r.str("ip_protocol")).unwrap_or("-1"), &r.address)?;
-        let mut base = json!({"protocol": proto});
-        if matches!(proto, "tcp" | "udp") {
-            base["port"] = ports_of(r.values.get("from_port").and_then(Value::as_u64), r.values.get("to_port").and_then(Value::as_u64))
-                .unwrap_or(json!("1-65535"));
-        }
+        let base = rule_base(r.str("protocol").or(r.str("ip_protocol")), r.values.get("from_port"), r.values.get("to_port"), &r.address)?;
         let mut peers: Vec<(&str, String)> = vec![];
         for c in r.values.get("cidr_blocks").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
             peers.push(("cidr", c.into()));
