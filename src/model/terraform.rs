@@ -56,6 +56,8 @@ pub struct Doc {
     pub resources: Vec<Resource>,
     pub skipped: Vec<String>,
     pub plan: bool,
+    /// A plan's module outputs: (module path, output) -> its references.
+    pub outputs: HashMap<(String, String), Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,7 @@ pub fn read(doc: &Value) -> Result<Doc, ImportError> {
         out.plan = true;
         let mut config = HashMap::new();
         if let Some(c) = doc.pointer("/configuration/root_module") {
-            config_walk(c, "", &mut config);
+            config_walk(c, "", &mut config, &mut out.outputs);
         }
         walk(root, "", &config, &mut out);
         return Ok(out);
@@ -124,7 +126,12 @@ fn module_of(address: &str) -> String {
 }
 
 /// A configuration's references by (module path, `type.name`), then by attribute.
-fn config_walk(module: &Value, path: &str, out: &mut HashMap<(String, String), HashMap<String, Vec<String>>>) {
+fn config_walk(
+    module: &Value,
+    path: &str,
+    out: &mut HashMap<(String, String), HashMap<String, Vec<String>>>,
+    outputs: &mut HashMap<(String, String), Vec<String>>,
+) {
     for r in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
         let local = r.get("address").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut refs = HashMap::new();
@@ -136,7 +143,12 @@ fn config_walk(module: &Value, path: &str, out: &mut HashMap<(String, String), H
     for (name, call) in module.get("module_calls").and_then(Value::as_object).into_iter().flatten() {
         if let Some(m) = call.get("module") {
             let sub = if path.is_empty() { format!("module.{name}") } else { format!("{path}.module.{name}") };
-            config_walk(m, &sub, out);
+            // `module.vpc.private_subnets` in the caller: what the output's expression references.
+            for (o, spec) in m.get("outputs").and_then(Value::as_object).into_iter().flatten() {
+                let refs = spec.pointer("/expression/references").and_then(Value::as_array).into_iter().flatten();
+                outputs.insert((sub.clone(), o.clone()), refs.filter_map(Value::as_str).map(String::from).collect());
+            }
+            config_walk(m, &sub, out, outputs);
         }
     }
 }
@@ -200,20 +212,47 @@ impl<'a> Links<'a> {
         let mut out: Vec<&'a Resource> = vec![];
         for r in from.refs.get(attr).into_iter().flatten() {
             let Some((rtype, name, idx)) = parse_reference(r) else { continue };
-            if rtype != want {
-                continue;
-            }
-            let candidates: Vec<&'a Resource> =
-                self.doc.resources.iter().filter(|c| c.rtype == rtype && c.name == name && c.module == from.module).collect();
-            let pick = match (&idx, candidates.len()) {
-                (_, 0) => None,
-                (None, 1) => Some(candidates[0]),
-                // `x[count.index]`, `x[each.key]`, or an indexed `x`: the same index as `from`.
-                (Some(i), _) if i.contains("count.index") || i.contains("each.key") => {
-                    candidates.iter().copied().find(|c| c.index.is_some() && c.index == from.index)
+            let pick = if rtype == "module" {
+                // `module.vpc.private_subnets[0]`: the output's references, in that module.
+                let out_name = r.splitn(3, '.').nth(2).map(|t| t.split(['[', '.']).next().unwrap_or_default()).unwrap_or_default();
+                if out_name.is_empty() {
+                    continue; // `module.vpc` alone: the module, not a value of it
                 }
-                (Some(i), _) => candidates.iter().copied().find(|c| c.index.as_ref().is_some_and(|x| index_text(x) == i.trim_matches('"'))),
-                (None, _) => candidates.iter().copied().find(|c| c.index.is_some() && c.index == from.index),
+                let sub = if from.module.is_empty() { format!("module.{name}") } else { format!("{}.module.{name}", from.module) };
+                let index = match &idx {
+                    Some(i) if i.contains("count.index") || i.contains("each.key") => from.index.clone(),
+                    Some(i) => {
+                        Some(i.trim_matches('"').parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(i.trim_matches('"'))))
+                    }
+                    None => from.index.clone(),
+                };
+                let inner = self.doc.outputs.get(&(sub.clone(), out_name.to_string())).cloned().unwrap_or_default();
+                inner.iter().filter_map(|x| parse_reference(x)).filter(|(t, _, _)| *t == want).find_map(|(t, n, _)| {
+                    let c: Vec<&'a Resource> =
+                        self.doc.resources.iter().filter(|c| c.rtype == t && c.name == n && c.module == sub).collect();
+                    if c.len() == 1 && c[0].index.is_none() {
+                        Some(c[0])
+                    } else {
+                        c.into_iter().find(|c| c.index.is_some() && c.index == index)
+                    }
+                })
+            } else if rtype != want {
+                continue;
+            } else {
+                let candidates: Vec<&'a Resource> =
+                    self.doc.resources.iter().filter(|c| c.rtype == rtype && c.name == name && c.module == from.module).collect();
+                match (&idx, candidates.len()) {
+                    (_, 0) => None,
+                    (None, 1) => Some(candidates[0]),
+                    // `x[count.index]`, `x[each.key]`, or an indexed `x`: the same index as `from`.
+                    (Some(i), _) if i.contains("count.index") || i.contains("each.key") => {
+                        candidates.iter().copied().find(|c| c.index.is_some() && c.index == from.index)
+                    }
+                    (Some(i), _) => {
+                        candidates.iter().copied().find(|c| c.index.as_ref().is_some_and(|x| index_text(x) == i.trim_matches('"')))
+                    }
+                    (None, _) => candidates.iter().copied().find(|c| c.index.is_some() && c.index == from.index),
+                }
             };
             match pick {
                 Some(p) if !out.iter().any(|o| std::ptr::eq(*o, p)) => out.push(p),
@@ -1147,6 +1186,38 @@ mod tests {
         let links = Links::new(&doc);
         assert!(links.target(&doc.resources[1], "vpc_id", None, "aws_vpc").is_none());
         assert_eq!(links.unresolved.borrow()[0], "aws_subnet.a.vpc_id -> aws_vpc.other.id");
+    }
+
+    #[test]
+    fn a_plan_follows_a_modules_outputs() {
+        let plan = json!({
+            "planned_values": {"root_module": {
+                "resources": [
+                    {"address": "aws_instance.web[0]", "mode": "managed", "type": "aws_instance", "name": "web", "index": 0, "values": {"private_ip": "10.0.101.10"}},
+                    {"address": "aws_instance.web[1]", "mode": "managed", "type": "aws_instance", "name": "web", "index": 1, "values": {"private_ip": "10.0.102.10"}}
+                ],
+                "child_modules": [{"address": "module.vpc", "resources": [
+                    {"address": "module.vpc.aws_vpc.this[0]", "mode": "managed", "type": "aws_vpc", "name": "this", "index": 0, "values": {"cidr_block": "10.0.0.0/16", "tags": {"Name": "main"}}},
+                    {"address": "module.vpc.aws_subnet.public[0]", "mode": "managed", "type": "aws_subnet", "name": "public", "index": 0, "values": {"cidr_block": "10.0.101.0/24"}},
+                    {"address": "module.vpc.aws_subnet.public[1]", "mode": "managed", "type": "aws_subnet", "name": "public", "index": 1, "values": {"cidr_block": "10.0.102.0/24"}}
+                ]}]
+            }},
+            "configuration": {"root_module": {
+                "resources": [{"address": "aws_instance.web", "type": "aws_instance", "name": "web",
+                               "expressions": {"subnet_id": {"references": ["module.vpc.public_subnets[count.index]", "module.vpc.public_subnets", "module.vpc", "count.index"]}}}],
+                "module_calls": {"vpc": {"source": "terraform-aws-modules/vpc/aws", "module": {
+                    "outputs": {"public_subnets": {"expression": {"references": ["aws_subnet.public"]}}},
+                    "resources": [
+                        {"address": "aws_subnet.public", "type": "aws_subnet", "name": "public",
+                         "expressions": {"vpc_id": {"references": ["aws_vpc.this[0].id", "aws_vpc.this[0]", "aws_vpc.this"]}}}
+                    ]}}}
+            }}
+        });
+        let i = to_topology(&read(&plan).unwrap()).unwrap();
+        assert!(i.unresolved.is_empty(), "{:?}", i.unresolved);
+        let v = &i.topology["vpcs"]["main"];
+        assert_eq!(v["subnets"]["public-0"]["instances"]["web-0"]["ip"], "10.0.101.10");
+        assert_eq!(v["subnets"]["public-1"]["instances"]["web-1"]["ip"], "10.0.102.10");
     }
 
     #[test]
