@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::kernel::probe::Proto;
 use crate::model::State;
-use crate::model::policy::{Action, Policy, Protocol};
+use crate::model::policy::{Action, Policy};
 use crate::model::{Subnet, Vpc};
 use crate::plan::peering::pairs;
 
@@ -92,20 +92,11 @@ fn what(p: Proto, port: Option<u16>) -> String {
 /// Which of a policy's rules decides a new connection, and how. `peer` is
 /// the other end: the source for ingress, the destination for egress.
 /// Whether a rule's protocol covers a probe's.
-fn proto_matches(rule: Protocol, p: Proto) -> bool {
-    match rule {
-        Protocol::All => true,
-        Protocol::Tcp => p == Proto::Tcp,
-        Protocol::Udp => p == Proto::Udp,
-        Protocol::Icmp => p == Proto::Icmp,
-    }
-}
-
 fn security_group(policy: &Policy, ingress: bool, peer: Ipv4Addr, p: Proto, port: Option<u16>) -> (Action, String) {
     let (dir, rules, default) =
         if ingress { ("ingress", &policy.ingress, policy.default_ingress) } else { ("egress", &policy.egress, policy.default_egress) };
     for (i, r) in rules.iter().enumerate() {
-        let proto_ok = proto_matches(r.protocol, p);
+        let proto_ok = r.protocol.carries(p);
         let port_ok = r.ports.is_none_or(|range| port.is_some_and(|n| range.first <= n && n <= range.last));
         let peer_ok = r.cidr.is_none_or(|c| c.contains(&peer));
         if proto_ok && port_ok && peer_ok {
@@ -177,7 +168,7 @@ fn groups_decide(
 /// `peer` is the other end; `port` the destination port of the packet.
 fn nacl_rule(rules: &[crate::model::nacl::NaclRule], dir: &str, peer: Ipv4Addr, p: Proto, port: Option<u16>) -> (Action, String) {
     for r in rules {
-        let proto_ok = proto_matches(r.protocol, p);
+        let proto_ok = r.protocol.carries(p);
         let port_ok = r.ports.is_none_or(|range| port.is_some_and(|n| range.first <= n && n <= range.last));
         if proto_ok && port_ok && r.cidr.contains(&peer) {
             let verb = if r.action == Action::Allow { "allows" } else { "denies" };

@@ -84,13 +84,8 @@ pub struct RuleArgs {
 
 impl RuleArgs {
     pub fn rule(&self) -> Result<SgRule, InputError> {
-        let protocol = match self.protocol.as_str() {
-            "tcp" | "6" => Protocol::Tcp,
-            "udp" | "17" => Protocol::Udp,
-            "icmp" | "1" => Protocol::Icmp,
-            "all" | "-1" => Protocol::All,
-            other => return Err(InputError::Invalid(format!("--protocol {other}: use tcp, udp, icmp or all"))),
-        };
+        let protocol = Protocol::from_aws(&self.protocol)
+            .ok_or_else(|| InputError::Invalid(format!("--protocol {}: use tcp, udp, icmp or all", self.protocol)))?;
         let ports = match (&self.port, protocol) {
             (Some(p), Protocol::Tcp | Protocol::Udp) => Some(port_range(p)?),
             (None, Protocol::Tcp | Protocol::Udp) => {

@@ -46,7 +46,7 @@ fn instances(out: &mut String, v: &crate::model::Vpc) {
             for r in rules.iter().filter(|r| r.source_group.is_some()) {
                 let other = r.source_group.as_ref().map(|n| gid(n.as_str())).unwrap_or_default();
                 let (from, to) = if dir == "in" { (other, gid(g.name.as_str())) } else { (gid(g.name.as_str()), other) };
-                let what = format!("{} {}", r.protocol_word(), r.ports.map(|p| p.to_string().replace(':', "-")).unwrap_or_default());
+                let what = format!("{} {}", r.protocol.word(), r.ports.map(|p| p.to_string().replace(':', "-")).unwrap_or_default());
                 let _ = writeln!(out, "    {} -> {} [color=\"#7a4fb0\", label={}];", q(&from), q(&to), q(what.trim()));
             }
         }

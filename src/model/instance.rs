@@ -62,31 +62,15 @@ impl SgRule {
         SgRule { protocol: Protocol::All, ports: None, cidr: Some(cidr), source_group: None }
     }
 
-    pub fn protocol_word(&self) -> &'static str {
-        match self.protocol {
-            Protocol::All => "all",
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Icmp => "icmp",
-        }
-    }
-
     /// Whether it could carry `p` to `port`, whoever the peer.
     pub fn carries(&self, p: super::Proto, port: Option<u16>) -> bool {
-        let proto = match self.protocol {
-            Protocol::All => true,
-            Protocol::Tcp => p == super::Proto::Tcp,
-            Protocol::Udp => p == super::Proto::Udp,
-            Protocol::Icmp => p == super::Proto::Icmp,
-        };
-        proto && self.ports.is_none_or(|r| port.is_some_and(|n| r.first <= n && n <= r.last))
+        self.protocol.carries(p) && self.ports.is_none_or(|r| port.is_some_and(|n| r.first <= n && n <= r.last))
     }
 }
 
 impl std::fmt::Display for SgRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let proto = serde_json::to_value(self.protocol).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        f.write_str(&proto)?;
+        f.write_str(self.protocol.word())?;
         if let Some(p) = self.ports {
             write!(f, " {}", p.to_string().replace(':', "-"))?;
         }

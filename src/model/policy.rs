@@ -49,6 +49,50 @@ pub enum Protocol {
     All,
 }
 
+impl Protocol {
+    /// `tcp`, `udp`, `icmp` or `all`, as the file formats write it.
+    pub fn from_name(s: &str) -> Option<Protocol> {
+        Some(match s {
+            "tcp" => Protocol::Tcp,
+            "udp" => Protocol::Udp,
+            "icmp" => Protocol::Icmp,
+            "all" => Protocol::All,
+            _ => return None,
+        })
+    }
+
+    /// As `aws ec2` and the aws provider write it: a name, or its IANA
+    /// number (`-1` for all).
+    pub fn from_aws(s: &str) -> Option<Protocol> {
+        Protocol::from_name(s).or(match s {
+            "6" => Some(Protocol::Tcp),
+            "17" => Some(Protocol::Udp),
+            "1" => Some(Protocol::Icmp),
+            "-1" => Some(Protocol::All),
+            _ => None,
+        })
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+            Protocol::All => "all",
+        }
+    }
+
+    /// Whether a rule for this protocol matches a packet of `p`.
+    pub fn carries(self, p: super::Proto) -> bool {
+        match self {
+            Protocol::All => true,
+            Protocol::Tcp => p == super::Proto::Tcp,
+            Protocol::Udp => p == super::Proto::Udp,
+            Protocol::Icmp => p == super::Proto::Icmp,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRange {
     pub first: u16,
@@ -149,11 +193,11 @@ fn rule(v: &Value, path: &str) -> Result<Rule, PolicyError> {
     check_keys(obj, path, &["port", "protocol", "action", "cidr", "description"])?;
     let proto_path = format!("{path}.protocol");
     let protocol = match obj.get("protocol").map(|p| string(p, &proto_path)).transpose()? {
-        None | Some("tcp") => Protocol::Tcp,
-        Some("udp") => Protocol::Udp,
-        Some("icmp") => Protocol::Icmp,
-        Some("all") | Some("any") => Protocol::All,
-        Some(other) => return Err(err(&proto_path, format!("{other:?} is not a protocol (tcp, udp, icmp or all)"))),
+        None => Protocol::Tcp,
+        Some("any") => Protocol::All,
+        Some(other) => {
+            Protocol::from_name(other).ok_or_else(|| err(&proto_path, format!("{other:?} is not a protocol (tcp, udp, icmp or all)")))?
+        }
     };
     let port_path = format!("{path}.port");
     let ports = match (obj.get("port"), protocol) {

@@ -565,13 +565,9 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
 }
 
 fn protocol_word(raw: &str, at: &str) -> Result<&'static str, ImportError> {
-    Ok(match raw {
-        "-1" | "all" => "all",
-        "6" | "tcp" => "tcp",
-        "17" | "udp" => "udp",
-        "1" | "icmp" => "icmp",
-        other => return Err(err(at, format!("protocol {other:?} is not tcp, udp, icmp or -1"))),
-    })
+    crate::model::policy::Protocol::from_aws(raw)
+        .map(|p| p.word())
+        .ok_or_else(|| err(at, format!("protocol {raw:?} is not tcp, udp, icmp or -1")))
 }
 
 /// `from_port`/`to_port` as vpcctl writes a port: one, a range, or none (all).

@@ -578,13 +578,8 @@ fn sg_rule(v: &Value, at: &str) -> Result<super::instance::SgRule, TopologyError
     use super::policy::Protocol;
     let obj = object(v, at, &["protocol", "port", "cidr", "source_group"])?;
     let pat = format!("{at}.protocol");
-    let protocol = match string(obj.get("protocol").ok_or_else(|| err(&pat, "is required: tcp, udp, icmp or all"))?, &pat)? {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "icmp" => Protocol::Icmp,
-        "all" => Protocol::All,
-        other => return Err(err(&pat, format!("{other:?} is not a protocol (tcp, udp, icmp or all)"))),
-    };
+    let raw = string(obj.get("protocol").ok_or_else(|| err(&pat, "is required: tcp, udp, icmp or all"))?, &pat)?;
+    let protocol = Protocol::from_name(raw).ok_or_else(|| err(&pat, format!("{raw:?} is not a protocol (tcp, udp, icmp or all)")))?;
     let port_at = format!("{at}.port");
     let ports = match (obj.get("port"), protocol) {
         (Some(p), Protocol::Tcp | Protocol::Udp) => Some(super::policy::ports(p, &port_at)?),
