@@ -302,6 +302,14 @@ fn ipv6_set(v: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The topology name of the VPC `r`'s `vpc_id` names.
+fn vpc_named(links: &Links, vpc_name: &HashMap<&str, String>, r: &Resource) -> Result<String, ImportError> {
+    links
+        .target(r, "vpc_id", None, "aws_vpc")
+        .and_then(|v| vpc_name.get(v.address.as_str()).cloned())
+        .ok_or_else(|| err(&r.address, "names no aws_vpc of this document in vpc_id"))
+}
+
 fn index_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -374,12 +382,7 @@ pub fn to_topology(doc: &Doc) -> Result<Imported, ImportError> {
         origins.push((format!("vpcs.{n}"), v.address.clone()));
         vpcs.insert(n, json!({"cidr": cidr, "subnets": {}}));
     }
-    let vpc_of = |r: &Resource| -> Result<String, ImportError> {
-        links
-            .target(r, "vpc_id", None, "aws_vpc")
-            .and_then(|v| vpc_name.get(v.address.as_str()).cloned())
-            .ok_or_else(|| err(&r.address, "names no aws_vpc of this document in vpc_id"))
-    };
+    let vpc_of = |r: &Resource| vpc_named(&links, &vpc_name, r);
     let mut subnet_name: HashMap<&str, (String, String)> = HashMap::new();
     for s in of("aws_subnet") {
         let vpc = vpc_of(s)?;
@@ -845,12 +848,7 @@ fn routing(
     vpcs: &mut Map<String, Value>,
 ) -> Result<(), ImportError> {
     let of = |t: &'static str| doc.resources.iter().filter(move |r| r.rtype == t);
-    let vpc_of = |r: &Resource| -> Result<String, ImportError> {
-        links
-            .target(r, "vpc_id", None, "aws_vpc")
-            .and_then(|v| vpc_name.get(v.address.as_str()).cloned())
-            .ok_or_else(|| err(&r.address, "names no aws_vpc of this document in vpc_id"))
-    };
+    let vpc_of = |r: &Resource| vpc_named(links, vpc_name, r);
     let subnet_of = |r: &Resource| -> Result<(String, String), ImportError> {
         links
             .target(r, "subnet_id", None, "aws_subnet")
