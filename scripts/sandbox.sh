@@ -4,7 +4,8 @@
 #   sudo scripts/sandbox.sh CMD [ARGS...]
 #
 # The sandbox has its own network, mount and PID namespaces; tmpfs on
-# /run/netns, /etc/netns, /var/lib/vpcctl and /run/vpcctl (host locks); and a fake internet: a
+# /run/netns, /etc/netns, /var/lib/vpcctl, /run/vpcctl (host locks) and
+# /run/wireguard (wireguard-go sockets); and a fake internet: a
 # namespace "internet" behind the veth uplink0 (sandbox 203.0.113.2, internet
 # 203.0.113.1, default route through it) serving HTTP on 198.51.100.80:80.
 # In the internet namespace, the raw table counts every packet arriving
@@ -42,7 +43,7 @@ mount -t sysfs sysfs /sys
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
 # /run/vpcctl-sandbox: private scratch space (the host's /tmp is shared, and
 # may hold the repository itself, so it cannot be hidden).
-for d in /run/netns /etc/netns /var/lib/vpcctl /run/vpcctl /run/vpcctl-sandbox; do
+for d in /run/netns /etc/netns /var/lib/vpcctl /run/vpcctl /run/vpcctl-sandbox /run/wireguard; do
     mkdir -p "$d"
     mount -t tmpfs -o mode=0755 tmpfs "$d"
 done

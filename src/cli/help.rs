@@ -14,7 +14,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ("Instances and security groups", super::instances::COMMANDS),
     ("Security", &["apply-policy", "apply-nacl", "remove-nacl"]),
     ("Services", &["flow-logs"]),
-    ("Topologies", &["plan", "apply", "export", "import", "schema", "graph"]),
+    ("Topologies", &["plan", "apply", "host-key", "export", "import", "schema", "graph"]),
     ("Diagnostics", &["test-connectivity", "check", "doctor", "repair"]),
     ("Setup", &["completions", "man", "version", "help"]),
 ];

@@ -323,6 +323,16 @@ Examples:
   cat net.json | vpcctl apply -f - --auto-approve")]
     Apply(ApplyArgs),
 
+    /// Make this host's WireGuard key pair (once) and print its public key
+    #[command(after_help = "\
+For a file with \"encryption\": \"wireguard\": run it on each host and put
+what it prints in that host's \"wireguard_public_key\". The private key
+stays in the state dir (mode 0600).
+
+Example:
+  vpcctl host-key")]
+    HostKey,
+
     /// Print every VPC as a topology file that 'apply' accepts
     #[command(after_help = "Example:\n  vpcctl export > net.json")]
     Export,
@@ -424,6 +434,10 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none (1 is an error)
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// In a file with "hosts": the host this is (default: the one whose
+    /// underlay address is on this machine)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -500,6 +514,10 @@ pub struct ApplyArgs {
     /// Topology file (JSON); - reads standard input
     #[arg(short, long, value_name = "FILE")]
     pub file: PathBuf,
+    /// In a file with "hosts": the host this is (default: the one whose
+    /// underlay address is on this machine)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
     #[command(flatten)]
     pub approve: Approve,
 }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod connectivity;
 pub mod doctor;
 pub mod expose;
+pub mod fabric;
 pub mod flow_logs;
 pub mod graph;
 pub mod import;

@@ -79,12 +79,16 @@ fn load_dir(dir: &Path) -> Result<Topology> {
 /// The state `topo` asks for. Objects that exist keep their kernel names
 /// (and their place in the record), so an unchanged file compares equal to
 /// what is recorded; new ones get names that collide with nothing.
-pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
-    let mut next = State { host: current.host.clone(), ..State::default() };
+pub fn desired(ctx: &Ctx, current: &State, topo: &Topology, host: Option<&str>) -> Result<State> {
+    let fabric = super::fabric::resolve(ctx, current, topo, host)?;
+    let mut next = State { host: current.host.clone(), fabric: fabric.clone(), ..State::default() };
     let mut taken = current.taken_names();
     let mut groups: Vec<u32> = current.vpcs.iter().map(|v| v.link_group).collect();
     let mut tables = crate::model::routing::tables_taken(current);
     let default_iface = std::cell::OnceCell::new();
+    if let Some(uplink) = fabric.as_ref().and_then(|f| f.me().uplink.clone()) {
+        let _ = default_iface.set(Some(uplink));
+    }
     let mut resolvers = super::resolvers_taken(current);
     let recorded: HashMap<&str, (usize, &Vpc)> = current.vpcs.iter().enumerate().map(|(i, v)| (v.name.as_str(), (i, v))).collect();
     for spec in in_recorded_order(&topo.vpcs, |v| recorded.get(v.name.as_str()).map(|(i, _)| *i)) {
@@ -133,6 +137,8 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                     nat_gateways: vec![],
                     route_tables: vec![],
                     security_groups: vec![],
+                    remote: vec![],
+                    mtu: None,
                 }
             }
         };
@@ -226,6 +232,14 @@ pub fn desired(ctx: &Ctx, current: &State, topo: &Topology) -> Result<State> {
                 v.name, i.name, g.name, g.ip
             ))
             .into());
+        }
+        if let Some(f) = &fabric {
+            crate::model::fabric::split(&mut v, &topo.placement(spec.name.as_str()), &f.host);
+            v.mtu = Some(f.mtu);
+            // A resolver serves the subnets of its host: none here, none needed.
+            if v.subnets.is_empty() {
+                v.dns = None;
+            }
         }
         next.vpcs.push(v);
     }
@@ -521,10 +535,10 @@ fn print_changes(ctx: &Ctx, changes: &[diff::Edit], verb: &str) {
 }
 
 /// `vpcctl plan -f FILE`. Returns the exit code.
-pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32> {
+pub fn plan(ctx: &Ctx, file: &Path, host: Option<&str>, detailed: bool, verbose: bool) -> Result<i32> {
     let topo = load(file)?;
     let current = Store::open_readonly(&ctx.state_dir).load()?;
-    let next = desired(ctx, &current, &topo)?;
+    let next = desired(ctx, &current, &topo, host)?;
     check_host(ctx, &current, &next)?;
     let changes = diff::edits(&current, &next);
     // A plan reads state only: facts come from the record, not probes.
@@ -546,11 +560,11 @@ pub fn plan(ctx: &Ctx, file: &Path, detailed: bool, verbose: bool) -> Result<i32
 }
 
 /// `vpcctl apply -f FILE`.
-pub fn apply(ctx: &Ctx, file: &Path, auto_approve: bool) -> Result<()> {
+pub fn apply(ctx: &Ctx, file: &Path, host: Option<&str>, auto_approve: bool) -> Result<()> {
     let topo = load(file)?;
     let store = ctx.open()?;
     let current = store.load()?;
-    let next = desired(ctx, &current, &topo)?;
+    let next = desired(ctx, &current, &topo, host)?;
     check_host(ctx, &current, &next)?;
     let changes = diff::edits(&current, &next);
     let lost: Vec<String> = changes.iter().filter(|c| c.destroys()).map(|c| c.object.clone()).collect();

@@ -76,6 +76,8 @@ pub fn new_vpc(ctx: &Ctx, state: &State, name: &Name, cidr: ipnet::Ipv4Net, dns:
         nat_gateways: vec![],
         route_tables: vec![],
         security_groups: vec![],
+        remote: vec![],
+        mtu: None,
     })
 }
 

@@ -20,6 +20,7 @@ use super::{Ctx, collect_errors};
 use crate::helpers::apps::{self, Ready};
 use crate::helpers::flowlogs;
 use crate::helpers::resolver;
+use crate::helpers::wireguard;
 use crate::kernel::host;
 use crate::model::Name;
 use crate::model::State;
@@ -40,6 +41,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     after.host.in_progress = false;
     if after.vpcs.is_empty() {
         after.host.ip_forward_before = None;
+        after.fabric = None;
     }
     // The collector runs while some VPC has flow logs, and only then.
     if !after.vpcs.iter().any(|v| v.flow_logs) {
@@ -60,6 +62,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         // Another state dir started first: what the host had is what it saw.
         after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
+    let started = if ctx.dry_run { None } else { wireguard::start(ctx, before, &mut after)? };
     let change = diff::change(before, &after, &facts);
     if ctx.dry_run {
         print_change(ctx, &change, &after);
@@ -81,9 +84,14 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
     }
     let soft = match ctx.apply(&change.plan) {
         Ok(soft) => soft,
-        Err(e) if may_roll_back => return Err(roll_back(ctx, store, &change.in_progress, before, e.into())),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            if let Some(h) = &started {
+                apps::stop(h.pid, h.start_time);
+            }
+            return Err(if may_roll_back { roll_back(ctx, store, &change.in_progress, before, e.into()) } else { e.into() });
+        }
     };
+    wireguard::stop_replaced(before, &change.done);
     // Teardown errors: what failed to go stays recorded (pending), so the
     // same command, run again, finishes the job.
     collect_errors("removing what goes", soft)?;

@@ -6,3 +6,4 @@ pub mod apps;
 pub mod flowlogs;
 pub mod httpd;
 pub mod resolver;
+pub mod wireguard;

@@ -28,6 +28,7 @@ pub fn install_hint(prog: &str) -> &'static str {
         "ip" => "apt-get install -y iproute2",
         "dnsmasq" => "apt-get install -y dnsmasq-base, or create VPCs with --no-dns",
         "ulogd" => "apt-get install -y ulogd2 ulogd2-json",
+        "wg" | "wireguard-go" => "apt-get install -y wireguard-tools wireguard-go",
         _ => "apt-get install -y iptables",
     }
 }
@@ -216,6 +217,46 @@ pub fn local_addresses() -> Vec<(String, Ipv4Addr)> {
         ifaddrs().unwrap_or_default().into_iter().flat_map(|(dev, l)| l.addrs.into_iter().map(move |(a, _)| (dev.clone(), a))).collect();
     out.sort();
     out
+}
+
+/// An interface's MTU in this thread's network namespace (SIOCGIFMTU: no
+/// process, and /sys may show another namespace's links).
+pub fn mtu(dev: &str) -> std::io::Result<u16> {
+    let name = std::ffi::CString::new(dev).map_err(std::io::Error::other)?;
+    if name.as_bytes().len() >= libc::IFNAMSIZ {
+        return Err(std::io::Error::other(format!("{dev}: not an interface name")));
+    }
+    // SAFETY: a plain datagram socket, closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: ifreq is plain data; the name fits (checked above) with its NUL.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(name.as_bytes_with_nul()) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFMTU reads the name and writes ifru_mtu of `req`.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU, &mut req) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Err(err);
+    }
+    // SAFETY: the ioctl filled the mtu member.
+    Ok(u16::try_from(unsafe { req.ifr_ifru.ifru_mtu }).unwrap_or(u16::MAX))
+}
+
+/// Whether the kernel has WireGuard: loaded, or a module it can load.
+pub fn kernel_has_wireguard() -> bool {
+    Path::new("/sys/module/wireguard").exists()
+        || Command::new("modinfo")
+            .arg("wireguard")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 /// `iptables -C` in the root namespace or inside `netns`.

@@ -154,6 +154,7 @@ fn needs(step: &Step) -> Needs {
         Step::Iptables(r) | Step::Ebtables(r) if r.netns.is_none() => Needs::Nothing,
         Step::Ip(b) if b.netns.is_none() && b.tolerant => Needs::Alone,
         Step::Ip(b) if b.netns.is_none() => Needs::Root,
+        Step::Bridge(b) if b.tolerant => Needs::Alone,
         Step::Ip(_) | Step::Iptables(_) | Step::Bridge(_) => Needs::Links,
         // Inside a namespace (a NAT gateway's forwarding): like its batch.
         Step::Sysctl { netns: Some(_), .. } => Needs::Links,

@@ -4,6 +4,7 @@
 pub mod cidr;
 pub mod document;
 pub mod expect;
+pub mod fabric;
 pub mod instance;
 pub mod kernel_names;
 pub mod nacl;
@@ -166,6 +167,12 @@ pub struct Vpc {
     /// Security groups; `default` only once its rules were edited.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<instance::SecurityGroup>,
+    /// Its subnets on other hosts (a file with `hosts`; see `model::fabric`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote: Vec<fabric::RemoteSubnet>,
+    /// The MTU of its interfaces, where an overlay needs room (`None`: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
 }
 
 impl Vpc {
@@ -291,6 +298,8 @@ pub mod testing {
             nat_gateways: vec![],
             route_tables: vec![],
             security_groups: vec![],
+            remote: vec![],
+            mtu: None,
         }
     }
 }

@@ -21,11 +21,21 @@ pub struct State {
     pub peerings: Vec<Peering>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transit_gateways: Vec<super::routing::TransitGateway>,
+    /// This host's place among several (a file with `hosts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fabric: Option<super::fabric::Fabric>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { schema_version: SCHEMA_VERSION, host: HostRecord::default(), vpcs: vec![], peerings: vec![], transit_gateways: vec![] }
+        State {
+            schema_version: SCHEMA_VERSION,
+            host: HostRecord::default(),
+            vpcs: vec![],
+            peerings: vec![],
+            transit_gateways: vec![],
+            fabric: None,
+        }
     }
 }
 

@@ -34,6 +34,11 @@ pub struct Topology {
     pub vpcs: Vec<VpcSpec>,
     pub peerings: Vec<PeeringSpec>,
     pub transit_gateways: Vec<super::routing::TransitGateway>,
+    /// Several hosts (see `model::fabric`); empty: this host alone.
+    pub hosts: Vec<super::fabric::FabricHost>,
+    pub vxlan_port: u16,
+    /// `"encryption": "wireguard"`.
+    pub wireguard: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +231,8 @@ pub struct SubnetSpec {
     pub apps: Vec<AppSpec>,
     pub nacl: Option<Nacl>,
     pub instances: Vec<InstanceSpec>,
+    /// The host it lives on, in a file with `hosts`.
+    pub host: Option<Name>,
 }
 
 /// `"instances": {"web1": {"ip": "10.1.1.10", "security_groups": ["web"], "apps": [{"port": 80}]}}`;
@@ -306,7 +313,11 @@ impl Topology {
     /// `parse`, from the file's value (JSON or YAML, or files merged).
     pub fn from_value(v: &Value, dir: &Path, read: ReadFile) -> Result<Topology, TopologyError> {
         // "expect" is `vpcctl check`'s (see model::expect); apply ignores it.
-        let top = object(v, "(file)", &["vpcs", "peerings", "transit_gateways", "expect", super::document::SCHEMA_KEY])?;
+        let top = object(
+            v,
+            "(file)",
+            &["vpcs", "peerings", "transit_gateways", "hosts", "vxlan_port", "encryption", "expect", super::document::SCHEMA_KEY],
+        )?;
         let mut vpcs = vec![];
         if let Some(all) = top.get("vpcs") {
             let all = all.as_object().ok_or_else(|| err("vpcs", "is not an object of VPCs by name"))?;
@@ -353,8 +364,10 @@ impl Topology {
                 transit_gateways.push(tgw);
             }
         }
-        let topo = Topology { vpcs, peerings, transit_gateways };
+        let (hosts, vxlan_port, wireguard) = fabric_at(top)?;
+        let topo = Topology { vpcs, peerings, transit_gateways, hosts, vxlan_port, wireguard };
         topo.validate()?;
+        topo.validate_hosts()?;
         Ok(topo)
     }
 
@@ -445,6 +458,120 @@ impl Topology {
             }
         }
         Ok(())
+    }
+}
+
+/// `hosts`, `vxlan_port` and `encryption`: the file's hosts, by name.
+fn fabric_at(top: &Map<String, Value>) -> Result<(Vec<super::fabric::FabricHost>, u16, bool), TopologyError> {
+    use super::fabric::{FabricHost, VXLAN_PORT};
+    let mut hosts = vec![];
+    if let Some(all) = top.get("hosts") {
+        let all = all
+            .as_object()
+            .ok_or_else(|| err("hosts", "is not an object of hosts by name, e.g. {\"h1\": {\"underlay\": \"192.0.2.11\"}}"))?;
+        for (k, h) in all {
+            let at = format!("hosts.{k}");
+            let mut with_name = h.clone();
+            if let Some(o) = with_name.as_object_mut() {
+                o.insert("name".into(), json!(k));
+            }
+            let host: FabricHost = typed(&with_name, &at)?;
+            hosts.push(host);
+        }
+    }
+    let vxlan_port = match top.get("vxlan_port") {
+        None => VXLAN_PORT,
+        Some(_) => port_at(top, "vxlan_port", "(file)")?,
+    };
+    let wireguard = match top.get("encryption") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) if s == "wireguard" => true,
+        Some(Value::String(s)) if s == "none" => false,
+        Some(other) => return Err(err("encryption", format!("{} is not \"wireguard\" or \"none\"", short(other)))),
+    };
+    if (top.contains_key("vxlan_port") || wireguard) && hosts.is_empty() {
+        return Err(err("hosts", "vxlan_port and encryption need hosts: the overlay joins the file's hosts"));
+    }
+    Ok((hosts, vxlan_port, wireguard))
+}
+
+impl Topology {
+    /// Where each subnet lives, and that every host computes the same
+    /// overlay: unique underlay and tunnel addresses, unique VNIs.
+    fn validate_hosts(&self) -> Result<(), TopologyError> {
+        use super::fabric::vni;
+        for (i, h) in self.hosts.iter().enumerate() {
+            let at = format!("hosts.{}", h.name);
+            if let Some(o) = self.hosts[..i].iter().find(|o| o.underlay == h.underlay) {
+                return Err(err(&format!("{at}.underlay"), format!("{} is also host '{}''s underlay address", h.underlay, o.name)));
+            }
+            if let Some(o) = self.hosts[..i].iter().find(|o| o.tunnel_address() == h.tunnel_address()) {
+                return Err(err(
+                    &format!("{at}.underlay"),
+                    format!(
+                        "{} and host '{}''s {} end in the same two bytes, which name a host's end of the overlay; give the hosts underlay addresses that differ in their last two bytes",
+                        h.underlay, o.name, o.underlay
+                    ),
+                ));
+            }
+            if self.wireguard && h.wireguard_public_key.is_none() {
+                return Err(err(
+                    &format!("{at}.wireguard_public_key"),
+                    "is required with \"encryption\": \"wireguard\"; run 'vpcctl host-key' on that host and paste what it prints",
+                ));
+            }
+        }
+        for (i, v) in self.vpcs.iter().enumerate() {
+            if !self.hosts.is_empty()
+                && let Some(o) = self.vpcs[..i].iter().find(|o| vni(o.name.as_str()) == vni(v.name.as_str()))
+            {
+                return Err(err(
+                    &format!("vpcs.{}", v.name),
+                    format!("VPCs '{}' and '{}' would share VXLAN network identifier {}; rename one", o.name, v.name, vni(v.name.as_str())),
+                ));
+            }
+            for s in &v.subnets {
+                let at = format!("vpcs.{}.subnets.{}.host", v.name, s.name);
+                match (&s.host, self.hosts.is_empty()) {
+                    (None, false) => return Err(err(&at, "is required in a file with hosts: name the host this subnet lives on")),
+                    (Some(h), true) => return Err(err(&at, format!("names host '{h}', but the file has no \"hosts\""))),
+                    (Some(h), false) if !self.hosts.iter().any(|x| &x.name == h) => {
+                        let known: Vec<&str> = self.hosts.iter().map(|x| x.name.as_str()).collect();
+                        return Err(err(&at, format!("no host named '{h}' in \"hosts\" (hosts: {})", known.join(", "))));
+                    }
+                    _ => {}
+                }
+            }
+            // A NAT gateway serves the subnets of its own host: a route
+            // table may not send one host's subnet to another host's.
+            let host_of = |n: &Name| v.subnets.iter().find(|s| &s.name == n).and_then(|s| s.host.as_ref());
+            for (table, subnets, routes) in &v.routing.route_tables {
+                for r in routes {
+                    let super::routing::Target::NatGateway(g) = &r.target else { continue };
+                    let Some((_, gs, _)) = v.routing.nat_gateways.iter().find(|(n, _, _)| n == g) else { continue };
+                    for s in subnets {
+                        if host_of(s) != host_of(gs) {
+                            return Err(err(
+                                &format!("vpcs.{}.route_tables.{table}", v.name),
+                                format!(
+                                    "sends subnet '{s}' (host {}) to NAT gateway '{g}' on host {}; a NAT gateway serves its own host's subnets here: add one in a public subnet on that host, as AWS advises per availability zone",
+                                    host_of(s).map(Name::as_str).unwrap_or("?"),
+                                    host_of(gs).map(Name::as_str).unwrap_or("?")
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host each subnet of VPC `v` lives on (`None`: a file without hosts).
+    pub fn placement(&self, vpc: &str) -> std::collections::HashMap<String, Name> {
+        self.vpc(vpc)
+            .map(|v| v.subnets.iter().filter_map(|s| s.host.clone().map(|h| (s.name.to_string(), h))).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -717,7 +844,7 @@ fn nat(v: &Value, at: &str) -> Result<NatSpec, TopologyError> {
 
 fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<SubnetSpec, TopologyError> {
     let name = name("subnet name", key, at)?;
-    let obj = object(v, at, &["cidr", "public", "policy", "apps", "nacl", "instances"])?;
+    let obj = object(v, at, &["cidr", "public", "policy", "apps", "nacl", "instances", "host"])?;
     let cidr_at = format!("{at}.cidr");
     let cidr = net("subnet CIDR", obj.get("cidr").ok_or_else(|| err(&cidr_at, "is required, e.g. \"10.10.1.0/24\""))?, &cidr_at)?;
     if cidr.prefix_len() > MAX_SUBNET_PREFIX {
@@ -738,7 +865,12 @@ fn subnet(at: &str, key: &str, v: &Value, dir: &Path, read: ReadFile) -> Result<
             instances.push(instance(k, i, &format!("{at}.instances.{k}"))?);
         }
     }
-    Ok(SubnetSpec { name, cidr, kind, policy, apps, nacl, instances })
+    let host_at = format!("{at}.host");
+    let host = obj
+        .get("host")
+        .map(|h| string(h, &host_at).and_then(|h| Name::parse("host name", h).map_err(|e| err(&host_at, e.to_string()))))
+        .transpose()?;
+    Ok(SubnetSpec { name, cidr, kind, policy, apps, nacl, instances, host })
 }
 
 /// A NACL: a file path (relative to the topology) or the object itself.

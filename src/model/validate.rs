@@ -522,6 +522,8 @@ mod tests {
             nat_gateways: vec![],
             route_tables: vec![],
             security_groups: vec![],
+            remote: vec![],
+            mtu: None,
         });
         st
     }

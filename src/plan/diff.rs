@@ -76,7 +76,12 @@ fn edit(op: Op, object: String, detail: impl Into<String>) -> Edit {
 
 /// Whether `after` needs `before`'s kernel objects torn down and made anew.
 pub fn vpc_replaced(before: &Vpc, after: &Vpc) -> bool {
-    before.status == Status::Pending || before.cidr != after.cidr || before.bridge != after.bridge || before.link_group != after.link_group
+    before.status == Status::Pending
+        || before.cidr != after.cidr
+        || before.bridge != after.bridge
+        || before.link_group != after.link_group
+        // Every port is made with the MTU: a new one means new ports.
+        || before.mtu != after.mtu
 }
 
 pub fn subnet_replaced(before: &Subnet, after: &Subnet) -> bool {
@@ -327,6 +332,8 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     plan.extend(firewall::sync(before, after, &force, facts.base));
     plan.push(super::spoof::step(super::spoof::lines(before, after, &force, facts.base.bridge, facts.bridge_chains.as_ref())));
     let fates = subnet_fates(before, after);
+    let overlay = super::overlay::lines(before, after, facts.force_all);
+    plan.push(Step::Bridge(super::IpBatch { netns: None, lines: overlay.fdb_gone, tolerant: true }));
     let mut root = vec![];
     for v in &after.vpcs {
         match before.vpc(v.name.as_str()) {
@@ -348,9 +355,13 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
         root.extend(super::routes::create_lines(kept(v).map(|b| (before, b)), after, v));
     }
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
+    root.extend(super::wireguard::lines(before, after, facts.force_all));
+    root.extend(overlay.create);
     plan.push(Step::ip(None, root));
+    plan.extend(super::wireguard::configure(before, after, facts.force_all));
     let mut fdb: Vec<String> = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();
     fdb.extend(instances.iter().filter(|f| f.3.is_none()).map(|(_, _, i, _)| instance::fdb_line(i)));
+    fdb.extend(overlay.fdb);
     let mut gateways = vec![];
     for v in &after.vpcs {
         let (lines, steps) = super::routes::ngw_steps(kept(v), v);
@@ -405,6 +416,8 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
 
 fn teardown_lines(before: &State, after: &State) -> Vec<String> {
     let mut lines = super::expose::address_lines(before, after, false).1;
+    lines.extend(super::overlay::lines(before, after, false).teardown);
+    lines.extend(super::wireguard::teardown_lines(before, after));
     for b in &before.vpcs {
         let kept = after.vpc(b.name.as_str()).filter(|a| !vpc_replaced(b, a));
         lines.extend(super::routes::teardown_lines(before, b, kept.map(|a| (after, a))));

@@ -42,6 +42,13 @@ pub fn hosts(state: &State, vpc: &Vpc) -> String {
         for (_, i) in v.instances() {
             out.push_str(&format!("{} {}.{domain}\n", i.ip, i.name));
         }
+        // Its subnets on other hosts: every host's resolver knows the whole file.
+        for r in &v.remote {
+            out.push_str(&format!("{} {}.{domain}\n", r.ip, r.name));
+            for i in &r.instances {
+                out.push_str(&format!("{} {}.{domain}\n", i.ip, i.name));
+            }
+        }
     }
     out
 }

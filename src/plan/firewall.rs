@@ -31,7 +31,7 @@
 //! coexist, each jumping to its own chains from the built-in ones.
 
 use super::{Plan, Restore, Step, TableEdit};
-use super::{expose, flow, nacl, nat, peering, routes};
+use super::{expose, flow, nacl, nat, overlay, peering, routes};
 use crate::model::State;
 use crate::model::Vpc;
 use crate::plan::iptables::{Table, append, comment, declare, finish};
@@ -203,7 +203,7 @@ pub fn chains(state: &State) -> std::collections::HashSet<String> {
     if expose::in_use(state) {
         out.extend([expose::prerouting_chain(state), expose::output_chain(state)]);
     }
-    out.extend(nacl::all_chains(state).into_iter().map(|(c, _)| c));
+    out.extend(side_chains(state).into_iter().map(|(c, _)| c));
     if !state.vpcs.is_empty() {
         out.extend([forward_chain(state), input_chain(state)]);
     }
@@ -218,6 +218,11 @@ pub fn chains(state: &State) -> std::collections::HashSet<String> {
 pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (vpc.chain.as_str(), vpc.bridge.as_str(), vpc.name.as_str());
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
+    // Its subnets on other hosts are the same VPC, through its tunnel.
+    if let Some(d) = overlay::device_of(state, vpc) {
+        rules.push(append(ch, &format!("-i {br} -o {d}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
+        rules.push(append(ch, &format!("-i {d} -o {br}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
+    }
     rules.extend(peering::forward_rules(state, vpc));
     rules.extend(routes::tgw_forward_rules(state, vpc));
     rules.extend(nat::forward_rules(state, vpc));
@@ -233,9 +238,10 @@ pub fn filter_dispatch(state: &State) -> Vec<String> {
     // Before anything can accept it: a packet from the uplink (or any
     // other interface) claiming a VPC's address would pass every rule
     // and security group that trusts the VPC's range, rp_filter or not.
-    for v in &state.vpcs {
-        let spoofed = format!("-s {} ! -i {}", v.cidr, v.bridge);
-        lines.push(append(&top, &spoofed, &comment(v.name.as_str(), "spoofed source"), "DROP"));
+    // With tunnels, the overlay chain checks them, then these.
+    match overlay::dispatch_jump(state, &top) {
+        Some(jump) => lines.push(jump),
+        None => lines.extend(overlay::spoof_rules(state, &top)),
     }
     // NACLs next: they see every packet at a subnet's edge, replies too.
     for v in &state.vpcs {
@@ -245,8 +251,20 @@ pub fn filter_dispatch(state: &State) -> Vec<String> {
         let c = comment(v.name.as_str(), "dispatch");
         lines.push(append(&top, &format!("-i {}", v.bridge), &c, &v.chain));
         lines.push(append(&top, &format!("-o {}", v.bridge), &c, &v.chain));
+        if let Some(d) = overlay::device_of(state, v) {
+            lines.push(append(&top, &format!("-i {d}"), &c, &v.chain));
+            lines.push(append(&top, &format!("-o {d}"), &c, &v.chain));
+        }
     }
     lines
+}
+
+/// Chains of ours beside the VPC chains and the top chains: the NACLs'
+/// and the overlay's, each rewritten whole when its content differs.
+pub fn side_chains(state: &State) -> Vec<(String, Vec<String>)> {
+    let mut out = nacl::all_chains(state);
+    out.extend(overlay::owned_chain(state));
+    out
 }
 
 /// What subnets may send to the host itself: ICMP to their VPC's gateways,
@@ -255,6 +273,7 @@ pub fn filter_dispatch(state: &State) -> Vec<String> {
 pub fn input_rules(state: &State) -> Vec<String> {
     let top = input_chain(state);
     let mut lines = vec![declare(&top)];
+    lines.extend(overlay::input_rules(state, &top));
     for v in &state.vpcs {
         let (br, n) = (v.bridge.as_str(), v.name.as_str());
         let established = format!("-i {br} -m conntrack --ctstate RELATED,ESTABLISHED");
@@ -315,7 +334,7 @@ fn filter_lines(before: &State, after: &State, force: &[&str], base: BasePresenc
     }
     // NACL chains: rewritten whole (atomically, in this one restore) when
     // they differ; removed after the dispatch no longer jumps to them.
-    let (old_nacls, new_nacls) = (nacl::all_chains(before), nacl::all_chains(after));
+    let (old_nacls, new_nacls) = (side_chains(before), side_chains(after));
     for (chain, rules) in &new_nacls {
         let same = old_nacls.iter().any(|(c, r)| c == chain && r == rules);
         if !same || !force.is_empty() {

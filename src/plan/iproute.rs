@@ -43,8 +43,10 @@ pub fn link_del(dev: &str) -> String {
 
 /// Creating the peer directly inside the namespace costs ~1 ms; moving it
 /// there afterwards costs ~18 ms.
-pub fn veth_into_netns(host_end: &str, group: u32, netns: &str, inner: &str, inner_mac: &str) -> String {
-    format!("link add {host_end} group {group} type veth peer name {inner} address {inner_mac} netns {netns}")
+/// `mtu`: both ends' (an overlay's room), else the kernel's default.
+pub fn veth_into_netns(host_end: &str, group: u32, netns: &str, inner: &str, inner_mac: &str, mtu: Option<u16>) -> String {
+    let m = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+    format!("link add {host_end}{m} group {group} type veth peer name {inner}{m} address {inner_mac} netns {netns}")
 }
 
 /// A subnet's bridge port learns nothing (its one MAC is a static FDB

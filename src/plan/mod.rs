@@ -15,6 +15,7 @@ pub mod iproute;
 pub mod iptables;
 pub mod nacl;
 pub mod nat;
+pub mod overlay;
 pub mod peering;
 pub mod policy;
 pub mod repair;
@@ -22,6 +23,7 @@ pub mod routes;
 pub mod spoof;
 pub mod subnet;
 pub mod vpc;
+pub mod wireguard;
 
 use std::fmt::Write as _;
 
@@ -38,6 +40,8 @@ pub enum Step {
     /// A write under /proc/sys (no process needed), in the root namespace
     /// or inside `netns`.
     Sysctl { netns: Option<String>, key: String, value: String },
+    /// `wg ARGS`: WireGuard's settings (keys are passed as file paths).
+    Wg(Vec<String>),
     /// A file of ours written whole (atomically), or removed with its
     /// directory once empty (`None`). No process needed.
     File { path: std::path::PathBuf, content: Option<String>, readers: Readers },
@@ -84,7 +88,7 @@ impl Plan {
         let empty = match &step {
             Step::Ip(b) | Step::Bridge(b) => b.lines.is_empty(),
             Step::Iptables(r) | Step::Ebtables(r) => r.tables.iter().all(|t| t.lines.is_empty()),
-            Step::Sysctl { .. } | Step::File { .. } => false,
+            Step::Sysctl { .. } | Step::File { .. } | Step::Wg(_) => false,
         };
         if !empty {
             self.steps.push(step);
@@ -116,7 +120,7 @@ impl Step {
 
     /// Teardown: keeps going past errors, "already gone" is success.
     pub fn is_tolerant(&self) -> bool {
-        matches!(self, Step::Ip(b) if b.tolerant)
+        matches!(self, Step::Ip(b) | Step::Bridge(b) if b.tolerant)
     }
 
     /// The process to run: program and arguments (stdin is `stdin_text`).
@@ -133,6 +137,7 @@ impl Step {
                 args.extend(["-batch".to_string(), "-".to_string()]);
                 Some(("ip", args))
             }
+            Step::Wg(args) => Some(("wg", args.clone())),
             Step::Iptables(r) => {
                 let mut args = vec![];
                 if let Some(ns) = &r.netns {
@@ -143,6 +148,7 @@ impl Step {
                 args.extend(["--noflush".to_string(), "-w".to_string()]);
                 Some(("iptables-restore", args))
             }
+            Step::Bridge(b) if b.tolerant => Some(("bridge", vec!["-force".into(), "-batch".into(), "-".into()])),
             Step::Bridge(_) => Some(("bridge", vec!["-batch".to_string(), "-".to_string()])),
             Step::Ebtables(_) => Some(("ebtables-restore", vec!["--noflush".to_string()])),
             Step::Sysctl { .. } | Step::File { .. } => None,
@@ -163,7 +169,7 @@ impl Step {
                 }
                 s
             }
-            Step::Sysctl { .. } | Step::File { .. } => String::new(),
+            Step::Sysctl { .. } | Step::File { .. } | Step::Wg(_) => String::new(),
         }
     }
 
@@ -187,6 +193,7 @@ impl Step {
                 };
                 format!("mkdir -p '{dir}'\ncat > '{}' <<'EOF'\n{text}EOF\n{access}", path.display())
             }
+            Step::Wg(args) => format!("wg {}\n", args.join(" ")),
             Step::File { path, content: None, .. } => {
                 let dir = path.parent().map(|d| d.display().to_string()).unwrap_or_default();
                 format!("rm -f '{}'\nrmdir '{dir}' 2>/dev/null || true\n", path.display())

@@ -10,17 +10,21 @@ use crate::model::{Peering, Vpc};
 use crate::plan::iptables::{append, comment};
 
 pub fn forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
-    let (ch, br, n) = (&vpc.chain, &vpc.bridge, vpc.name.as_str());
+    let (ch, n) = (&vpc.chain, vpc.name.as_str());
     let mut rules = vec![];
     for p in state.peerings_of(n) {
         let Some(peer) = state.vpc(p.other(n).as_str()) else { continue };
         let c = comment(n, &format!("peer={}", peer.name));
-        let pb = &peer.bridge;
         let pairs =
             if super::routes::peering_is_plain(state, p) { pairs(p, vpc, peer) } else { super::routes::peering_pairs(state, p, vpc, peer) };
+        let (there, back) = (super::overlay::paths(state, vpc, peer), super::overlay::paths(state, peer, vpc));
         for (a, b) in pairs {
-            rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
-            rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));
+            for (i, o) in &there {
+                rules.push(append(ch, &format!("-i {i} -o {o} -s {a} -d {b}"), &c, "ACCEPT"));
+            }
+            for (i, o) in &back {
+                rules.push(append(ch, &format!("-i {i} -o {o} -s {b} -d {a}"), &c, "ACCEPT"));
+            }
         }
     }
     rules

@@ -480,7 +480,7 @@ fn firewall_rules(b: &mut Builder, state: &State, obs: &Observed) {
         check(b, "nat", &expose::prerouting_chain(state), expose::prerouting_rules(state).split_off(1), None);
         check(b, "nat", &expose::output_chain(state), expose::output_rules(state).split_off(1), None);
     }
-    for (chain, rules) in super::nacl::all_chains(state) {
+    for (chain, rules) in super::firewall::side_chains(state) {
         check(b, "filter", &chain, rules, None);
     }
 

@@ -22,7 +22,7 @@ pub fn root_lines(vpc: &Vpc, s: &Subnet) -> Vec<String> {
 pub fn port_lines(vpc: &Vpc, netns: &str, veth: &str, ip: std::net::Ipv4Addr) -> Vec<String> {
     vec![
         iproute::netns_add(netns),
-        iproute::veth_into_netns(veth, vpc.link_group, netns, INNER_IF, &subnet_mac(ip)),
+        iproute::veth_into_netns(veth, vpc.link_group, netns, INNER_IF, &subnet_mac(ip), vpc.mtu),
         iproute::no_ipv6(veth),
         iproute::attach_up(veth, &vpc.bridge),
         iproute::bridge_port(veth),
