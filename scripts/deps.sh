@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 for pair in ip:iproute2 iptables:iptables iptables-restore:iptables ebtables-restore:iptables ping:iputils-ping curl:curl \
-            unshare:util-linux nsenter:util-linux iperf3:iperf3 \
+            unshare:util-linux nsenter:util-linux iperf3:iperf3 wg:wireguard-tools wireguard-go:wireguard-go \
             dnsmasq:dnsmasq-base ulogd:ulogd2 getent:libc-bin socat:socat bridge:iproute2 \
             setpriv:util-linux flock:util-linux; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")

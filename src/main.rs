@@ -131,7 +131,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::TestConnectivity(a) if a.matrix => return connectivity::matrix(&ctx, a.resolve_matrix()?),
         Command::TestConnectivity(a) if a.explain => return connectivity::explain(&ctx, a.resolve()?),
         Command::TestConnectivity(a) => return connectivity::single(&ctx, a.resolve()?),
-        Command::Check(a) => return check::run(&ctx, &a.file, a.junit.as_deref()),
+        Command::Check(a) => match &a.file {
+            Some(f) if !a.peers => return check::run(&ctx, f, a.junit.as_deref()),
+            _ => return check::peers(&ctx),
+        },
         Command::Plan(a) => return topology::plan(&ctx, &a.file, a.host.as_deref(), a.detailed_exitcode, verbose),
         Command::Apply(a) => topology::apply(&ctx, &a.file, a.host.as_deref(), a.approve.auto_approve)?,
         Command::HostKey => fabric::host_key(&ctx)?,

@@ -502,8 +502,13 @@ pub struct GraphArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Expectations file (JSON), or a topology file with an "expect" list
-    #[arg(short, long, value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(short, long, value_name = "FILE", required_unless_present = "peers")]
+    pub file: Option<PathBuf>,
+    /// Instead: whether each other host of a multi-host file answers
+    /// through the overlay's underlay (or WireGuard), and the age of its
+    /// WireGuard handshake
+    #[arg(long, conflicts_with_all = ["file", "junit"])]
+    pub peers: bool,
     /// Also write a JUnit XML report here, one testcase per expectation
     #[arg(long, value_name = "OUT.xml")]
     pub junit: Option<PathBuf>,

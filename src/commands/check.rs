@@ -184,3 +184,59 @@ fn junit_xml(outcomes: &[Outcome]) -> String {
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
+
+/// `check --peers`: each other host of this host's multi-host file, by the
+/// address its VXLAN goes to (its underlay, or its WireGuard address), and
+/// the age of its WireGuard handshake. Exit 1 when any does not answer.
+pub fn peers(ctx: &Ctx) -> Result<i32> {
+    let state = Store::open_readonly(&ctx.state_dir).load()?;
+    let Some(f) = &state.fabric else {
+        return Err(InputError::Invalid(
+            "this state dir spans no hosts: 'check --peers' is for a topology file with \"hosts\", applied here with 'vpcctl apply -f FILE'".into(),
+        )
+        .into());
+    };
+    let handshakes = f.wireguard.as_ref().map(|w| handshakes(&w.interface)).unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut rows = vec![];
+    for h in f.peers() {
+        let addr = f.vxlan_remote(h);
+        let reachable = std::process::Command::new("ping")
+            .args(["-c1", "-W1", "-n", &addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let handshake = h.wireguard_public_key.as_ref().and_then(|k| handshakes.iter().find(|(p, _)| p == k)).map(|(_, t)| *t);
+        rows.push(json!({
+            "host": h.name,
+            "address": addr,
+            "reachable": reachable,
+            "handshake_age_secs": handshake.filter(|t| *t > 0).map(|t| now.saturating_sub(t)),
+        }));
+        if !ctx.json {
+            let hs = match (f.wireguard.is_some(), handshake) {
+                (false, _) => String::new(),
+                (true, Some(t)) if t > 0 => format!("  handshake {} s ago", now.saturating_sub(t)),
+                (true, _) => "  no handshake yet".into(),
+            };
+            outln!("{:<16} {:<15} {}{hs}", h.name.as_str(), addr, if reachable { "reachable" } else { "UNREACHABLE" });
+        }
+    }
+    if ctx.json {
+        ctx.doc(&json!({"host": f.host, "peers": rows}))?;
+    }
+    Ok(if rows.iter().all(|r| r["reachable"] == true) { 0 } else { 1 })
+}
+
+/// (public key, epoch seconds) from `wg show IFACE latest-handshakes`.
+fn handshakes(interface: &str) -> Vec<(String, u64)> {
+    let Ok(out) = std::process::Command::new("wg").args(["show", interface, "latest-handshakes"]).output() else { return vec![] };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, t) = l.split_once('\t')?;
+            Some((k.to_string(), t.trim().parse().ok()?))
+        })
+        .collect()
+}

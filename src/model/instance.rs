@@ -142,7 +142,10 @@ impl Vpc {
 
     /// The addresses of `group`'s members, in instance order.
     pub fn members(&self, group: &str) -> Vec<Ipv4Addr> {
-        self.instances().filter(|(_, i)| i.security_groups.iter().any(|g| g.as_str() == group)).map(|(_, i)| i.ip).collect()
+        let here = self.instances().filter(|(_, i)| i.security_groups.iter().any(|g| g.as_str() == group)).map(|(_, i)| i.ip);
+        // Members on other hosts count as much as these: the rule is by address.
+        let elsewhere = self.remote.iter().flat_map(|r| &r.instances).filter(|i| i.security_groups.iter().any(|g| g.as_str() == group));
+        here.chain(elsewhere.map(|i| i.ip)).collect()
     }
 
     /// The firewall of `inst`: its groups' rules, references expanded to

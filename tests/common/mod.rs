@@ -402,3 +402,57 @@ pub fn golden(name: &str, value: &serde_json::Value) {
         .unwrap_or_else(|_| panic!("{} is missing; run scripts/update-golden.sh to write it, then review it", path.display()));
     assert_eq!(text, want, "the JSON shape of {name} changed; if that is meant, run scripts/update-golden.sh and review the diff");
 }
+
+/// Simulated hosts (see scripts/hosts.sh): network namespaces host1..hostN
+/// on the bridge underlay0 (192.0.2.11..), which the fake internet joins
+/// as 192.0.2.1; each host has its own state dir.
+impl Sandbox {
+    pub fn hosts(&self, n: usize) {
+        self.ok(&format!("source {}/scripts/hosts.sh; add_hosts {n}", repo().display()));
+    }
+
+    /// vpcctl on `host`, with that host's state dir.
+    pub fn on(&self, host: &str, args: &[&str]) -> Out {
+        let dir = format!("/run/vpcctl-sandbox/{host}");
+        let out = self.cmd().args(["nsenter", &format!("--net=/run/netns/{host}"), "--", BIN, "--state-dir", &dir]).args(args).output().expect("nsenter");
+        let o = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!o.stderr.contains("panicked"), "vpcctl on {host} panicked: {args:?}\n{o:?}");
+        o
+    }
+
+    /// vpcctl on `host` that must succeed; returns stdout.
+    pub fn v_on(&self, host: &str, args: &[&str]) -> String {
+        let out = self.on(host, args);
+        assert!(out.ok(), "vpcctl on {host} {args:?} failed\n{out:?}");
+        out.stdout
+    }
+
+    /// A script in `host`'s network namespace.
+    pub fn sh_on(&self, host: &str, script: &str) -> Out {
+        self.sh(&format!("nsenter --net=/run/netns/{host} bash -c {}", shell_quote(script)))
+    }
+
+    /// What "the host as found" means for one simulated host.
+    pub fn host_snapshot(&self, host: &str) -> String {
+        let out = self.sh_on(
+            host,
+            "for t in filter nat mangle raw; do iptables -w -t $t -S; done
+             echo '--- bridge family'; ebtables -L
+             echo '--- links'; ip -o link | awk '{print $2}' | sort
+             echo '--- addrs'; ip -4 -o addr | awk '{print $2, $4}' | sort
+             echo '--- routes'; ip -4 route show table all | sort
+             echo '--- rules'; ip rule
+             echo '--- forwarding'; cat /proc/sys/net/ipv4/ip_forward",
+        );
+        assert!(out.ok(), "snapshot of {host}\n{out:?}");
+        out.stdout
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
