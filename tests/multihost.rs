@@ -112,6 +112,21 @@ fn three_hosts_one_file() {
 
     stranger_is_not_admitted(&sb);
 
+    // Drift in the overlay: doctor sees it, repair mends it.
+    sb.sh_on("host1", "ip route del 10.1.3.0/24; bridge fdb del $(ip neigh show 169.254.2.13 dev vx-shop | awk '{print $3}') dev vx-shop dst 192.0.2.13 self");
+    sb.sh_on("host2", "ip link del vx-shop");
+    let d1 = sb.on("host1", &["doctor"]);
+    assert!(!d1.ok() && d1.stdout.contains("route 10.1.3.0/24 via 169.254.2.13 dev vx-shop is missing"), "{d1:?}");
+    assert!(d1.stdout.contains("fdb entry") && d1.stdout.contains("dst 192.0.2.13 is missing"), "{d1:?}");
+    let d2 = sb.on("host2", &["doctor"]);
+    assert!(!d2.ok() && d2.stdout.contains("tunnel device vx-shop is missing"), "{d2:?}");
+    assert!(!reaches(&sb, "ns-shop-web", "10.1.3.2") && !reaches(&sb, "ns-shop-app", "10.1.1.2"));
+    for h in ["host1", "host2"] {
+        sb.v_on(h, &["repair"]);
+        assert!(sb.on(h, &["doctor"]).ok(), "{h} still drifts");
+    }
+    assert!(reaches(&sb, "ns-shop-web", "10.1.3.2") && reaches(&sb, "ns-shop-app", "10.1.1.2"), "repaired overlay");
+
     // Move app from host2 to host3: apply everywhere, traffic flows after.
     // (Simulated hosts share /run/netns, so the host that gives up the
     // namespace name applies first; real hosts apply in any order.)
@@ -163,6 +178,14 @@ fn stranger_is_not_admitted(sb: &Sandbox) {
     sb.ok(&format!("{listen}; echo genuine | ip netns exec ns-shop-app socat -u - UDP:10.1.1.2:9999; wait"));
     assert_eq!(sb.ok("cat /run/vpcctl-sandbox/heard").trim(), "genuine");
     sb.ok("ip netns del stranger");
+    // A peer host may send only its own subnets: host2 claiming host3's
+    // subnet (10.1.3.0/24) is dropped at host1's tunnel; its own passes.
+    sb.sh_on("host2", "ip addr add 10.1.3.99/32 dev lo; ip addr add 10.1.2.99/32 dev lo; ip addr add 198.51.100.99/32 dev lo");
+    for (src, heard) in [("10.1.3.99", ""), ("198.51.100.99", ""), ("10.1.2.99", "claimed")] {
+        sb.ok(&format!("{listen}; echo claimed | nsenter --net=/run/netns/host2 socat -u - UDP:10.1.1.2:9999,bind={src}; wait"));
+        assert_eq!(sb.ok("cat /run/vpcctl-sandbox/heard 2>/dev/null || true").trim(), heard, "from {src}");
+    }
+    sb.sh_on("host2", "ip addr del 10.1.3.99/32 dev lo; ip addr del 10.1.2.99/32 dev lo; ip addr del 198.51.100.99/32 dev lo");
 }
 
 #[test]
@@ -199,10 +222,19 @@ fn wireguard_overlay_carries_traffic_and_no_plaintext_vxlan() {
     assert_eq!(mtu, 1370, "1500 less WireGuard's 80 and VXLAN's 50");
     assert!(sb.sh(&format!("ip netns exec ns-shop-web ping -c1 -W2 -M do -s {} 10.1.2.2", mtu - 28)).ok());
     for h in ["host1", "host2"] {
-        let counts = sb.sh_on(h, "iptables -w -L OUTPUT -v -x -n | awk '/dpt:4789/ {print \"vxlan\", $1} /dpt:51820/ {print \"wg\", $1}'").stdout;
+        let counts =
+            sb.sh_on(h, "iptables -w -L OUTPUT -v -x -n | awk '/dpt:4789/ {print \"vxlan\", $1} /dpt:51820/ {print \"wg\", $1}'").stdout;
         assert!(counts.contains("vxlan 0\n"), "{h}: plaintext VXLAN on the underlay\n{counts}");
         assert!(!counts.contains("wg 0\n"), "{h}: nothing went through WireGuard\n{counts}");
     }
+    // wireguard-go dies: doctor says so, repair starts it again.
+    sb.sh_on("host1", "kill $(pgrep -f 'wireguard-go -f wg-host1')");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let d = sb.on("host1", &["doctor"]);
+    assert!(!d.ok() && (d.stdout.contains("wireguard-go is not running") || d.stdout.contains("wg-host1 is missing")), "{d:?}");
+    sb.v_on("host1", &["repair"]);
+    assert!(sb.on("host1", &["doctor"]).ok());
+    assert!(reaches(&sb, "ns-shop-web", "10.1.2.2"), "web -> app after repair");
     let peers = sb.v_on("host1", &["check", "--peers"]);
     assert!(peers.contains("host2") && peers.contains("reachable") && peers.contains("handshake"), "{peers}");
     assert_eq!(sb.on("host1", &["plan", "-f", &file, "--detailed-exitcode"]).code, 0);
@@ -231,7 +263,10 @@ fn a_file_with_hosts_is_checked_before_anything_changes() {
     let elsewhere = sb.file("elsewhere.json", r#"{"hosts": {"h7": {"underlay": "192.0.2.77"}}, "vpcs": {}}"#);
     let out = sb.on("host1", &["apply", "-f", &elsewhere]);
     assert!(!out.ok() && out.stderr.contains("--host"), "{out:?}");
-    let wg = sb.file("wg.json", r#"{"hosts": {"host1": {"underlay": "192.0.2.11", "wireguard_public_key": "x"}}, "encryption": "wireguard", "vpcs": {}}"#);
+    let wg = sb.file(
+        "wg.json",
+        r#"{"hosts": {"host1": {"underlay": "192.0.2.11", "wireguard_public_key": "x"}}, "encryption": "wireguard", "vpcs": {}}"#,
+    );
     let out = sb.on("host1", &["apply", "-f", &wg]);
     assert!(!out.ok() && out.stderr.contains("vpcctl host-key"), "{out:?}");
     assert_eq!(sb.sh_on("host1", "iptables-save | grep -c VPCCTL || true").stdout.trim(), "0");

@@ -55,12 +55,20 @@ pub fn observe(state: &State) -> Result<Observed> {
         .map(|v| v.name.to_string())
         .collect();
     let collector_dead = state.host.flow_logs.as_ref().is_some_and(|c| !crate::helpers::apps::helper_running(&c.process));
+    let wireguard_dead = state
+        .fabric
+        .as_ref()
+        .and_then(|f| f.wireguard.as_ref())
+        .is_some_and(|w| w.userspace && !crate::helpers::apps::helper_running(&w.process));
+    let overlay = if crate::plan::overlay::tunnels(state).is_empty() { Default::default() } else { overlay_entries() };
     let files = crate::plan::dns::files(state).into_keys().map(|p| (p.clone(), std::fs::read_to_string(&p).ok())).collect();
     Ok(Observed {
         ip_rules: crate::plan::routes::our_rules(&ip_rules),
         route_specs: crate::plan::routes::our_routes(&route_specs),
         dead_resolvers,
         collector_dead,
+        overlay,
+        wireguard_dead,
         files,
         links,
         ports,
@@ -130,6 +138,38 @@ fn root_links() -> Result<HashMap<String, Link>> {
         anyhow::bail!("'ip -j addr show' failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     parse_ip_json(&out.stdout)
+}
+
+/// The tunnel devices' routes (/proc/net/route), permanent neighbours
+/// (/proc/net/arp) and FDB entries (`bridge fdb show`), as
+/// `plan::overlay::Entry::key` names them.
+fn overlay_entries() -> std::collections::HashSet<String> {
+    use crate::plan::overlay::{fdb_key, neigh_key, route_key};
+    let tunnel = |d: &str| d.starts_with("vx");
+    let mut out = std::collections::HashSet::new();
+    for r in host::route_table().into_iter().filter(|r| tunnel(&r.dev) && !r.gateway.is_unspecified()) {
+        out.insert(route_key(&r.dest.to_string(), &r.gateway.to_string(), &r.dev));
+    }
+    // IP address, HW type, Flags, HW address, Mask, Device; 0x4 is ATF_PERM.
+    for l in std::fs::read_to_string("/proc/net/arp").unwrap_or_default().lines().skip(1) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let perm = w.get(2).and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok()).is_some_and(|f| f & 0x4 != 0);
+        if w.len() >= 6 && perm && tunnel(w[5]) {
+            out.insert(neigh_key(w[0], w[3], w[5]));
+        }
+    }
+    if let Ok(o) = std::process::Command::new("bridge").args(["fdb", "show"]).output() {
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if let (Some(mac), Some(i), Some(j)) = (w.first(), w.iter().position(|x| *x == "dev"), w.iter().position(|x| *x == "dst"))
+                && w.get(i + 1).is_some_and(|d| tunnel(d))
+                && let Some(dst) = w.get(j + 1)
+            {
+                out.insert(fdb_key(mac, w[i + 1], dst));
+            }
+        }
+    }
+    out
 }
 
 pub fn parse_ip_json(bytes: &[u8]) -> Result<HashMap<String, Link>> {

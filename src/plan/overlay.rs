@@ -131,7 +131,7 @@ pub fn device_of(state: &State, v: &Vpc) -> Option<String> {
     tunnel(state, f, v).map(|t| t.device)
 }
 
-fn create_lines(t: &Tunnel) -> Vec<String> {
+pub fn create_lines(t: &Tunnel) -> Vec<String> {
     let d = &t.device;
     let mut lines = vec![
         format!("link add {d} type vxlan id {} local {} dstport {} nolearning", t.vni, t.local, t.port),
@@ -154,6 +154,51 @@ fn route(d: &str, cidr: &Ipv4Net, via: Ipv4Addr) -> String {
 
 fn fdb(d: &str, p: &Peer) -> String {
     format!("fdb replace {} dev {d} dst {} self permanent", p.mac, p.dst)
+}
+
+/// One entry of a tunnel, with the line that makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Route(String),
+    Neigh(String),
+    Fdb(String),
+}
+
+impl Entry {
+    /// How `doctor` names it, and how `kernel::observe` reports one present.
+    pub fn key(&self) -> String {
+        let (Entry::Route(l) | Entry::Neigh(l) | Entry::Fdb(l)) = self;
+        let w: Vec<&str> = l.split_whitespace().collect();
+        match self {
+            // route replace C via A dev D onlink
+            Entry::Route(_) => route_key(w[2], w[4], w[6]),
+            // neigh replace A lladdr M dev D nud permanent
+            Entry::Neigh(_) => neigh_key(w[2], w[4], w[6]),
+            // fdb replace M dev D dst X self permanent
+            Entry::Fdb(_) => fdb_key(w[2], w[4], w[6]),
+        }
+    }
+}
+
+pub fn route_key(cidr: &str, via: &str, dev: &str) -> String {
+    format!("route {cidr} via {via} dev {dev}")
+}
+
+pub fn neigh_key(addr: &str, mac: &str, dev: &str) -> String {
+    format!("neighbour {addr} lladdr {mac} dev {dev}")
+}
+
+pub fn fdb_key(mac: &str, dev: &str, dst: &str) -> String {
+    format!("fdb entry {mac} dev {dev} dst {dst}")
+}
+
+/// Every entry of `t`.
+pub fn entries(t: &Tunnel) -> Vec<Entry> {
+    let d = &t.device;
+    let mut out: Vec<Entry> = t.peers.iter().map(|p| Entry::Neigh(neigh(d, p))).collect();
+    out.extend(t.routes.iter().map(|(c, a)| Entry::Route(route(d, c, *a))));
+    out.extend(t.peers.iter().map(|p| Entry::Fdb(fdb(d, p))));
+    out
 }
 
 /// What the overlay's part of a change does: (lines for the tolerant

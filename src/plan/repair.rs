@@ -79,6 +79,11 @@ pub struct Observed {
     pub route_specs: HashSet<String>,
     /// Bridges that answer ARP within a subnet (`plan::instance::pvlan_key`).
     pub pvlan: HashSet<String>,
+    /// The overlay's routes, neighbours and FDB entries, as
+    /// `plan::overlay::entries` writes them.
+    pub overlay: HashSet<String>,
+    /// The recorded wireguard-go is not running.
+    pub wireguard_dead: bool,
 }
 
 /// One difference, with the VPC (and subnet) it belongs to.
@@ -130,6 +135,7 @@ struct Builder {
     files: Plan,
     bridge: Vec<String>,
     fdb: Vec<String>,
+    wg: Plan,
     policies: Plan,
     stop: Vec<(u32, u64)>,
     restart: Vec<Restart>,
@@ -151,6 +157,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     bridge_rules(&mut b, state, obs);
     services(&mut b, state, obs);
     routing(&mut b, state, obs);
+    overlay(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         b.drifts.push(Drift {
             vpc: None,
@@ -173,6 +180,7 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     }));
     plan.push(spoof::step(b.bridge));
     plan.push(Step::ip(None, b.root));
+    plan.extend(b.wg);
     plan.push(Step::Bridge(super::IpBatch { netns: None, lines: b.fdb, tolerant: false }));
     for (ns, lines) in b.netns {
         plan.push(Step::ip(Some(&ns), lines));
@@ -193,6 +201,48 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
         plan.push(Step::Sysctl { netns: None, key: super::instance::pvlan_key(v), value: "1".into() });
     }
     Assessment { drifts: b.drifts, plan, stop: b.stop, restart: b.restart }
+}
+
+/// The overlay: each tunnel device and its entries, and WireGuard.
+fn overlay(b: &mut Builder, state: &State, obs: &Observed) {
+    use super::overlay::{self as ov, Entry};
+    if let Some(w) = state.fabric.as_ref().and_then(|f| f.wireguard.as_ref()).filter(|_| !state.vpcs.is_empty()) {
+        let missing = !obs.links.contains_key(&w.interface);
+        if missing || (w.userspace && obs.wireguard_dead) {
+            let what =
+                if missing { format!("WireGuard interface {} is missing", w.interface) } else { "wireguard-go is not running".into() };
+            b.drifts.push(Drift { vpc: None, subnet: None, instance: false, what });
+            let gone = State { fabric: None, ..State::default() };
+            b.root.extend(super::wireguard::lines(&gone, state, true));
+            b.wg.extend(super::wireguard::configure(&gone, state, true));
+        }
+    }
+    for t in ov::tunnels(state) {
+        if !obs.links.contains_key(&t.device) {
+            b.drifts.push(Drift {
+                vpc: Some(t.vpc.clone()),
+                subnet: None,
+                instance: false,
+                what: format!("tunnel device {} is missing", t.device),
+            });
+            b.root.extend(ov::create_lines(&t));
+            b.fdb.extend(ov::entries(&t).into_iter().filter_map(|e| match e {
+                Entry::Fdb(line) => Some(line),
+                _ => None,
+            }));
+            continue;
+        }
+        for e in ov::entries(&t) {
+            if obs.overlay.contains(&e.key()) {
+                continue;
+            }
+            b.drifts.push(Drift { vpc: Some(t.vpc.clone()), subnet: None, instance: false, what: format!("{} is missing", e.key()) });
+            match e {
+                Entry::Route(line) | Entry::Neigh(line) => b.root.push(line),
+                Entry::Fdb(line) => b.fdb.push(line),
+            }
+        }
+    }
 }
 
 /// Route tables' kernel tables and rules, and NAT gateways: their links,

@@ -414,7 +414,12 @@ impl Sandbox {
     /// vpcctl on `host`, with that host's state dir.
     pub fn on(&self, host: &str, args: &[&str]) -> Out {
         let dir = format!("/run/vpcctl-sandbox/{host}");
-        let out = self.cmd().args(["nsenter", &format!("--net=/run/netns/{host}"), "--", BIN, "--state-dir", &dir]).args(args).output().expect("nsenter");
+        let out = self
+            .cmd()
+            .args(["nsenter", &format!("--net=/run/netns/{host}"), "--", BIN, "--state-dir", &dir])
+            .args(args)
+            .output()
+            .expect("nsenter");
         let o = Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
