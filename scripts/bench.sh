@@ -318,7 +318,115 @@ import_bench() {
 import_rows() {
     row "import terraform: $nres resources, ms" "$(ms "$vimport")" "" "" "< 1000"
 }
+floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name prefix (f)
+    local p=${4:-f}
+    floor_rules "$1"
+    { echo "link add $1 address 02:00:00:00:00:01 type bridge"; echo "link set $1 up"; echo "route add unreachable $2.0.0/16"
+      for i in $(seq "$3"); do
+          echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 address $(floor_mac "$i") netns ${p}ns-$i"
+          echo "link set ${p}v-$i master $1 up"; echo "link set ${p}v-$i type bridge_slave learning off flood off isolated on"
+          echo "addr add $2.$i.1/24 dev $1"
+      done; } | ip -batch -
+    for i in $(seq "$3"); do echo "fdb replace $(floor_mac "$i") dev ${p}v-$i master static"; done | bridge -batch -
+    for i in $(seq "$3"); do
+        printf 'link set lo up\naddr add %s.%s.2/24 dev eth0\nlink set eth0 up\nroute add default via %s.%s.1\n' "$2" "$i" "$2" "$i" | ip -n "${p}ns-$i" -batch -
+    done
+    { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2" "$(floor_mac "$i")"; done; echo COMMIT; } | ebtables-restore --noflush
+}
+# ------------------------------------------------------------ multi-host
+# Two simulated hosts (scripts/hosts.sh): iperf3 over the overlay against
+# the underlay, with and without WireGuard; underlay packets per frame; and
+# a 20-host file applied on host1 against host1's share of the bulk floor
+# (its 12 subnets, by hand, plus its tunnel: one ip batch for the device,
+# 19 neighbours and 228 routes, one bridge batch for 19 FDB entries, one
+# restore for the tunnel's admit rules). MULTIHOST_ONLY=1 runs it alone.
+multihost_file() {   # $1 = hosts, $2 = subnets per host, $3 = extra top-level JSON
+    printf '{"hosts": {'
+    for h in $(seq "$1"); do [[ $h == 1 ]] || printf ', '; printf '"host%s": {"underlay": "192.0.2.%s"}' "$h" $((10 + h)); done
+    printf '}, %s "vpcs": {"big": {"cidr": "10.120.0.0/16", "dns": false, "subnets": {' "${3:-}"
+    local first=1
+    for h in $(seq "$1"); do for i in $(seq "$2"); do
+        [[ $first == 1 ]] || printf ', '; first=0
+        printf '"h%ss%s": {"cidr": "10.120.%s.0/24", "host": "host%s"}' "$h" "$i" $(( (h - 1) * $2 + i )) "$h"
+    done; done
+    printf '}}}}\n'
+}
+floor_overlay() {   # $1 hosts, $2 subnets per host: host1's tunnel, by hand
+    { echo "link add fvx type vxlan id 4242 local 192.0.2.11 dstport 4789 nolearning"
+      echo "link set fvx address 02:00:00:00:42:01 mtu 1450"; echo "link set fvx addrgenmode none"; echo "link set fvx up"
+      for h in $(seq 2 "$1"); do
+          echo "neigh replace 169.254.2.$((10 + h)) lladdr 02:00:00:00:42:$(printf %02x "$h") dev fvx nud permanent"
+          for i in $(seq "$2"); do echo "route replace 10.121.$(( (h - 1) * $2 + i )).0/24 via 169.254.2.$((10 + h)) dev fvx onlink"; done
+      done; } | ip -batch -
+    for h in $(seq 2 "$1"); do echo "fdb replace 02:00:00:00:42:$(printf %02x "$h") dev fvx dst 192.0.2.$((10 + h)) self permanent"; done | bridge -batch -
+    { echo '*filter'; echo ':FOVERLAY - [0:0]'
+      for h in $(seq 2 "$1"); do for i in $(seq "$2"); do
+          echo "-A FOVERLAY -i fvx -s 10.121.$(( (h - 1) * $2 + i )).0/24 -m mac --mac-source 02:00:00:00:42:$(printf %02x "$h") -m comment --comment floor -j RETURN"
+      done; done
+      echo "-A FOVERLAY -i fvx -j DROP"; echo COMMIT; } | iptables-restore --noflush -w
+}
+mh_iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
+    ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
+    local pid=$!
+    sleep 0.5
+    ip netns exec "$3" iperf3 -c "$2" -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}'
+    wait "$pid" 2>/dev/null || true
+}
+multihost_bench() {
+    source scripts/hosts.sh
+    VPCCTL=$V
+    add_hosts 2
+    local fns=(floor_rules floor_mac floor_port floor_bulk floor_overlay)
+    local defs; defs="$(declare -f "${fns[@]}")"
+    # Throughput: underlay, then the overlay (web on host1 -> app on host2).
+    on host2 iperf3 -s -1 -B 192.0.2.12 >/dev/null 2>&1 & sleep 0.5
+    mh_under=$(on host1 iperf3 -c 192.0.2.12 -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}'); wait || true
+    multihost_file 2 1 > $SANDBOX_TMP/mh2.json
+    for h in host1 host2; do vpc_on $h -q apply -f $SANDBOX_TMP/mh2.json; done
+    mh_over=$(mh_iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)
+    # Underlay packets per frame: VXLAN out of host1's eth0 per frame sent on vx-big.
+    on host1 iptables -w -I OUTPUT -o eth0 -p udp --dport 4789
+    local tx0; tx0=$(on host1 cat /proc/net/dev | awk '/vx-big:/ {print $11}')
+    ip netns exec ns-big-h1s1 ping -f -c 1000 -q 10.120.2.2 >/dev/null
+    local tx1; tx1=$(on host1 cat /proc/net/dev | awk '/vx-big:/ {print $11}')
+    local udp; udp=$(on host1 iptables -w -L OUTPUT -v -x -n | awk '/dpt:4789/ {print $1}')
+    on host1 iptables -w -D OUTPUT -o eth0 -p udp --dport 4789
+    mh_ppf=$(awk -v u="$udp" -v f=$((tx1 - tx0)) 'BEGIN { if (f > 0) printf "%.2f", u / f; else print "-" }')
+    for h in host1 host2; do vpc_on $h -q teardown-all --auto-approve; done
+    # WireGuard (wireguard-go here): reported, not gated.
+    mh_wg=-
+    if command -v wireguard-go >/dev/null; then
+        local k1 k2; k1=$(vpc_on host1 host-key); k2=$(vpc_on host2 host-key)
+        multihost_file 2 1 '"encryption": "wireguard",' | sed "s|\"underlay\": \"192.0.2.11\"|&, \"wireguard_public_key\": \"$k1\"|; s|\"underlay\": \"192.0.2.12\"|&, \"wireguard_public_key\": \"$k2\"|" > $SANDBOX_TMP/mhwg.json
+        for h in host1 host2; do vpc_on $h -q apply -f $SANDBOX_TMP/mhwg.json; done
+        mh_wg=$(mh_iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)
+        for h in host1 host2; do vpc_on $h -q teardown-all --auto-approve; done
+    fi
+    # 20 hosts x 12 subnets: host1 applies its share (host1 alone exists here).
+    multihost_file 20 12 > $SANDBOX_TMP/mh20.json
+    local F=() A=()
+    for rep in $(seq "$REPS"); do
+        t0=$(now_us); on host1 bash -c "$defs; floor_bulk fbm 10.122 12; floor_overlay 20 12"; t1=$(now_us); F+=($((t1 - t0)))
+        on host1 bash -c "$defs; { for i in \$(seq 12); do echo \"netns del fns-\$i\"; done; echo 'link del fbm'; echo 'link del fvx'; echo 'route del unreachable 10.122.0.0/16'; } | ip -force -batch - 2>/dev/null
+            iptables -w -F FOVERLAY; iptables -w -X FOVERLAY; ebtables -F FORWARD 2>/dev/null; $(declare -f floor_rules_delete); floor_rules_delete 1" 2>/dev/null || true
+        t0=$(now_us); vpc_on host1 -q apply -f $SANDBOX_TMP/mh20.json --host host1; t1=$(now_us); A+=($((t1 - t0)))
+        vpc_on host1 -q teardown-all --auto-approve
+    done
+    mh_f20=$(med "${F[@]}"); mh_v20=$(med "${A[@]}")
+}
+multihost_rows() {
+    row "overlay iperf3 vs underlay, Mbit/s" "$mh_over" "$mh_under" "$(ratio "${mh_over/-/0}" "${mh_under/-/0}")" ">= 0.70"
+    row "  with WireGuard (wireguard-go), Mbit/s" "$mh_wg" "$mh_under" "$(ratio "${mh_wg/-/0}" "${mh_under/-/0}")" "(reported)"
+    row "underlay packets per unicast frame" "$mh_ppf" "" "" "1.00"
+    row "20-host file on host1 vs its share of the floor" "$(ms "$mh_v20")" "$(ms "$mh_f20")" "$(ratio "$mh_v20" "$mh_f20")" "<= 1.3"
+}
 med() { printf '%s\n' "$@" | median; }
+if [[ -n "${MULTIHOST_ONLY:-}" ]]; then
+    multihost_bench
+    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
+    multihost_rows
+    exit 0
+fi
 if [[ -n "${IMPORT_ONLY:-}" ]]; then
     import_bench
     row "operation" "vpcctl" "floor/baseline" "ratio" "target"
@@ -340,6 +448,7 @@ fi
 routing_bench
 instance_bench
 import_bench
+multihost_bench
 
 # One repetition: create (+ per-call times), delete; floor then vpcctl.
 declare -a F_CREATE V_CREATE F_FIRST V_FIRST F_LAST V_LAST F_DEL V_DEL
@@ -417,21 +526,6 @@ t1=$(now_us); s_create_nodns=$((t1 - t0))
 # ------------------------------------------------------------- topologies
 # The bulk floor: one root `ip -batch` for the bridge and every subnet, one
 # `ip -n NS -batch` per namespace, one iptables-restore.
-floor_bulk() {   # $1 = bridge, $2 = first two octets (10.99), $3 = n, $4 = name prefix (f)
-    local p=${4:-f}
-    floor_rules "$1"
-    { echo "link add $1 address 02:00:00:00:00:01 type bridge"; echo "link set $1 up"; echo "route add unreachable $2.0.0/16"
-      for i in $(seq "$3"); do
-          echo "netns add ${p}ns-$i"; echo "link add ${p}v-$i type veth peer name eth0 address $(floor_mac "$i") netns ${p}ns-$i"
-          echo "link set ${p}v-$i master $1 up"; echo "link set ${p}v-$i type bridge_slave learning off flood off isolated on"
-          echo "addr add $2.$i.1/24 dev $1"
-      done; } | ip -batch -
-    for i in $(seq "$3"); do echo "fdb replace $(floor_mac "$i") dev ${p}v-$i master static"; done | bridge -batch -
-    for i in $(seq "$3"); do
-        printf 'link set lo up\naddr add %s.%s.2/24 dev eth0\nlink set eth0 up\nroute add default via %s.%s.1\n' "$2" "$i" "$2" "$i" | ip -n "${p}ns-$i" -batch -
-    done
-    { echo '*filter'; for i in $(seq "$3"); do floor_port "${p}v-$i" "$2.$i.2" "$(floor_mac "$i")"; done; echo COMMIT; } | ebtables-restore --noflush
-}
 # Remove the two 200-subnet bulk floors (and the route tables and rules of
 # the one with route tables, if made).
 floor_bulk_delete_400() {
@@ -582,6 +676,7 @@ row "apply -f: 400 subnets with route tables vs its bulk floor" "$(ms "$vapply40
 routing_rows
 instance_rows
 import_rows
+multihost_rows
 row "400 subnets: teardown-all, s" "$(awk -v u=$vtear400 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: create all, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "" "" ""
 row "scale ${SV}x${SS}: with DNS vs --no-dns, s" "$(awk -v u=$s_create 'BEGIN{printf "%.2f", u/1e6}')" "$(awk -v u=$s_create_nodns 'BEGIN{printf "%.2f", u/1e6}')" "$(ratio "$s_create" "$s_create_nodns")" "<= 1.15"

@@ -974,7 +974,7 @@ mod agreement_with_the_planners {
     use crate::model::testing;
     use crate::model::{Name, Nat, Peering, Subnet, SubnetKind, Vpc};
     use crate::plan::iptables::normalize;
-    use crate::plan::{firewall, nacl, policy, routes};
+    use crate::plan::{firewall, policy, routes};
 
     /// Where the kernel sends what arrives on `v`'s bridge from `src`: our
     /// `ip rule`s and kernel tables as the planners wrote them, else main.
@@ -1107,7 +1107,7 @@ mod agreement_with_the_planners {
         for x in &st.vpcs {
             fwd.extend(firewall::vpc_rules(st, x));
         }
-        fwd.extend(crate::plan::firewall::side_chains(st).into_iter().flat_map(|(_, rules)| rules));
+        fwd.extend(firewall::side_chains(st).into_iter().flat_map(|(_, rules)| rules));
         let dest = st.vpcs.iter().find_map(|x| x.hosts().into_iter().find(|y| y.ip == dst).map(|y| (x, y)));
         // Nothing of ours matched: the host's FORWARD policy (DROP here).
         let passes = |pkt: &Pkt| eval(&fwd, firewall::FORWARD_CHAIN, pkt).unwrap_or(false);

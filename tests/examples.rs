@@ -61,3 +61,17 @@ fn the_demo_runs_and_every_expectation_holds() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("every expectation held"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The multi-host demo the README names: three simulated hosts, one file,
+/// then WireGuard.
+#[test]
+fn the_multihost_demo_runs_and_every_expectation_holds() {
+    let _sb = sandbox!();
+    let out = std::process::Command::new(format!("{}/scripts/multihost-demo.sh", env!("CARGO_MANIFEST_DIR")))
+        .env("VPCCTL_BIN", common::BIN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run scripts/multihost-demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("every expectation held"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}

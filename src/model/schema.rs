@@ -60,6 +60,12 @@ struct TopologyFile {
     peerings: Option<Vec<PeeringFile>>,
     /// Transit gateways by name.
     transit_gateways: Option<BTreeMap<String, TgwFile>>,
+    /// Hosts by name, for VPCs that span hosts: each subnet then names its `host`.
+    hosts: Option<BTreeMap<String, HostFile>>,
+    /// The overlay's UDP port (default 4789).
+    vxlan_port: Option<Port>,
+    /// "wireguard": the overlay runs inside WireGuard between hosts.
+    encryption: Option<Encryption>,
     /// Reachability expectations, for `vpcctl check` (apply ignores them).
     expect: Option<Vec<Expectation>>,
 }
@@ -280,6 +286,29 @@ struct SubnetFile {
     nacl: Option<PathOr<NaclFile>>,
     /// Instances by name (unique in the VPC), each a namespace of its own.
     instances: Option<BTreeMap<String, InstanceFile>>,
+    /// The host it lives on (a file with `hosts`).
+    host: Option<NameKey>,
+}
+
+/// One host of a multi-host file.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HostFile {
+    /// Its address on the network that joins the hosts.
+    underlay: String,
+    /// The interface NAT and gateways use on it (default: its default route's).
+    uplink: Option<String>,
+    /// What `vpcctl host-key` printed on it (needed with "encryption": "wireguard").
+    wireguard_public_key: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Encryption {
+    Wireguard,
+    None,
 }
 
 #[derive(JsonSchema)]
