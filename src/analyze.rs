@@ -228,8 +228,26 @@ fn nacls(
     None
 }
 
-/// Analyze `proto`/`port` from subnet `from` of `vpc` to `dst`.
+/// Analyze `proto`/`port` from subnet `from` of `vpc` to `dst`. A
+/// destination on another host is followed as far as this host decides
+/// (its firewall, peering, the tunnel); its own NACL and security groups
+/// are that host's, so the answer is then not certain (a probe decides).
 pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
+    let mut a = analyze_here(state, vpc, from, dst, proto, port);
+    let remote = state.vpcs.iter().find_map(|v| v.remote_subnet_of(dst).map(|r| (v, r)));
+    if let Some((v, r)) = remote.filter(|_| a.reachable) {
+        let why = format!(
+            "{dst} is in {}/{} on host {}: through the tunnel, and that host's NACL and security groups decide the rest",
+            v.name, r.name, r.host
+        );
+        a.hops.push(hop("overlay", Outcome::Info, why, None));
+        a.certain = false;
+        a.verdict = format!("{} (host {} decides the rest)", a.verdict, r.host);
+    }
+    a
+}
+
+fn analyze_here(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Proto, port: Option<u16>) -> Analysis {
     let mut hops = vec![];
     let src = vpc.label(from);
     let from_instance = vpc.instances().find(|(_, i)| i.namespace == from.namespace).map(|(_, i)| i);
@@ -312,7 +330,11 @@ pub fn analyze(state: &State, vpc: &Vpc, from: &Subnet, dst: Ipv4Addr, proto: Pr
         let why = format!("{dst} is the host (gateway of {}/{}), and the host is not a service of the VPC", dvpc.name, s.name);
         return host_closed(hops, why);
     }
-    let dhosts = dvpc.hosts();
+    let mut dhosts = dvpc.hosts();
+    // On another host: seen from here, a subnet without a NACL or a policy.
+    if let Some(r) = dvpc.remote_subnet_of(dst) {
+        dhosts.push(r.view(dst));
+    }
     let Some(dsub) = dhosts.iter().find(|s| s.ip == dst) else {
         let why = format!("no subnet of {} holds {dst} (the VPC's unreachable route answers)", dvpc.name);
         hops.push(hop("VPC router", Outcome::Block, why.clone(), Some("CANNOT_ROUTE")));

@@ -86,6 +86,24 @@ fn three_hosts_one_file() {
     assert!(sb.ok("ip netns exec ns-shop-db getent hosts app").starts_with("10.1.2.2"));
     assert!(sb.ok("ip netns exec ns-partner-p getent hosts web.shop.internal").starts_with("10.1.1.2"));
 
+    // check -f from host1, for its subnets, to any host's.
+    let expect = sb.file(
+        "expect.json",
+        r#"{"expect": [
+  {"from": "shop/web", "to": "shop/app", "protocol": "tcp", "port": 80, "reachable": true},
+  {"from": "shop/web", "to": "shop/db1", "protocol": "tcp", "port": 80, "reachable": true},
+  {"from": "shop/web", "to": "partner/p", "protocol": "tcp", "port": 80, "reachable": true},
+  {"from": "other/x", "to": "shop/app", "protocol": "tcp", "port": 80, "reachable": false},
+  {"from": "shop/web", "to": "ext/e", "protocol": "tcp", "port": 80, "reachable": false}
+]}"#,
+    );
+    let checked = sb.on("host1", &["check", "-f", &expect]);
+    assert!(checked.ok(), "{checked:?}");
+    let elsewhere =
+        sb.file("elsewhere.json", r#"{"expect": [{"from": "shop/app", "to": "shop/web", "protocol": "icmp", "reachable": true}]}"#);
+    let out = sb.on("host1", &["check", "-f", &elsewhere]);
+    assert!(!out.ok() && out.stderr.contains("lives on host host2"), "{out:?}");
+
     // Full-size packets: a don't-fragment ping of the interface's MTU, and 3 MB.
     let mtu: u32 = sb.ok("ip netns exec ns-shop-web cat /sys/class/net/eth0/mtu").trim().parse().unwrap();
     assert_eq!(mtu, 1450, "1500 on the underlay, less VXLAN's 50");
@@ -270,4 +288,53 @@ fn a_file_with_hosts_is_checked_before_anything_changes() {
     let out = sb.on("host1", &["apply", "-f", &wg]);
     assert!(!out.ok() && out.stderr.contains("vpcctl host-key"), "{out:?}");
     assert_eq!(sb.sh_on("host1", "iptables-save | grep -c VPCCTL || true").stdout.trim(), "0");
+}
+
+/// A transit gateway whose spokes sit on host1 and hub on host2, and a
+/// peering carried only where both sides' route tables send it, across hosts.
+#[test]
+fn transit_gateway_and_routed_peering_across_hosts() {
+    let sb = sandbox!();
+    sb.hosts(2);
+    let tgw = r#""route_tables": {"main": {"routes": [{"destination": "10.0.0.0/8", "transit_gateway": "hub-tgw"}]}}"#;
+    let file = sb.file(
+        "routed.json",
+        &format!(
+            r#"{{
+  "hosts": {{"host1": {{"underlay": "192.0.2.11"}}, "host2": {{"underlay": "192.0.2.12"}}}},
+  "vpcs": {{
+    "dev":    {{"cidr": "10.110.0.0/16", "subnets": {{"app": {{"cidr": "10.110.1.0/24", "host": "host1", "apps": [{{"port": 80}}]}}}}, {tgw}}},
+    "prod":   {{"cidr": "10.111.0.0/16", "subnets": {{"app": {{"cidr": "10.111.1.0/24", "host": "host1", "apps": [{{"port": 80}}]}}}}, {tgw}}},
+    "shared": {{"cidr": "10.112.0.0/16", "subnets": {{"log": {{"cidr": "10.112.1.0/24", "host": "host2", "apps": [{{"port": 80}}]}}}}, {tgw}}},
+    "a": {{"cidr": "10.200.0.0/16",
+          "subnets": {{"a1": {{"cidr": "10.200.1.0/24", "host": "host1", "apps": [{{"port": 80}}]}},
+                       "a2": {{"cidr": "10.200.2.0/24", "host": "host1", "apps": [{{"port": 80}}]}}}},
+          "route_tables": {{"main": {{"routes": [{{"destination": "10.201.0.0/16", "peering": "a-b"}}]}}, "closed": {{"subnets": ["a2"]}}}}}},
+    "b": {{"cidr": "10.201.0.0/16",
+          "subnets": {{"b1": {{"cidr": "10.201.1.0/24", "host": "host2", "apps": [{{"port": 80}}]}}}},
+          "route_tables": {{"main": {{"routes": [{{"destination": "10.200.0.0/16", "peering": "a-b"}}]}}}}}}
+  }},
+  "peerings": [{{"vpcs": ["a", "b"], "no_routes": true}}],
+  "transit_gateways": {{"hub-tgw": {{"attachments": ["dev", "prod", "shared"], "route_tables": {{
+      "spokes": {{"associations": ["dev", "prod"], "propagations": ["shared"]}},
+      "hub": {{"associations": ["shared"], "propagations": ["dev", "prod"]}}}}}}}}
+}}"#
+        ),
+    );
+    let before: Vec<String> = ["host1", "host2"].iter().map(|h| sb.host_snapshot(h)).collect();
+    apply_everywhere(&sb, &file, &["host1", "host2"]);
+    assert!(reaches(&sb, "ns-dev-app", "10.112.1.2"), "dev (host1) -> shared (host2) through the TGW");
+    assert!(reaches(&sb, "ns-shared-log", "10.111.1.2"), "shared (host2) -> prod (host1)");
+    assert!(!reaches(&sb, "ns-dev-app", "10.111.1.2"), "spokes learn only shared: dev -/-> prod");
+    assert!(reaches(&sb, "ns-a-a1", "10.201.1.2"), "a1 (host1) -> b1 (host2): both tables route the peering");
+    assert!(reaches(&sb, "ns-b-b1", "10.200.1.2"), "b1 -> a1");
+    assert!(!reaches(&sb, "ns-a-a2", "10.201.1.2"), "a2's table has no route to b");
+    assert!(!reaches(&sb, "ns-b-b1", "10.200.2.2"), "nor does b1 get to a2: a2 cannot answer");
+    for h in ["host1", "host2"] {
+        assert_eq!(sb.on(h, &["plan", "-f", &file, "--detailed-exitcode"]).code, 0, "{h}");
+        sb.v_on(h, &["teardown-all", "--auto-approve"]);
+    }
+    for (h, snap) in ["host1", "host2"].iter().zip(&before) {
+        assert_eq!(&sb.host_snapshot(h), snap, "{h} not left as found");
+    }
 }

@@ -89,7 +89,10 @@ fn bad_file(ctx: &Ctx, file: &Path, why: &str) -> i32 {
 fn target_ip(state: &State, e: &Expectation) -> Result<Ipv4Addr, InputError> {
     Ok(match &e.to {
         Target::Addr(a) => *a,
-        Target::Subnet { vpc, subnet } => state.find_host(vpc, subnet)?.ip,
+        Target::Subnet { vpc, subnet } => match state.find_vpc(vpc)?.remote_host(subnet.as_str()) {
+            Some((ip, _)) => ip,
+            None => state.find_host(vpc, subnet)?.ip,
+        },
     })
 }
 

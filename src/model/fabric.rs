@@ -120,6 +120,26 @@ pub struct RemoteSubnet {
     pub instances: Vec<RemoteInstance>,
 }
 
+impl RemoteSubnet {
+    /// It, as a subnet seen from here, holding `ip`.
+    pub fn view(&self, ip: Ipv4Addr) -> super::Subnet {
+        super::Subnet {
+            name: self.name.clone(),
+            cidr: self.cidr,
+            kind: self.kind,
+            namespace: format!("(on host {})", self.host),
+            veth: String::new(),
+            gateway: super::cidr::gateway_and_host(&self.cidr).0,
+            ip,
+            status: super::Status::Ready,
+            policy: None,
+            apps: vec![],
+            nacl: None,
+            instances: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteInstance {
     pub name: Name,
@@ -131,7 +151,9 @@ pub struct RemoteInstance {
 /// Keep what of `v` lives on host `me`; record the rest as remote.
 /// `placement` maps each subnet to its host (a subnet missing from it is
 /// here). NAT gateways, elastic IPs and exposed ports live on their
-/// subnet's host; route tables keep only this host's associations.
+/// subnet's host. Route tables keep every association: which table a
+/// remote subnet uses decides what a peering or transit gateway carries
+/// to it (its `ip rule` is made on its own host only).
 pub fn split(v: &mut super::Vpc, placement: &std::collections::HashMap<String, Name>, me: &Name) {
     let here = |n: &str| placement.get(n).is_none_or(|h| h == me);
     let (local, remote): (Vec<_>, Vec<_>) = std::mem::take(&mut v.subnets).into_iter().partition(|s| here(s.name.as_str()));
@@ -152,13 +174,33 @@ pub fn split(v: &mut super::Vpc, placement: &std::collections::HashMap<String, N
         })
         .collect();
     v.nat_gateways.retain(|g| here(g.subnet.as_str()));
-    for rt in &mut v.route_tables {
-        rt.subnets.retain(|s| here(s.as_str()));
-    }
     v.expose.retain(|e| here(e.subnet.as_str()));
     let local_host = |n: &Name| v.subnet(n.as_str()).is_some() || v.instances().any(|(_, i)| &i.name == n);
     let eips: Vec<_> = v.eips.iter().filter(|e| local_host(&e.subnet)).cloned().collect();
     v.eips = eips;
+}
+
+impl super::Vpc {
+    /// A subnet or instance of this VPC on another host: its address and host.
+    pub fn remote_host(&self, name: &str) -> Option<(Ipv4Addr, &Name)> {
+        self.remote.iter().find_map(|r| {
+            if r.name.as_str() == name {
+                return Some((r.ip, &r.host));
+            }
+            r.instances.iter().find(|i| i.name.as_str() == name).map(|i| (i.ip, &r.host))
+        })
+    }
+
+    /// Its subnets on other hosts, as subnets seen from here: no NACL, no
+    /// policy, no namespace of ours (those are their host's).
+    pub fn remote_views(&self) -> Vec<super::Subnet> {
+        self.remote.iter().map(|r| r.view(r.ip)).collect()
+    }
+
+    /// The remote subnet that holds `ip`, if any.
+    pub fn remote_subnet_of(&self, ip: Ipv4Addr) -> Option<&RemoteSubnet> {
+        self.remote.iter().find(|r| r.cidr.contains(&ip))
+    }
 }
 
 /// A VPC's VXLAN network identifier: from its name, the same on every host.

@@ -135,9 +135,12 @@ impl State {
         if let Some(s) = v.subnet(name.as_str()) {
             return Ok(Subnet { instances: vec![], ..s.clone() });
         }
-        match v.instance(name.as_str()) {
-            Some((s, i)) => Ok(v.instance_view(s, i)),
-            None => Err(super::validate::no_host(v, name.as_str())),
+        match (v.instance(name.as_str()), v.remote_host(name.as_str())) {
+            (Some((s, i)), _) => Ok(v.instance_view(s, i)),
+            (None, Some((_, host))) => Err(InputError::Invalid(format!(
+                "{vpc}/{name} lives on host {host}: run this there (each host acts for the subnets and instances on it)"
+            ))),
+            (None, None) => Err(super::validate::no_host(v, name.as_str())),
         }
     }
 

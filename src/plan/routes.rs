@@ -330,9 +330,11 @@ pub fn peering_pairs(state: &State, p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(
     let t = Target::Peering(p.name());
     let allowed = super::peering::pairs(p, vpc, peer);
     let mut out = vec![];
-    for s in &vpc.subnets {
-        for d in &peer.subnets {
-            if !(routes_to(state, vpc, s, d.cidr, &t) && routes_to(state, peer, d, s.cidr, &t)) {
+    let (mine, theirs) = (with_remote(vpc), with_remote(peer));
+    for (s, s_here) in &mine {
+        for (d, d_here) in &theirs {
+            // Neither on this host: nothing of it passes here.
+            if !(*s_here || *d_here) || !(routes_to(state, vpc, s, d.cidr, &t) && routes_to(state, peer, d, s.cidr, &t)) {
                 continue;
             }
             for (a, b) in &allowed {
@@ -343,6 +345,11 @@ pub fn peering_pairs(state: &State, p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(
         }
     }
     out
+}
+
+/// A VPC's subnets here (true) and on other hosts (false).
+fn with_remote(v: &Vpc) -> Vec<(Subnet, bool)> {
+    v.subnets.iter().map(|s| (s.clone(), true)).chain(v.remote_views().into_iter().map(|s| (s, false))).collect()
 }
 
 /// The smaller of two prefixes where one holds the other.
@@ -374,23 +381,29 @@ pub fn tgw_carries(state: &State, tgw: &routing::TransitGateway, vpc: &Vpc, s: &
 /// carried both ways (a connection needs its replies), in both VPCs'
 /// chains like a peering's.
 pub fn tgw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
-    let (ch, br, n) = (&vpc.chain, &vpc.bridge, vpc.name.as_str());
+    let (ch, n) = (&vpc.chain, vpc.name.as_str());
     let mut rules = vec![];
+    let mine = with_remote(vpc);
     for tgw in state.transit_gateways.iter().filter(|t| t.attachments.contains(&vpc.name)) {
         let c = comment(n, &format!("tgw={}", tgw.name));
-        let mut pairs = BTreeSet::new();
         for peer in state.vpcs.iter().filter(|p| p.name != vpc.name && tgw.attachments.contains(&p.name)) {
-            for s in &vpc.subnets {
-                for d in &peer.subnets {
-                    if tgw_carries(state, tgw, vpc, s, peer, d) && tgw_carries(state, tgw, peer, d, vpc, s) {
-                        pairs.insert((peer.bridge.clone(), s.cidr, d.cidr));
+            let mut pairs = BTreeSet::new();
+            for (s, s_here) in &mine {
+                for (d, d_here) in with_remote(peer) {
+                    if (*s_here || d_here) && tgw_carries(state, tgw, vpc, s, peer, &d) && tgw_carries(state, tgw, peer, &d, vpc, s) {
+                        pairs.insert((s.cidr, d.cidr));
                     }
                 }
             }
-        }
-        for (pb, a, b) in pairs {
-            rules.push(append(ch, &format!("-i {br} -o {pb} -s {a} -d {b}"), &c, "ACCEPT"));
-            rules.push(append(ch, &format!("-i {pb} -o {br} -s {b} -d {a}"), &c, "ACCEPT"));
+            let (there, back) = (super::overlay::paths(state, vpc, peer), super::overlay::paths(state, peer, vpc));
+            for (a, b) in pairs {
+                for (i, o) in &there {
+                    rules.push(append(ch, &format!("-i {i} -o {o} -s {a} -d {b}"), &c, "ACCEPT"));
+                }
+                for (i, o) in &back {
+                    rules.push(append(ch, &format!("-i {i} -o {o} -s {b} -d {a}"), &c, "ACCEPT"));
+                }
+            }
         }
     }
     rules
