@@ -47,8 +47,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
     // A wireguard-go that died is started again before the plan sets it up.
     let mut state = state;
-    let recorded = state.clone();
-    crate::helpers::wireguard::start(ctx, &recorded, &mut state)?;
+    crate::helpers::wireguard::start(ctx, &mut state)?;
     let soft = ctx.apply(&found.plan).context("repair failed; run 'vpcctl doctor' to see what still differs")?;
     collect_errors("repair", soft)?;
     // Everything recorded now exists: an unfinished change is finished.

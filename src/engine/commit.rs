@@ -62,7 +62,7 @@ fn commit_inner(ctx: &Ctx, store: &Store, before: &State, mut after: State, may_
         // Another state dir started first: what the host had is what it saw.
         after.host.ip_forward_before = Some(facts.others.ip_forward_before.clone().unwrap_or(ip_forward));
     }
-    let started = if ctx.dry_run { None } else { wireguard::start(ctx, before, &mut after)? };
+    let started = if ctx.dry_run { None } else { wireguard::start(ctx, &mut after)? };
     let change = diff::change(before, &after, &facts);
     if ctx.dry_run {
         print_change(ctx, &change, &after);

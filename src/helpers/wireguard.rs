@@ -18,13 +18,13 @@ fn socket(interface: &str) -> std::path::PathBuf {
 
 /// Start `after`'s wireguard-go unless the recorded one still runs, and
 /// record it. Returns the process started, if one was.
-pub fn start(ctx: &Ctx, before: &State, after: &mut State) -> Result<Option<Helper>> {
+pub fn start(ctx: &Ctx, after: &mut State) -> Result<Option<Helper>> {
     let Some(w) = after.fabric.as_mut().and_then(|f| f.wireguard.as_mut()).filter(|w| w.userspace) else { return Ok(None) };
     if w.process.pid != 0 && apps::helper_running(&w.process) {
         return Ok(None);
     }
-    // One recorded before for another interface is stopped after the plan.
-    let _ = before;
+    // One recorded before for another interface is stopped after the plan
+    // (`stop_replaced`).
     let program = which::which("wireguard-go")
         .map_err(|_| anyhow!("cannot find wireguard-go (apt-get install -y wireguard-go); the overlay is never sent unencrypted"))?;
     let log = ctx.state_dir.join("wireguard-go.log");

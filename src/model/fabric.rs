@@ -231,6 +231,11 @@ pub fn wireguard_interface(name: &str) -> String {
     super::kernel_names::pick_name("wg-", name, &format!("wg/{name}"), super::kernel_names::IFNAME_MAX, &|_| false)
 }
 
+/// A WireGuard public key as `wg pubkey` prints it: 32 bytes, base64.
+pub fn is_wireguard_key(k: &str) -> bool {
+    k.len() == 44 && k.ends_with('=') && k[..43].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
 /// The MTU the overlay leaves for a VPC's interfaces.
 pub fn overlay_mtu(underlay_mtu: u16, wireguard: bool) -> u16 {
     underlay_mtu.saturating_sub(VXLAN_OVERHEAD + if wireguard { WIREGUARD_OVERHEAD } else { 0 })
@@ -258,5 +263,41 @@ mod tests {
         assert_eq!(wireguard_interface("h1"), "wg-h1");
         assert_eq!(overlay_mtu(1500, false), 1450);
         assert_eq!(overlay_mtu(1500, true), 1370);
+        assert!(is_wireguard_key("Dd0I7XCvLCYPVOx05vyvTXWkBPdG4ZdCUBtI0hcc1QQ="));
+        assert!(!is_wireguard_key("--listen-port=1") && !is_wireguard_key(&"A".repeat(44)));
+    }
+
+    #[test]
+    fn a_host_keeps_its_share_and_records_the_rest() {
+        use crate::model::SubnetKind::*;
+        let mut v = crate::model::testing::vpc("v", "10.1.0.0/16", &[("a", "10.1.1.0/24", Public), ("b", "10.1.2.0/24", Private)]);
+        v.subnets[1].instances.push(crate::model::instance::Instance {
+            name: Name::parse("i", "db1").unwrap(),
+            ip: "10.1.2.10".parse().unwrap(),
+            namespace: "i-v-db1".into(),
+            veth: "i-v-db1".into(),
+            security_groups: vec![Name::parse("g", "db").unwrap()],
+            apps: vec![],
+            status: crate::model::Status::Ready,
+        });
+        v.eips.push(crate::model::services::Eip {
+            subnet: Name::parse("s", "db1").unwrap(),
+            ip: "203.0.113.9".parse().unwrap(),
+            interface: "eth0".into(),
+        });
+        let placement = [("a".to_string(), Name::parse("h", "h1").unwrap()), ("b".to_string(), Name::parse("h", "h2").unwrap())].into();
+        let mut here = v.clone();
+        split(&mut here, &placement, &Name::parse("h", "h1").unwrap());
+        assert_eq!(here.subnets.len(), 1);
+        assert_eq!(here.remote.len(), 1);
+        assert_eq!(here.remote[0].host.as_str(), "h2");
+        assert_eq!(here.remote[0].instances[0].ip, "10.1.2.10".parse::<Ipv4Addr>().unwrap());
+        assert!(here.eips.is_empty(), "db1's EIP lives on h2");
+        assert_eq!(here.members("db"), ["10.1.2.10".parse::<Ipv4Addr>().unwrap()], "a member elsewhere is still a member");
+        assert_eq!(here.remote_host("db1").map(|(ip, h)| (ip.to_string(), h.to_string())), Some(("10.1.2.10".into(), "h2".into())));
+        let mut there = v;
+        split(&mut there, &placement, &Name::parse("h", "h2").unwrap());
+        assert_eq!(there.eips.len(), 1);
+        assert_eq!(there.subnets[0].name.as_str(), "b");
     }
 }

@@ -73,6 +73,37 @@ fn check_helper(at: &str, h: &super::services::Helper, paths: &[&std::path::Path
     Ok(())
 }
 
+/// The overlay's record: its own host among its hosts, names and keys
+/// that reach `ip` and `wg` as vpcctl writes them.
+fn check_fabric(f: &super::fabric::Fabric) -> Result<(), (String, String, &'static str)> {
+    use super::kernel_names::{IFNAME_MAX, is_ifname, is_ours};
+    let bad = |path: &str, value: &dyn std::fmt::Display, why| Err((path.to_string(), value.to_string(), why));
+    if f.host(&f.host).is_none() {
+        return bad("fabric.host", &f.host, "not one of its hosts");
+    }
+    if !is_ifname(&f.underlay_interface) {
+        return bad("fabric.underlay_interface", &f.underlay_interface, "not an interface name");
+    }
+    if f.mtu < 576 {
+        return bad("fabric.mtu", &f.mtu, "below IPv4's minimum of 576");
+    }
+    for (i, h) in f.hosts.iter().enumerate() {
+        if let Some(u) = h.uplink.as_ref().filter(|u| !is_ifname(u)) {
+            return bad(&format!("fabric.hosts[{i}].uplink"), u, "not an interface name");
+        }
+        if let Some(k) = h.wireguard_public_key.as_ref().filter(|k| !super::fabric::is_wireguard_key(k)) {
+            return bad(&format!("fabric.hosts[{i}].wireguard_public_key"), k, "not a WireGuard public key");
+        }
+    }
+    if let Some(w) = &f.wireguard {
+        if !is_ours("wg-", &w.interface, IFNAME_MAX) {
+            return bad("fabric.wireguard.interface", &w.interface, "not an interface name vpcctl makes");
+        }
+        check_helper("fabric.wireguard", &w.process, &[&w.key_file])?;
+    }
+    Ok(())
+}
+
 /// The recorded apps of a subnet or an instance at `at`.
 fn check_apps(at: &str, apps: &[super::App]) -> Result<(), (String, String, &'static str)> {
     let bad = |path: String, value: &dyn std::fmt::Display, why| Err((path, value.to_string(), why));
@@ -175,8 +206,17 @@ impl State {
         if let Some(c) = &self.host.flow_logs {
             check_helper("host.flow_logs", &c.process, &[&c.dir])?;
         }
+        if let Some(f) = &self.fabric {
+            check_fabric(f)?;
+        }
         for (i, v) in self.vpcs.iter().enumerate() {
             let at = format!("vpcs[{i}]");
+            if let Some(m) = v.mtu.filter(|m| *m < 576) {
+                return bad(format!("{at}.mtu"), &m, "below IPv4's minimum of 576");
+            }
+            if let Some((j, r)) = v.remote.iter().enumerate().find(|(_, r)| !v.cidr.contains(&r.cidr) || !r.cidr.contains(&r.ip)) {
+                return bad(format!("{at}.remote[{j}].cidr"), &r.cidr, "not a subnet of its VPC holding its address");
+            }
             if !is_ours("br-", &v.bridge, IFNAME_MAX) {
                 return bad(format!("{at}.bridge"), &v.bridge, "not a bridge name vpcctl makes");
             }

@@ -514,6 +514,15 @@ impl Topology {
                     ),
                 ));
             }
+            if let Some(k) = h.wireguard_public_key.as_ref().filter(|k| !super::fabric::is_wireguard_key(k)) {
+                return Err(err(
+                    &format!("{at}.wireguard_public_key"),
+                    format!("\"{k}\" is not a WireGuard public key (44 characters of base64, as 'vpcctl host-key' prints)"),
+                ));
+            }
+            if let Some(u) = h.uplink.as_ref().filter(|u| !super::kernel_names::is_ifname(u)) {
+                return Err(err(&format!("{at}.uplink"), format!("\"{u}\" is not an interface name")));
+            }
             if self.wireguard && h.wireguard_public_key.is_none() {
                 return Err(err(
                     &format!("{at}.wireguard_public_key"),
@@ -1247,6 +1256,43 @@ mod tests {
                 r#"vpcs.vpc1.subnets.web: unknown key "pubic""#,
             ),
             (r#"{"vpc": {}}"#, r#"(file): unknown key "vpc""#),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}}, "vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"a": {"cidr": "10.10.1.0/24"}}}}}"#,
+                "vpcs.v.subnets.a.host: is required in a file with hosts",
+            ),
+            (
+                r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "subnets": {"a": {"cidr": "10.10.1.0/24", "host": "h1"}}}}}"#,
+                "vpcs.v.subnets.a.host: names host 'h1', but the file has no \"hosts\"",
+            ),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}, "h2": {"underlay": "198.51.2.11"}}}"#,
+                "hosts.h2.underlay: 198.51.2.11 and host 'h1''s 192.0.2.11 end in the same two bytes",
+            ),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}, "h2": {"underlay": "192.0.2.11"}}}"#,
+                "hosts.h2.underlay: 192.0.2.11 is also host 'h1''s underlay address",
+            ),
+            (r#"{"hosts": {"h1": {"underlay": "192.0.2.11", "mtu": 9000}}}"#, "hosts.h1: unknown field `mtu`"),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}}, "encryption": "ipsec"}"#,
+                r#"encryption: "ipsec" is not "wireguard" or "none""#,
+            ),
+            (r#"{"encryption": "wireguard"}"#, "hosts: vxlan_port and encryption need hosts"),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}}, "encryption": "wireguard"}"#,
+                "hosts.h1.wireguard_public_key: is required with \"encryption\": \"wireguard\"",
+            ),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11", "wireguard_public_key": "x y"}}}"#,
+                "hosts.h1.wireguard_public_key: \"x y\" is not a WireGuard public key",
+            ),
+            (
+                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}, "h2": {"underlay": "192.0.2.12"}}, "vpcs": {"v": {"cidr": "10.10.0.0/16",
+                   "subnets": {"pub": {"cidr": "10.10.1.0/24", "public": true, "host": "h1"}, "priv": {"cidr": "10.10.2.0/24", "host": "h2"}},
+                   "internet_gateway": true, "nat_gateways": {"ngw": {"subnet": "pub"}},
+                   "route_tables": {"p": {"subnets": ["priv"], "routes": [{"destination": "0.0.0.0/0", "nat_gateway": "ngw"}]}}}}}"#,
+                "vpcs.v.route_tables.p: sends subnet 'priv' (host h2) to NAT gateway 'ngw' on host h1",
+            ),
             (
                 r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "nat": true, "internet_gateway": true}}}"#,
                 "vpcs.v.internet_gateway: a VPC has \"nat\" (enable-nat) or an internet gateway, not both",
