@@ -218,10 +218,12 @@ pub fn chains(state: &State) -> std::collections::HashSet<String> {
 pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     let (ch, br, n) = (vpc.chain.as_str(), vpc.bridge.as_str(), vpc.name.as_str());
     let mut rules = vec![append(ch, &format!("-i {br} -o {br}"), &comment(n, "intra-vpc"), "ACCEPT")];
-    // Its subnets on other hosts are the same VPC, through its tunnel.
+    // Its subnets on other hosts are the same VPC, through its tunnel; a
+    // peer's traffic on the tunnel is the peering's to decide, not this.
     if let Some(d) = overlay::device_of(state, vpc) {
-        rules.push(append(ch, &format!("-i {br} -o {d}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
-        rules.push(append(ch, &format!("-i {d} -o {br}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
+        let c = vpc.cidr;
+        rules.push(append(ch, &format!("-i {br} -o {d} -s {c} -d {c}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
+        rules.push(append(ch, &format!("-i {d} -o {br} -s {c} -d {c}"), &comment(n, "intra-vpc across hosts"), "ACCEPT"));
     }
     rules.extend(peering::forward_rules(state, vpc));
     rules.extend(routes::tgw_forward_rules(state, vpc));

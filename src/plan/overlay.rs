@@ -215,8 +215,10 @@ pub fn lines(before: &State, after: &State, force: bool) -> Lines {
     let (old, new) = (tunnels(before), tunnels(after));
     let mut out = Lines { teardown: vec![], create: vec![], fdb_gone: vec![], fdb: vec![] };
     let kept = |t: &Tunnel| old.iter().find(|o| o.device == t.device && o.identity() == t.identity());
+    // Forced (a run that did not finish): every device is made anew, so
+    // none is left half-made and `link add` finds none in its way.
     for o in &old {
-        if !new.iter().any(|t| t.device == o.device && t.identity() == o.identity()) {
+        if force || !new.iter().any(|t| t.device == o.device && t.identity() == o.identity()) {
             out.teardown.push(super::iproute::link_del(&o.device));
         }
     }
@@ -404,6 +406,10 @@ mod tests {
         let mut alone = st.clone();
         alone.vpcs[0].remote.clear();
         assert_eq!(lines(&st, &alone, false).teardown, ["link del vx-shop"]);
+        // An unfinished run: made anew, whatever is there.
+        let forced = lines(&st, &st, true);
+        assert_eq!(forced.teardown, ["link del vx-shop"]);
+        assert_eq!(forced.create, l.create);
     }
 
     #[test]
