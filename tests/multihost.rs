@@ -128,6 +128,12 @@ fn three_hosts_one_file() {
         assert_eq!(out.code, 0, "{h}: {out:?}");
     }
 
+    // export on a host: its share and where the rest lives; applying it
+    // there changes nothing.
+    let exported = sb.file("exported.json", &sb.v_on("host1", &["export"]));
+    let replan = sb.on("host1", &["plan", "-f", &exported, "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "{replan:?}");
+
     stranger_is_not_admitted(&sb);
 
     // Drift in the overlay: doctor sees it, repair mends it.

@@ -1003,7 +1003,24 @@ pub fn export(state: &State) -> Value {
                     .collect();
                 o.insert("instances".into(), Value::Object(all));
             }
+            if let Some(f) = &state.fabric {
+                o.insert("host".into(), json!(f.host));
+            }
             subnets.insert(s.name.to_string(), Value::Object(o));
+        }
+        // Subnets on other hosts, as far as this host knows them: where they
+        // are, and their instances' names (their contents are their host's).
+        for r in &v.remote {
+            let mut o = json!({"cidr": r.cidr, "host": r.host});
+            if r.kind == SubnetKind::Public {
+                o["public"] = json!(true);
+            }
+            if !r.instances.is_empty() {
+                let all: Map<String, Value> =
+                    r.instances.iter().map(|i| (i.name.to_string(), json!({"ip": i.ip, "security_groups": i.security_groups}))).collect();
+                o["instances"] = Value::Object(all);
+            }
+            subnets.insert(r.name.to_string(), o);
         }
         let mut o = Map::new();
         o.insert("cidr".into(), json!(v.cidr));
@@ -1124,6 +1141,26 @@ pub fn export(state: &State) -> Value {
         })
         .collect();
     let mut doc = json!({"vpcs": vpcs, "peerings": peerings});
+    if let Some(f) = &state.fabric {
+        let hosts: Map<String, Value> = f
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut o = serde_json::to_value(h).unwrap_or_default();
+                if let Some(m) = o.as_object_mut() {
+                    m.remove("name");
+                }
+                (h.name.to_string(), o)
+            })
+            .collect();
+        doc["hosts"] = Value::Object(hosts);
+        if f.port != super::fabric::VXLAN_PORT {
+            doc["vxlan_port"] = json!(f.port);
+        }
+        if f.wireguard.is_some() {
+            doc["encryption"] = json!("wireguard");
+        }
+    }
     if !state.transit_gateways.is_empty() {
         let all: Map<String, Value> = state
             .transit_gateways
