@@ -588,6 +588,11 @@ fn routed_out(
         },
         Target::NatGateway(n) => {
             let Some(g) = vpc.nat_gateway(n.as_str()) else {
+                // On another host: through the tunnel; it translates there.
+                if let Some((ip, h)) = vpc.remote_nat_gateway(n.as_str()) {
+                    let rule = format!("{} natgw across hosts table={} ({n} at {ip})", vpc.name, vpc.table_name_of(from.name.as_str()));
+                    return out(hops, rule, &format!("NAT gateway {n} on host {h}"));
+                }
                 return stop(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
             };
             let gs = vpc.subnet(g.subnet.as_str())?;
@@ -665,15 +670,16 @@ fn route_to_vpc(
         }
         Decision::Route(r) if matches!(r.target, Target::NatGateway(_)) => {
             let Target::NatGateway(n) = &r.target else { unreachable!() };
-            let Some(g) = vpc.nat_gateway(n.as_str()) else {
+            let Some(ip) = vpc.nat_gateway(n.as_str()).map(|g| g.ip).or_else(|| vpc.remote_nat_gateway(n.as_str()).map(|(ip, _)| ip))
+            else {
                 return blocked(hops, "route table", format!("{r}, but the NAT gateway is gone (a blackhole route)"), "BLACKHOLE_ROUTE");
             };
             hops.push(hop("route table", Outcome::Info, format!("{r} (longest prefix for {dst})"), None));
             // The replies come back out of the gateway with the other VPC's
             // source address, on this VPC's bridge: anti-spoofing drops them.
             let why = format!(
-                "{r}: NAT gateway {n} ({}) translates toward the internet only; replies from {} would reach {}'s bridge with {}'s address, which is dropped as spoofed",
-                g.ip, dvpc.name, vpc.name, dvpc.name
+                "{r}: NAT gateway {n} ({ip}) translates toward the internet only; replies from {} would reach {}'s bridge with {}'s address, which is dropped as spoofed",
+                dvpc.name, vpc.name, dvpc.name
             );
             blocked(hops, "NAT gateway", why, "NO_ROUTE_TO_DESTINATION")
         }

@@ -318,7 +318,14 @@ fn transit_gateway_and_routed_peering_across_hosts() {
           "route_tables": {{"main": {{"routes": [{{"destination": "10.201.0.0/16", "peering": "a-b"}}]}}, "closed": {{"subnets": ["a2"]}}}}}},
     "b": {{"cidr": "10.201.0.0/16",
           "subnets": {{"b1": {{"cidr": "10.201.1.0/24", "host": "host2", "apps": [{{"port": 80}}]}}}},
-          "route_tables": {{"main": {{"routes": [{{"destination": "10.200.0.0/16", "peering": "a-b"}}]}}}}}}
+          "route_tables": {{"main": {{"routes": [{{"destination": "10.200.0.0/16", "peering": "a-b"}}]}}}}}},
+    "az": {{"cidr": "10.210.0.0/16", "internet_gateway": true,
+           "subnets": {{"pub": {{"cidr": "10.210.1.0/24", "public": true, "host": "host1"}},
+                        "priv": {{"cidr": "10.210.2.0/24", "host": "host2", "apps": [{{"port": 80}}]}},
+                        "db": {{"cidr": "10.210.3.0/24", "host": "host2"}}}},
+           "nat_gateways": {{"ngw": {{"subnet": "pub"}}}},
+           "route_tables": {{"public": {{"subnets": ["pub"], "routes": [{{"destination": "0.0.0.0/0", "gateway": "igw"}}]}},
+                            "private": {{"subnets": ["priv"], "routes": [{{"destination": "0.0.0.0/0", "nat_gateway": "ngw"}}]}}}}}}
   }},
   "peerings": [{{"vpcs": ["a", "b"], "no_routes": true}}],
   "transit_gateways": {{"hub-tgw": {{"attachments": ["dev", "prod", "shared"], "route_tables": {{
@@ -336,6 +343,23 @@ fn transit_gateway_and_routed_peering_across_hosts() {
     assert!(reaches(&sb, "ns-b-b1", "10.200.1.2"), "b1 -> a1");
     assert!(!reaches(&sb, "ns-a-a2", "10.201.1.2"), "a2's table has no route to b");
     assert!(!reaches(&sb, "ns-b-b1", "10.200.2.2"), "nor does b1 get to a2: a2 cannot answer");
+    // A NAT gateway on host1 serves priv on host2, as a cross-AZ one does.
+    let seen = sb.curl("ns-az-priv", "http://198.51.100.80/").expect("priv reaches the internet through ngw on host1");
+    assert_eq!(seen.trim(), "fake internet at 198.51.100.80:80; you are 192.0.2.11");
+    assert!(sb.curl("ns-az-db", "http://198.51.100.80/").is_none(), "db has only the local route");
+    assert!(!sb.sh("ip netns exec internet curl -s -m 2 http://10.210.2.2/").ok(), "the internet cannot open a connection to priv");
+    assert_eq!(sb.leaked(), 0, "a private address reached the internet");
+    let expect = sb.file(
+        "az.json",
+        r#"{"expect": [{"from": "az/priv", "to": "198.51.100.80", "protocol": "tcp", "port": 80, "reachable": true},
+                       {"from": "az/db", "to": "198.51.100.80", "protocol": "tcp", "port": 80, "reachable": false}]}"#,
+    );
+    let checked = sb.on("host2", &["check", "-f", &expect]);
+    assert!(checked.ok(), "{checked:?}");
+    for h in ["host1", "host2"] {
+        let d = sb.on(h, &["doctor"]);
+        assert!(d.ok(), "{h}: doctor\n{d:?}");
+    }
     for h in ["host1", "host2"] {
         assert_eq!(sb.on(h, &["plan", "-f", &file, "--detailed-exitcode"]).code, 0, "{h}");
         sb.v_on(h, &["teardown-all", "--auto-approve"]);

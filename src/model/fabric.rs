@@ -118,6 +118,15 @@ pub struct RemoteSubnet {
     /// Its instances, by name: for names and security-group members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<RemoteInstance>,
+    /// NAT gateways in it: a route table here may send a subnet to one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<RemoteNatGateway>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteNatGateway {
+    pub name: Name,
+    pub ip: Ipv4Addr,
 }
 
 impl RemoteSubnet {
@@ -158,10 +167,16 @@ pub fn split(v: &mut super::Vpc, placement: &std::collections::HashMap<String, N
     let here = |n: &str| placement.get(n).is_none_or(|h| h == me);
     let (local, remote): (Vec<_>, Vec<_>) = std::mem::take(&mut v.subnets).into_iter().partition(|s| here(s.name.as_str()));
     v.subnets = local;
+    let gateways = v.nat_gateways.clone();
     v.remote = remote
         .into_iter()
         .map(|s| RemoteSubnet {
             host: placement[s.name.as_str()].clone(),
+            nat_gateways: gateways
+                .iter()
+                .filter(|g| g.subnet == s.name)
+                .map(|g| RemoteNatGateway { name: g.name.clone(), ip: g.ip })
+                .collect(),
             instances: s
                 .instances
                 .iter()
@@ -195,6 +210,11 @@ impl super::Vpc {
     /// policy, no namespace of ours (those are their host's).
     pub fn remote_views(&self) -> Vec<super::Subnet> {
         self.remote.iter().map(|r| r.view(r.ip)).collect()
+    }
+
+    /// A NAT gateway of this VPC on another host: its address and host.
+    pub fn remote_nat_gateway(&self, name: &str) -> Option<(Ipv4Addr, &Name)> {
+        self.remote.iter().find_map(|r| r.nat_gateways.iter().find(|g| g.name.as_str() == name).map(|g| (g.ip, &r.host)))
     }
 
     /// The remote subnet that holds `ip`, if any.

@@ -551,27 +551,6 @@ impl Topology {
                     _ => {}
                 }
             }
-            // A NAT gateway serves the subnets of its own host: a route
-            // table may not send one host's subnet to another host's.
-            let host_of = |n: &Name| v.subnets.iter().find(|s| &s.name == n).and_then(|s| s.host.as_ref());
-            for (table, subnets, routes) in &v.routing.route_tables {
-                for r in routes {
-                    let super::routing::Target::NatGateway(g) = &r.target else { continue };
-                    let Some((_, gs, _)) = v.routing.nat_gateways.iter().find(|(n, _, _)| n == g) else { continue };
-                    for s in subnets {
-                        if host_of(s) != host_of(gs) {
-                            return Err(err(
-                                &format!("vpcs.{}.route_tables.{table}", v.name),
-                                format!(
-                                    "sends subnet '{s}' (host {}) to NAT gateway '{g}' on host {}; a NAT gateway serves its own host's subnets here: add one in a public subnet on that host, as AWS advises per availability zone",
-                                    host_of(s).map(Name::as_str).unwrap_or("?"),
-                                    host_of(gs).map(Name::as_str).unwrap_or("?")
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
         }
         Ok(())
     }
@@ -1322,13 +1301,6 @@ mod tests {
             (
                 r#"{"hosts": {"h1": {"underlay": "192.0.2.11", "wireguard_public_key": "x y"}}}"#,
                 "hosts.h1.wireguard_public_key: \"x y\" is not a WireGuard public key",
-            ),
-            (
-                r#"{"hosts": {"h1": {"underlay": "192.0.2.11"}, "h2": {"underlay": "192.0.2.12"}}, "vpcs": {"v": {"cidr": "10.10.0.0/16",
-                   "subnets": {"pub": {"cidr": "10.10.1.0/24", "public": true, "host": "h1"}, "priv": {"cidr": "10.10.2.0/24", "host": "h2"}},
-                   "internet_gateway": true, "nat_gateways": {"ngw": {"subnet": "pub"}},
-                   "route_tables": {"p": {"subnets": ["priv"], "routes": [{"destination": "0.0.0.0/0", "nat_gateway": "ngw"}]}}}}}"#,
-                "vpcs.v.route_tables.p: sends subnet 'priv' (host h2) to NAT gateway 'ngw' on host h1",
             ),
             (
                 r#"{"vpcs": {"v": {"cidr": "10.10.0.0/16", "nat": true, "internet_gateway": true}}}"#,

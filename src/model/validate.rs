@@ -457,7 +457,7 @@ pub fn route(state: &State, vpc: &Name, destination: Ipv4Net, target: &crate::mo
         Target::InternetGateway if v.internet_gateway.is_none() => {
             Some(format!("VPC '{vpc}' has no internet gateway; first: vpcctl create-internet-gateway --vpc {vpc}"))
         }
-        Target::NatGateway(n) if v.nat_gateway(n.as_str()).is_none() => {
+        Target::NatGateway(n) if v.nat_gateway(n.as_str()).is_none() && v.remote_nat_gateway(n.as_str()).is_none() => {
             Some(format!("VPC '{vpc}' has no NAT gateway '{n}'; first: vpcctl create-nat-gateway --vpc {vpc} --subnet SUBNET --name {n}"))
         }
         Target::Peering(n) if !state.peerings_of(vpc.as_str()).any(|p| p.name() == *n) => {

@@ -350,13 +350,14 @@ pub fn plan(before: &State, after: &State, facts: &Facts) -> Plan {
     for (v, _, i, _) in instances.iter().filter(|f| f.3.is_none()) {
         root.extend(instance::root_lines(v, i));
     }
+    // Tunnels before routes: a route table may send a subnet through one.
+    root.extend(super::wireguard::lines(before, after, facts.force_all));
+    root.extend(overlay.create);
     let kept = |v: &Vpc| before.vpc(v.name.as_str()).filter(|b| !vpc_replaced(b, v));
     for v in &after.vpcs {
         root.extend(super::routes::create_lines(kept(v).map(|b| (before, b)), after, v));
     }
     root.extend(super::expose::address_lines(before, after, facts.force_all).0);
-    root.extend(super::wireguard::lines(before, after, facts.force_all));
-    root.extend(overlay.create);
     plan.push(Step::ip(None, root));
     plan.extend(super::wireguard::configure(before, after, facts.force_all));
     let mut fdb: Vec<String> = fates.iter().filter(|(_, _, f)| matches!(f, Fate::New)).flat_map(|(_, s, _)| subnet::fdb_lines(s)).collect();

@@ -229,6 +229,7 @@ pub fn vpc_rules(state: &State, vpc: &Vpc) -> Vec<String> {
     rules.extend(routes::tgw_forward_rules(state, vpc));
     rules.extend(nat::forward_rules(state, vpc));
     rules.extend(routes::igw_forward_rules(state, vpc));
+    rules.extend(routes::ngw_across_rules(vpc));
     rules.extend(expose::forward_rules(state, vpc));
     rules.push(append(ch, "", &comment(n, "default-deny"), "DROP"));
     flow::with_logs(state, rules, true)

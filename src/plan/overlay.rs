@@ -50,6 +50,9 @@ pub struct Tunnel {
     pub routes: Vec<(Ipv4Net, Ipv4Addr)>,
     /// What may arrive on it: (sending host's MAC, subnet on that host).
     pub admits: Vec<(String, Ipv4Net, Name)>,
+    /// Replies a NAT gateway on another host sends back to a subnet here:
+    /// (that host's MAC, the subnet).
+    pub replies: Vec<(String, Ipv4Net)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,7 +114,19 @@ fn tunnel(state: &State, f: &Fabric, v: &Vpc) -> Option<Tunnel> {
             }
         }
     }
+    let replies = super::routes::nat_gateway_across(v)
+        .into_iter()
+        .filter(|(_, here, _)| *here)
+        .flat_map(|(cidr, _, t)| {
+            t.routes.iter().filter_map(move |r| match &r.target {
+                crate::model::routing::Target::NatGateway(g) => v.remote_nat_gateway(g.as_str()).map(|(_, h)| (h.clone(), cidr)),
+                _ => None,
+            })
+        })
+        .filter_map(|(h, cidr)| holder(&h).map(|h| (fabric::tunnel_mac(vni, h), cidr)))
+        .collect();
     Some(Tunnel {
+        replies,
         vpc: v.name.clone(),
         device: fabric::tunnel_device(&v.bridge),
         vni,
@@ -265,6 +280,10 @@ pub fn chain_rules(state: &State) -> Vec<String> {
             let spec = format!("-i {} -s {cidr} -m mac --mac-source {mac}", t.device);
             rules.push(append(&ch, &spec, &comment(owner.as_str(), &format!("tunnel {} from its host", t.vpc)), "RETURN"));
         }
+        for (mac, cidr) in &t.replies {
+            let spec = format!("-i {} -d {cidr} -m mac --mac-source {mac} -m conntrack --ctstate RELATED,ESTABLISHED", t.device);
+            rules.push(append(&ch, &spec, &comment(t.vpc.as_str(), "tunnel: replies from a NAT gateway on its host"), "RETURN"));
+        }
         rules.push(append(&ch, &format!("-i {}", t.device), &comment(t.vpc.as_str(), "tunnel: not a peer host's subnet"), "DROP"));
     }
     rules.extend(spoof_rules(state, &ch));
@@ -355,6 +374,7 @@ mod tests {
             host: Name::parse("h", h).unwrap(),
             ip: crate::model::cidr::gateway_and_host(&cidr).1,
             instances: vec![],
+            nat_gateways: vec![],
         }
     }
 

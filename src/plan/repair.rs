@@ -156,8 +156,9 @@ pub fn assess(state: &State, obs: &Observed) -> Assessment {
     firewall_rules(&mut b, state, obs);
     bridge_rules(&mut b, state, obs);
     services(&mut b, state, obs);
-    routing(&mut b, state, obs);
+    // Tunnels before routes: a route table may send a subnet through one.
     overlay(&mut b, state, obs);
+    routing(&mut b, state, obs);
     if !state.vpcs.is_empty() && obs.ip_forward.trim() != "1" {
         b.drifts.push(Drift {
             vpc: None,

@@ -51,9 +51,11 @@ pub fn table_specs(st: &State, vpc: &Vpc, t: &RouteTable) -> Vec<String> {
     for r in routing::table_routes(st, vpc, t) {
         let d = r.destination;
         out.push(match &r.target {
-            Target::NatGateway(n) => match vpc.nat_gateway(n.as_str()) {
-                Some(g) => format!("{d} via {} dev {} table {id}", g.ip, vpc.bridge),
-                None => format!("unreachable {d} table {id}"),
+            Target::NatGateway(n) => match (vpc.nat_gateway(n.as_str()), remote_gateway(st, vpc, n.as_str())) {
+                (Some(g), _) => format!("{d} via {} dev {} table {id}", g.ip, vpc.bridge),
+                // In another host's subnet: through the tunnel, to that host.
+                (None, Some((via, dev))) => format!("{d} via {via} dev {dev} table {id} onlink"),
+                (None, None) => format!("unreachable {d} table {id}"),
             },
             Target::Blackhole => format!("blackhole {d} table {id}"),
             _ => format!("throw {d} table {id}"),
@@ -62,15 +64,80 @@ pub fn table_specs(st: &State, vpc: &Vpc, t: &RouteTable) -> Vec<String> {
     out
 }
 
-/// `ip rule` specs: each subnet whose table has a kernel table looks there.
+/// `ip rule` specs: each subnet whose table has a kernel table looks there;
+/// so does a subnet on another host that the table sends to a NAT gateway
+/// here, as its packets come out of the tunnel.
 pub fn rule_specs(vpc: &Vpc) -> Vec<String> {
-    vpc.subnets
+    let mut out: Vec<String> = vpc
+        .subnets
         .iter()
         .filter_map(|s| {
             let t = vpc.route_table(vpc.table_name_of(s.name.as_str())).filter(|t| needs_kernel_table(t))?;
             Some(format!("from {} iif {} lookup {} pref {RULE_PREF}", s.cidr, vpc.bridge, t.table))
         })
-        .collect()
+        .collect();
+    let tunnel = crate::model::fabric::tunnel_device(&vpc.bridge);
+    for (cidr, here, t) in nat_gateway_across(vpc) {
+        if !here {
+            out.push(format!("from {cidr} iif {tunnel} lookup {} pref {RULE_PREF}", t.table));
+        }
+    }
+    out
+}
+
+/// A NAT gateway on another host, as a next hop: (its host's tunnel
+/// address, this VPC's tunnel device).
+fn remote_gateway(st: &State, vpc: &Vpc, name: &str) -> Option<(std::net::Ipv4Addr, String)> {
+    let f = st.fabric.as_ref()?;
+    let (_, host) = vpc.remote_nat_gateway(name)?;
+    Some((f.host(host)?.tunnel_address(), crate::model::fabric::tunnel_device(&vpc.bridge)))
+}
+
+/// Subnets whose table sends them to a NAT gateway on the other side of a
+/// tunnel: (subnet, whether the subnet is here, the table). Here, its
+/// gateway is elsewhere; elsewhere, its gateway is here.
+pub fn nat_gateway_across(vpc: &Vpc) -> Vec<(Ipv4Net, bool, &RouteTable)> {
+    let mut out = vec![];
+    for t in vpc.route_tables.iter().filter(|t| needs_kernel_table(t)) {
+        let gateways: Vec<&str> = t
+            .routes
+            .iter()
+            .filter_map(|r| match &r.target {
+                Target::NatGateway(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
+        for s in &t.subnets {
+            let here = vpc.subnet(s.as_str()).map(|x| x.cidr);
+            let there = vpc.remote.iter().find(|r| &r.name == s).map(|r| r.cidr);
+            let served = |local_gateway: bool| {
+                gateways.iter().any(|g| if local_gateway { vpc.nat_gateway(g).is_some() } else { vpc.remote_nat_gateway(g).is_some() })
+            };
+            match (here, there) {
+                (Some(c), _) if served(false) => out.push((c, true, t)),
+                (None, Some(c)) if served(true) => out.push((c, false, t)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Filter rules for a NAT gateway and a subnet it serves on different
+/// hosts: out through the tunnel toward anything outside the VPC, and
+/// only replies back, on both hosts.
+pub fn ngw_across_rules(vpc: &Vpc) -> Vec<String> {
+    let (ch, br, n, v) = (&vpc.chain, &vpc.bridge, vpc.name.as_str(), vpc.cidr);
+    let tunnel = crate::model::fabric::tunnel_device(br);
+    let mut rules = vec![];
+    for (cidr, here, t) in nat_gateway_across(vpc) {
+        let c = comment(n, &format!("natgw across hosts table={}", t.name));
+        let (from, to) = if here { (br.as_str(), tunnel.as_str()) } else { (tunnel.as_str(), br.as_str()) };
+        rules.push(append(ch, &format!("-i {from} -o {to} -s {cidr} ! -d {v}"), &c, "ACCEPT"));
+        let reply = format!("-i {to} -o {from} ! -s {v} -d {cidr} -m conntrack --ctstate RELATED,ESTABLISHED");
+        rules.push(append(ch, &reply, &c, "ACCEPT"));
+    }
+    rules
 }
 
 pub fn all_table_specs(st: &State, vpc: &Vpc) -> Vec<String> {
