@@ -294,6 +294,22 @@ fn a_file_with_hosts_is_checked_before_anything_changes() {
     let out = sb.on("host1", &["apply", "-f", &wg]);
     assert!(!out.ok() && out.stderr.contains("vpcctl host-key"), "{out:?}");
     assert_eq!(sb.sh_on("host1", "iptables-save | grep -c VPCCTL || true").stdout.trim(), "0");
+
+    // A one-host file that gains hosts: every port's MTU changes, so the
+    // VPC is made again, and apply asks first.
+    let one = sb.file("one.json", r#"{"vpcs": {"v": {"cidr": "10.1.0.0/16", "subnets": {"a": {"cidr": "10.1.1.0/24"}}}}}"#);
+    sb.v_on("host1", &["apply", "-f", &one]);
+    let two = sb.file(
+        "two.json",
+        r#"{"hosts": {"host1": {"underlay": "192.0.2.11"}}, "vpcs": {"v": {"cidr": "10.1.0.0/16", "subnets": {"a": {"cidr": "10.1.1.0/24", "host": "host1"}}}}}"#,
+    );
+    let plan = sb.v_on("host1", &["plan", "-f", &two]);
+    assert!(plan.contains("-/+ vpc v") && plan.contains("MTU default -> 1450"), "{plan}");
+    let out = sb.on("host1", &["apply", "-f", &two]);
+    assert!(!out.ok() && out.stderr.contains("--auto-approve"), "{out:?}");
+    sb.v_on("host1", &["apply", "-f", &two, "--auto-approve"]);
+    assert_eq!(sb.ok("ip netns exec ns-v-a cat /sys/class/net/eth0/mtu").trim(), "1450");
+    sb.v_on("host1", &["teardown-all", "--auto-approve"]);
 }
 
 /// A transit gateway whose spokes sit on host1 and hub on host2, and a

@@ -535,8 +535,14 @@ pub fn edits(before: &State, after: &State) -> Vec<Edit> {
         match before.vpc(v.name.as_str()) {
             None => out.push(edit(Op::Create, format!("vpc {}", v.name), v.cidr.to_string())),
             Some(b) if vpc_replaced(b, v) => {
-                let why = if b.cidr != v.cidr { format!("{} -> {} (replaced)", b.cidr, v.cidr) } else { "unfinished, made again".into() };
-                let op = if b.cidr != v.cidr { Op::Replace } else { Op::Change };
+                let mtu = |m: Option<u16>| m.map(|m| m.to_string()).unwrap_or_else(|| "default".into());
+                let (op, why) = if b.cidr != v.cidr {
+                    (Op::Replace, format!("{} -> {} (replaced)", b.cidr, v.cidr))
+                } else if b.mtu != v.mtu {
+                    (Op::Replace, format!("MTU {} -> {} (every port made again)", mtu(b.mtu), mtu(v.mtu)))
+                } else {
+                    (Op::Change, "unfinished, made again".into())
+                };
                 out.push(edit(op, format!("vpc {}", v.name), why));
             }
             Some(_) => {}
