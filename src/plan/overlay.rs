@@ -114,19 +114,8 @@ fn tunnel(state: &State, f: &Fabric, v: &Vpc) -> Option<Tunnel> {
             }
         }
     }
-    let replies = super::routes::nat_gateway_across(v)
-        .into_iter()
-        .filter(|(_, here, _)| *here)
-        .flat_map(|(cidr, _, t)| {
-            t.routes.iter().filter_map(move |r| match &r.target {
-                crate::model::routing::Target::NatGateway(g) => v.remote_nat_gateway(g.as_str()).map(|(_, h)| (h.clone(), cidr)),
-                _ => None,
-            })
-        })
-        .filter_map(|(h, cidr)| holder(&h).map(|h| (fabric::tunnel_mac(vni, h), cidr)))
-        .collect();
     Some(Tunnel {
-        replies,
+        replies: nat_replies(f, v, vni),
         vpc: v.name.clone(),
         device: fabric::tunnel_device(&v.bridge),
         vni,
@@ -138,6 +127,21 @@ fn tunnel(state: &State, f: &Fabric, v: &Vpc) -> Option<Tunnel> {
         routes,
         admits,
     })
+}
+
+/// Subnets here whose route table sends them to a NAT gateway on another
+/// host: (that host's MAC, the subnet), whose replies the tunnel admits.
+fn nat_replies(f: &Fabric, v: &Vpc, vni: u32) -> Vec<(String, Ipv4Net)> {
+    let mut out = vec![];
+    for (cidr, _, t) in super::routes::nat_gateway_across(v).into_iter().filter(|(_, here, _)| *here) {
+        for r in &t.routes {
+            let crate::model::routing::Target::NatGateway(g) = &r.target else { continue };
+            if let Some(h) = v.remote_nat_gateway(g.as_str()).and_then(|(_, h)| f.host(h)) {
+                out.push((fabric::tunnel_mac(vni, h), cidr));
+            }
+        }
+    }
+    out
 }
 
 /// The tunnel device of VPC `v` on this host, if it has one.
