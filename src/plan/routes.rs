@@ -414,9 +414,10 @@ pub fn peering_pairs(state: &State, p: &Peering, vpc: &Vpc, peer: &Vpc) -> Vec<(
     out
 }
 
-/// A VPC's subnets here (true) and on other hosts (false).
-fn with_remote(v: &Vpc) -> Vec<(Subnet, bool)> {
-    v.subnets.iter().map(|s| (s.clone(), true)).chain(v.remote_views().into_iter().map(|s| (s, false))).collect()
+/// A VPC's subnets here (true, borrowed) and on other hosts (false).
+fn with_remote(v: &Vpc) -> Vec<(std::borrow::Cow<'_, Subnet>, bool)> {
+    use std::borrow::Cow;
+    v.subnets.iter().map(|s| (Cow::Borrowed(s), true)).chain(v.remote_views().into_iter().map(|s| (Cow::Owned(s), false))).collect()
 }
 
 /// The smaller of two prefixes where one holds the other.
@@ -448,29 +449,21 @@ pub fn tgw_carries(state: &State, tgw: &routing::TransitGateway, vpc: &Vpc, s: &
 /// carried both ways (a connection needs its replies), in both VPCs'
 /// chains like a peering's.
 pub fn tgw_forward_rules(state: &State, vpc: &Vpc) -> Vec<String> {
-    let (ch, n) = (&vpc.chain, vpc.name.as_str());
     let mut rules = vec![];
     let mine = with_remote(vpc);
     for tgw in state.transit_gateways.iter().filter(|t| t.attachments.contains(&vpc.name)) {
-        let c = comment(n, &format!("tgw={}", tgw.name));
+        let c = comment(vpc.name.as_str(), &format!("tgw={}", tgw.name));
         for peer in state.vpcs.iter().filter(|p| p.name != vpc.name && tgw.attachments.contains(&p.name)) {
+            let theirs = with_remote(peer);
             let mut pairs = BTreeSet::new();
             for (s, s_here) in &mine {
-                for (d, d_here) in with_remote(peer) {
-                    if (*s_here || d_here) && tgw_carries(state, tgw, vpc, s, peer, &d) && tgw_carries(state, tgw, peer, &d, vpc, s) {
+                for (d, d_here) in &theirs {
+                    if (*s_here || *d_here) && tgw_carries(state, tgw, vpc, s, peer, d) && tgw_carries(state, tgw, peer, d, vpc, s) {
                         pairs.insert((s.cidr, d.cidr));
                     }
                 }
             }
-            let (there, back) = (super::overlay::paths(state, vpc, peer), super::overlay::paths(state, peer, vpc));
-            for (a, b) in pairs {
-                for (i, o) in &there {
-                    rules.push(append(ch, &format!("-i {i} -o {o} -s {a} -d {b}"), &c, "ACCEPT"));
-                }
-                for (i, o) in &back {
-                    rules.push(append(ch, &format!("-i {i} -o {o} -s {b} -d {a}"), &c, "ACCEPT"));
-                }
-            }
+            rules.extend(super::peering::both_ways(state, vpc, peer, pairs, &c));
         }
     }
     rules
