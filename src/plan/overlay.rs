@@ -89,10 +89,15 @@ pub fn tunnels(state: &State) -> Vec<Tunnel> {
     state.vpcs.iter().filter_map(|v| tunnel(state, f, v)).collect()
 }
 
+/// Whether `v` has a tunnel device here: it, or a VPC its traffic meets,
+/// has subnets both here and elsewhere.
+fn spans(g: &[&Vpc]) -> bool {
+    g.iter().any(|x| !x.subnets.is_empty()) && g.iter().any(|x| !x.remote.is_empty())
+}
+
 fn tunnel(state: &State, f: &Fabric, v: &Vpc) -> Option<Tunnel> {
     let g = group(state, v);
-    let spans = g.iter().any(|x| !x.subnets.is_empty()) && g.iter().any(|x| !x.remote.is_empty());
-    if !spans {
+    if !spans(&g) {
         return None;
     }
     let vni = fabric::vni(v.name.as_str());
@@ -145,9 +150,11 @@ fn nat_replies(f: &Fabric, v: &Vpc, vni: u32) -> Vec<(String, Ipv4Net)> {
 }
 
 /// The tunnel device of VPC `v` on this host, if it has one.
+/// (Asked for every VPC and peering when rules are written: it builds no
+/// tunnel, only asks whether there is one.)
 pub fn device_of(state: &State, v: &Vpc) -> Option<String> {
-    let f = state.fabric.as_ref()?;
-    tunnel(state, f, v).map(|t| t.device)
+    state.fabric.as_ref()?;
+    spans(&group(state, v)).then(|| fabric::tunnel_device(&v.bridge))
 }
 
 pub fn create_lines(t: &Tunnel) -> Vec<String> {
@@ -312,14 +319,16 @@ pub fn owned_chain(state: &State) -> Option<(String, Vec<String>)> {
 
 /// The jump from the top forward chain, where the spoof rules would be.
 pub fn dispatch_jump(state: &State, top: &str) -> Option<String> {
-    owned_chain(state).map(|(c, _)| format!("-A {top} -m comment --comment \"vpcctl:overlay\" -j {c}"))
+    let any = state.vpcs.iter().any(|v| device_of(state, v).is_some());
+    any.then(|| format!("-A {top} -m comment --comment \"vpcctl:overlay\" -j {}", chain(state)))
 }
 
 /// The underlay guard at the top of our INPUT chain: VXLAN (and
 /// WireGuard) only from the file's hosts.
 pub fn input_rules(state: &State, top: &str) -> Vec<String> {
     let Some(f) = &state.fabric else { return vec![] };
-    if tunnels(state).is_empty() && f.wireguard.is_none() {
+    let ts = tunnels(state);
+    if ts.is_empty() && f.wireguard.is_none() {
         return vec![];
     }
     let c = |what: &str| format!("-m comment --comment \"vpcctl:overlay {what}\"");
@@ -338,7 +347,7 @@ pub fn input_rules(state: &State, top: &str) -> Vec<String> {
         }
         None => guard(&mut rules, f.port, &|h| format!("-s {}/32", h.underlay), "vxlan"),
     }
-    for t in tunnels(state) {
+    for t in ts {
         let est = format!("-A {top} -i {} -m conntrack --ctstate RELATED,ESTABLISHED {} -j ACCEPT", t.device, c("host replies"));
         rules.push(est);
         rules.push(format!("-A {top} -i {} {} -j DROP", t.device, c("host is not a service")));
