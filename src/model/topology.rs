@@ -949,6 +949,15 @@ fn apps_json(apps: &[crate::model::App]) -> Value {
 }
 
 /// The recorded state as a topology file that `apply` accepts.
+/// `item` as the file writes it under its name: without its own `name`.
+fn unnamed(item: &impl serde::Serialize) -> Value {
+    let mut o = serde_json::to_value(item).unwrap_or_default();
+    if let Some(m) = o.as_object_mut() {
+        m.remove("name");
+    }
+    o
+}
+
 pub fn export(state: &State) -> Value {
     let mut vpcs = Map::new();
     for v in &state.vpcs {
@@ -1121,17 +1130,7 @@ pub fn export(state: &State) -> Value {
         .collect();
     let mut doc = json!({"vpcs": vpcs, "peerings": peerings});
     if let Some(f) = &state.fabric {
-        let hosts: Map<String, Value> = f
-            .hosts
-            .iter()
-            .map(|h| {
-                let mut o = serde_json::to_value(h).unwrap_or_default();
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("name");
-                }
-                (h.name.to_string(), o)
-            })
-            .collect();
+        let hosts: Map<String, Value> = f.hosts.iter().map(|h| (h.name.to_string(), unnamed(h))).collect();
         doc["hosts"] = Value::Object(hosts);
         if f.port != super::fabric::VXLAN_PORT {
             doc["vxlan_port"] = json!(f.port);
@@ -1149,9 +1148,8 @@ pub fn export(state: &State) -> Value {
                     .route_tables
                     .iter()
                     .map(|rt| {
-                        let mut o = serde_json::to_value(rt).unwrap_or_default();
+                        let mut o = unnamed(rt);
                         if let Some(m) = o.as_object_mut() {
-                            m.remove("name");
                             if let Some(Value::Array(routes)) = m.get_mut("routes") {
                                 for r in routes.iter_mut().filter_map(Value::as_object_mut) {
                                     if !r.contains_key("vpc") {
