@@ -1149,12 +1149,10 @@ pub fn export(state: &State) -> Value {
                     .iter()
                     .map(|rt| {
                         let mut o = unnamed(rt);
-                        if let Some(m) = o.as_object_mut() {
-                            if let Some(Value::Array(routes)) = m.get_mut("routes") {
-                                for r in routes.iter_mut().filter_map(Value::as_object_mut) {
-                                    if !r.contains_key("vpc") {
-                                        r.insert("blackhole".into(), json!(true));
-                                    }
+                        if let Some(Value::Array(routes)) = o.get_mut("routes") {
+                            for r in routes.iter_mut().filter_map(Value::as_object_mut) {
+                                if !r.contains_key("vpc") {
+                                    r.insert("blackhole".into(), json!(true));
                                 }
                             }
                         }
