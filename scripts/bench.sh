@@ -365,7 +365,7 @@ floor_overlay() {   # $1 hosts, $2 subnets per host: host1's tunnel, by hand
       done; done
       echo "-A FOVERLAY -i fvx -j DROP"; echo COMMIT; } | iptables-restore --noflush -w
 }
-mh_iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
+iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
     ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
     local pid=$!
     sleep 0.5
@@ -387,7 +387,7 @@ multihost_bench() {
     for rep in $(seq "$REPS"); do
         on host2 iperf3 -s -1 -B 192.0.2.12 >/dev/null 2>&1 & sleep 0.5
         U+=("$(on host1 iperf3 -c 192.0.2.12 -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}')"); wait || true
-        O+=("$(mh_iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)")
+        O+=("$(iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)")
     done
     mh_under=$(med "${U[@]}"); mh_over=$(med "${O[@]}")
     # Underlay packets per frame: VXLAN out of host1's eth0 per frame sent on vx-big.
@@ -410,7 +410,7 @@ multihost_bench() {
         on host$i ip route add 10.125.$((3 - i)).0/24 via 192.0.2.$((13 - i))
     done
     local R=()
-    for rep in $(seq "$REPS"); do R+=("$(mh_iperf rb2 10.125.2.2 rb1)"); done
+    for rep in $(seq "$REPS"); do R+=("$(iperf rb2 10.125.2.2 rb1)"); done
     mh_routed=$(med "${R[@]}")
     for i in 1 2; do ip netns del rb$i; on host$i ip link del bb; on host$i sysctl -qw net.ipv4.ip_forward=0; done
     # WireGuard (wireguard-go here): reported, not gated.
@@ -419,7 +419,7 @@ multihost_bench() {
         local k1 k2; k1=$(vpc_on host1 host-key); k2=$(vpc_on host2 host-key)
         multihost_file 2 1 '"encryption": "wireguard",' | sed "s|\"underlay\": \"192.0.2.11\"|&, \"wireguard_public_key\": \"$k1\"|; s|\"underlay\": \"192.0.2.12\"|&, \"wireguard_public_key\": \"$k2\"|" > $SANDBOX_TMP/mhwg.json
         for h in host1 host2; do vpc_on $h -q apply -f $SANDBOX_TMP/mhwg.json; done
-        mh_wg=$(mh_iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)
+        mh_wg=$(iperf ns-big-h2s1 10.120.2.2 ns-big-h1s1)
         for h in host1 host2; do vpc_on $h -q teardown-all --auto-approve; done
     fi
     # 20 hosts x 12 subnets: host1 applies its share (host1 alone exists here).
@@ -442,30 +442,17 @@ multihost_rows() {
     row "20-host file on host1 vs its share of the floor" "$(ms "$mh_v20")" "$(ms "$mh_f20")" "$(ratio "$mh_v20" "$mh_f20")" "<= 1.3"
 }
 med() { printf '%s\n' "$@" | median; }
-if [[ -n "${MULTIHOST_ONLY:-}" ]]; then
-    multihost_bench
+# One part alone (MULTIHOST_ONLY=1, IMPORT_ONLY=1, ...): its bench, its rows.
+only() {   # $1 = the part's bench function, $2 = its rows function
+    "$1"
     row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-    multihost_rows
+    "$2"
     exit 0
-fi
-if [[ -n "${IMPORT_ONLY:-}" ]]; then
-    import_bench
-    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-    import_rows
-    exit 0
-fi
-if [[ -n "${INSTANCES_ONLY:-}" ]]; then
-    instance_bench
-    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-    instance_rows
-    exit 0
-fi
-if [[ -n "${ROUTING_ONLY:-}" ]]; then
-    routing_bench
-    row "operation" "vpcctl" "floor/baseline" "ratio" "target"
-    routing_rows
-    exit 0
-fi
+}
+[[ -z "${MULTIHOST_ONLY:-}" ]] || only multihost_bench multihost_rows
+[[ -z "${IMPORT_ONLY:-}" ]] || only import_bench import_rows
+[[ -z "${INSTANCES_ONLY:-}" ]] || only instance_bench instance_rows
+[[ -z "${ROUTING_ONLY:-}" ]] || only routing_bench routing_rows
 routing_bench
 instance_bench
 import_bench
@@ -627,13 +614,6 @@ t0=$(now_us); "$V" -q apply -f $SANDBOX_TMP/t400rt.json; t1=$(now_us); vapply400
 "$V" -q teardown-all --auto-approve
 
 # ------------------------------------------------------------- data plane
-iperf() {   # $1 server ns, $2 server ip, $3 client ns -> Mbit/s
-    ip netns exec "$1" iperf3 -s -1 -B "$2" >/dev/null 2>&1 &
-    local pid=$!
-    sleep 0.5
-    ip netns exec "$3" iperf3 -c "$2" -t "${IPERF_SECONDS:-3}" -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}'
-    wait "$pid" 2>/dev/null || true
-}
 tp_intra=-; tp_peer=-; tp_base1=-; tp_base2=-; tp_iso=-
 if command -v iperf3 >/dev/null; then
     # Baseline: the same namespaces and routing, on bare bridges, no rules;

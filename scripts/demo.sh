@@ -6,17 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ "${1:-}" != "__scenario" ]]; then
-    [[ $EUID -eq 0 ]] || { echo "scripts/demo.sh: run as root: sudo $0" >&2; exit 1; }
-    scripts/deps.sh
-    # VPCCTL_BIN: run that binary instead of building one (the tests do).
-    if [[ -z "${VPCCTL_BIN:-}" ]]; then
-        echo "==> building vpcctl"
-        cargo build --locked --quiet
-        export VPCCTL_BIN="$PWD/target/debug/vpcctl"
-    fi
-    exec scripts/sandbox.sh "$0" __scenario
-fi
+source scripts/scenario.sh
+enter_sandbox "$@"
 
 V="$VPCCTL_BIN"
 bold=""; off=""

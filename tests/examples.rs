@@ -48,30 +48,29 @@ fn topologies_example_holds() {
     run_example("topologies.sh");
 }
 
-/// The README's first command: the demo, as a new user runs it (it makes
-/// its own sandbox; the one made here only says whether tests can run).
-#[test]
-fn the_demo_runs_and_every_expectation_holds() {
+/// A demo script as a new user runs it (it makes its own sandbox; the one
+/// made here only says whether tests can run): it ends saying every
+/// expectation held.
+fn demo_holds(script: &str) {
     let _sb = sandbox!();
-    let out = std::process::Command::new(format!("{}/scripts/demo.sh", env!("CARGO_MANIFEST_DIR")))
+    let out = std::process::Command::new(format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR")))
         .env("VPCCTL_BIN", common::BIN)
         .stdin(std::process::Stdio::null())
         .output()
-        .expect("run scripts/demo.sh");
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("every expectation held"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The README's first command.
+#[test]
+fn the_demo_runs_and_every_expectation_holds() {
+    demo_holds("demo.sh");
 }
 
 /// The multi-host demo the README names: three simulated hosts, one file,
 /// then WireGuard.
 #[test]
 fn the_multihost_demo_runs_and_every_expectation_holds() {
-    let _sb = sandbox!();
-    let out = std::process::Command::new(format!("{}/scripts/multihost-demo.sh", env!("CARGO_MANIFEST_DIR")))
-        .env("VPCCTL_BIN", common::BIN)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run scripts/multihost-demo.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("every expectation held"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    demo_holds("multihost-demo.sh");
 }
