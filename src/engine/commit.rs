@@ -279,7 +279,7 @@ fn spawn_apps(state: &mut State, wanted: &[(Name, Name, u16)]) -> Result<Startin
 fn wait_apps(children: Starting) -> Result<()> {
     for (at, app, mut child) in children {
         let why = match apps::wait_listening(&mut child, app.port, Duration::from_secs(10)) {
-            Ready::Listening => continue,
+            Ready::Serving => continue,
             Ready::Exited(status) => format!("it exited ({status})"),
             Ready::TimedOut => format!("it did not listen on port {} within 10 s and was stopped", app.port),
         };

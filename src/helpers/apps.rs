@@ -528,24 +528,34 @@ pub fn listening(pid: u32, port: u16) -> bool {
 }
 
 pub enum Ready {
-    Listening,
+    Serving,
     Exited(String),
     TimedOut,
 }
 
-/// Wait until the app listens on `port`, exits, or `timeout` passes.
-pub fn wait_listening(child: &mut Child, port: u16, timeout: Duration) -> Ready {
+/// Wait until `ready()` says a started helper serves, it exits, or
+/// `timeout` passes, asking every `poll`. Apps, resolvers and wireguard-go
+/// each have their own sign of being ready.
+pub fn wait_for(child: &mut Child, timeout: Duration, poll: Duration, mut ready: impl FnMut() -> bool) -> Ready {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
+    loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Ready::Exited(status.to_string());
         }
-        if listening(child.id(), port) {
-            return Ready::Listening;
+        if ready() {
+            return Ready::Serving;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= deadline {
+            return Ready::TimedOut;
+        }
+        std::thread::sleep(poll);
     }
-    Ready::TimedOut
+}
+
+/// Wait until the app listens on `port`, exits, or `timeout` passes.
+pub fn wait_listening(child: &mut Child, port: u16, timeout: Duration) -> Ready {
+    let pid = child.id();
+    wait_for(child, timeout, Duration::from_millis(20), || listening(pid, port))
 }
 
 /// SIGTERM the app's process group, then SIGKILL if it lingers. Does

@@ -12,7 +12,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
@@ -119,29 +119,23 @@ pub fn spawn(vpc: &Vpc, r: &Resolver) -> Result<(std::process::Child, Helper)> {
 /// stopped.
 pub fn wait_ready(child: &mut std::process::Child, helper: &Helper, vpc: &Vpc, r: &Resolver) -> Result<()> {
     let (dropped_to, _) = apps::lookup_user(user())?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(anyhow!(
-                "the resolver of VPC '{}' (dnsmasq) exited ({status}). Log {}:\n{}",
-                vpc.name,
-                r.log.display(),
-                apps::log_tail(&r.log, 5)
-            ));
-        }
-        if apps::uid_of(helper.pid) == Some(dropped_to) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
+    match apps::wait_for(child, Duration::from_secs(5), Duration::from_millis(2), || apps::uid_of(helper.pid) == Some(dropped_to)) {
+        apps::Ready::Serving => Ok(()),
+        apps::Ready::Exited(status) => Err(anyhow!(
+            "the resolver of VPC '{}' (dnsmasq) exited ({status}). Log {}:\n{}",
+            vpc.name,
+            r.log.display(),
+            apps::log_tail(&r.log, 5)
+        )),
+        apps::Ready::TimedOut => {
             apps::stop(helper.pid, helper.start_time);
-            return Err(anyhow!(
+            Err(anyhow!(
                 "the resolver of VPC '{}' (dnsmasq) was not ready within 5 s and was stopped. Log {}:\n{}",
                 vpc.name,
                 r.log.display(),
                 apps::log_tail(&r.log, 5)
-            ));
+            ))
         }
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

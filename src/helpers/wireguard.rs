@@ -2,7 +2,7 @@
 //! like the resolvers, started before the plan configures its interface,
 //! recorded, and stopped by its PID once the interface goes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
@@ -31,16 +31,16 @@ pub fn start(ctx: &Ctx, after: &mut State) -> Result<Option<Helper>> {
     let _ = std::fs::remove_file(socket(&w.interface));
     let mut child = apps::spawn_helper(&program, &["-f".to_string(), w.interface.clone()], &log)?;
     let helper = Helper { pid: child.id(), start_time: apps::start_time(child.id()).unwrap_or(0) };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !socket(&w.interface).exists() {
-        if let Ok(Some(status)) = child.try_wait() {
+    let sock = socket(&w.interface);
+    match apps::wait_for(&mut child, Duration::from_secs(5), Duration::from_millis(5), || sock.exists()) {
+        apps::Ready::Serving => {}
+        apps::Ready::Exited(status) => {
             return Err(anyhow!("wireguard-go for {} exited ({status}). Log {}:\n{}", w.interface, log.display(), apps::log_tail(&log, 5)));
         }
-        if Instant::now() >= deadline {
+        apps::Ready::TimedOut => {
             apps::stop(helper.pid, helper.start_time);
             return Err(anyhow!("wireguard-go for {} was not ready within 5 s and was stopped. Log {}", w.interface, log.display()));
         }
-        std::thread::sleep(Duration::from_millis(5));
     }
     w.process = helper.clone();
     Ok(Some(helper))
