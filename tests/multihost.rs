@@ -220,6 +220,8 @@ fn wireguard_overlay_carries_traffic_and_no_plaintext_vxlan() {
     }
     sb.hosts(2);
     let before: Vec<String> = ["host1", "host2"].iter().map(|h| sb.host_snapshot(h)).collect();
+    let dry = sb.v_on("host1", &["--dry-run", "host-key"]);
+    assert!(dry.contains("would create") && !sb.sh("test -e /run/vpcctl-sandbox/host1/wireguard.key").ok(), "{dry}");
     let k1 = sb.v_on("host1", &["host-key"]).trim().to_string();
     let k2 = sb.v_on("host2", &["host-key"]).trim().to_string();
     assert_eq!(sb.v_on("host1", &["host-key"]).trim(), k1, "host-key makes the key once");

@@ -121,6 +121,10 @@ fn wireguard(ctx: &Ctx, current: &State, me: &FabricHost) -> Result<Wireguard> {
 /// and print the public key for the file's `wireguard_public_key`.
 pub fn host_key(ctx: &Ctx) -> Result<()> {
     let (private, public) = (key_path(ctx), public_key_path(ctx));
+    if ctx.dry_run && !public.exists() {
+        outln!("# would create {} (0600) with 'wg genkey', and {} with 'wg pubkey'", private.display(), public.display());
+        return Ok(());
+    }
     if !private.exists() {
         let wg = host::resolve("wg")?;
         std::fs::create_dir_all(&ctx.state_dir).with_context(|| format!("cannot create {}", ctx.state_dir.display()))?;
